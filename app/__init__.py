@@ -1,0 +1,1 @@
+"""The reprotect service: Azure Site Recovery reprotect as an orchestration API."""

@@ -1,0 +1,46 @@
+"""The FastAPI application factory; the container is built in the lifespan, never at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import problems
+from app.api.limits import BodySizeLimit
+from app.api.routes import health, jobs, reprotect
+from app.bootstrap import Container, bootstrap
+from app.settings import get_settings
+
+DESCRIPTION = """Reprotect Azure VMs after a failover, at fleet scale.
+
+`POST /reprotect` checks every prerequisite (failover committed, target region available, original VM
+neither moved nor deleted, reverse mappings present, nothing running) and accepts one job per VM;
+workers drive each job through `accepted → validating → submitting → reprotecting → syncing →
+protected`. Errors are RFC 9457 problem+json documents with a stable `code`.
+"""
+
+
+def create_app(container: Container | None = None) -> FastAPI:
+    """The API; pass a container to inject one (tests), else one is built from the environment."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own = container is None
+        built = container or bootstrap()
+        app.state.container = built
+        try:
+            yield
+        finally:
+            if own:
+                built.close()
+
+    app = FastAPI(title="Reprotect service", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    problems.install(app)
+    app.include_router(reprotect.router)
+    app.include_router(jobs.router)
+    app.include_router(health.router)
+    max_bytes = (container.settings if container else get_settings()).api.max_body_bytes
+    app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
+    return app

@@ -1,0 +1,146 @@
+"""RFC 9457 problem+json: the one table from service errors to HTTP statuses, and the handlers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.errors import (
+    CloudError,
+    CloudPermanent,
+    CloudThrottled,
+    CloudTransient,
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    PrerequisitesFailed,
+    ServiceError,
+    Unavailable,
+)
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+_STATUS: list[tuple[type[ServiceError], int, str]] = [
+    (NotFound, 404, "Not found"),
+    (InvalidRequest, 422, "Invalid request"),
+    (Conflict, 409, "Conflict"),
+    (Unavailable, 503, "Service unavailable"),
+    (CloudThrottled, 503, "Azure is throttling requests"),
+    (CloudTransient, 503, "Azure is temporarily unavailable"),
+    (CloudPermanent, 502, "Azure refused the request"),
+    (CloudError, 502, "Azure error"),
+]
+
+
+def problem(
+    status: int, *, code: str, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    """A problem+json answer with a stable ``code``."""
+    body = {"type": f"urn:reprotect:problem:{code}", "title": title, "status": status, "detail": detail, "code": code}
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _service_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    if isinstance(exc, PrerequisitesFailed):
+        return problem(
+            409 if exc.conflict else 422,
+            code=exc.code,
+            title="Some VMs cannot be reprotected",
+            detail=f"{exc.message}. Nothing was submitted; fix or remove these VMs and send the request again.",
+            vms=[
+                {
+                    "vm": p.vm,
+                    "code": p.code,
+                    "message": p.message,
+                    **({"asr_error": p.asr_error} if p.asr_error else {}),
+                }
+                for p in exc.problems
+            ],
+        )
+    status, title = next((s, t) for cls, s, t in _STATUS if isinstance(exc, cls))
+    headers = None
+    retry_after = getattr(exc, "retry_after", None)
+    if status == 503:
+        headers = {"Retry-After": str(max(1, round(retry_after or 5)))}
+    extra = {"details": exc.details} if exc.details else {}
+    return problem(status, code=exc.code, title=title, detail=exc.message, headers=headers, **extra)
+
+
+def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"location": list(e.get("loc", ())), "message": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+        for e in exc.errors()
+    ]
+    return problem(
+        422, code="validation_failed", title="The request is not valid", detail=_summary(errors), errors=errors
+    )
+
+
+def _summary(errors: list[dict[str, Any]]) -> str:
+    first = errors[0] if errors else {"location": [], "message": "invalid"}
+    where = ".".join(str(p) for p in first["location"] if p != "body") or "body"
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{where}: {first['message']}{more}"
+
+
+def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
+    code = codes.get(exc.status_code, f"http_{exc.status_code}")
+    headers = dict(exc.headers) if exc.headers else None
+    return problem(exc.status_code, code=code, title=str(exc.detail), detail=str(exc.detail), headers=headers)
+
+
+def _stale(_: Request, exc: Exception) -> JSONResponse:
+    return problem(409, code="concurrent_update", title="Conflict", detail="The job changed meanwhile; try again.")
+
+
+def _database_down(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("database unavailable: %s", exc)
+    return problem(
+        503,
+        code="database_unavailable",
+        title="Service unavailable",
+        detail="The job database is not reachable; nothing was recorded. Retry shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(StaleDataError, _stale)
+    app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(PoolTimeout, _database_down)
+
+
+class ProblemOut(BaseModel):
+    """An RFC 9457 problem document (documentation shape)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem answers."""
+    return {s: {"model": ProblemOut, "content": {PROBLEM_JSON: {}}, "description": "Problem"} for s in statuses}

@@ -1,0 +1,107 @@
+"""``/jobs``: one VM's reprotect as dashboards poll it, lists, cancel and retry."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from app.api.deps import CloudDep, ContainerDep
+from app.api.problems import documented
+from app.db import transaction, utcnow
+from app.job import queries, service
+from app.job.present import etag_of, job_out
+from app.job.schemas import JobOut, JobPage
+from app.job.states import JobState, is_terminal
+
+router = APIRouter(tags=["jobs"])
+
+
+def _retry_after(container: ContainerDep, state: JobState) -> dict[str, str]:
+    if is_terminal(state):
+        return {}
+    return {"Retry-After": str(max(1, round(container.settings.job.poll_interval_seconds)))}
+
+
+@router.get(
+    "/jobs/{job_id}",
+    operation_id="getJob",
+    response_model=JobOut,
+    responses={304: {"description": "Not modified"}, **documented(404, 422)},
+)
+def get_job(
+    job_id: uuid.UUID,
+    response: Response,
+    container: ContainerDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> JobOut | Response:
+    """State, steps, mirrored ASR tasks, resync progress, ETA, error and history of one job."""
+    with transaction(container.sessions) as session:
+        job = service.get_job(session, job_id)
+        etag = etag_of(job)
+        headers = {"ETag": etag, **_retry_after(container, job.job_state)}
+        if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
+            return Response(status_code=304, headers=headers)
+        response.headers.update(headers)
+        return job_out(job)
+
+
+@router.get("/jobs", operation_id="listJobs", response_model=JobPage, responses=documented(422))
+def list_jobs(
+    container: ContainerDep,
+    state: JobState | None = None,
+    vault_id: Annotated[str | None, Query(max_length=400)] = None,
+    vm: Annotated[str | None, Query(max_length=800, description="VM name or item id")] = None,
+    request_id: uuid.UUID | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> JobPage:
+    """Jobs, newest first, filtered; follow ``next_cursor`` for the next page."""
+    where = queries.JobFilter(
+        state=state,
+        vault_id=vault_id,
+        vm=vm,
+        request_id=request_id,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    with transaction(container.sessions) as session:
+        jobs, next_cursor = queries.list_jobs(session, where=where, limit=limit, cursor=cursor)
+        return JobPage(items=[job_out(j) for j in jobs], next_cursor=next_cursor)
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    operation_id="cancelJob",
+    status_code=202,
+    response_model=JobOut,
+    responses=documented(404, 409, 422, 503),
+)
+def cancel_job(job_id: uuid.UUID, container: ContainerDep, cloud: CloudDep) -> JobOut:
+    """Cancel a job: at once before submission; through Azure while the ASR job still allows it."""
+    with transaction(container.sessions) as session:
+        job = service.cancel(session, cloud=cloud, job_id=job_id, now=utcnow(), actor="api")
+        out = job_out(job)
+    if not out.terminal:
+        container.doorbell.ring([job_id])
+    return out
+
+
+@router.post(
+    "/jobs/{job_id}/retry",
+    operation_id="retryJob",
+    status_code=202,
+    response_model=JobOut,
+    responses=documented(404, 409, 422),
+)
+def retry_job(job_id: uuid.UUID, container: ContainerDep) -> JobOut:
+    """Run a failed job again from where it failed, as a new attempt."""
+    with transaction(container.sessions) as session:
+        job = service.retry(session, job_id=job_id, settings=container.settings.job, now=utcnow(), actor="api")
+        out = job_out(job)
+    container.doorbell.ring([job_id])
+    return out

@@ -1,0 +1,281 @@
+"""The one module that imports ``azure.*``: builds SDK clients and turns SDK calls into ``Cloud`` answers.
+
+Real Azure (Entra ID credentials) and the local emulator (a static token over plain http) go through
+the same code path; only the endpoint and the credential differ. Every SDK error leaves this module
+as one of ``app.errors.CloudError``'s subclasses.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from urllib.parse import urlparse
+
+from azure.core.credentials import AccessToken, TokenCredential
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceNotFoundError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
+from azure.core.pipeline.policies import BearerTokenCredentialPolicy
+from azure.core.rest import HttpRequest
+from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
+
+from app.cloud import parse
+from app.cloud.ids import ItemRef, VaultRef, parse_resource_id
+from app.cloud.types import (
+    AsrJob,
+    ContainerMapping,
+    Fabric,
+    NetworkMapping,
+    ReplicatedItem,
+    SwitchProtectionSpec,
+)
+from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransient
+from app.settings import AzureMode, AzureSettings
+
+ARM_SCOPE = "https://management.azure.com/.default"
+
+# api-versions of the plain ARM reads, by resource provider.
+_API_VERSIONS = {
+    "microsoft.compute": "2024-07-01",
+    "microsoft.storage": "2023-05-01",
+    "microsoft.network": "2024-05-01",
+    "resourcegroups": "2021-04-01",
+}
+
+
+class StaticTokenCredential:
+    """A fixed bearer token: what the emulator accepts. Never used against real Azure."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        return AccessToken(self._token, int(time.time()) + 3600)
+
+
+def build_credential(settings: AzureSettings) -> TokenCredential:
+    """The credential for ``settings``: a static token for the emulator, Entra ID for Azure."""
+    if settings.mode == AzureMode.EMULATOR:
+        return StaticTokenCredential(settings.local_token.get_secret_value())
+    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+
+    if settings.credential == "managed_identity":
+        return ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
+    return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
+
+
+def translate_error(exc: Exception) -> CloudError:
+    """Classify an SDK exception: throttled, transient, or permanent with Azure's own code."""
+    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
+        status = exc.status_code
+        headers: Any = getattr(exc.response, "headers", None) or {}
+        retry_after = _retry_after(headers.get("Retry-After"))
+        code = exc.error.code if exc.error is not None and exc.error.code else str(status)
+        message = exc.error.message if exc.error is not None and exc.error.message else str(exc.message)
+        if status == 429:
+            return CloudThrottled(f"Azure throttled the request: {message}", retry_after=retry_after or 30.0)
+        if status >= 500 or status == 408:
+            return CloudTransient(f"Azure answered {status}: {message}", status=status, retry_after=retry_after)
+        return CloudPermanent(message, code=code, status=status, details=_error_body(exc))
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return CloudTransient(f"Azure could not be reached: {exc}")
+    if isinstance(exc, CloudError):
+        return exc
+    return CloudTransient(f"Unexpected error talking to Azure: {exc!r}")
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _error_body(exc: HttpResponseError) -> dict[str, Any]:
+    try:
+        body = exc.response.json() if exc.response is not None else None  # type: ignore[attr-defined]
+    except ValueError:
+        body = None
+    return body.get("error", body) if isinstance(body, dict) else {}
+
+
+class AzureCloud:
+    """``Cloud`` over the official Site Recovery SDK (one client per subscription, built lazily)."""
+
+    def __init__(self, settings: AzureSettings, *, retry_total: int = 0):
+        self._settings = settings
+        self._retry_total = retry_total
+        self._credential = build_credential(settings)
+        self._clients: dict[str, SiteRecoveryManagementClient] = {}
+        self._lock = threading.Lock()
+
+    def client(self, subscription_id: str) -> SiteRecoveryManagementClient:
+        """The SDK client for one subscription."""
+        key = subscription_id.lower()
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self._build_client(subscription_id)
+            return self._clients[key]
+
+    def _build_client(self, subscription_id: str) -> SiteRecoveryManagementClient:
+        kwargs: dict[str, Any] = {
+            "retry_total": self._retry_total,
+            "connection_timeout": min(10.0, self._settings.request_timeout_seconds),
+            "read_timeout": self._settings.request_timeout_seconds,
+        }
+        if self._settings.mode == AzureMode.EMULATOR:
+            kwargs["base_url"] = self._settings.endpoint.rstrip("/")
+            # The default policy refuses plain http; the emulator is local, so allow it there only.
+            kwargs["authentication_policy"] = BearerTokenCredentialPolicy(
+                self._credential, ARM_SCOPE, enforce_https=False
+            )
+        return SiteRecoveryManagementClient(self._credential, subscription_id, **kwargs)
+
+    def close(self) -> None:
+        """Close every client's HTTP session."""
+        with self._lock:
+            for client in self._clients.values():
+                client.close()
+            self._clients.clear()
+
+    # -- Site Recovery --------------------------------------------------------------------------
+
+    def get_item(self, ref: ItemRef) -> ReplicatedItem | None:
+        ops = self.client(ref.vault.subscription_id).replication_protected_items
+        with _translated():
+            try:
+                model = ops.get(ref.vault.resource_group, ref.vault.name, ref.fabric, ref.container, ref.name)
+            except ResourceNotFoundError:
+                return None
+        return parse.item(model.as_dict())
+
+    def find_item(self, vault: VaultRef, vm_name: str) -> ReplicatedItem | None:
+        ops = self.client(vault.subscription_id).replication_protected_items
+        wanted = vm_name.lower()
+        with _translated():
+            for model in ops.list(vault.resource_group, vault.name):
+                raw = model.as_dict()
+                names = {str(raw.get("name", "")).lower(), str(_props(raw).get("friendlyName", "")).lower()}
+                if wanted in names:
+                    return parse.item(raw)
+        return None
+
+    def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
+        ops = self.client(vault.subscription_id).replication_fabrics
+        with _translated():
+            try:
+                model = ops.get(vault.resource_group, vault.name, fabric)
+            except ResourceNotFoundError:
+                return None
+        return parse.fabric(model.as_dict())
+
+    def container_mappings(self, vault: VaultRef) -> list[ContainerMapping]:
+        ops = self.client(vault.subscription_id).replication_protection_container_mappings
+        with _translated():
+            return [parse.container_mapping(m.as_dict()) for m in ops.list(vault.resource_group, vault.name)]
+
+    def network_mappings(self, vault: VaultRef) -> list[NetworkMapping]:
+        ops = self.client(vault.subscription_id).replication_network_mappings
+        with _translated():
+            return [parse.network_mapping(m.as_dict()) for m in ops.list(vault.resource_group, vault.name)]
+
+    def switch_protection(self, spec: SwitchProtectionSpec) -> str:
+        ref = spec.item
+        ops = self.client(ref.vault.subscription_id).replication_protection_containers
+        captured: dict[str, str] = {}
+
+        def remember_operation(response: Any) -> None:
+            headers = response.http_response.headers
+            captured["operation"] = headers.get("Azure-AsyncOperation") or headers.get("Location") or ""
+
+        with _translated():
+            ops.begin_switch_protection(
+                ref.vault.resource_group,
+                ref.vault.name,
+                ref.fabric,
+                ref.container,
+                parse.switch_protection_body(spec),
+                polling=False,  # never block on Azure: the job's own steps poll the ASR job
+                raw_response_hook=remember_operation,
+            )
+        job_name = urlparse(captured.get("operation", "")).path.rstrip("/").rsplit("/", 1)[-1]
+        if not job_name:
+            raise CloudPermanent("Azure accepted switch protection but named no operation.", code="no_operation")
+        return job_name
+
+    def get_job(self, vault: VaultRef, job_name: str) -> AsrJob | None:
+        ops = self.client(vault.subscription_id).replication_jobs
+        with _translated():
+            try:
+                model = ops.get(vault.resource_group, vault.name, job_name)
+            except ResourceNotFoundError:
+                return None
+        return parse.job(model.as_dict())
+
+    def cancel_job(self, vault: VaultRef, job_name: str) -> None:
+        ops = self.client(vault.subscription_id).replication_jobs
+        with _translated():
+            ops.begin_cancel(vault.resource_group, vault.name, job_name, polling=False)
+
+    # -- plain ARM reads ------------------------------------------------------------------------
+
+    def get_resource(self, arm_id: str) -> dict[str, Any] | None:
+        subscription = arm_id.strip("/").split("/")[1]
+        response = self._arm_get(subscription, arm_id)
+        return None if response is None else dict(response)
+
+    def list_resources(self, scope_id: str, resource_type: str) -> list[dict[str, Any]]:
+        subscription = scope_id.strip("/").split("/")[1]
+        url: str | None = f"{scope_id.rstrip('/')}/providers/{resource_type}"
+        found: list[dict[str, Any]] = []
+        while url:
+            page = self._arm_get(subscription, url, api_version=_api_version(resource_type))
+            if page is None:
+                return found
+            found.extend(page.get("value", []))
+            url = page.get("nextLink")
+        return found
+
+    def _arm_get(self, subscription: str, url: str, *, api_version: str | None = None) -> dict[str, Any] | None:
+        version = api_version or _api_version_for_id(url)
+        params = {} if "api-version=" in url else {"api-version": version}
+        request = HttpRequest("GET", url, params=params)
+        with _translated():
+            response = self.client(subscription).send_request(request)
+            if response.status_code == 404:
+                return None
+            response.raise_for_status()
+            body: dict[str, Any] = response.json()
+            return body
+
+
+def _props(raw: dict[str, Any]) -> dict[str, Any]:
+    props = raw.get("properties")
+    return props if isinstance(props, dict) else {}
+
+
+def _api_version(resource_type: str) -> str:
+    return _API_VERSIONS.get(resource_type.split("/", 1)[0].lower(), "2021-04-01")
+
+
+def _api_version_for_id(arm_id: str) -> str:
+    parts = arm_id.strip("/").split("/")
+    if len(parts) <= 4:
+        return _API_VERSIONS["resourcegroups"]
+    return _api_version(parse_resource_id(arm_id).provider)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except CloudError:
+        raise
+    except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
+        raise translate_error(exc) from exc

@@ -1,0 +1,89 @@
+"""A ``Cloud`` decorator that remembers slow-changing vault data for a few seconds.
+
+Fabrics, container and network mappings, resource groups and storage-account lists are the same for
+every VM of a vault; reading them once per vault instead of once per VM keeps ARM reads per VM low
+under throttling. Items and ASR jobs always go to Azure.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from app.cloud.ids import ItemRef, VaultRef
+from app.cloud.types import (
+    AsrJob,
+    Cloud,
+    ContainerMapping,
+    Fabric,
+    NetworkMapping,
+    ReplicatedItem,
+    SwitchProtectionSpec,
+)
+
+T = TypeVar("T")
+
+
+class CachedCloud:
+    """Memoises vault-level reads of ``inner`` for ``ttl_seconds``."""
+
+    def __init__(self, inner: Cloud, *, ttl_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic):
+        self.inner = inner
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._entries: dict[tuple[str, ...], tuple[float, Any]] = {}
+        self._locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _remember(self, key: tuple[str, ...], load: Callable[[], T]) -> T:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:  # one load per key at a time: concurrent checks of one vault share a read
+            hit = self._entries.get(key)
+            if hit is not None and self._clock() - hit[0] < self._ttl:
+                value: T = hit[1]
+                return value
+            value = load()
+            self._entries[key] = (self._clock(), value)
+            return value
+
+    def get_item(self, ref: ItemRef) -> ReplicatedItem | None:
+        return self.inner.get_item(ref)
+
+    def find_item(self, vault: VaultRef, vm_name: str) -> ReplicatedItem | None:
+        return self.inner.find_item(vault, vm_name)
+
+    def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
+        return self._remember(("fabric", vault.key, fabric.lower()), lambda: self.inner.get_fabric(vault, fabric))
+
+    def container_mappings(self, vault: VaultRef) -> list[ContainerMapping]:
+        return self._remember(("container_mappings", vault.key), lambda: self.inner.container_mappings(vault))
+
+    def network_mappings(self, vault: VaultRef) -> list[NetworkMapping]:
+        return self._remember(("network_mappings", vault.key), lambda: self.inner.network_mappings(vault))
+
+    def get_resource(self, arm_id: str) -> dict[str, Any] | None:
+        if arm_id.strip("/").count("/") == 3:  # a resource group: shared by every VM of a fleet
+            return self._remember(("resource", arm_id.lower()), lambda: self.inner.get_resource(arm_id))
+        return self.inner.get_resource(arm_id)
+
+    def list_resources(self, scope_id: str, resource_type: str) -> list[dict[str, Any]]:
+        key = ("list", scope_id.lower(), resource_type.lower())
+        return self._remember(key, lambda: self.inner.list_resources(scope_id, resource_type))
+
+    def switch_protection(self, spec: SwitchProtectionSpec) -> str:
+        return self.inner.switch_protection(spec)
+
+    def get_job(self, vault: VaultRef, job_name: str) -> AsrJob | None:
+        return self.inner.get_job(vault, job_name)
+
+    def cancel_job(self, vault: VaultRef, job_name: str) -> None:
+        self.inner.cancel_job(vault, job_name)
+
+    def close(self) -> None:
+        """Close the wrapped cloud, if it holds connections."""
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()

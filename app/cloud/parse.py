@@ -1,0 +1,172 @@
+"""Pure translation between Site Recovery's JSON (camelCase, as on the wire) and the service's shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.cloud.ids import parse_item_id
+from app.cloud.types import (
+    AsrJob,
+    AsrTask,
+    ContainerMapping,
+    Fabric,
+    ManagedDisk,
+    NetworkMapping,
+    ReplicatedItem,
+    SwitchProtectionSpec,
+)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def item(raw: dict[str, Any]) -> ReplicatedItem:
+    """A replicated item from its ARM JSON."""
+    props = _dict(raw.get("properties"))
+    details = _dict(props.get("providerSpecificDetails"))
+    scenario = _dict(props.get("currentScenario"))
+    nics = [_dict(n) for n in _list(details.get("vmNics"))]
+    job_id = _str(scenario.get("jobId"))
+    percent = details.get("monitoringPercentageCompletion")
+    return ReplicatedItem(
+        ref=parse_item_id(str(raw["id"])),
+        vm_name=str(props.get("friendlyName") or raw.get("name")),
+        protection_state=str(props.get("protectionState") or ""),
+        protection_state_description=str(props.get("protectionStateDescription") or ""),
+        active_location=str(props.get("activeLocation") or ""),
+        allowed_operations=tuple(str(op) for op in _list(props.get("allowedOperations"))),
+        current_scenario=str(scenario.get("scenarioName") or "None"),
+        current_job_id=None if job_id is None or job_id.lower().endswith("/none") else job_id,
+        replication_health=str(props.get("replicationHealth") or ""),
+        primary_fabric_name=str(props.get("primaryFabricFriendlyName") or ""),
+        recovery_fabric_name=str(props.get("recoveryFabricFriendlyName") or ""),
+        primary_location=str(details.get("primaryFabricLocation") or ""),
+        recovery_location=str(details.get("recoveryFabricLocation") or ""),
+        source_vm_id=_str(details.get("fabricObjectId")),
+        running_vm_id=_str(details.get("recoveryFabricObjectId")),
+        recovery_resource_group_id=_str(details.get("recoveryAzureResourceGroupId")),
+        recovery_availability_set_id=_str(details.get("recoveryAvailabilitySet")),
+        primary_network_id=_str(nics[0].get("vMNetworkName")) if nics else None,
+        running_network_id=_str(details.get("selectedRecoveryAzureNetworkId"))
+        or (_str(nics[0].get("recoveryVMNetworkId")) if nics else None),
+        disks=tuple(_disk(_dict(d)) for d in _list(details.get("protectedManagedDisks"))),
+        monitoring_percent=int(percent) if isinstance(percent, int | float) else None,
+        policy_id=_str(props.get("policyId")),
+    )
+
+
+def _disk(raw: dict[str, Any]) -> ManagedDisk:
+    disk_id = str(raw.get("diskId") or "")
+    return ManagedDisk(
+        disk_id=disk_id,
+        in_use_disk_id=str(raw.get("recoveryTargetDiskId") or disk_id),
+        name=str(raw.get("diskName") or disk_id.rsplit("/", 1)[-1]),
+        capacity_bytes=int(raw.get("diskCapacityInBytes") or 0),
+        target_disk_type=_str(raw.get("recoveryTargetDiskAccountType")),
+        replica_disk_type=_str(raw.get("recoveryReplicaDiskAccountType")),
+        disk_type=str(raw.get("diskType") or "Data"),
+    )
+
+
+def fabric(raw: dict[str, Any]) -> Fabric:
+    """A fabric from its ARM JSON."""
+    props = _dict(raw.get("properties"))
+    errors = tuple(
+        str(_dict(e).get("errorMessage") or _dict(e).get("summaryMessage") or _dict(e).get("errorCode") or "")
+        for e in _list(props.get("healthErrorDetails"))
+    )
+    return Fabric(
+        name=str(raw.get("name")),
+        friendly_name=str(props.get("friendlyName") or raw.get("name")),
+        location=str(_dict(props.get("customDetails")).get("location") or ""),
+        health=str(props.get("health") or "Normal"),
+        health_errors=errors,
+    )
+
+
+def container_mapping(raw: dict[str, Any]) -> ContainerMapping:
+    """A protection container mapping; its source container is the parent of its id."""
+    props = _dict(raw.get("properties"))
+    mapping_id = str(raw.get("id") or "")
+    source = mapping_id.rsplit("/replicationProtectionContainerMappings/", 1)[0]
+    if source == mapping_id:  # ids are case-insensitive: fall back to a folded search
+        cut = mapping_id.lower().rfind("/replicationprotectioncontainermappings/")
+        source = mapping_id[:cut] if cut > 0 else ""
+    return ContainerMapping(
+        source_container_id=source,
+        target_container_id=str(props.get("targetProtectionContainerId") or ""),
+        policy_id=_str(props.get("policyId")),
+        state=str(props.get("state") or ""),
+    )
+
+
+def network_mapping(raw: dict[str, Any]) -> NetworkMapping:
+    """A network mapping from its ARM JSON."""
+    props = _dict(raw.get("properties"))
+    return NetworkMapping(
+        primary_network_id=str(props.get("primaryNetworkId") or ""),
+        recovery_network_id=str(props.get("recoveryNetworkId") or ""),
+        state=str(props.get("state") or ""),
+    )
+
+
+def job(raw: dict[str, Any]) -> AsrJob:
+    """An ASR job from its ARM JSON."""
+    props = _dict(raw.get("properties"))
+    custom = _dict(props.get("customDetails"))
+    return AsrJob(
+        id=str(raw.get("id")),
+        name=str(raw.get("name")),
+        state=str(props.get("state") or ""),
+        state_description=str(props.get("stateDescription") or ""),
+        allowed_actions=tuple(str(a) for a in _list(props.get("allowedActions"))),
+        tasks=tuple(_task(_dict(t)) for t in _list(props.get("tasks"))),
+        errors=tuple(_dict(e) for e in _list(props.get("errors"))),
+        new_item_id=_str(custom.get("newReplicationProtectedItemId")),
+        start_time=_str(props.get("startTime")),
+        end_time=_str(props.get("endTime")),
+    )
+
+
+def _task(raw: dict[str, Any]) -> AsrTask:
+    return AsrTask(
+        task_id=str(raw.get("taskId") or raw.get("name") or ""),
+        name=str(raw.get("friendlyName") or raw.get("name") or ""),
+        state=str(raw.get("state") or ""),
+        state_description=str(raw.get("stateDescription") or ""),
+        start_time=_real_time(raw.get("startTime")),
+        end_time=_real_time(raw.get("endTime")),
+    )
+
+
+def _real_time(value: Any) -> str | None:
+    # ASR writes "0001-01-01T00:00:00" for tasks that never ran.
+    text = _str(value)
+    return None if text is None or text.startswith("0001-") else text
+
+
+def switch_protection_body(spec: SwitchProtectionSpec) -> dict[str, Any]:
+    """The ``SwitchProtectionInput`` JSON for A2A managed disks, as Azure PowerShell sends it."""
+    details: dict[str, Any] = {
+        "instanceType": "A2A",
+        "recoveryContainerId": spec.recovery_container_id,
+        "policyId": spec.policy_id,
+        "recoveryResourceGroupId": spec.recovery_resource_group_id,
+        "vmDisks": [],
+        "vmManagedDisks": [dict(d) for d in spec.disks],
+    }
+    if spec.availability_set_id:
+        details["recoveryAvailabilitySetId"] = spec.availability_set_id
+    if spec.proximity_placement_group_id:
+        details["recoveryProximityPlacementGroupId"] = spec.proximity_placement_group_id
+    details.update(spec.extras)
+    return {"properties": {"replicationProtectedItemName": spec.item.name, "providerSpecificDetails": details}}

@@ -1,0 +1,156 @@
+"""What the service needs to know from Azure, as plain dataclasses, and the ``Cloud`` interface."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from app.cloud.ids import ItemRef, VaultRef
+
+
+@dataclass(frozen=True)
+class ManagedDisk:
+    """One protected managed disk of a failed-over item."""
+
+    disk_id: str  # the original disk, in the region the VM is reprotected to
+    in_use_disk_id: str  # the disk the failed-over VM runs on now
+    name: str
+    capacity_bytes: int
+    target_disk_type: str | None
+    replica_disk_type: str | None
+    disk_type: str  # OperatingSystem or Data
+
+
+@dataclass(frozen=True)
+class ReplicatedItem:
+    """A replicated item as Site Recovery reports it, reduced to what reprotect needs."""
+
+    ref: ItemRef
+    vm_name: str
+    protection_state: str
+    protection_state_description: str
+    active_location: str
+    allowed_operations: tuple[str, ...]
+    current_scenario: str
+    current_job_id: str | None
+    replication_health: str
+    primary_fabric_name: str  # the region the VM is reprotected to (friendly name, e.g. "East Asia")
+    recovery_fabric_name: str  # where it runs now
+    primary_location: str
+    recovery_location: str
+    source_vm_id: str | None  # the original VM, which reprotect seeds from and replaces
+    running_vm_id: str | None  # the failed-over VM running now
+    recovery_resource_group_id: str | None
+    recovery_availability_set_id: str | None
+    primary_network_id: str | None
+    running_network_id: str | None
+    disks: tuple[ManagedDisk, ...]
+    monitoring_percent: int | None
+    policy_id: str | None
+
+
+@dataclass(frozen=True)
+class Fabric:
+    """A Site Recovery fabric: one region of the vault."""
+
+    name: str
+    friendly_name: str
+    location: str
+    health: str
+    health_errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContainerMapping:
+    """A pairing of a source protection container with a target container under a policy."""
+
+    source_container_id: str
+    target_container_id: str
+    policy_id: str | None
+    state: str
+
+
+@dataclass(frozen=True)
+class NetworkMapping:
+    """A pairing of a virtual network in one region with one in the other."""
+
+    primary_network_id: str
+    recovery_network_id: str
+    state: str
+
+
+@dataclass(frozen=True)
+class AsrTask:
+    """One task of an ASR job, as shown in the portal."""
+
+    task_id: str
+    name: str
+    state: str
+    state_description: str
+    start_time: str | None
+    end_time: str | None
+
+
+@dataclass(frozen=True)
+class AsrJob:
+    """An ASR job (the reprotect job Azure runs for one VM)."""
+
+    id: str
+    name: str
+    state: str
+    state_description: str
+    allowed_actions: tuple[str, ...]
+    tasks: tuple[AsrTask, ...]
+    errors: tuple[dict[str, Any], ...]
+    new_item_id: str | None
+    start_time: str | None
+    end_time: str | None
+
+
+@dataclass(frozen=True)
+class SwitchProtectionSpec:
+    """Everything switch protection needs, resolved by the prerequisite checks."""
+
+    item: ItemRef
+    recovery_container_id: str
+    policy_id: str
+    recovery_resource_group_id: str
+    cache_storage_account_id: str
+    disks: tuple[dict[str, str], ...]
+    availability_set_id: str | None = None
+    proximity_placement_group_id: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class Cloud(Protocol):
+    """The calls the service makes to Azure Resource Manager and Site Recovery."""
+
+    def get_item(self, ref: ItemRef) -> ReplicatedItem | None:
+        """The replicated item, or None when it does not exist."""
+
+    def find_item(self, vault: VaultRef, vm_name: str) -> ReplicatedItem | None:
+        """The vault's replicated item for a VM (by item name or VM friendly name)."""
+
+    def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
+        """A fabric of the vault."""
+
+    def container_mappings(self, vault: VaultRef) -> list[ContainerMapping]:
+        """Every protection container mapping of the vault."""
+
+    def network_mappings(self, vault: VaultRef) -> list[NetworkMapping]:
+        """Every network mapping of the vault."""
+
+    def get_resource(self, arm_id: str) -> dict[str, Any] | None:
+        """A plain ARM resource (resource group, VM, storage account, ...) or None when absent."""
+
+    def list_resources(self, scope_id: str, resource_type: str) -> list[dict[str, Any]]:
+        """Resources of one type under a subscription or resource group scope."""
+
+    def switch_protection(self, spec: SwitchProtectionSpec) -> str:
+        """Start reprotect; returns the ASR job's name (the operation's guid)."""
+
+    def get_job(self, vault: VaultRef, job_name: str) -> AsrJob | None:
+        """An ASR job, or None when it does not exist."""
+
+    def cancel_job(self, vault: VaultRef, job_name: str) -> None:
+        """Ask Azure to cancel an ASR job."""

@@ -1,0 +1,1 @@
+"""Reprotect jobs: one per VM, moved step by step through the state machine by workers."""

@@ -1,0 +1,118 @@
+"""Tables of the job domain: reprotect requests, per-VM jobs and their transition history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, Uuid, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, UtcDateTime, new_id, utcnow
+from app.job.states import ACTIVE_STATES, JobState
+
+_ACTIVE_SQL = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(ACTIVE_STATES)))
+
+
+class ReprotectRequest(Base):
+    """One ``POST /reprotect``: a batch of VMs asked for together."""
+
+    __tablename__ = "reprotect_requests"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    vm_count: Mapped[int] = mapped_column(Integer)
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+
+    jobs: Mapped[list[Job]] = relationship(back_populates="request", order_by="Job.vm_name")
+
+
+class Job(Base):
+    """One VM's reprotect: its state, what Azure is doing for it, and when a worker should look again."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        # At most one active job per VM, whatever the race: the database decides.
+        Index(
+            "uq_jobs_active_vm",
+            "vm_key",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
+        Index("ix_jobs_due", "next_due_at"),
+        Index("ix_jobs_created", "created_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reprotect_requests.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    # Which VM: the vault plus the replicated item's name, stable across the item's move.
+    vm_key: Mapped[str] = mapped_column(String(600))
+    vm_name: Mapped[str] = mapped_column(String(200), index=True)
+    vault_id: Mapped[str] = mapped_column(String(400), index=True)
+    subscription_id: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[str] = mapped_column(String(800))
+    new_item_id: Mapped[str | None] = mapped_column(String(800))
+    customization: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    plan: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    state: Mapped[str] = mapped_column(String(20), default=JobState.ACCEPTED.value, index=True)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    failed_in: Mapped[str | None] = mapped_column(String(20))
+    error_code: Mapped[str | None] = mapped_column(String(100))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    asr_job_id: Mapped[str | None] = mapped_column(String(800))
+    asr_job_name: Mapped[str | None] = mapped_column(String(100))
+    asr_job_state: Mapped[str | None] = mapped_column(String(30))
+    asr_tasks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    resync_percent: Mapped[int | None] = mapped_column(Integer)
+    estimated_seconds: Mapped[float | None] = mapped_column()
+    eta_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    # Scheduling: the database is the source of truth, the broker only rings the bell.
+    next_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    transient_failures: Mapped[int] = mapped_column(Integer, default=0)
+    deadline_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    requested_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    request: Mapped[ReprotectRequest] = relationship(back_populates="jobs")
+    transitions: Mapped[list[JobTransition]] = relationship(
+        back_populates="job", order_by="JobTransition.id", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def job_state(self) -> JobState:
+        """The state as the enum."""
+        return JobState(self.state)
+
+
+class JobTransition(Base):
+    """One step of a job's history: append-only."""
+
+    __tablename__ = "job_transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str] = mapped_column(String(20))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(String(200), default="service")
+
+    job: Mapped[Job] = relationship(back_populates="transitions")

@@ -1,0 +1,344 @@
+"""Prerequisite checks for reprotect, and the resolved plan (the portal's review blade) per VM.
+
+Each check either adds to the plan or fails with a ``VmProblem`` whose code is stable and whose
+message tells the operator what to do. The same function runs in the API (before anything is
+accepted) and in the worker (just before submitting), since state may change in between.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any
+
+from app.cloud.ids import ItemRef, parse_item_id, parse_resource_id, parse_vault_id, same_id
+from app.cloud.types import Cloud, ReplicatedItem
+from app.errors import CloudError, CloudPermanent, VmProblem
+from app.job.eta import DiskLoad, estimate_reprotect_seconds
+from app.job.schemas import Direction, DiskPlan, Plan, Resolved, VmTarget
+
+COMMITTED_STATES = frozenset({"unplannedfailovercommitted", "plannedfailovercommitted", "failovercommitted"})
+# Codes that mean "something is running right now" (409) rather than "this cannot be done" (422).
+CONFLICT_CODES = frozenset({"operation_in_progress", "vm_has_active_job"})
+GIB = 1024**3
+
+
+class VmCheckFailed(Exception):
+    """One VM failed a prerequisite."""
+
+    def __init__(self, problem: VmProblem):
+        super().__init__(problem.message)
+        self.problem = problem
+
+
+def _fail(target: VmTarget, code: str, message: str, asr_error: dict[str, Any] | None = None) -> VmCheckFailed:
+    return VmCheckFailed(VmProblem(vm=target.label, code=code, message=message, asr_error=asr_error))
+
+
+def resolve_plan(cloud: Cloud, target: VmTarget) -> Plan:
+    """Check every prerequisite of reprotect for one VM and resolve what it will use and create."""
+    if target.target_network_id:
+        raise _fail(
+            target,
+            "network_not_changeable",
+            "The target virtual network cannot be changed during reprotect. Remove target_network_id; "
+            "to use another network, change the vault's network mapping and reprotect again.",
+        )
+    item = _find_item(cloud, target)
+    _check_state(target, item)
+    _check_target_region(cloud, target, item)
+    source_vm = _check_source_vm(cloud, target, item)
+    _check_running_vm(cloud, target, item)
+    recovery_container_id, policy_id = _reverse_container_mapping(cloud, target, item)
+    network_id = _reverse_network(cloud, target, item)
+    target_rg = _target_resource_group(cloud, target, item)
+    cache = _cache_storage_account(cloud, target, item)
+    availability_set = _availability_set(cloud, target, source_vm)
+    ppg = _proximity_placement_group(cloud, target)
+    disks = _disks(target, item, source_vm)
+    estimate = estimate_reprotect_seconds(
+        [DiskLoad(size_bytes=int(d.size_gb * GIB), disk_type=d.target_disk_type) for d in disks]
+    )
+    return Plan(
+        vm=item.vm_name,
+        item_id=item.ref.id,
+        vault_id=item.ref.vault.id,
+        direction=Direction(
+            source=item.recovery_fabric_name,
+            target=item.primary_fabric_name,
+            source_location=item.recovery_location,
+            target_location=item.primary_location,
+        ),
+        recovery_container_id=recovery_container_id,
+        policy_id=policy_id,
+        target_resource_group=target_rg,
+        network=Resolved(id=network_id, name=network_id.rsplit("/", 1)[-1], status="fixed"),
+        cache_storage_account=cache,
+        availability_set=availability_set,
+        proximity_placement_group=ppg,
+        disks=disks,
+        estimated_seconds=round(estimate, 1),
+    )
+
+
+def item_ref_of(target: VmTarget) -> ItemRef | None:
+    """The item reference when the VM is named by item id (vault + name needs a lookup)."""
+    return parse_item_id(target.item_id) if target.item_id else None
+
+
+def _find_item(cloud: Cloud, target: VmTarget) -> ReplicatedItem:
+    ref = item_ref_of(target)
+    if ref is not None:
+        item = cloud.get_item(ref)
+    else:
+        # The schema guarantees vault_id and vm_name when item_id is absent.
+        item = cloud.find_item(parse_vault_id(str(target.vault_id)), str(target.vm_name))
+    if item is None:
+        raise _fail(
+            target,
+            "vm_not_found",
+            "No replicated item matches this VM in the vault. Check the id or name; a VM that is not "
+            "protected by Site Recovery cannot be reprotected.",
+        )
+    return item
+
+
+def _check_state(target: VmTarget, item: ReplicatedItem) -> None:
+    state = item.protection_state.lower()
+    if item.current_scenario.lower() != "none" or item.current_job_id:
+        raise _fail(
+            target,
+            "operation_in_progress",
+            f"Site Recovery is already running an operation on this VM ({item.current_scenario}). "
+            "Wait for it to finish, then retry.",
+        )
+    if item.active_location.lower() == "primary" and state not in COMMITTED_STATES:
+        raise _fail(
+            target,
+            "not_failed_over",
+            f"The VM runs in its primary region ({item.primary_fabric_name}) and is "
+            f"'{item.protection_state_description or item.protection_state}'; there is nothing to reprotect.",
+        )
+    if state not in COMMITTED_STATES:
+        if "Commit" in item.allowed_operations:
+            raise _fail(
+                target,
+                "failover_not_committed",
+                "The failover has not been committed. Commit it (portal: Commit; PowerShell: "
+                "Start-AzRecoveryServicesAsrCommitFailoverJob), then retry the reprotect.",
+            )
+        raise _fail(
+            target,
+            "invalid_protection_state",
+            f"The VM is '{item.protection_state_description or item.protection_state}'; reprotect needs a "
+            "committed failover.",
+        )
+    if "SwitchProtection" not in item.allowed_operations:
+        raise _fail(
+            target,
+            "reprotect_not_allowed",
+            "Site Recovery does not allow reprotect on this VM now (SwitchProtection is not among its "
+            "allowed operations). Check the item's health in the vault.",
+        )
+
+
+def _check_target_region(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> None:
+    region = item.primary_fabric_name or item.ref.fabric
+    try:
+        fabric = cloud.get_fabric(item.ref.vault, item.ref.fabric)
+    except CloudPermanent:
+        raise
+    except CloudError as exc:
+        raise _fail(
+            target,
+            "target_region_unreachable",
+            f"The target region {region} did not answer ({exc.message}). Retry when it is reachable.",
+        ) from exc
+    if fabric is None or fabric.health.lower() != "normal":
+        why = "; ".join(e for e in (fabric.health_errors if fabric else ()) if e) or "its fabric is not healthy"
+        raise _fail(
+            target,
+            "target_region_unavailable",
+            f"The target region {region} is not available ({why}). Reprotect needs it to create resources; "
+            "retry once the region has recovered.",
+        )
+
+
+def _check_source_vm(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> dict[str, Any] | None:
+    if not item.source_vm_id:
+        return None
+    try:
+        vm = cloud.get_resource(item.source_vm_id)
+    except CloudPermanent:
+        raise
+    except CloudError as exc:
+        raise _fail(
+            target,
+            "target_region_unreachable",
+            f"The original VM in {item.primary_fabric_name} could not be read ({exc.message}). Retry later.",
+        ) from exc
+    if vm is not None:
+        return vm
+    source = parse_resource_id(item.source_vm_id)
+    moved_to = _find_moved_vm(cloud, source.subscription_id, source.name, source.resource_group)
+    if moved_to:
+        raise _fail(
+            target,
+            "source_vm_moved",
+            f"The original VM {source.name} was moved from resource group {source.resource_group} to "
+            f"{moved_to}. A moved VM cannot be reprotected: disable replication and enable it again.",
+        )
+    raise _fail(
+        target,
+        "source_vm_deleted",
+        f"The original VM {source.name} no longer exists in resource group {source.resource_group}. "
+        "A deleted VM cannot be reprotected: disable replication and enable it again.",
+    )
+
+
+def _find_moved_vm(cloud: Cloud, subscription_id: str, name: str, old_group: str) -> str | None:
+    vms = cloud.list_resources(f"/subscriptions/{subscription_id}", "Microsoft.Compute/virtualMachines")
+    for vm in vms:
+        if str(vm.get("name", "")).lower() == name.lower():
+            group = parse_resource_id(str(vm["id"])).resource_group
+            if group.lower() != old_group.lower():
+                return group
+    return None
+
+
+def _check_running_vm(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> None:
+    if item.running_vm_id and cloud.get_resource(item.running_vm_id) is None:
+        raise _fail(
+            target,
+            "failed_over_vm_not_found",
+            f"The failed-over VM in {item.recovery_fabric_name} ({item.running_vm_id}) no longer exists, so "
+            "there is nothing to replicate back. Disable replication for this item.",
+        )
+
+
+def _reverse_container_mapping(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> tuple[str, str]:
+    own = item.ref.container_id
+    for mapping in cloud.container_mappings(item.ref.vault):
+        reverse = same_id(mapping.target_container_id, own) and not same_id(mapping.source_container_id, own)
+        if reverse and mapping.policy_id:
+            return own, mapping.policy_id
+    raise _fail(
+        target,
+        "reverse_container_mapping_missing",
+        f"No protection container mapping goes from {item.recovery_fabric_name} back to "
+        f"{item.primary_fabric_name}. Create one (with a replication policy) in the vault, then retry.",
+    )
+
+
+def _reverse_network(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> str:
+    for mapping in cloud.network_mappings(item.ref.vault):
+        if same_id(mapping.primary_network_id, item.running_network_id):
+            return mapping.recovery_network_id
+    raise _fail(
+        target,
+        "reverse_network_mapping_missing",
+        f"No network mapping goes from the VM's network in {item.recovery_fabric_name} back to "
+        f"{item.primary_fabric_name}. Create the network mapping in the vault, then retry.",
+    )
+
+
+def _exists(cloud: Cloud, arm_id: str) -> bool:
+    return cloud.get_resource(arm_id) is not None
+
+
+def _target_resource_group(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> Resolved:
+    if target.target_resource_group_id:
+        rg_id = target.target_resource_group_id
+    elif item.source_vm_id:
+        rg_id = parse_resource_id(item.source_vm_id).resource_group_id
+    elif item.recovery_resource_group_id:
+        rg_id = item.recovery_resource_group_id
+    else:
+        raise _fail(target, "target_resource_group_unknown", "Name a target_resource_group_id for this VM.")
+    if not same_id(rg_id.split("/")[2], item.ref.vault.subscription_id):
+        raise _fail(
+            target,
+            "target_resource_group_other_subscription",
+            "The target resource group must be in the vault's subscription.",
+        )
+    exists = _exists(cloud, rg_id)
+    return Resolved(id=rg_id, name=rg_id.rsplit("/", 1)[-1], status="existing" if exists else "new")
+
+
+def default_cache_account_name(vault_name: str, location: str) -> str:
+    """A deterministic, valid (3-24 lowercase alphanumerics) cache storage account name."""
+    digest = hashlib.sha256(f"{vault_name}/{location}".lower().encode()).hexdigest()[:6]
+    stem = re.sub(r"[^a-z0-9]", "", vault_name.lower())[:10]
+    return f"{stem}{digest}asrcache"
+
+
+def _cache_storage_account(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> Resolved:
+    if target.cache_storage_account_id:
+        account = cloud.get_resource(target.cache_storage_account_id)
+        if account is not None and str(account.get("location", "")).lower() != item.recovery_location.lower():
+            raise _fail(
+                target,
+                "cache_storage_account_wrong_region",
+                f"The cache storage account must be in {item.recovery_fabric_name} ({item.recovery_location}), "
+                f"where the VM runs now; it is in {account.get('location')}.",
+            )
+        return Resolved(
+            id=target.cache_storage_account_id,
+            name=target.cache_storage_account_id.rsplit("/", 1)[-1],
+            status="existing" if account else "new",
+        )
+    group_id = parse_resource_id(item.running_vm_id).resource_group_id if item.running_vm_id else None
+    if group_id is None:
+        raise _fail(target, "cache_storage_account_unknown", "Name a cache_storage_account_id for this VM.")
+    for account in cloud.list_resources(group_id, "Microsoft.Storage/storageAccounts"):
+        name = str(account.get("name", ""))
+        if name.endswith("asrcache") and str(account.get("location", "")).lower() == item.recovery_location.lower():
+            return Resolved(id=str(account["id"]), name=name, status="existing")
+    name = default_cache_account_name(item.ref.vault.name, item.recovery_location)
+    return Resolved(id=f"{group_id}/providers/Microsoft.Storage/storageAccounts/{name}", name=name, status="new")
+
+
+def _availability_set(cloud: Cloud, target: VmTarget, source_vm: dict[str, Any] | None) -> Resolved | None:
+    wanted = target.availability_set_id
+    if wanted is None and source_vm is not None:
+        wanted = (source_vm.get("properties", {}).get("availabilitySet") or {}).get("id")
+    if not wanted:
+        return None
+    return Resolved(id=wanted, name=wanted.rsplit("/", 1)[-1], status="existing" if _exists(cloud, wanted) else "new")
+
+
+def _proximity_placement_group(cloud: Cloud, target: VmTarget) -> Resolved | None:
+    wanted = target.proximity_placement_group_id
+    if not wanted:
+        return None
+    if not _exists(cloud, wanted):
+        raise _fail(
+            target,
+            "proximity_placement_group_not_found",
+            "The proximity placement group does not exist; Site Recovery does not create one. Create it first.",
+        )
+    return Resolved(id=wanted, name=wanted.rsplit("/", 1)[-1], status="existing")
+
+
+def _disks(target: VmTarget, item: ReplicatedItem, source_vm: dict[str, Any] | None) -> list[DiskPlan]:
+    existing = {d.lower() for d in _vm_disk_ids(source_vm)}
+    return [
+        DiskPlan(
+            name=disk.name,
+            disk_id=disk.in_use_disk_id,
+            target_disk_id=disk.disk_id,
+            status="existing" if disk.disk_id.lower() in existing else "new",
+            size_gb=round(disk.capacity_bytes / GIB, 2),
+            target_disk_type=target.target_disk_type or disk.target_disk_type,
+            replica_disk_type=target.replica_disk_type or disk.replica_disk_type,
+        )
+        for disk in item.disks
+    ]
+
+
+def _vm_disk_ids(vm: dict[str, Any] | None) -> list[str]:
+    if vm is None:
+        return []
+    profile = vm.get("properties", {}).get("storageProfile", {})
+    disks = [profile.get("osDisk", {}), *profile.get("dataDisks", [])]
+    return [str(d.get("managedDisk", {}).get("id")) for d in disks if d.get("managedDisk", {}).get("id")]

@@ -1,0 +1,96 @@
+"""Rendering job rows as API schemas (steps, history, error) and their ETags."""
+
+from __future__ import annotations
+
+import hashlib
+
+from app.job.models import Job, ReprotectRequest
+from app.job.queries import count_by_state
+from app.job.schemas import JobError, JobOut, RequestOut, StepOut, TaskOut, TransitionOut
+from app.job.states import JobState, is_terminal
+
+
+def job_href(job_id: object) -> str:
+    """The job's URL path."""
+    return f"/jobs/{job_id}"
+
+
+def job_out(job: Job) -> JobOut:
+    """A job as ``GET /jobs/{id}`` shows it."""
+    history = [
+        TransitionOut(
+            attempt=t.attempt,
+            from_state=JobState(t.from_state) if t.from_state else None,
+            to_state=JobState(t.to_state),
+            at=t.at,
+            reason=t.reason,
+            actor=t.actor,
+        )
+        for t in job.transitions
+    ]
+    error = None
+    if job.error_code:
+        error = JobError(
+            code=job.error_code,
+            message=job.error_message or "",
+            failed_in=JobState(job.failed_in) if job.failed_in else None,
+            details=job.error_details,
+        )
+    return JobOut(
+        id=job.id,
+        request_id=job.request_id,
+        href=job_href(job.id),
+        vm=job.vm_name,
+        vault_id=job.vault_id,
+        item_id=job.item_id,
+        new_item_id=job.new_item_id,
+        state=job.job_state,
+        terminal=is_terminal(job.job_state),
+        attempt=job.attempt,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
+        submitted_at=job.submitted_at,
+        finished_at=job.finished_at,
+        deadline_at=job.deadline_at,
+        asr_job_id=job.asr_job_id,
+        asr_job_state=job.asr_job_state,
+        asr_tasks=[TaskOut.model_validate(t) for t in job.asr_tasks or []],
+        resync_percent=job.resync_percent,
+        eta=job.eta_at,
+        customization=job.customization or {},
+        plan=job.plan or {},
+        steps=steps_of(history, attempt=job.attempt),
+        error=error,
+        history=history,
+    )
+
+
+def steps_of(history: list[TransitionOut], *, attempt: int) -> list[StepOut]:
+    """The service's steps of the latest attempt, each with when it started and ended."""
+    entries = [t for t in history if t.attempt == attempt]
+    steps = []
+    for index, entry in enumerate(entries):
+        ended = entries[index + 1].at if index + 1 < len(entries) else None
+        if is_terminal(entry.to_state):
+            ended = entry.at
+        steps.append(StepOut(state=entry.to_state, started_at=entry.at, ended_at=ended))
+    return steps
+
+
+def etag_of(job: Job) -> str:
+    """A strong validator that changes whenever the job row changes."""
+    digest = hashlib.sha256(f"{job.id}:{job.version}:{job.updated_at.isoformat()}".encode()).hexdigest()[:24]
+    return f'"{digest}"'
+
+
+def request_out(request: ReprotectRequest) -> RequestOut:
+    """A request with its counts per state and its jobs."""
+    jobs = list(request.jobs)
+    return RequestOut(
+        id=request.id,
+        created_at=request.created_at,
+        vm_count=request.vm_count,
+        counts=count_by_state(jobs),
+        completed=all(is_terminal(j.job_state) for j in jobs),
+        jobs=[job_out(j) for j in jobs],
+    )

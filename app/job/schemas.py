@@ -1,0 +1,220 @@
+"""API shapes of the job domain: what callers send to ``/reprotect`` and what ``/jobs`` answers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.job.states import JobState
+
+DiskType = Literal[
+    "Standard_LRS", "Premium_LRS", "StandardSSD_LRS", "Premium_ZRS", "StandardSSD_ZRS", "PremiumV2_LRS", "UltraSSD_LRS"
+]
+
+
+class Strict(BaseModel):
+    """Refuse unknown fields: a typo in a customisation must not be silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class VmTarget(Strict):
+    """One VM to reprotect: its replicated item's id, or its vault plus the VM name, and customisation."""
+
+    item_id: str | None = Field(default=None, min_length=10, max_length=800, pattern=r"^/[Ss]ubscriptions/[^/]+/.+")
+    vault_id: str | None = Field(default=None, min_length=10, max_length=400, pattern=r"^/[Ss]ubscriptions/[^/]+/.+")
+    vm_name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^/\\]+$")
+    target_resource_group_id: str | None = Field(
+        default=None, max_length=400, pattern=r"^/[Ss]ubscriptions/[^/]+/[Rr]esource[Gg]roups/[^/]+$"
+    )
+    cache_storage_account_id: str | None = Field(default=None, max_length=800, pattern=r"^/[Ss]ubscriptions/[^/]+/.+")
+    availability_set_id: str | None = Field(default=None, max_length=800, pattern=r"^/[Ss]ubscriptions/[^/]+/.+")
+    proximity_placement_group_id: str | None = Field(
+        default=None, max_length=800, pattern=r"^/[Ss]ubscriptions/[^/]+/.+"
+    )
+    target_disk_type: DiskType | None = None
+    replica_disk_type: DiskType | None = None
+    # Accepted only to refuse it with a clear message: reprotect cannot change the target network.
+    target_network_id: str | None = Field(default=None, max_length=800)
+
+    @model_validator(mode="after")
+    def _names_one_vm(self) -> VmTarget:
+        if self.item_id is None and (self.vault_id is None or self.vm_name is None):
+            raise ValueError("name the VM by item_id, or by vault_id plus vm_name")
+        if self.item_id is not None and (self.vault_id is not None or self.vm_name is not None):
+            raise ValueError("give either item_id, or vault_id plus vm_name, not both")
+        return self
+
+    @property
+    def label(self) -> str:
+        """How the VM is named in messages."""
+        return self.item_id or f"{self.vault_id}/{self.vm_name}"
+
+
+class ReprotectIn(Strict):
+    """Body of ``POST /reprotect``."""
+
+    vms: list[VmTarget] = Field(min_length=1, max_length=100)
+
+
+class Resolved(BaseModel):
+    """One artifact of the plan, existing or to be created, as on the portal's review blade."""
+
+    id: str | None
+    name: str | None = None
+    status: Literal["existing", "new", "fixed"]
+
+
+class DiskPlan(BaseModel):
+    """One managed disk: the disk in use now and the target disk reprotect replicates to."""
+
+    name: str
+    disk_id: str
+    target_disk_id: str
+    status: Literal["existing", "new"]
+    size_gb: float
+    target_disk_type: str | None
+    replica_disk_type: str | None
+
+
+class Direction(BaseModel):
+    """From where the VM runs now to the region it goes back to."""
+
+    source: str
+    target: str
+    source_location: str
+    target_location: str
+
+
+class Plan(BaseModel):
+    """What reprotect will do for one VM, resolved against Azure."""
+
+    vm: str
+    item_id: str
+    vault_id: str
+    direction: Direction
+    recovery_container_id: str
+    policy_id: str
+    target_resource_group: Resolved
+    network: Resolved
+    cache_storage_account: Resolved
+    availability_set: Resolved | None
+    proximity_placement_group: Resolved | None
+    disks: list[DiskPlan]
+    estimated_seconds: float
+
+
+class JobLink(BaseModel):
+    """A job as listed in a request's answer."""
+
+    id: uuid.UUID
+    vm: str
+    vault_id: str
+    item_id: str
+    state: JobState
+    href: str
+
+
+class ReprotectAccepted(BaseModel):
+    """Answer to an accepted ``POST /reprotect``."""
+
+    request_id: uuid.UUID
+    href: str
+    jobs: list[JobLink]
+
+
+class DryRunOut(BaseModel):
+    """Answer to ``POST /reprotect?dry_run=true``: the plan per VM, nothing submitted."""
+
+    dry_run: Literal[True] = True
+    plans: list[Plan]
+
+
+class TaskOut(BaseModel):
+    """One task of the ASR job, mirrored."""
+
+    task_id: str
+    name: str
+    state: str
+    state_description: str
+    start_time: str | None
+    end_time: str | None
+
+
+class TransitionOut(BaseModel):
+    """One entry of a job's history."""
+
+    attempt: int
+    from_state: JobState | None
+    to_state: JobState
+    at: datetime
+    reason: str
+    actor: str
+
+
+class StepOut(BaseModel):
+    """One of the service's steps with when it started and ended (latest attempt)."""
+
+    state: JobState
+    started_at: datetime
+    ended_at: datetime | None
+
+
+class JobError(BaseModel):
+    """Why a job failed."""
+
+    code: str
+    message: str
+    failed_in: JobState | None
+    details: dict[str, Any] | None
+
+
+class JobOut(BaseModel):
+    """Everything a dashboard shows about one VM's reprotect."""
+
+    id: uuid.UUID
+    request_id: uuid.UUID
+    href: str
+    vm: str
+    vault_id: str
+    item_id: str
+    new_item_id: str | None
+    state: JobState
+    terminal: bool
+    attempt: int
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    finished_at: datetime | None
+    deadline_at: datetime
+    asr_job_id: str | None
+    asr_job_state: str | None
+    asr_tasks: list[TaskOut]
+    resync_percent: int | None
+    eta: datetime | None
+    customization: dict[str, Any]
+    plan: dict[str, Any]
+    steps: list[StepOut]
+    error: JobError | None
+    history: list[TransitionOut]
+
+
+class JobPage(BaseModel):
+    """A page of jobs, newest first; ``next_cursor`` fetches the next page."""
+
+    items: list[JobOut]
+    next_cursor: str | None
+
+
+class RequestOut(BaseModel):
+    """A reprotect request with counts per state and its jobs."""
+
+    id: uuid.UUID
+    created_at: datetime
+    vm_count: int
+    counts: dict[str, int]
+    completed: bool
+    jobs: list[JobOut]

@@ -1,0 +1,70 @@
+"""The Celery app both edges share (broker = doorbell), and the doorbell the API and sweeper ring.
+
+Task names are strings so the API can ring without importing ``workers``.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+
+from celery import Celery
+
+from app.settings import Settings
+
+ADVANCE_JOB = "reprotect.advance_job"
+SWEEP = "reprotect.sweep"
+log = logging.getLogger(__name__)
+
+
+def build_celery(settings: Settings) -> Celery:
+    """A Celery app on the configured broker, with settings suited to short idempotent steps."""
+    celery = Celery("reprotect", broker=settings.broker.url, set_as_current=False)
+    celery.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,  # a message is only gone once a step ran; the lease makes reruns harmless
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=4,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=3,
+        broker_transport_options={"polling_interval": 0.2, "visibility_timeout": 600},
+        beat_schedule={
+            "sweep-due-jobs": {"task": SWEEP, "schedule": settings.broker.sweep_interval_seconds},
+        },
+        beat_schedule_filename=settings.broker.beat_schedule_path,
+        timezone="UTC",
+    )
+    return celery
+
+
+class Doorbell:
+    """Tells workers a job is due. Best effort: if the broker is down, the sweeper rings later."""
+
+    def __init__(self, celery: Celery):
+        self._celery = celery
+
+    def ring(self, job_ids: Iterable[uuid.UUID], *, countdown: float = 0.0) -> int:
+        """Enqueue one advance per job; returns how many were sent."""
+        sent = 0
+        try:
+            with self._celery.producer_or_acquire() as producer:
+                for job_id in job_ids:
+                    self._celery.send_task(
+                        ADVANCE_JOB, args=[str(job_id)], countdown=countdown or None, producer=producer
+                    )
+                    sent += 1
+        except Exception as exc:
+            log.warning("doorbell: broker unavailable (%s); the sweeper will pick the jobs up", exc)
+        return sent
+
+    def reachable(self, timeout: float = 2.0) -> bool:
+        """Whether the broker accepts a connection now."""
+        try:
+            with self._celery.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=timeout)
+            return True
+        except Exception:
+            return False

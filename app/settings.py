@@ -1,0 +1,90 @@
+"""Service settings, read lazily from the environment (prefix ``REPROTECT_``, nested with ``__``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_VAR_DIR = Path("var")
+
+
+class AzureMode(StrEnum):
+    """Where Azure calls go: the local emulator (dev, tests) or real Azure Resource Manager."""
+
+    EMULATOR = "emulator"
+    AZURE = "azure"
+
+
+class DatabaseSettings(BaseModel):
+    """The job database; SQLite file by default, Postgres in production."""
+
+    url: str = f"sqlite:///{DEFAULT_VAR_DIR}/reprotect.sqlite3"
+    pool_size: int = 10
+    echo: bool = False
+
+
+class BrokerSettings(BaseModel):
+    """The Celery broker (the doorbell); kombu's SQLAlchemy transport on SQLite by default."""
+
+    url: str = f"sqla+sqlite:///{DEFAULT_VAR_DIR}/broker.sqlite3"
+    sweep_interval_seconds: float = 2.0
+    beat_schedule_path: str = str(DEFAULT_VAR_DIR / "celerybeat-schedule")
+
+
+class AzureSettings(BaseModel):
+    """How to reach Azure: the emulator's address with a local token, or ARM with Entra ID credentials."""
+
+    mode: AzureMode = AzureMode.EMULATOR
+    endpoint: str = "http://127.0.0.1:8900"
+    # With mode=azure: "default" (DefaultAzureCredential) or "managed_identity".
+    credential: str = "default"
+    managed_identity_client_id: str | None = None
+    local_token: SecretStr = SecretStr("local-dev-token")
+    request_timeout_seconds: float = 30.0
+    validation_concurrency: int = 8
+    # Vault-level reads (fabrics, mappings, resource groups) are shared for this long.
+    cache_ttl_seconds: float = 30.0
+
+
+class JobSettings(BaseModel):
+    """Pacing of the job state machine."""
+
+    poll_interval_seconds: float = 30.0
+    min_poll_interval_seconds: float = 1.0
+    lease_seconds: float = 120.0
+    redispatch_after_seconds: float = 60.0
+    deadline_hours: float = 48.0
+    transient_backoff_base_seconds: float = 2.0
+    transient_backoff_max_seconds: float = 300.0
+    max_vms_per_request: int = 100
+
+
+class ApiSettings(BaseModel):
+    """HTTP edge limits."""
+
+    max_body_bytes: int = 256 * 1024
+    default_page_size: int = 50
+    max_page_size: int = 200
+    public_base_url: str | None = None
+
+
+class Settings(BaseSettings):
+    """All settings; built once per process by :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(env_prefix="REPROTECT_", env_nested_delimiter="__", extra="ignore")
+
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    broker: BrokerSettings = Field(default_factory=BrokerSettings)
+    azure: AzureSettings = Field(default_factory=AzureSettings)
+    job: JobSettings = Field(default_factory=JobSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read from the environment on first use."""
+    return Settings()
