@@ -180,7 +180,7 @@ def _check_source_vm(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> di
     if vm is not None:
         return vm
     source = parse_resource_id(item.source_vm_id)
-    moved_to = _find_moved_vm(cloud, source.subscription_id, source.name, source.resource_group)
+    moved_to = _find_moved_vm(cloud, item, source.subscription_id, source.name, source.resource_group)
     if moved_to:
         raise _fail(
             target,
@@ -196,13 +196,16 @@ def _check_source_vm(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> di
     )
 
 
-def _find_moved_vm(cloud: Cloud, subscription_id: str, name: str, old_group: str) -> str | None:
+def _find_moved_vm(cloud: Cloud, item: ReplicatedItem, subscription_id: str, name: str, old_group: str) -> str | None:
+    """The resource group the original VM went to, if it still exists elsewhere in its region."""
     vms = cloud.list_resources(f"/subscriptions/{subscription_id}", "Microsoft.Compute/virtualMachines")
     for vm in vms:
-        if str(vm.get("name", "")).lower() == name.lower():
-            group = parse_resource_id(str(vm["id"])).resource_group
-            if group.lower() != old_group.lower():
-                return group
+        if str(vm.get("name", "")).lower() != name.lower() or same_id(str(vm.get("id")), item.running_vm_id):
+            continue  # the failed-over VM carries the same name in the other region
+        location = str(vm.get("location", item.primary_location)).lower()
+        group = parse_resource_id(str(vm["id"])).resource_group
+        if group.lower() != old_group.lower() and location == item.primary_location.lower():
+            return group
     return None
 
 

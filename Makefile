@@ -1,0 +1,54 @@
+# The one list of commands: README, CI and developers all call these targets.
+SHELL := /bin/bash
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null && { echo $$p; break; }; done)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+SERVICES_ENV := REPROTECT_TEST_POSTGRES_URL=$${REPROTECT_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
+	REPROTECT_TEST_REDIS_URL=$${REPROTECT_TEST_REDIS_URL:-redis://127.0.0.1:6379/15} REPROTECT_TEST_REQUIRE_SERVICES=1
+
+.PHONY: install demo dev lint format test test-services openapi compose-check bench clean
+
+$(STAMP): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create the virtualenv and install the project with its dev tools
+
+demo: install ## Start the embedded stack, reprotect the demo fleet, show progress and refusals, stop
+	$(BIN)/reprotect demo
+
+dev: install ## Run the embedded stack until Ctrl-C (API on http://127.0.0.1:8000)
+	$(BIN)/reprotect dev
+
+lint: install ## ruff + mypy (strict on app/ and workers/)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+test: install lint ## Lint, then the whole suite (Postgres/Redis variants skip unless configured)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test-services: install ## The suite's Postgres and Redis variants against the real servers
+	$(SERVICES_ENV) $(BIN)/pytest -k "postgres or redis" $(PYTEST_ARGS)
+
+openapi: install ## Regenerate openapi/openapi.json from the app
+	$(BIN)/python scripts/export_openapi.py
+
+compose-check: ## Validate docker-compose.yml (needs docker-compose)
+	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"
+
+bench: install ## Fleet benchmark (500 VMs by default)
+	$(BIN)/python benchmarks/fleet.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

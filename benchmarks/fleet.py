@@ -1,0 +1,114 @@
+"""Fleet benchmark: reprotect N VMs (default 500) in the emulator under a scaled ARM throttle.
+
+Prints the wall time from the first POST until every job is protected, the ideal time the throttle
+allows for the ARM calls that were made, and ARM reads/writes per VM.
+
+    .venv/bin/python benchmarks/fleet.py [--vms 500] [--subscriptions 1] [--workers 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cli.stack import StackConfig, free_port, running_stack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--vms", type=int, default=500)
+    parser.add_argument("--subscriptions", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--time-scale", type=float, default=20000.0, help="emulator clock speed")
+    parser.add_argument("--reads-burst", type=int, default=250)
+    parser.add_argument("--reads-per-second", type=float, default=25.0)
+    parser.add_argument("--writes-burst", type=int, default=200)
+    parser.add_argument("--writes-per-second", type=float, default=10.0)
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    args = parser.parse_args()
+
+    var_dir = Path(tempfile.mkdtemp(prefix="reprotect-bench-"))
+    config = StackConfig(
+        var_dir=var_dir,
+        api_port=free_port(),
+        scenario=f"fleet:{args.vms}:{args.subscriptions}",
+        time_scale=args.time_scale,
+        worker_concurrency=args.workers,
+        quiet=True,
+        extra_env={"REPROTECT_JOB__POLL_INTERVAL_SECONDS": "2", "REPROTECT_AZURE__CACHE_TTL_SECONDS": "30"},
+    )
+    try:
+        with running_stack(config) as stack:
+            run(stack, args)
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+
+
+def run(stack, args) -> None:
+    emulator = httpx.Client(base_url=stack.emulator_url, timeout=30)
+    api = httpx.Client(base_url=stack.api_url, timeout=600)
+    throttle = {
+        "reads": {"burst": args.reads_burst, "per_second": args.reads_per_second},
+        "writes": {"burst": args.writes_burst, "per_second": args.writes_per_second},
+    }
+    emulator.put("/_emulator/throttle", json=throttle).raise_for_status()
+    scenario = emulator.get("/_emulator/scenario").json()
+    targets = [
+        {"vault_id": vault["id"], "vm_name": item["name"]}
+        for sub in scenario["subscriptions"]
+        for vault in sub["vaults"]
+        for item in vault["items"]
+    ]
+    before = emulator.get("/_emulator/stats").json()
+    started = time.monotonic()
+    request_ids = []
+    for offset in range(0, len(targets), 100):
+        answer = api.post("/reprotect", json={"vms": targets[offset : offset + 100]})
+        if answer.status_code != 202:
+            raise SystemExit(f"batch at {offset} refused: {answer.status_code} {answer.text[:500]}")
+        request_ids.append(answer.json()["request_id"])
+    accepted_after = time.monotonic() - started
+    while True:
+        counts: dict[str, int] = {}
+        for request_id in request_ids:
+            for state, n in api.get(f"/reprotect/{request_id}").json()["counts"].items():
+                counts[state] = counts.get(state, 0) + n
+        done = counts.get("protected", 0) + counts.get("failed", 0) + counts.get("cancelled", 0)
+        if done == len(targets):
+            break
+        if time.monotonic() - started > args.timeout:
+            raise SystemExit(f"timed out: {counts}")
+        time.sleep(1)
+    wall = time.monotonic() - started
+    after = emulator.get("/_emulator/stats").json()
+    reads = after["reads"] - before["reads"]
+    writes = after["writes"] - before["writes"]
+    throttled = after["throttled"] - before["throttled"]
+    per_sub = max(1, args.subscriptions)
+    ideal_reads = max(0.0, (reads / per_sub - args.reads_burst) / args.reads_per_second)
+    ideal_writes = max(0.0, (writes / per_sub - args.writes_burst) / args.writes_per_second)
+    ideal = max(ideal_reads, ideal_writes)
+    print(f"VMs: {len(targets)} over {args.subscriptions} subscription(s); workers: {args.workers}")
+    print(f"outcome: {counts}")
+    print(f"all accepted after: {accepted_after:.1f} s")
+    print(f"wall time to all terminal: {wall:.1f} s")
+    print(
+        f"ideal time the throttle allows for these calls: {ideal:.1f} s "
+        f"(reads {ideal_reads:.1f} s, writes {ideal_writes:.1f} s); ratio {wall / ideal if ideal else math.inf:.2f}"
+    )
+    print(
+        f"ARM reads per VM: {reads / len(targets):.2f}; writes per VM: {writes / len(targets):.2f}; 429s served: {throttled}"
+    )
+
+
+if __name__ == "__main__":
+    main()

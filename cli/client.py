@@ -1,0 +1,106 @@
+"""Client commands' HTTP calls and the live progress view of a reprotect request."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
+from rich.table import Table
+
+TERMINAL = {"protected", "failed", "cancelled"}
+
+
+def overall_percent(job: dict[str, Any]) -> float:
+    """One number for a job's progress: the ASR job's tasks fill the first half, the resync the second."""
+    state = job["state"]
+    if state == "protected":
+        return 100.0
+    if state in {"accepted", "validating"}:
+        return 1.0
+    if state == "submitting":
+        return 3.0
+    tasks = job.get("asr_tasks") or []
+    if state == "reprotecting":
+        done = sum(1 for t in tasks if t["state"] in {"Succeeded", "Other", "Skipped"})
+        return 5.0 + 45.0 * done / max(1, len(tasks) or 5)
+    if state == "syncing":
+        return 50.0 + 0.5 * float(job.get("resync_percent") or 0)
+    return 100.0 if state in TERMINAL else 0.0
+
+
+def describe(job: dict[str, Any]) -> str:
+    """A short status line for one job."""
+    state = job["state"]
+    if state == "reprotecting":
+        running = next((t["name"] for t in job.get("asr_tasks") or [] if t["state"] == "InProgress"), None)
+        return f"reprotecting: {running}" if running else "reprotecting"
+    if state == "syncing":
+        return f"syncing {job.get('resync_percent') or 0}%"
+    if state == "failed" and job.get("error"):
+        return f"failed: {job['error']['code']}"
+    return str(state)
+
+
+def watch_request(
+    api: str, request_id: str, *, console: Console, headers: dict[str, str], poll: float = 1.0
+) -> dict[str, Any]:
+    """Show a progress bar per VM until every job of the request is terminal; returns the final request."""
+    bars: dict[str, TaskID] = {}
+    with (
+        httpx.Client(base_url=api, headers=headers, timeout=30) as http,
+        Progress(
+            TextColumn("{task.fields[vm]:<14}"),
+            BarColumn(bar_width=36),
+            TextColumn("{task.percentage:>3.0f}%"),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+        ) as progress,
+    ):
+        while True:
+            answer = http.get(f"/reprotect/{request_id}")
+            answer.raise_for_status()
+            request = answer.json()
+            for job in request["jobs"]:
+                if job["id"] not in bars:
+                    bars[job["id"]] = progress.add_task("", total=100, vm=job["vm"], status="")
+                progress.update(bars[job["id"]], completed=overall_percent(job), status=describe(job))
+            if request["completed"]:
+                return dict(request)
+            time.sleep(poll)
+
+
+def print_problem(console: Console, body: dict[str, Any]) -> None:
+    """A problem+json answer, with its per-VM refusals as a table."""
+    console.print(f"[bold red]{body.get('status')} {body.get('code')}[/]: {body.get('detail')}")
+    vms = body.get("vms") or []
+    if vms:
+        table = Table("VM", "code", "what to do", show_lines=True)
+        for problem in vms:
+            table.add_row(str(problem["vm"]).rsplit("/", 1)[-1], problem["code"], problem["message"])
+        console.print(table)
+
+
+def print_plans(console: Console, plans: list[dict[str, Any]]) -> None:
+    """The dry run's plan per VM, like the portal's review blade."""
+    table = Table("VM", "direction", "target resource group", "cache storage", "availability set", "disks")
+    for plan in plans:
+        direction = f"{plan['direction']['source']} → {plan['direction']['target']}"
+
+        def mark(resolved: dict[str, Any] | None) -> str:
+            if not resolved:
+                return "-"
+            return f"{resolved['name']}{' (new)' if resolved['status'] == 'new' else ''}"
+
+        disks = ", ".join(f"{d['name'][:18]}{' (new)' if d['status'] == 'new' else ''}" for d in plan["disks"])
+        table.add_row(
+            plan["vm"],
+            direction,
+            mark(plan["target_resource_group"]),
+            mark(plan["cache_storage_account"]),
+            mark(plan["availability_set"]),
+            disks,
+        )
+    console.print(table)

@@ -1,0 +1,45 @@
+"""The guided demo: discover the demo fleet, show the plan and the refusals, reprotect, watch, summarise."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from rich.console import Console
+
+from cli import client
+from cli.stack import Stack
+
+
+def run_demo(stack: Stack, *, console: Console) -> bool:
+    """Reprotect every committed VM of the demo vault; True when all of them reach ``protected``."""
+    scenario = httpx.get(f"{stack.emulator_url}/_emulator/scenario", timeout=10).json()
+    vault = scenario["subscriptions"][0]["vaults"][0]
+    names = [item["name"] for item in vault["items"]]
+    console.rule(f"[bold]Vault {vault['name']}[/]: {len(names)} replicated VMs")
+    targets = [{"vault_id": vault["id"], "vm_name": name} for name in names]
+    with httpx.Client(base_url=stack.api_url, timeout=120) as http:
+        console.print("1. Checking every VM (dry run, nothing is submitted)…")
+        check = http.post("/reprotect", params={"dry_run": "true"}, json={"vms": targets})
+        refused: set[str] = set()
+        if check.status_code != 200:
+            body = check.json()
+            client.print_problem(console, body)
+            refused = {str(p["vm"]).rsplit("/", 1)[-1] for p in body.get("vms", [])}
+        ready = [t for t in targets if t["vm_name"] not in refused]
+        if not ready:
+            console.print("[red]No VM can be reprotected.[/]")
+            return False
+        plan = http.post("/reprotect", params={"dry_run": "true"}, json={"vms": ready}).json()
+        console.print(f"2. The plan for the {len(ready)} VMs that can be reprotected:")
+        client.print_plans(console, plan["plans"])
+        accepted = http.post("/reprotect", json={"vms": ready})
+        if accepted.status_code != 202:
+            client.print_problem(console, accepted.json())
+            return False
+        request: dict[str, Any] = accepted.json()
+    console.print(f"3. Reprotecting (request {request['request_id']}):")
+    final = client.watch_request(stack.api_url, str(request["request_id"]), console=console, headers={})
+    counts = {state: n for state, n in final["counts"].items() if n}
+    console.rule(f"[bold]Done[/]: {counts}; refused up front: {len(refused)}")
+    return bool(counts.get("protected", 0) == len(ready))

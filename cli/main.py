@@ -1,0 +1,155 @@
+"""``reprotect`` commands. Each is thin: it builds settings or a stack and calls one thing."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+
+from cli import client
+from cli.stack import StackConfig, running_stack
+
+app = typer.Typer(help="Reprotect Azure VMs after a failover, at fleet scale.", no_args_is_help=True)
+console = Console()
+ApiOption = Annotated[str, typer.Option("--api", envvar="REPROTECT_API_URL", help="The service's base URL.")]
+
+
+@app.command()
+def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+    """Serve the HTTP API."""
+    import uvicorn
+
+    uvicorn.run("app.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@app.command()
+def worker(concurrency: int = 8, pool: str = "threads", loglevel: str = "INFO") -> None:
+    """Run a Celery worker that advances jobs."""
+    from workers.celery_app import celery
+
+    celery.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}"])
+
+
+@app.command()
+def scheduler(loglevel: str = "INFO") -> None:
+    """Run Celery beat: the sweeper that rings for due and abandoned jobs."""
+    from workers.celery_app import celery
+
+    celery.start(["beat", f"--loglevel={loglevel}"])
+
+
+@app.command()
+def emulator(
+    host: str = "127.0.0.1",
+    port: int = 8900,
+    scenario: Annotated[str, typer.Option(help="Built-in name (demo, fleet:N[:S]) or a YAML/JSON file.")] = "demo",
+    time_scale: Annotated[float | None, typer.Option(help="Simulated seconds per real second.")] = None,
+    seed: int = 1,
+) -> None:
+    """Serve the Azure Site Recovery emulator."""
+    from emulator.server import serve
+
+    serve(host=host, port=port, scenario=scenario, time_scale=time_scale, seed=seed)
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the job database schema (Alembic)."""
+    from alembic import command
+    from alembic.config import Config
+
+    here = Path("alembic.ini")
+    config = Config(str(here if here.exists() else Path(__file__).resolve().parent.parent / "alembic.ini"))
+    command.upgrade(config, "head")
+
+
+@app.command()
+def dev(
+    port: int = 8000,
+    scenario: str = "demo",
+    time_scale: float | None = None,
+    var_dir: Path = Path("var"),
+) -> None:
+    """The embedded default: emulator, API, worker and scheduler on this machine, no servers."""
+    config = StackConfig(var_dir=var_dir, api_port=port, scenario=scenario, time_scale=time_scale)
+    with running_stack(config) as stack:
+        console.print(f"[bold green]Reprotect API[/] on {stack.api_url}  (docs: {stack.api_url}/docs)")
+        console.print(f"Emulator on {stack.emulator_url}; logs in {var_dir}/. Ctrl-C stops everything.")
+        _wait_for_interrupt(stack)
+    console.print("stopped.")
+
+
+def _wait_for_interrupt(stack: Any) -> None:
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        while True:
+            stack.check_alive()
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        console.print("stopping…")
+
+
+@app.command()
+def demo(port: int = 0, var_dir: Path = Path("var/demo")) -> None:
+    """Start the embedded stack, reprotect the demo's committed VMs, show progress and refusals, stop."""
+    from cli.demo import run_demo
+    from cli.stack import free_port
+
+    if var_dir.exists():
+        for name in ("reprotect.sqlite3", "broker.sqlite3"):
+            for path in var_dir.glob(f"{name}*"):
+                path.unlink()
+    config = StackConfig(var_dir=var_dir, api_port=port or free_port(), quiet=True)
+    with running_stack(config) as stack:
+        ok = run_demo(stack, console=console)
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def submit(
+    api: ApiOption = "http://127.0.0.1:8000",
+    vault_id: Annotated[str | None, typer.Option(help="Vault ARM id (with --vm).")] = None,
+    vm: Annotated[list[str] | None, typer.Option(help="VM name in the vault (repeatable).")] = None,
+    item_id: Annotated[list[str] | None, typer.Option(help="Replicated item ARM id (repeatable).")] = None,
+    dry_run: bool = False,
+    watch: bool = True,
+) -> None:
+    """Ask for a reprotect of VMs (by vault + name, or item id) and watch it."""
+    targets: list[dict[str, str]] = [{"item_id": i} for i in item_id or []]
+    targets += [{"vault_id": vault_id, "vm_name": name} for name in vm or []] if vault_id else []
+    if not targets:
+        raise typer.BadParameter("name at least one VM: --item-id, or --vault-id with --vm")
+    answer = httpx.post(f"{api}/reprotect", params={"dry_run": dry_run}, json={"vms": targets}, timeout=120)
+    body = answer.json()
+    if answer.status_code >= 400:
+        client.print_problem(console, body)
+        raise typer.Exit(1)
+    if dry_run:
+        client.print_plans(console, body["plans"])
+        return
+    console.print(f"request {body['request_id']}: {len(body['jobs'])} job(s) accepted")
+    if watch:
+        final = client.watch_request(api, body["request_id"], console=console, headers={})
+        console.print(json.dumps(final["counts"]))
+
+
+@app.command()
+def watch(request_id: str, api: ApiOption = "http://127.0.0.1:8000") -> None:
+    """Show progress bars for every VM of a request until all are done."""
+    final = client.watch_request(api, request_id, console=console, headers={})
+    console.print(json.dumps(final["counts"]))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="reprotect")
+
+
+if __name__ == "__main__":
+    main()

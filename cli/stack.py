@@ -1,0 +1,146 @@
+"""Runs the embedded stack (emulator, API, worker, scheduler) as child processes and stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class StackConfig:
+    """Where the embedded stack keeps its files and listens."""
+
+    var_dir: Path = Path("var")
+    api_port: int = 8000
+    emulator_port: int = 0
+    scenario: str = "demo"
+    time_scale: float | None = None
+    seed: int = 1
+    worker_concurrency: int = 8
+    quiet: bool = False
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self, emulator_url: str) -> dict[str, str]:
+        """Environment for every child: SQLite job database and broker in ``var_dir``, the emulator, fast polling."""
+        var = self.var_dir.resolve()
+        env = dict(os.environ)
+        env.update(
+            {
+                "REPROTECT_DATABASE__URL": f"sqlite:///{var}/reprotect.sqlite3",
+                "REPROTECT_BROKER__URL": f"sqla+sqlite:///{var}/broker.sqlite3",
+                "REPROTECT_BROKER__BEAT_SCHEDULE_PATH": str(var / "celerybeat-schedule"),
+                "REPROTECT_BROKER__SWEEP_INTERVAL_SECONDS": "1",
+                "REPROTECT_AZURE__MODE": "emulator",
+                "REPROTECT_AZURE__ENDPOINT": emulator_url,
+                "REPROTECT_AZURE__CACHE_TTL_SECONDS": "5",
+                "REPROTECT_JOB__POLL_INTERVAL_SECONDS": "1",
+                "REPROTECT_JOB__REDISPATCH_AFTER_SECONDS": "10",
+                "REPROTECT_JOB__LEASE_SECONDS": "30",
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+
+class Stack:
+    """The running children; use :func:`running_stack` to start and always stop them."""
+
+    def __init__(self, config: StackConfig):
+        self.config = config
+        self.emulator_port = config.emulator_port or free_port()
+        self.emulator_url = f"http://127.0.0.1:{self.emulator_port}"
+        self.api_url = f"http://127.0.0.1:{config.api_port}"
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def _spawn(self, name: str, *args: str) -> None:
+        log = open(self.config.var_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
+        out = log if self.config.quiet else None
+        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "cli", *args],
+            env=self.config.env(self.emulator_url),
+            stdout=out,
+            stderr=out,
+            start_new_session=True,  # Ctrl-C reaches us; we stop children in order
+        )
+        self.children.append((name, child))
+
+    def start(self) -> None:
+        """Start the emulator, migrate, then API, worker and scheduler; wait until they answer."""
+        self.config.var_dir.mkdir(parents=True, exist_ok=True)
+        emulator_args = ["emulator", "--port", str(self.emulator_port), "--scenario", self.config.scenario]
+        emulator_args += ["--seed", str(self.config.seed)]
+        if self.config.time_scale:
+            emulator_args += ["--time-scale", str(self.config.time_scale)]
+        self._spawn("emulator", *emulator_args)
+        wait_for(f"{self.emulator_url}/_emulator/scenario", what="emulator")
+        subprocess.run([sys.executable, "-m", "cli", "migrate"], env=self.config.env(self.emulator_url), check=True)
+        self._spawn("api", "api", "--port", str(self.config.api_port))
+        self._spawn("worker", "worker", "--concurrency", str(self.config.worker_concurrency))
+        self._spawn("scheduler", "scheduler")
+        wait_for(f"{self.api_url}/readyz", what="API")
+
+    def check_alive(self) -> None:
+        """Raise if a child died."""
+        for name, child in self.children:
+            if child.poll() is not None:
+                raise RuntimeError(f"the {name} process exited with code {child.returncode}")
+
+    def stop(self) -> None:
+        """Stop every child: SIGTERM, then SIGKILL after a grace period."""
+        for _, child in reversed(self.children):
+            if child.poll() is None:
+                with suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for _, child in self.children:
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        self.children.clear()
+
+
+def wait_for(url: str, *, what: str, timeout: float = 60.0) -> None:
+    """Poll ``url`` until it answers 200."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+            last = "not ready"
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(0.2)
+    raise RuntimeError(f"the {what} did not become ready at {url}: {last}")
+
+
+@contextmanager
+def running_stack(config: StackConfig) -> Iterator[Stack]:
+    """Start the stack, yield it, and stop every child however the block ends."""
+    stack = Stack(config)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()

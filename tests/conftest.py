@@ -1,0 +1,125 @@
+"""Shared fixtures: databases created by Alembic (SQLite always; Postgres and Redis when provided), the
+emulator as a real HTTP server process, and a service container wired to both."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import create_engine, text
+
+from app.bootstrap import Container, bootstrap
+from app.settings import AzureSettings, BrokerSettings, DatabaseSettings, JobSettings, Settings
+from cli.stack import free_port, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+POSTGRES_URL = os.environ.get("REPROTECT_TEST_POSTGRES_URL")
+REDIS_URL = os.environ.get("REPROTECT_TEST_REDIS_URL")
+# CI sets this: a missing Postgres or Redis is then a failure, not a skip.
+REQUIRE_SERVICES = os.environ.get("REPROTECT_TEST_REQUIRE_SERVICES") == "1"
+TABLES = ["job_transitions", "jobs", "reprotect_requests"]
+
+
+def _unavailable(what: str) -> None:
+    message = f"{what} not configured: set REPROTECT_TEST_{what.upper()}_URL to run these tests against it"
+    if REQUIRE_SERVICES:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def migrate(url: str) -> None:
+    """Create the schema the way production does: Alembic, to head."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "head")
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(request, tmp_path_factory) -> Iterator[str]:
+    """A migrated, empty database per backend for the whole session."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('db')}/jobs.sqlite3"
+        migrate(url)
+        yield url
+        return
+    if not POSTGRES_URL:
+        _unavailable("postgres")
+    name = f"reprotect_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def emulator_url(tmp_path_factory) -> Iterator[str]:
+    """The ASR emulator as its own process on a free loopback port (demo scenario, fast clock)."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("emulator") / "emulator.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "emulator", "--port", str(port), "--scenario", "demo", "--seed", "7",
+             "--time-scale", "20000"],
+            stdout=out, stderr=out, cwd=ROOT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{url}/_emulator/scenario", what="emulator", timeout=30)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def emulator(emulator_url) -> Iterator[httpx.Client]:
+    """A client of the emulator's admin API, reset before each test."""
+    with httpx.Client(base_url=emulator_url, timeout=10) as client:
+        client.post("/_emulator/reset").raise_for_status()
+        client.put("/_emulator/throttle", json={"enabled": False}).raise_for_status()
+        yield client
+
+
+def service_settings(database_url: str, emulator_url: str, broker_url: str | None = None) -> Settings:
+    """Settings for a test: this database, this emulator, fast polling."""
+    return Settings(
+        database=DatabaseSettings(url=database_url),
+        broker=BrokerSettings(url=broker_url or "memory://", sweep_interval_seconds=0.5),
+        azure=AzureSettings(endpoint=emulator_url, cache_ttl_seconds=0.5, request_timeout_seconds=10),
+        job=JobSettings(
+            poll_interval_seconds=0.2, min_poll_interval_seconds=0.05, lease_seconds=5, redispatch_after_seconds=2,
+            transient_backoff_base_seconds=0.05, transient_backoff_max_seconds=0.5,
+        ),
+    )
+
+
+@pytest.fixture
+def container(database_url, emulator) -> Iterator[Container]:
+    """The service's container on the test database and the emulator, with empty tables."""
+    box = bootstrap(service_settings(database_url, str(emulator.base_url)))
+    with box.engine.begin() as connection:
+        for table in TABLES:
+            connection.execute(text(f"DELETE FROM {table}"))
+    yield box
+    box.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The real Redis, when configured."""
+    if not REDIS_URL:
+        _unavailable("redis")
+    return str(REDIS_URL)

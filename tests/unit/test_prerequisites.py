@@ -1,0 +1,153 @@
+"""Prerequisite checks and the resolved plan, against the recorded item and an injected fake cloud."""
+
+import pytest
+
+from app.cloud.types import ContainerMapping, Fabric, NetworkMapping
+from app.job.prerequisites import VmCheckFailed, default_cache_account_name, resolve_plan
+from app.job.schemas import VmTarget
+from tests.fakes import SAMPLES, FakeCloud, sample_item
+
+pytestmark = pytest.mark.skipif(not SAMPLES.exists(), reason="shared/azure-samples is not next to the project")
+
+SUB = "/subscriptions/7c943c1b-5122-4097-90c8-861411bdd574"
+
+
+@pytest.fixture
+def item():
+    return sample_item()
+
+
+@pytest.fixture
+def cloud(item):
+    props = item["properties"]
+    details = props["providerSpecificDetails"]
+    own_container = item["id"].rsplit("/replicationProtectedItems/", 1)[0]
+    vault = item["id"].split("/replicationFabrics/")[0]
+    fake = FakeCloud(items=[item])
+    fake.fabrics["asr-a2a-default-uksouth"] = Fabric("asr-a2a-default-uksouth", "UK South", "uksouth", "Normal")
+    fake.mappings = [
+        ContainerMapping(
+            own_container, vault + "/replicationFabrics/ukwest/replicationProtectionContainers/w", "p1", "Paired"
+        ),
+        ContainerMapping(
+            vault + "/replicationFabrics/ukwest/replicationProtectionContainers/w", own_container, "p-back", "Paired"
+        ),
+    ]
+    fake.networks = [
+        NetworkMapping(details["selectedRecoveryAzureNetworkId"], details["vmNics"][0]["vMNetworkName"], "Succeeded")
+    ]
+    disk_id = details["protectedManagedDisks"][0]["diskId"]
+    fake.add_resource(
+        details["fabricObjectId"],
+        location="uksouth",
+        properties={"storageProfile": {"osDisk": {"managedDisk": {"id": disk_id}}}},
+    )
+    fake.add_resource(details["recoveryFabricObjectId"], location="ukwest")
+    fake.add_resource(f"{SUB}/resourceGroups/vijami-alertrg", location="uksouth")
+    return fake
+
+
+def _target(item, **custom):
+    return VmTarget(item_id=item["id"], **custom)
+
+
+def _problem(cloud, target):
+    with pytest.raises(VmCheckFailed) as failed:
+        resolve_plan(cloud, target)
+    return failed.value.problem
+
+
+def test_committed_vm_resolves_to_the_portals_review_plan(cloud, item):
+    plan = resolve_plan(cloud, _target(item))
+    assert (plan.direction.source, plan.direction.target) == ("UK West", "UK South")
+    assert plan.policy_id == "p-back"  # the reverse mapping's policy
+    assert plan.recovery_container_id.lower() == item["id"].rsplit("/replicationProtectedItems/", 1)[0].lower()
+    assert plan.target_resource_group.name == "vijami-alertrg"
+    assert plan.target_resource_group.status == "existing"
+    assert plan.network.status == "fixed"
+    assert plan.network.id.endswith("nzntestvm-vnet")
+    assert plan.cache_storage_account.status == "new"
+    assert plan.cache_storage_account.name == default_cache_account_name("vijamireprotecttest", "ukwest")
+    assert plan.disks[0].status == "existing"
+    assert "vijami-alertrg-asr-1" in plan.disks[0].disk_id
+    assert plan.estimated_seconds > 25 * 60
+
+
+def test_an_existing_cache_account_in_the_running_region_is_reused(cloud, item):
+    cache = f"{SUB}/resourceGroups/vijami-alertrg-asr-1/providers/Microsoft.Storage/storageAccounts/oldasrcache"
+    cloud.add_resource(cache, location="ukwest")
+    assert resolve_plan(cloud, _target(item)).cache_storage_account.status == "existing"
+
+
+def test_customisation_is_honoured_and_marked_new_when_absent(cloud, item):
+    rg = f"{SUB}/resourceGroups/elsewhere"
+    plan = resolve_plan(cloud, _target(item, target_resource_group_id=rg, target_disk_type="StandardSSD_LRS"))
+    assert (plan.target_resource_group.id, plan.target_resource_group.status) == (rg, "new")
+    assert plan.disks[0].target_disk_type == "StandardSSD_LRS"
+
+
+def test_target_network_cannot_be_changed(cloud, item):
+    problem = _problem(
+        cloud, _target(item, target_network_id=f"{SUB}/resourceGroups/x/providers/Microsoft.Network/virtualNetworks/v")
+    )
+    assert problem.code == "network_not_changeable"
+    assert "network mapping" in problem.message
+
+
+def test_uncommitted_failover_is_refused_with_what_to_do(cloud, item):
+    item["properties"]["protectionState"] = "UnplannedFailover"
+    item["properties"]["allowedOperations"] = ["Commit", "ChangePit"]
+    problem = _problem(cloud, _target(item))
+    assert problem.code == "failover_not_committed"
+    assert "Commit" in problem.message
+
+
+def test_running_operation_is_a_conflict(cloud, item):
+    item["properties"]["currentScenario"] = {"scenarioName": "SwitchProtection", "jobId": f"{SUB}/x/replicationJobs/j1"}
+    assert _problem(cloud, _target(item)).code == "operation_in_progress"
+
+
+def test_deleted_source_vm_is_refused(cloud, item):
+    del cloud.resources[item["properties"]["providerSpecificDetails"]["fabricObjectId"].lower()]
+    assert _problem(cloud, _target(item)).code == "source_vm_deleted"
+
+
+def test_moved_source_vm_is_refused_and_says_where_it_went(cloud, item):
+    source = item["properties"]["providerSpecificDetails"]["fabricObjectId"]
+    del cloud.resources[source.lower()]
+    cloud.add_resource(f"{SUB}/resourceGroups/other-rg/providers/Microsoft.Compute/virtualMachines/reprotectvm")
+    problem = _problem(cloud, _target(item))
+    assert problem.code == "source_vm_moved"
+    assert "other-rg" in problem.message
+
+
+def test_unhealthy_target_region_is_refused(cloud, item):
+    cloud.fabrics["asr-a2a-default-uksouth"] = Fabric(
+        "asr-a2a-default-uksouth", "UK South", "uksouth", "Critical", ("Region outage",)
+    )
+    problem = _problem(cloud, _target(item))
+    assert problem.code == "target_region_unavailable"
+    assert "Region outage" in problem.message
+
+
+def test_missing_reverse_mappings_are_refused(cloud, item):
+    cloud.mappings = cloud.mappings[:1]
+    assert _problem(cloud, _target(item)).code == "reverse_container_mapping_missing"
+
+
+def test_missing_network_mapping_is_refused(cloud, item):
+    cloud.networks = []
+    assert _problem(cloud, _target(item)).code == "reverse_network_mapping_missing"
+
+
+def test_unknown_vm_is_not_found(cloud, item):
+    vault = item["id"].split("/replicationFabrics/")[0]
+    problem = _problem(cloud, VmTarget(vault_id=vault, vm_name="nope"))
+    assert problem.code == "vm_not_found"
+
+
+def test_cache_account_names_are_valid_storage_names():
+    name = default_cache_account_name("My-Very_Long.Vault-Name-2026", "southeastasia")
+    assert 3 <= len(name) <= 24
+    assert name.isalnum()
+    assert name == name.lower()
