@@ -71,9 +71,22 @@ def emulator_url(tmp_path_factory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("emulator") / "emulator.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "emulator", "--port", str(port), "--scenario", "demo", "--seed", "7",
-             "--time-scale", "20000"],
-            stdout=out, stderr=out, cwd=ROOT,
+            [
+                sys.executable,
+                "-m",
+                "emulator",
+                "--port",
+                str(port),
+                "--scenario",
+                "demo",
+                "--seed",
+                "7",
+                "--time-scale",
+                "20000",
+            ],
+            stdout=out,
+            stderr=out,
+            cwd=ROOT,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -100,8 +113,12 @@ def service_settings(database_url: str, emulator_url: str, broker_url: str | Non
         broker=BrokerSettings(url=broker_url or "memory://", sweep_interval_seconds=0.5),
         azure=AzureSettings(endpoint=emulator_url, cache_ttl_seconds=0.5, request_timeout_seconds=10),
         job=JobSettings(
-            poll_interval_seconds=0.2, min_poll_interval_seconds=0.05, lease_seconds=5, redispatch_after_seconds=2,
-            transient_backoff_base_seconds=0.05, transient_backoff_max_seconds=0.5,
+            poll_interval_seconds=0.2,
+            min_poll_interval_seconds=0.05,
+            lease_seconds=5,
+            redispatch_after_seconds=2,
+            transient_backoff_base_seconds=0.05,
+            transient_backoff_max_seconds=0.5,
         ),
     )
 

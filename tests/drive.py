@@ -20,14 +20,18 @@ def active_ids(box: Container) -> set[uuid.UUID]:
         return set(session.scalars(select(Job.id).where(Job.state.in_([s.value for s in ACTIVE_STATES]))))
 
 
-def drive(box: Container, *, timeout: float = 60.0, until_state: str | None = None, job_id: uuid.UUID | None = None) -> None:
+def drive(
+    box: Container, *, timeout: float = 60.0, until_state: str | None = None, job_id: uuid.UUID | None = None
+) -> None:
     """Sweep and advance due jobs until none is active (or ``job_id`` reaches ``until_state``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with transaction(box.sessions) as session:
             due = schedule.take_due(session, now=utcnow(), redispatch_after=0)
         for due_id in due:
-            runner.advance(box.sessions, cloud=box.cloud, job_id=due_id, worker="test-worker", settings=box.settings.job)
+            runner.advance(
+                box.sessions, cloud=box.cloud, job_id=due_id, worker="test-worker", settings=box.settings.job
+            )
         if until_state and job_id:
             with transaction(box.sessions) as session:
                 if session.get(Job, job_id).state == until_state:

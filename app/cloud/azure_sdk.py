@@ -59,6 +59,15 @@ class StaticTokenCredential:
         return AccessToken(self._token, int(time.time()) + 3600)
 
 
+class LocalHttpBearerPolicy(BearerTokenCredentialPolicy):  # type: ignore[type-arg]
+    """Bearer auth that also allows plain http: only ever built for the local emulator."""
+
+    def on_request(self, request: Any) -> None:
+        # azure-core reads this per request; the constructor keyword is not honoured by every version.
+        request.context["enforce_https"] = False
+        super().on_request(request)
+
+
 def build_credential(settings: AzureSettings) -> TokenCredential:
     """The credential for ``settings``: a static token for the emulator, Entra ID for Azure."""
     if settings.mode == AzureMode.EMULATOR:
@@ -132,9 +141,7 @@ class AzureCloud:
         if self._settings.mode == AzureMode.EMULATOR:
             kwargs["base_url"] = self._settings.endpoint.rstrip("/")
             # The default policy refuses plain http; the emulator is local, so allow it there only.
-            kwargs["authentication_policy"] = BearerTokenCredentialPolicy(
-                self._credential, ARM_SCOPE, enforce_https=False
-            )
+            kwargs["authentication_policy"] = LocalHttpBearerPolicy(self._credential, ARM_SCOPE)
         return SiteRecoveryManagementClient(self._credential, subscription_id, **kwargs)
 
     def close(self) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from app.cloud.ids import ItemRef, parse_item_id, parse_resource_id, parse_vault_id, same_id
 from app.cloud.types import Cloud, ReplicatedItem
-from app.errors import CloudError, CloudPermanent, VmProblem
+from app.errors import CloudError, CloudPermanent, CloudThrottled, VmProblem
 from app.job.eta import DiskLoad, estimate_reprotect_seconds
 from app.job.schemas import Direction, DiskPlan, Plan, Resolved, VmTarget
 
@@ -146,8 +146,8 @@ def _check_target_region(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -
     region = item.primary_fabric_name or item.ref.fabric
     try:
         fabric = cloud.get_fabric(item.ref.vault, item.ref.fabric)
-    except CloudPermanent:
-        raise
+    except (CloudPermanent, CloudThrottled):
+        raise  # throttling says nothing about the region: the caller waits and retries
     except CloudError as exc:
         raise _fail(
             target,
@@ -169,8 +169,8 @@ def _check_source_vm(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> di
         return None
     try:
         vm = cloud.get_resource(item.source_vm_id)
-    except CloudPermanent:
-        raise
+    except (CloudPermanent, CloudThrottled):
+        raise  # throttling says nothing about the region: the caller waits and retries
     except CloudError as exc:
         raise _fail(
             target,

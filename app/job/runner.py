@@ -53,7 +53,9 @@ def advance(
         delay = _delay_for(result, settings)
         transient = False
     except CloudThrottled as exc:
-        result, delay, transient = StepResult(reason=f"throttled by Azure: {exc.message}"), exc.retry_after, False
+        # Jitter spreads a throttled fleet so its retries do not arrive in one burst again.
+        delay = exc.retry_after * random.uniform(1.0, 1.5)
+        result, transient = StepResult(reason=f"throttled by Azure: {exc.message}"), False
     except CloudTransient as exc:
         result, delay, transient = StepResult(reason=f"transient Azure error: {exc.message}"), None, True
     except CloudPermanent as exc:

@@ -25,14 +25,15 @@ def demo(emulator) -> dict[str, Any]:
     vault = scenario["subscriptions"][0]["vaults"][0]
     items = vault["items"]
     committed = [
-        i for i in items
-        if i["protection_state"] == "UnplannedFailoverCommitted" and i["source_vm"] == "present"
+        i for i in items if i["protection_state"] == "UnplannedFailoverCommitted" and i["source_vm"] == "present"
     ]
     return {
         "vault_id": vault["id"],
         "items": items,
         "committed": committed,
-        "not_committed": next(i for i in items if i["protection_state"] not in ("UnplannedFailoverCommitted", "Protected")),
+        "not_committed": next(
+            i for i in items if i["protection_state"] not in ("UnplannedFailoverCommitted", "Protected")
+        ),
         "moved": next(i for i in items if i["source_vm"].startswith("moved")),
         "deleted": next(i for i in items if i["source_vm"] == "deleted"),
         "protected": next(i for i in items if i["protection_state"] == "Protected"),

@@ -64,8 +64,14 @@ def test_unknown_ids_are_404_problems(api):
 
 
 def test_malformed_input_is_a_422_problem(api):
-    for body in ({}, {"vms": []}, {"vms": [{}]}, {"vms": [{"item_id": "nope"}]}, {"vms": [{"vault_id": "/subscriptions/x/y"}]},
-                 {"vms": [{"item_id": "/subscriptions/a/b", "colour": "red"}]}):
+    for body in (
+        {},
+        {"vms": []},
+        {"vms": [{}]},
+        {"vms": [{"item_id": "nope"}]},
+        {"vms": [{"vault_id": "/subscriptions/x/y"}]},
+        {"vms": [{"item_id": "/subscriptions/a/b", "colour": "red"}]},
+    ):
         answer = api.post("/reprotect", json=body)
         assert answer.status_code == 422, body
         assert answer.json()["code"] == "validation_failed"
@@ -76,7 +82,9 @@ def test_malformed_input_is_a_422_problem(api):
 def test_more_than_100_vms_or_a_huge_body_is_refused(api):
     vms = [{"item_id": f"/subscriptions/s/resourceGroups/g/x/{n}"} for n in range(101)]
     assert api.post("/reprotect", json={"vms": vms}).status_code == 422
-    huge = api.post("/reprotect", content=b'{"vms": [' + b" " * 300_000 + b"]}", headers={"content-type": "application/json"})
+    huge = api.post(
+        "/reprotect", content=b'{"vms": [' + b" " * 300_000 + b"]}", headers={"content-type": "application/json"}
+    )
     assert huge.status_code == 413
     assert huge.json()["code"] == "body_too_large"
 

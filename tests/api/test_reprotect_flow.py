@@ -36,7 +36,8 @@ def test_committed_vm_goes_all_the_way_to_protected(api, container, emulator, de
     assert job["state"] == "protected"
     assert [h["to_state"] for h in job["history"]] == HAPPY
     assert job["resync_percent"] == 100
-    assert job["new_item_id"] and job["new_item_id"].lower() != item["id"].lower()
+    assert job["new_item_id"]
+    assert job["new_item_id"].lower() != item["id"].lower()
     names = [t["name"] for t in job["asr_tasks"]]
     assert names[0] == "Prerequisite check"
     assert any(n.startswith("Reprotecting virtual machine") for n in names)
@@ -46,13 +47,20 @@ def test_committed_vm_goes_all_the_way_to_protected(api, container, emulator, de
     stats = emulator.get("/_emulator/stats").json()
     assert stats["calls_by_item"][item["name"]]["ReplicationProtectionContainers_SwitchProtection"] == 1
     # Azure agrees: the new item is protected.
-    assert any(i["name"] == item["name"] and i["protection_state"] == "Protected"
-               for i in emulator.get("/_emulator/scenario").json()["subscriptions"][0]["vaults"][0]["items"])
+    assert any(
+        i["name"] == item["name"] and i["protection_state"] == "Protected"
+        for i in emulator.get("/_emulator/scenario").json()["subscriptions"][0]["vaults"][0]["items"]
+    )
 
 
 def test_vms_that_cannot_fail_back_are_refused_and_nothing_is_created(api, container, demo):
-    vms = [_vm(demo["committed"][0]), _vm(demo["not_committed"]), _vm(demo["moved"]), _vm(demo["deleted"]),
-           _vm(demo["protected"])]
+    vms = [
+        _vm(demo["committed"][0]),
+        _vm(demo["not_committed"]),
+        _vm(demo["moved"]),
+        _vm(demo["deleted"]),
+        _vm(demo["protected"]),
+    ]
     refused = api.post("/reprotect", json={"vms": vms})
     assert refused.status_code == 422
     assert refused.headers["content-type"] == "application/problem+json"
@@ -86,25 +94,30 @@ def test_dry_run_returns_the_plan_with_new_markers_and_submits_nothing(api, cont
     assert plan["network"]["status"] == "fixed"
     statuses = {plan["target_resource_group"]["status"], plan["cache_storage_account"]["status"]}
     assert statuses <= {"existing", "new"}
-    assert plan["disks"] and all(d["status"] in ("existing", "new") for d in plan["disks"])
+    assert plan["disks"]
+    assert all(d["status"] in ("existing", "new") for d in plan["disks"])
     assert _job_count(container) == 0
-    assert emulator.get("/_emulator/stats").json()["calls"].get("ReplicationProtectionContainers_SwitchProtection", 0) == 0
+    assert (
+        emulator.get("/_emulator/stats").json()["calls"].get("ReplicationProtectionContainers_SwitchProtection", 0) == 0
+    )
 
 
 def test_a_new_cache_account_is_marked_new_and_then_created(api, container, emulator, demo):
     item = demo["committed"][0]
     plan = api.post("/reprotect", params={"dry_run": "true"}, json={"vms": [_vm(item)]}).json()["plans"][0]
     cache = plan["cache_storage_account"]
-    if cache["status"] == "existing":  # this VM's group already has one: name a fresh one instead
-        cache_id = cache["id"].rsplit("/", 1)[0] + "/freshasrcache"
-    else:
-        cache_id = cache["id"]
+    # When this VM's group already has a cache account, name a fresh one instead.
+    fresh = cache["id"].rsplit("/", 1)[0] + "/freshasrcache"
+    cache_id = fresh if cache["status"] == "existing" else cache["id"]
     api.post("/reprotect", json={"vms": [{**_vm(item), "cache_storage_account_id": cache_id}]}).raise_for_status()
     drive(container)
     created = emulator.get("/_emulator/scenario")  # the account is now visible through ARM
     assert created.status_code == 200
-    replan = api.post("/reprotect", params={"dry_run": "true"},
-                      json={"vms": [{**_vm(demo["committed"][1]), "cache_storage_account_id": cache_id}]})
+    replan = api.post(
+        "/reprotect",
+        params={"dry_run": "true"},
+        json={"vms": [{**_vm(demo["committed"][1]), "cache_storage_account_id": cache_id}]},
+    )
     assert replan.json()["plans"][0]["cache_storage_account"]["status"] == "existing"
 
 
@@ -112,8 +125,12 @@ def test_customisation_reaches_the_switch_protection_call(api, container, emulat
     item = demo["committed"][0]
     sub = demo["vault_id"].split("/")[2]
     target_rg = f"/subscriptions/{sub}/resourceGroups/custom-target-rg"
-    vm = {**_vm(item), "target_resource_group_id": target_rg, "target_disk_type": "StandardSSD_LRS",
-          "replica_disk_type": "Standard_LRS"}
+    vm = {
+        **_vm(item),
+        "target_resource_group_id": target_rg,
+        "target_disk_type": "StandardSSD_LRS",
+        "replica_disk_type": "Standard_LRS",
+    }
     assert api.post("/reprotect", json={"vms": [vm]}).status_code == 202
     drive(container)
     bodies = emulator.get("/_emulator/stats").json()["switch_protection_bodies"][item["name"]]
@@ -125,7 +142,10 @@ def test_customisation_reaches_the_switch_protection_call(api, container, emulat
 
 
 def test_network_customisation_is_refused(api, container, demo):
-    vm = {**_vm(demo["committed"][0]), "target_network_id": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/virtualNetworks/z"}
+    vm = {
+        **_vm(demo["committed"][0]),
+        "target_network_id": "/subscriptions/x/resourceGroups/y/providers/Microsoft.Network/virtualNetworks/z",
+    }
     refused = api.post("/reprotect", json={"vms": [vm]})
     assert refused.status_code == 422
     problem = refused.json()["vms"][0]
@@ -142,14 +162,20 @@ def test_concurrent_requests_for_one_vm_make_one_job(api, container, demo):
     assert statuses.count(202) == 1, [a.text for a in answers]
     assert set(statuses) == {202, 409}
     conflict = next(a for a in answers if a.status_code == 409).json()
-    assert conflict["vms"][0]["code"] == "vm_has_active_job" if "vms" in conflict else conflict["code"] == "vm_has_active_job"
+    assert (
+        conflict["vms"][0]["code"] == "vm_has_active_job"
+        if "vms" in conflict
+        else conflict["code"] == "vm_has_active_job"
+    )
     assert _job_count(container) == 1
 
 
 def test_an_asr_job_failing_at_a_task_fails_ours_with_its_code_and_retry_succeeds(api, container, emulator, demo):
     item = demo["committed"][0]
-    emulator.post("/_emulator/faults/job-failure",
-                  json={"vm": item["name"], "task": "ProtectReplicaTask", "code": "151195", "times": 1}).raise_for_status()
+    emulator.post(
+        "/_emulator/faults/job-failure",
+        json={"vm": item["name"], "task": "ProtectReplicaTask", "code": "151195", "times": 1},
+    ).raise_for_status()
     job_id = api.post("/reprotect", json={"vms": [_vm(item)]}).json()["jobs"][0]["id"]
     drive(container)
     failed = api.get(f"/jobs/{job_id}").json()
@@ -164,16 +190,25 @@ def test_an_asr_job_failing_at_a_task_fails_ours_with_its_code_and_retry_succeed
     assert done["state"] == "protected"
     assert done["attempt"] == 2
     assert [h["attempt"] for h in done["history"]].count(2) >= 4
-    assert emulator.get("/_emulator/stats").json()["calls_by_item"][item["name"]]["ReplicationProtectionContainers_SwitchProtection"] == 2
+    assert (
+        emulator.get("/_emulator/stats").json()["calls_by_item"][item["name"]][
+            "ReplicationProtectionContainers_SwitchProtection"
+        ]
+        == 2
+    )
 
 
 def test_throttling_delays_jobs_but_never_fails_them(api, container, emulator, demo):
     vms = [_vm(i) for i in demo["committed"]]
     accepted = api.post("/reprotect", json={"vms": vms})
     assert accepted.status_code == 202
-    emulator.put("/_emulator/throttle", json={"reads": {"burst": 3, "per_second": 4}, "writes": {"burst": 1, "per_second": 2}}).raise_for_status()
+    emulator.put(
+        "/_emulator/throttle", json={"reads": {"burst": 20, "per_second": 5}, "writes": {"burst": 1, "per_second": 1}}
+    ).raise_for_status()
     drive(container, timeout=120)
-    states = {j["state"] for j in api.get("/jobs", params={"request_id": accepted.json()["request_id"]}).json()["items"]}
+    states = {
+        j["state"] for j in api.get("/jobs", params={"request_id": accepted.json()["request_id"]}).json()["items"]
+    }
     assert states == {"protected"}
     assert emulator.get("/_emulator/stats").json()["throttled"] > 0
 
@@ -184,7 +219,9 @@ def test_cancel_before_submission_needs_no_azure_call(api, container, emulator, 
     assert cancelled.status_code == 202
     assert cancelled.json()["state"] == "cancelled"
     drive(container)
-    assert emulator.get("/_emulator/stats").json()["calls"].get("ReplicationProtectionContainers_SwitchProtection", 0) == 0
+    assert (
+        emulator.get("/_emulator/stats").json()["calls"].get("ReplicationProtectionContainers_SwitchProtection", 0) == 0
+    )
     assert api.post(f"/jobs/{job_id}/cancel").status_code == 409
 
 

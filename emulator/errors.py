@@ -1,0 +1,149 @@
+"""ARM and ASR error bodies: one exception carrying status, code and text, and the ASR codes we chose.
+
+Synchronous ASR refusals use numeric codes in a block we picked (28053-28058); job failures use real
+ASR-style six-digit codes. README.md lists them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# Synchronous refusals of the ASR front end (emulator's choice of numbers, stable).
+NOT_ALLOWED = "28053"
+OPERATION_IN_PROGRESS = "28054"
+WRONG_CONTAINER = "28055"
+POLICY_NOT_MAPPED = "28056"
+DISK_NOT_ATTACHED = "28057"
+ACTION_NOT_ALLOWED = "28058"
+
+# Job (task) failures.
+TARGET_REGION_UNAVAILABLE = "150020"
+SOURCE_VM_MISSING = "150225"
+MANAGED_DISKS_MISSING = "150226"
+QUOTA_EXCEEDED = "150097"
+DNS_RESOLUTION_FAILED = "151195"
+PROTECTION_FAILED = "45005"
+JOB_CANCELLED = "JobCancelled"
+
+
+class ArmError(Exception):
+    """An error answer: HTTP status plus an ARM (``code``/``message``) or ASR-style body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        possible_causes: str | None = None,
+        recommended_action: str | None = None,
+        headers: dict[str, str] | None = None,
+        asr: bool = False,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.possible_causes = possible_causes
+        self.recommended_action = recommended_action
+        self.headers = headers or {}
+        self.asr = asr or possible_causes is not None
+
+    def body(self) -> dict[str, Any]:
+        """The JSON answer; ASR adds causes, action and an empty details list."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.asr:
+            error["possibleCauses"] = self.possible_causes or ""
+            error["recommendedAction"] = self.recommended_action or ""
+            error["details"] = []
+        return {"error": error}
+
+
+def asr_refusal(status: int, code: str, message: str, causes: str, action: str) -> ArmError:
+    """A synchronous ASR refusal with its causes and recommended action."""
+    return ArmError(status, code, message, possible_causes=causes, recommended_action=action)
+
+
+def asr_not_found(kind: str, name: str) -> ArmError:
+    """An ASR child resource that does not exist (or no longer lives at this id)."""
+    return ArmError(404, "NotFound", f"The {kind} '{name}' was not found.")
+
+
+def resource_not_found(resource_type: str, name: str, group: str) -> ArmError:
+    """ARM's own not-found for a resource in an existing resource group."""
+    return ArmError(
+        404,
+        "ResourceNotFound",
+        f"The Resource '{resource_type}/{name}' under resource group '{group}' was not found. "
+        "For more details please go to https://aka.ms/ARMResourceNotFoundFix",
+    )
+
+
+def group_not_found(group: str) -> ArmError:
+    """ARM's not-found for a resource group."""
+    return ArmError(404, "ResourceGroupNotFound", f"Resource group '{group}' could not be found.")
+
+
+def bad_request(message: str) -> ArmError:
+    """A malformed request body."""
+    return ArmError(400, "InvalidRequestContent", message)
+
+
+@dataclass(frozen=True)
+class JobErrorText:
+    """The words of one ASR job error."""
+
+    message: str
+    possible_causes: str
+    recommended_action: str
+
+
+_JOB_ERRORS: dict[str, JobErrorText] = {
+    TARGET_REGION_UNAVAILABLE: JobErrorText(
+        "The operation failed because the target region '{location}' is currently unavailable.",
+        "The Azure region '{location}' is experiencing an outage, so resources cannot be created there.",
+        "Retry the operation once the region has recovered. Check Azure Service Health for updates.",
+    ),
+    SOURCE_VM_MISSING: JobErrorText(
+        "Reprotect failed because the virtual machine '{vm}' could not be found in resource group '{group}'. "
+        "The virtual machine was moved or deleted.",
+        "The original virtual machine was moved to another resource group or deleted after failover.",
+        "Disable replication for the virtual machine and enable replication again.",
+    ),
+    MANAGED_DISKS_MISSING: JobErrorText(
+        "Managed disk details not provided for the virtual machine '{vm}'.",
+        "The reprotect input did not list the managed disks of the virtual machine.",
+        "Retry switch protection with vmManagedDisks for every disk of the virtual machine.",
+    ),
+    QUOTA_EXCEEDED: JobErrorText(
+        "Protection couldn't be enabled for the virtual machine '{vm}' because the subscription has reached "
+        "its core quota limit in the target region.",
+        "The number of cores in the target region would exceed the subscription's quota.",
+        "Request a quota increase for the target region, then retry the operation.",
+    ),
+    DNS_RESOLUTION_FAILED: JobErrorText(
+        "Site Recovery couldn't resolve the Site Recovery service URL from the virtual machine '{vm}'.",
+        "DNS resolution from the recovery region failed: the virtual network's custom DNS server is not "
+        "reachable from the virtual machine.",
+        "Check the DNS settings of the virtual network and that the DNS server can be reached, then retry.",
+    ),
+    PROTECTION_FAILED: JobErrorText(
+        "Protection couldn't be enabled for the virtual machine.",
+        "An internal error occurred while configuring replication.",
+        "Retry the operation. If the issue persists, contact support.",
+    ),
+}
+
+
+def job_error_text(code: str, message: str | None = None, **words: str) -> JobErrorText:
+    """Known words for ``code`` (with ``{vm}``/``{group}``/``{location}`` filled); ``message`` overrides."""
+    known = _JOB_ERRORS.get(code, _JOB_ERRORS[PROTECTION_FAILED])
+
+    def fill(text: str) -> str:
+        try:
+            return text.format(**words)
+        except (KeyError, IndexError):
+            return text
+
+    return JobErrorText(message or fill(known.message), fill(known.possible_causes), fill(known.recommended_action))

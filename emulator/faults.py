@@ -1,0 +1,105 @@
+"""Injected faults: random transient errors, added latency, and planned reprotect job failures."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator import errors
+from emulator.errors import ArmError
+
+_TRANSIENT = {
+    408: ("RequestTimeout", "The request timed out."),
+    429: ("TooManyRequests", "The service is busy. Retry the request later."),
+    500: ("InternalServerError", "The server encountered an internal error. Please retry the request."),
+    502: ("BadGateway", "The gateway did not receive a response from the service."),
+    503: ("ServiceUnavailable", "The service is temporarily unavailable. Please retry the request."),
+    504: ("GatewayTimeout", "The gateway did not receive a response within the specified time."),
+}
+
+
+@dataclass
+class JobFailure:
+    """Make the next ``times`` reprotect jobs of ``vm`` fail at ``task`` with ASR ``code``."""
+
+    vm: str
+    task: str
+    code: str
+    message: str | None
+    times: int
+
+
+@dataclass
+class Faults:
+    """Everything injected; ``rng`` is seeded so sampling is reproducible."""
+
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+    rate: float = 0.0
+    status: int = 503
+    methods: frozenset[str] | None = None
+    after: bool = False  # inject after the request was processed (its effect happened, the answer is lost)
+    latency_ms: float = 0.0
+    job_failures: list[JobFailure] = field(default_factory=list)
+
+    def clear(self) -> None:
+        """No faults."""
+        self.rate, self.status, self.methods, self.after, self.latency_ms = 0.0, 503, None, False, 0.0
+        self.job_failures.clear()
+
+    def set_transient(self, body: dict[str, Any]) -> None:
+        """``{"rate": 0.2, "status": 503, "methods": ["GET"], "after": false}``."""
+        rate = float(body.get("rate", 0.0))
+        status = int(body.get("status", 503))
+        if not 0.0 <= rate <= 1.0 or not 400 <= status <= 599:
+            raise ValueError("rate must be within 0..1 and status a 4xx/5xx code")
+        methods = body.get("methods")
+        self.rate, self.status, self.after = rate, status, bool(body.get("after", False))
+        self.methods = frozenset(str(m).upper() for m in methods) if methods else None
+
+    def transient(self, method: str, *, after: bool) -> ArmError | None:
+        """A sampled transient error for this request, if one strikes now."""
+        if self.rate <= 0 or self.after != after or (self.methods and method.upper() not in self.methods):
+            return None
+        if self.rng.random() >= self.rate:
+            return None
+        code, message = _TRANSIENT.get(self.status, ("InternalServerError", "Injected failure."))
+        retry = {"Retry-After": "1"} if self.status in (429, 503) else {}
+        return ArmError(self.status, code, message, headers=retry)
+
+    def add_job_failure(self, body: dict[str, Any]) -> JobFailure:
+        """Queue a planned job failure."""
+        failure = JobFailure(
+            vm=str(body.get("vm", "*")),
+            task=str(body.get("task", "ProtectReplicaTask")),
+            code=str(body.get("code") or errors.PROTECTION_FAILED),
+            message=body.get("message"),
+            times=int(body.get("times", 1)),
+        )
+        if failure.times < 1:
+            raise ValueError("times must be at least 1")
+        self.job_failures.append(failure)
+        return failure
+
+    def take_job_failure(self, vm_name: str, item_name: str) -> tuple[str, str, str | None] | None:
+        """Consume the first planned failure matching the VM (or item) name."""
+        for failure in self.job_failures:
+            if failure.vm == "*" or failure.vm.lower() in (vm_name.lower(), item_name.lower()):
+                failure.times -= 1
+                if failure.times <= 0:
+                    self.job_failures.remove(failure)
+                return failure.task, failure.code, failure.message
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        """The faults as JSON."""
+        return {
+            "transient": {
+                "rate": self.rate,
+                "status": self.status,
+                "after": self.after,
+                "methods": sorted(self.methods) if self.methods else None,
+            },
+            "latency": {"ms": self.latency_ms},
+            "job_failures": [vars(f) for f in self.job_failures],
+        }

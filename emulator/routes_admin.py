@@ -1,0 +1,170 @@
+"""The admin API under ``/_emulator`` (no auth): scenario, stats, reset, throttle, faults, outages, time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+
+from emulator import admin_views
+from emulator.runtime import Emulator
+
+router = APIRouter(prefix="/_emulator")
+
+
+def _emulator(request: Request) -> Emulator:
+    emulator: Emulator = request.app.state.emulator
+    return emulator
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise HTTPException(400, f"The body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise HTTPException(400, "The body must be a JSON object.")
+    return body
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness."""
+    return {"status": "ok"}
+
+
+@router.get("/scenario")
+async def get_scenario(request: Request) -> dict[str, Any]:
+    """Subscriptions, vaults, fabrics and items with their current ids."""
+    return _emulator(request).describe()
+
+
+@router.get("/items/{name}")
+async def get_item(request: Request, name: str) -> dict[str, Any]:
+    """One item (by item or VM name) with the artifacts of its last reprotect."""
+    found = admin_views.item_details(_emulator(request), name)
+    if found is None:
+        raise HTTPException(404, f"No item named '{name}'.")
+    return found
+
+
+@router.get("/stats")
+async def get_stats(request: Request) -> dict[str, Any]:
+    """Request counters."""
+    return _emulator(request).stats.describe()
+
+
+@router.post("/reset")
+async def reset(request: Request) -> dict[str, Any]:
+    """Reload the scenario; clear faults and stats; restart the clock (throttle settings stay)."""
+    emulator = _emulator(request)
+    emulator.reset()
+    return {"status": "reset", "time_scale": emulator.clock.time_scale}
+
+
+@router.get("/throttle")
+async def get_throttle(request: Request) -> dict[str, Any]:
+    """The throttle configuration."""
+    return _emulator(request).throttle.describe()
+
+
+@router.put("/throttle")
+async def put_throttle(request: Request) -> dict[str, Any]:
+    """Set bucket sizes/rates (this also turns throttling on) or ``{"enabled": false}``."""
+    throttle = _emulator(request).throttle
+    try:
+        throttle.configure(await _body(request))
+    except (TypeError, ValueError) as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return throttle.describe()
+
+
+@router.get("/faults")
+async def get_faults(request: Request) -> dict[str, Any]:
+    """Injected faults."""
+    return _emulator(request).faults.describe()
+
+
+@router.delete("/faults")
+async def clear_faults(request: Request) -> dict[str, Any]:
+    """Clear every fault (not the throttle, not outages)."""
+    faults = _emulator(request).faults
+    faults.clear()
+    return faults.describe()
+
+
+@router.put("/faults/transient")
+async def put_transient(request: Request) -> dict[str, Any]:
+    """``{"rate": 0.2, "status": 503, "methods": ["GET"], "after": false}``."""
+    faults = _emulator(request).faults
+    try:
+        faults.set_transient(await _body(request))
+    except (TypeError, ValueError) as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return faults.describe()
+
+
+@router.put("/faults/latency")
+async def put_latency(request: Request) -> dict[str, Any]:
+    """``{"ms": 200}`` added to every ARM answer."""
+    faults = _emulator(request).faults
+    try:
+        faults.latency_ms = max(0.0, float((await _body(request)).get("ms", 0)))
+    except (TypeError, ValueError) as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return faults.describe()
+
+
+@router.post("/faults/job-failure")
+async def post_job_failure(request: Request) -> dict[str, Any]:
+    """``{"vm": "web-01" or "*", "task": "ProtectReplicaTask", "code": "151195", "message", "times": 1}``."""
+    faults = _emulator(request).faults
+    try:
+        faults.add_job_failure(await _body(request))
+    except (TypeError, ValueError) as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return faults.describe()
+
+
+@router.put("/regions/{location}/outage")
+async def put_outage(request: Request, location: str) -> dict[str, Any]:
+    """``{"down": true}``: fabric Critical, ARM reads 503, running reprotects towards it fail."""
+    emulator = _emulator(request)
+    down = bool((await _body(request)).get("down", True))
+    emulator.engine.outage(location, down)
+    return {"location": location.lower(), "down": down, "outages": sorted(emulator.world.outages)}
+
+
+@router.get("/time-scale")
+async def get_time_scale(request: Request) -> dict[str, Any]:
+    """The clock's speed and the simulated now."""
+    emulator = _emulator(request)
+    return {"time_scale": emulator.clock.time_scale, "now": emulator.clock.now()}
+
+
+@router.put("/time-scale")
+async def put_time_scale(request: Request) -> dict[str, Any]:
+    """``{"time_scale": 600}``."""
+    emulator = _emulator(request)
+    try:
+        scale = float((await _body(request))["time_scale"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise HTTPException(400, 'Send {"time_scale": <positive number>}.') from exc
+    if scale <= 0:
+        raise HTTPException(400, "time_scale must be positive.")
+    emulator.set_time_scale(scale)
+    return {"time_scale": emulator.clock.time_scale, "now": emulator.clock.now()}
+
+
+@router.post("/advance")
+async def advance(request: Request) -> dict[str, Any]:
+    """``{"seconds": 3600}``: jump the simulated clock forward."""
+    emulator = _emulator(request)
+    try:
+        seconds = float((await _body(request)).get("seconds", 0))
+    except (TypeError, ValueError) as exc:
+        raise HTTPException(400, 'Send {"seconds": <number>}.') from exc
+    if seconds < 0:
+        raise HTTPException(400, "The clock only moves forward.")
+    now = emulator.advance(seconds)
+    return {"now": now, "utc": emulator.clock.iso(now), "time_scale": emulator.clock.time_scale}

@@ -1,0 +1,49 @@
+"""Request counters for ``GET /_emulator/stats``: totals, 429s, calls per operation id and per item."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Stats:
+    """What the emulator served since start or the last reset."""
+
+    requests: int = 0
+    throttled: int = 0
+    reads: int = 0
+    writes: int = 0
+    calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    calls_by_item: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    statuses: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    switch_protection_bodies: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    reprotect_bodies: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+
+    def call(self, operation_id: str, method: str) -> None:
+        """A request that reached its handler."""
+        self.calls[operation_id] += 1
+        if method.upper() == "GET":
+            self.reads += 1
+        else:
+            self.writes += 1
+
+    def for_item(self, item: str, operation_id: str) -> None:
+        """Attribute a call to a replicated item."""
+        self.calls_by_item[item][operation_id] += 1
+
+    def describe(self) -> dict[str, Any]:
+        """The counters as JSON."""
+        return {
+            "requests": self.requests,
+            "throttled": self.throttled,
+            "reads": self.reads,
+            "writes": self.writes,
+            "calls": dict(self.calls),
+            "calls_by_item": {k: dict(v) for k, v in self.calls_by_item.items()},
+            "statuses": dict(self.statuses),
+            "switch_protection_bodies": copy.deepcopy(dict(self.switch_protection_bodies)),
+            "reprotect_bodies": copy.deepcopy(dict(self.reprotect_bodies)),
+        }
