@@ -68,8 +68,7 @@ class PrerequisitesFailed(ServiceError):
     code = "prerequisites_failed"
 
     def __init__(self, problems: list[VmProblem], *, conflict: bool = False):
-        names = ", ".join(p.vm for p in problems)
-        super().__init__(f"{len(problems)} VM(s) cannot be reprotected: {names}")
+        super().__init__(f"{len(problems)} VM(s) cannot be reprotected")
         self.problems = problems
         # A clash with running work (an active job or ASR operation) is a conflict; the rest is input.
         self.conflict = conflict

@@ -30,7 +30,7 @@ def build_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=4,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
-        broker_transport_options={"polling_interval": 0.2, "visibility_timeout": 600},
+        broker_transport_options=_transport_options(settings.broker.url),
         beat_schedule={
             "sweep-due-jobs": {"task": SWEEP, "schedule": settings.broker.sweep_interval_seconds},
         },
@@ -38,6 +38,13 @@ def build_celery(settings: Settings) -> Celery:
         timezone="UTC",
     )
     return celery
+
+
+def _transport_options(url: str) -> dict[str, float]:
+    # kombu's SQLAlchemy transport hands its options to create_engine, so it gets none.
+    if url.startswith(("redis", "rediss")):
+        return {"visibility_timeout": 600, "socket_timeout": 5, "socket_connect_timeout": 3}
+    return {}
 
 
 class Doorbell:

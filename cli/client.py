@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -45,7 +46,13 @@ def describe(job: dict[str, Any]) -> str:
 
 
 def watch_request(
-    api: str, request_id: str, *, console: Console, headers: dict[str, str], poll: float = 1.0
+    api: str,
+    request_id: str,
+    *,
+    console: Console,
+    headers: dict[str, str],
+    poll: float = 1.0,
+    alive: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Show a progress bar per VM until every job of the request is terminal; returns the final request."""
     bars: dict[str, TaskID] = {}
@@ -69,6 +76,8 @@ def watch_request(
                 progress.update(bars[job["id"]], completed=overall_percent(job), status=describe(job))
             if request["completed"]:
                 return dict(request)
+            if alive is not None:
+                alive()  # raises when a process of the stack died
             time.sleep(poll)
 
 
@@ -85,16 +94,17 @@ def print_problem(console: Console, body: dict[str, Any]) -> None:
 
 def print_plans(console: Console, plans: list[dict[str, Any]]) -> None:
     """The dry run's plan per VM, like the portal's review blade."""
-    table = Table("VM", "direction", "target resource group", "cache storage", "availability set", "disks")
+    table = Table("VM", "direction", "target group", "cache storage", "avail. set", "disks")
     for plan in plans:
-        direction = f"{plan['direction']['source']} → {plan['direction']['target']}"
+        direction = f"{plan['direction']['source_location']} → {plan['direction']['target_location']}"
 
         def mark(resolved: dict[str, Any] | None) -> str:
             if not resolved:
                 return "-"
             return f"{resolved['name']}{' (new)' if resolved['status'] == 'new' else ''}"
 
-        disks = ", ".join(f"{d['name'][:18]}{' (new)' if d['status'] == 'new' else ''}" for d in plan["disks"])
+        new_disks = sum(1 for d in plan["disks"] if d["status"] == "new")
+        disks = f"{len(plan['disks'])} ({new_disks} new)" if new_disks else str(len(plan["disks"]))
         table.add_row(
             plan["vm"],
             direction,

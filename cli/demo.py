@@ -39,7 +39,9 @@ def run_demo(stack: Stack, *, console: Console) -> bool:
             return False
         request: dict[str, Any] = accepted.json()
     console.print(f"3. Reprotecting (request {request['request_id']}):")
-    final = client.watch_request(stack.api_url, str(request["request_id"]), console=console, headers={})
+    final = client.watch_request(
+        stack.api_url, str(request["request_id"]), console=console, headers={}, alive=stack.check_alive
+    )
     counts = {state: n for state, n in final["counts"].items() if n}
     console.rule(f"[bold]Done[/]: {counts}; refused up front: {len(refused)}")
     return bool(counts.get("protected", 0) == len(ready))
