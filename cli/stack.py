@@ -71,15 +71,15 @@ class Stack:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def _spawn(self, name: str, *args: str) -> None:
-        log = open(self.config.var_dir / f"{name}.log", "ab")  # noqa: SIM115 - the child owns it
-        out = log if self.config.quiet else None
-        child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "cli", *args],
-            env=self.config.env(self.emulator_url),
-            stdout=out,
-            stderr=out,
-            start_new_session=True,  # Ctrl-C reaches us; we stop children in order
-        )
+        with open(self.config.var_dir / f"{name}.log", "ab") as log:  # the child keeps its own copy
+            out = log if self.config.quiet else None
+            child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [sys.executable, "-m", "cli", *args],
+                env=self.config.env(self.emulator_url),
+                stdout=out,
+                stderr=out,
+                start_new_session=True,  # Ctrl-C reaches us; we stop children in order
+            )
         self.children.append((name, child))
 
     def start(self) -> None:
@@ -139,8 +139,15 @@ def wait_for(url: str, *, what: str, timeout: float = 60.0) -> None:
 def running_stack(config: StackConfig) -> Iterator[Stack]:
     """Start the stack, yield it, and stop every child however the block ends."""
     stack = Stack(config)
+    # A SIGTERM (from a supervisor or `timeout`) must also stop the children, not orphan them.
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         stack.start()
         yield stack
     finally:
         stack.stop()
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,93 @@
+"""The real processes together: emulator, API, Celery worker and beat, on the embedded broker and on
+Postgres + Redis. A worker killed with SIGKILL mid-flight loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from cli.stack import Stack, StackConfig, free_port, running_stack
+from tests.conftest import POSTGRES_URL, REDIS_URL, _unavailable, fresh_postgres_database
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(params=["embedded", "postgres-redis"])
+def stack(request, tmp_path) -> Iterator[Stack]:
+    """The whole service as separate processes, the way `reprotect dev` runs it."""
+    extra = {
+        "REPROTECT_JOB__POLL_INTERVAL_SECONDS": "0.5",
+        "REPROTECT_JOB__LEASE_SECONDS": "5",
+        "REPROTECT_JOB__REDISPATCH_AFTER_SECONDS": "3",
+    }
+    config = StackConfig(var_dir=tmp_path, api_port=free_port(), time_scale=5000, quiet=True, extra_env=extra)
+    if request.param == "embedded":
+        with running_stack(config) as running:
+            yield running
+        return
+    if not (POSTGRES_URL and REDIS_URL):
+        _unavailable("postgres" if not POSTGRES_URL else "redis")
+    with fresh_postgres_database() as url:
+        extra["REPROTECT_DATABASE__URL"] = url
+        extra["REPROTECT_BROKER__URL"] = str(REDIS_URL)
+        with running_stack(config) as running:
+            yield running
+
+
+def _committed(stack: Stack) -> list[dict]:
+    vault = httpx.get(f"{stack.emulator_url}/_emulator/scenario").json()["subscriptions"][0]["vaults"][0]
+    return [
+        {"vault_id": vault["id"], "vm_name": i["name"]}
+        for i in vault["items"]
+        if i["protection_state"] == "UnplannedFailoverCommitted" and i["source_vm"] == "present"
+    ]
+
+
+def _wait_completed(stack: Stack, request_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        summary = httpx.get(f"{stack.api_url}/reprotect/{request_id}").json()
+        if summary["completed"]:
+            return summary
+        time.sleep(0.5)
+    raise AssertionError(f"not completed in {timeout}s: {summary['counts']}")
+
+
+def test_the_running_service_reprotects_the_demo_fleet(stack):
+    targets = _committed(stack)
+    accepted = httpx.post(f"{stack.api_url}/reprotect", json={"vms": targets}, timeout=60)
+    assert accepted.status_code == 202, accepted.text
+    summary = _wait_completed(stack, accepted.json()["request_id"])
+    assert summary["counts"]["protected"] == len(targets)
+    calls = httpx.get(f"{stack.emulator_url}/_emulator/stats").json()["calls_by_item"]
+    assert all(calls[t["vm_name"]]["ReplicationProtectionContainers_SwitchProtection"] == 1 for t in targets)
+
+
+def test_a_worker_killed_mid_flight_loses_nothing(stack):
+    targets = _committed(stack)
+    accepted = httpx.post(f"{stack.api_url}/reprotect", json={"vms": targets}, timeout=60)
+    assert accepted.status_code == 202
+    time.sleep(1.0)
+    name, worker = next((n, c) for n, c in stack.children if n == "worker")
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait()
+    stack.children.remove((name, worker))
+    replacement = subprocess.Popen(  # a new worker, as a supervisor would start one
+        [sys.executable, "-m", "cli", "worker", "--concurrency", "4"],
+        env=stack.config.env(stack.emulator_url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    stack.children.append(("worker", replacement))
+    summary = _wait_completed(stack, accepted.json()["request_id"])
+    assert summary["counts"]["protected"] == len(targets)
+    calls = httpx.get(f"{stack.emulator_url}/_emulator/stats").json()["calls_by_item"]
+    assert all(calls[t["vm_name"]].get("ReplicationProtectionContainers_SwitchProtection", 0) == 1 for t in targets)
