@@ -73,8 +73,11 @@ def run(stack, args) -> None:
     request_ids = []
     for offset in range(0, len(targets), 100):
         answer = api.post("/reprotect", json={"vms": targets[offset : offset + 100]})
+        while answer.status_code == 503:  # Azure throttled the checks: come back when told to
+            time.sleep(float(answer.headers.get("Retry-After", "5")))
+            answer = api.post("/reprotect", json={"vms": targets[offset : offset + 100]})
         if answer.status_code != 202:
-            raise SystemExit(f"batch at {offset} refused: {answer.status_code} {answer.text[:500]}")
+            raise SystemExit(f"batch at {offset} refused: {answer.status_code} {answer.text}")
         request_ids.append(answer.json()["request_id"])
     accepted_after = time.monotonic() - started
     while True:

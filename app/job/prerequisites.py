@@ -13,7 +13,7 @@ from typing import Any
 
 from app.cloud.ids import ItemRef, parse_item_id, parse_resource_id, parse_vault_id, same_id
 from app.cloud.types import Cloud, ReplicatedItem
-from app.errors import CloudError, CloudPermanent, CloudThrottled, VmProblem
+from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransient, VmProblem
 from app.job.eta import DiskLoad, estimate_reprotect_seconds
 from app.job.schemas import Direction, DiskPlan, Plan, Resolved, VmTarget
 
@@ -79,6 +79,17 @@ def resolve_plan(cloud: Cloud, target: VmTarget) -> Plan:
         disks=disks,
         estimated_seconds=round(estimate, 1),
     )
+
+
+def recheck(cloud: Cloud, target: VmTarget) -> None:
+    """The checks whose answer can change within minutes: the item's state and the target region's health.
+
+    Used just before submitting when the full plan was resolved moments ago (when the request was
+    accepted): it costs one item read, where a full re-resolution costs several ARM reads per VM.
+    """
+    item = _find_item(cloud, target)
+    _check_state(target, item)
+    _check_target_region(cloud, target, item)
 
 
 def item_ref_of(target: VmTarget) -> ItemRef | None:
@@ -169,8 +180,8 @@ def _check_source_vm(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> di
         return None
     try:
         vm = cloud.get_resource(item.source_vm_id)
-    except (CloudPermanent, CloudThrottled):
-        raise  # throttling says nothing about the region: the caller waits and retries
+    except (CloudPermanent, CloudThrottled, CloudTransient):
+        raise  # the fabric answered, so this is a passing fault: the caller waits and retries
     except CloudError as exc:
         raise _fail(
             target,

@@ -107,6 +107,7 @@ def _claim(
             plan=dict(job.plan or {}),
             asr_job_name=job.asr_job_name,
             new_item_id=job.new_item_id,
+            plan_age_seconds=(now - job.created_at).total_seconds() if job.attempt == 1 else None,
         )
         overdue = deadline_failure(job.deadline_at) if now > job.deadline_at else None
         return view, overdue

@@ -55,17 +55,20 @@ def check_all(*, cloud: Cloud, targets: list[VmTarget], concurrency: int) -> lis
     return [r for r in results if isinstance(r, Plan)]
 
 
-def _patiently(check: Callable[[], Plan], *, attempts: int = 4, max_wait: float = 10.0) -> Plan:
-    """Retry a check through short throttling or transient errors; the caller waits, within bounds."""
-    for attempt in range(attempts):
+def _patiently(check: Callable[[], Plan], *, budget: float = 30.0) -> Plan:
+    """Retry a check through throttling or transient errors while the caller's wait stays within ``budget``."""
+    waited = 0.0
+    attempt = 0
+    while True:
         try:
             return check()
         except (CloudThrottled, CloudTransient) as exc:
-            wait = exc.retry_after if exc.retry_after is not None else 0.5 * 2**attempt
-            if attempt == attempts - 1 or wait > max_wait:
-                raise
+            wait = exc.retry_after if exc.retry_after is not None else min(8.0, 0.5 * 2**attempt)
+            if waited + wait > budget:
+                raise  # the API answers 503 with Retry-After: nothing was created
             time.sleep(wait)
-    raise AssertionError("unreachable")
+            waited += wait
+            attempt += 1
 
 
 def _duplicates(targets: list[VmTarget]) -> list[VmProblem]:

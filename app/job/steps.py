@@ -11,7 +11,7 @@ from typing import Any
 
 from app.cloud.ids import ItemRef, parse_item_id, parse_vault_id, same_id
 from app.cloud.types import AsrJob, Cloud, ReplicatedItem, SwitchProtectionSpec
-from app.job.prerequisites import VmCheckFailed, resolve_plan
+from app.job.prerequisites import VmCheckFailed, recheck, resolve_plan
 from app.job.schemas import Plan, VmTarget
 from app.job.states import JobState
 
@@ -29,6 +29,11 @@ class JobView:
     plan: dict[str, Any]
     asr_job_name: str | None
     new_item_id: str | None
+    plan_age_seconds: float | None = None  # set when the plan was resolved by this attempt's request
+
+
+# A plan resolved this recently (when the API accepted the request) is only re-checked lightly.
+FRESH_PLAN_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -66,12 +71,17 @@ def target_of(job: JobView) -> VmTarget:
 
 def _validate(cloud: Cloud, job: JobView) -> StepResult:
     try:
+        if job.plan_age_seconds is not None and job.plan_age_seconds < FRESH_PLAN_SECONDS:
+            recheck(cloud, target_of(job))
+            return StepResult(
+                to_state=JobState.SUBMITTING, reason="item state and target region re-checked", poll=False
+            )
         plan = resolve_plan(cloud, target_of(job))
     except VmCheckFailed as failed:
         return _failure(failed.problem.code, failed.problem.message, failed.problem.asr_error)
     return StepResult(
         to_state=JobState.SUBMITTING,
-        reason="prerequisites re-checked",
+        reason="prerequisites re-checked and plan resolved again",
         updates={"plan": plan.model_dump(mode="json")},
         poll=False,
     )

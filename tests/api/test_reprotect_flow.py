@@ -241,3 +241,20 @@ def test_cancel_is_refused_once_azure_no_longer_allows_it(api, container, emulat
     job_id = api.post("/reprotect", json={"vms": [_vm(demo["committed"][0])]}).json()["jobs"][0]["id"]
     drive(container)
     assert api.post(f"/jobs/{job_id}/cancel").json()["code"] == "job_terminal"
+
+
+def test_workers_recheck_just_before_submitting(api, container, emulator, demo):
+    item = demo["committed"][0]
+    job_id = api.post("/reprotect", json={"vms": [_vm(item)]}).json()["jobs"][0]["id"]
+    emulator.put("/_emulator/regions/eastasia/outage", json={"down": True}).raise_for_status()
+    import time
+
+    time.sleep(0.6)  # let the adapter's short cache of fabric health expire
+    drive(container)
+    job = api.get(f"/jobs/{job_id}").json()
+    assert job["state"] == "failed"
+    assert job["error"]["code"] in {"target_region_unavailable", "target_region_unreachable"}
+    assert job["error"]["failed_in"] == "validating"
+    assert (
+        emulator.get("/_emulator/stats").json()["calls"].get("ReplicationProtectionContainers_SwitchProtection", 0) == 0
+    )
