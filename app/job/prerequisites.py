@@ -35,8 +35,11 @@ def _fail(target: VmTarget, code: str, message: str, asr_error: dict[str, Any] |
     return VmCheckFailed(VmProblem(vm=target.label, code=code, message=message, asr_error=asr_error))
 
 
-def resolve_plan(cloud: Cloud, target: VmTarget) -> Plan:
-    """Check every prerequisite of reprotect for one VM and resolve what it will use and create."""
+def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Plan:
+    """Check every prerequisite of reprotect for one VM and resolve what it will use and create.
+
+    ``patient`` (workers): passing faults propagate to be retried instead of failing the check.
+    """
     if target.target_network_id:
         raise _fail(
             target,
@@ -46,7 +49,7 @@ def resolve_plan(cloud: Cloud, target: VmTarget) -> Plan:
         )
     item = _find_item(cloud, target)
     _check_state(target, item)
-    _check_target_region(cloud, target, item)
+    _check_target_region(cloud, target, item, patient=patient)
     source_vm = _check_source_vm(cloud, target, item)
     _check_running_vm(cloud, target, item)
     recovery_container_id, policy_id = _reverse_container_mapping(cloud, target, item)
@@ -89,7 +92,7 @@ def recheck(cloud: Cloud, target: VmTarget) -> None:
     """
     item = _find_item(cloud, target)
     _check_state(target, item)
-    _check_target_region(cloud, target, item)
+    _check_target_region(cloud, target, item, patient=True)
 
 
 def item_ref_of(target: VmTarget) -> ItemRef | None:
@@ -153,12 +156,20 @@ def _check_state(target: VmTarget, item: ReplicatedItem) -> None:
         )
 
 
-def _check_target_region(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> None:
+def _check_target_region(cloud: Cloud, target: VmTarget, item: ReplicatedItem, *, patient: bool) -> None:
     region = item.primary_fabric_name or item.ref.fabric
     try:
         fabric = cloud.get_fabric(item.ref.vault, item.ref.fabric)
     except (CloudPermanent, CloudThrottled):
         raise  # throttling says nothing about the region: the caller waits and retries
+    except CloudTransient:
+        if patient:  # a worker backs off and asks again rather than failing the job on one blip
+            raise
+        raise _fail(
+            target,
+            "target_region_unreachable",
+            f"The target region {region} did not answer. Retry when it is reachable.",
+        ) from None
     except CloudError as exc:
         raise _fail(
             target,

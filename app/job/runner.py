@@ -8,6 +8,7 @@ recorded state (and adopts a switch protection that reached Azure instead of sub
 
 from __future__ import annotations
 
+import logging
 import random
 import uuid
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from app.job.steps import JobView, StepResult, deadline_failure, run_step
 from app.settings import JobSettings
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,7 @@ def advance(
     view = _claim(factory, job_id=job_id, worker=worker, settings=settings)
     if view is None:
         return Advanced(job_id=job_id, ran=False, state=None, due_in=None)
+    delay: float | None
     try:
         result = run_step(cloud, view[0]) if view[1] is None else view[1]
         delay = _delay_for(result, settings)
@@ -57,7 +60,8 @@ def advance(
         delay = exc.retry_after * random.uniform(1.0, 1.5)
         result, transient = StepResult(reason=f"throttled by Azure: {exc.message}"), False
     except CloudTransient as exc:
-        result, delay, transient = StepResult(reason=f"transient Azure error: {exc.message}"), None, True
+        delay = exc.retry_after  # a floor under the backoff, when Azure named one
+        result, transient = StepResult(reason=f"transient Azure error: {exc.message}"), True
     except CloudPermanent as exc:
         result = StepResult(
             to_state=JobState.FAILED,
@@ -69,6 +73,13 @@ def advance(
         delay, transient = 0.0, False
     except CloudError as exc:
         result, delay, transient = StepResult(reason=exc.message), None, True
+    except Exception as exc:
+        log.exception("job %s: unexpected error in step", job_id)
+        message = f"Unexpected error in the service: {exc!r}. Retry the job once the cause is fixed."
+        result = StepResult(
+            to_state=JobState.FAILED, reason=message, error_code="internal_error", error_message=message
+        )
+        delay, transient = 0.0, False
     return _record(
         factory, job_id=job_id, worker=worker, result=result, delay=delay, transient=transient, settings=settings
     )
@@ -138,7 +149,19 @@ def _record(
             due_in = _apply(session, job, result, delay=delay, transient=transient, settings=settings, now=now)
             return Advanced(job_id=job_id, ran=True, state=job.job_state, due_in=due_in)
     except StaleDataError:  # the API changed the row meanwhile (cancel, retry): its word wins
+        _release(factory, job_id=job_id, worker=worker)
         return Advanced(job_id=job_id, ran=True, state=None, due_in=None)
+
+
+def _release(factory: sessionmaker[Session], *, job_id: uuid.UUID, worker: str) -> None:
+    """Give the lease back without touching anything else, so the job is not held until it expires."""
+    with transaction(factory) as session:
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.lease_owner == worker)
+            .values(lease_owner=None, lease_until=None, dispatched_at=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _apply(
@@ -155,8 +178,8 @@ def _apply(
         setattr(job, column, value)
     if transient:
         job.transient_failures += 1
-        delay = backoff_seconds(job.transient_failures, settings)
-    elif result.to_state is not None:
+        delay = max(backoff_seconds(job.transient_failures, settings), delay or 0.0)
+    else:
         job.transient_failures = 0
     if result.to_state is not None:
         if result.to_state == JobState.FAILED:

@@ -21,11 +21,11 @@ def take_due(session: Session, *, now: datetime, redispatch_after: float, limit:
             select(Job.id)
             .where(
                 Job.state.in_(_ACTIVE),
-                Job.next_due_at <= now,
+                or_(Job.next_due_at.is_(None), Job.next_due_at <= now),
                 or_(Job.lease_until.is_(None), Job.lease_until < now),
                 or_(Job.dispatched_at.is_(None), Job.dispatched_at < now - timedelta(seconds=redispatch_after)),
             )
-            .order_by(Job.next_due_at)
+            .order_by(Job.next_due_at.is_(None), Job.next_due_at)
             .limit(limit)
         )
     )

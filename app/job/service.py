@@ -31,6 +31,9 @@ from app.job.schemas import Plan, VmTarget
 from app.job.states import ACTIVE_STATES, PRE_SUBMISSION_STATES, JobState, retry_entry_state
 from app.settings import JobSettings
 
+# Failures of our watching, not of Azure's reprotect: a retry resumes watching.
+WATCHING_FAILURES = frozenset({"deadline_exceeded", "internal_error"})
+
 
 def check_all(*, cloud: Cloud, targets: list[VmTarget], concurrency: int) -> list[Plan]:
     """Resolve every VM's plan in parallel; raise ``PrerequisitesFailed`` listing every VM that fails."""
@@ -98,6 +101,13 @@ def create_request(
 ) -> ReprotectRequest:
     """Record an accepted request and one job per VM; refuse (409) VMs that already have an active job."""
     keys = [vm_key(plan.vault_id, parse_item_id(plan.item_id).name) for plan in plans]
+    repeated = [
+        VmProblem(vm=t.label, code="duplicate_vm", message="This VM is named twice in the request (by id and by name).")
+        for index, (t, key) in enumerate(zip(targets, keys, strict=True))
+        if key in keys[:index]
+    ]
+    if repeated:
+        raise PrerequisitesFailed(repeated)
     _refuse_active(session, keys, plans)
     request = ReprotectRequest(id=uuid.uuid4(), created_at=now, vm_count=len(plans), requested_by=requested_by)
     session.add(request)
@@ -166,7 +176,7 @@ def cancel(session: Session, *, cloud: Cloud, job_id: uuid.UUID, now: datetime, 
     if state not in ACTIVE_STATES:
         raise Conflict(f"The job is already {state.value}.", code="job_terminal")
     if state in PRE_SUBMISSION_STATES:
-        if state == JobState.SUBMITTING and job.lease_until is not None and job.lease_until > now:
+        if state == JobState.SUBMITTING and _submission_may_have_reached_azure(cloud, job, now):
             raise Conflict(
                 "Switch protection is being submitted to Azure right now; retry the cancel in a few seconds.",
                 code="submission_in_progress",
@@ -181,6 +191,14 @@ def cancel(session: Session, *, cloud: Cloud, job_id: uuid.UUID, now: datetime, 
             code="cancel_not_allowed",
         )
     return _cancel_in_azure(session, cloud=cloud, job=job, now=now, actor=actor)
+
+
+def _submission_may_have_reached_azure(cloud: Cloud, job: Job, now: datetime) -> bool:
+    """A worker holds the job, or Azure already runs an operation on the item: cancel must wait."""
+    if job.lease_until is not None and job.lease_until > now:
+        return True
+    item = cloud.get_item(parse_item_id(job.item_id))
+    return item is None or item.current_job_id is not None
 
 
 def _cancel_in_azure(session: Session, *, cloud: Cloud, job: Job, now: datetime, actor: str) -> Job:
@@ -210,9 +228,11 @@ def retry(session: Session, *, job_id: uuid.UUID, settings: JobSettings, now: da
     job = get_job(session, job_id)
     if job.job_state != JobState.FAILED:
         raise Conflict(f"Only a failed job can be retried; this one is {job.state}.", code="job_not_failed")
-    entry = retry_entry_state(JobState(job.failed_in) if job.failed_in else JobState.VALIDATING)
+    azure_failed = job.error_code not in WATCHING_FAILURES
+    failed_in = JobState(job.failed_in) if job.failed_in else JobState.VALIDATING
+    entry = retry_entry_state(failed_in, azure_failed=azure_failed or not job.asr_job_name)
     job.attempt += 1
-    if entry != JobState.SYNCING:
+    if entry == JobState.VALIDATING:
         job.asr_job_id = job.asr_job_name = job.asr_job_state = None
         job.asr_tasks = []
         job.submitted_at = None

@@ -34,7 +34,7 @@ _FORWARD: dict[JobState, JobState] = {
 }
 
 # A retry re-enters the machine where the failed attempt stopped (see ``retry_entry_state``).
-_RETRY_ENTRIES: frozenset[JobState] = frozenset({JobState.VALIDATING, JobState.SYNCING})
+_RETRY_ENTRIES: frozenset[JobState] = frozenset({JobState.VALIDATING, JobState.REPROTECTING, JobState.SYNCING})
 
 
 def is_terminal(state: JobState) -> bool:
@@ -57,12 +57,15 @@ def check_transition(current: JobState, target: JobState) -> None:
         raise Conflict(f"A job cannot go from {current.value} to {target.value}.", code="invalid_transition")
 
 
-def retry_entry_state(failed_in: JobState) -> JobState:
+def retry_entry_state(failed_in: JobState, *, azure_failed: bool = True) -> JobState:
     """Where a retried job starts again, given the state it was in when it failed.
 
-    Failures before or during the ASR job re-validate and submit again (a new ASR attempt); a failure
-    while watching the resync (e.g. a deadline) only resumes watching, since Azure already did the work.
+    When Azure's own reprotect failed, the retry re-validates and submits again (a new ASR attempt).
+    When only our watching stopped (a deadline, an internal error) while Azure still works or already
+    finished, the retry resumes watching the same ASR job or resync.
     """
     if failed_in == JobState.SYNCING:
         return JobState.SYNCING
+    if failed_in == JobState.REPROTECTING and not azure_failed:
+        return JobState.REPROTECTING
     return JobState.VALIDATING

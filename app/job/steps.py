@@ -11,6 +11,7 @@ from typing import Any
 
 from app.cloud.ids import ItemRef, parse_item_id, parse_vault_id, same_id
 from app.cloud.types import AsrJob, Cloud, ReplicatedItem, SwitchProtectionSpec
+from app.errors import CloudPermanent
 from app.job.prerequisites import VmCheckFailed, recheck, resolve_plan
 from app.job.schemas import Plan, VmTarget
 from app.job.states import JobState
@@ -76,7 +77,7 @@ def _validate(cloud: Cloud, job: JobView) -> StepResult:
             return StepResult(
                 to_state=JobState.SUBMITTING, reason="item state and target region re-checked", poll=False
             )
-        plan = resolve_plan(cloud, target_of(job))
+        plan = resolve_plan(cloud, target_of(job), patient=True)
     except VmCheckFailed as failed:
         return _failure(failed.problem.code, failed.problem.message, failed.problem.asr_error)
     return StepResult(
@@ -100,7 +101,15 @@ def _submit(cloud: Cloud, job: JobView) -> StepResult:
             "reprotect_not_allowed",
             f"Site Recovery no longer allows reprotect on this VM (it is '{item.protection_state}').",
         )
-    job_name = cloud.switch_protection(spec_from_plan(ref, Plan.model_validate(job.plan)))
+    try:
+        job_name = cloud.switch_protection(spec_from_plan(ref, Plan.model_validate(job.plan)))
+    except CloudPermanent as exc:
+        # 409: an operation already runs on the item, maybe our own earlier POST whose answer was lost.
+        again = cloud.get_item(ref) if exc.status == 409 else None
+        adopted = _adoptable(cloud, job, ref, again) if again is not None else None
+        if adopted is None:
+            raise
+        return adopted
     return StepResult(
         to_state=JobState.REPROTECTING,
         reason=f"switch protection submitted (ASR job {job_name})",
@@ -110,7 +119,7 @@ def _submit(cloud: Cloud, job: JobView) -> StepResult:
 
 def _adoptable(cloud: Cloud, job: JobView, ref: ItemRef, item: ReplicatedItem | None) -> StepResult | None:
     """A reprotect that reached Azure before a crash: adopt it instead of submitting a second one."""
-    if item is not None and item.current_job_id:
+    if item is not None and item.current_job_id and is_reprotect_scenario(item.current_scenario):
         name = item.current_job_id.rstrip("/").rsplit("/", 1)[-1]
         return StepResult(
             to_state=JobState.REPROTECTING,
@@ -122,7 +131,7 @@ def _adoptable(cloud: Cloud, job: JobView, ref: ItemRef, item: ReplicatedItem | 
     moved = cloud.find_item(ref.vault, ref.name)
     if moved is None or same_id(moved.ref.id, ref.id):
         return None
-    if moved.current_job_id:
+    if moved.current_job_id and is_reprotect_scenario(moved.current_scenario):
         name = moved.current_job_id.rstrip("/").rsplit("/", 1)[-1]
         return StepResult(
             to_state=JobState.REPROTECTING,
@@ -135,6 +144,12 @@ def _adoptable(cloud: Cloud, job: JobView, ref: ItemRef, item: ReplicatedItem | 
         updates={"new_item_id": moved.ref.id},
         poll=False,
     )
+
+
+def is_reprotect_scenario(scenario: str) -> bool:
+    """Whether an item's running operation is a reprotect (switch protection / reverse replication)."""
+    name = scenario.lower().replace(" ", "")
+    return "switch" in name or "reprotect" in name or "reversereplicat" in name
 
 
 def _asr_job_updates(ref: ItemRef, job_name: str) -> dict[str, Any]:

@@ -108,3 +108,19 @@ def test_health_and_readiness(api):
     ready = api.get("/readyz")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+
+
+def test_naive_timestamps_in_filters_are_refused_not_crashing(api):
+    answer = api.get("/jobs", params={"created_after": "2024-01-01T00:00:00"})
+    assert answer.status_code == 422
+    assert answer.json()["code"] == "validation_failed"
+    assert api.get("/jobs", params={"created_after": "2024-01-01T00:00:00Z"}).status_code == 200
+
+
+def test_one_vm_named_by_id_and_by_name_is_a_duplicate(api, container, demo):
+    item = demo["committed"][0]
+    answer = api.post(
+        "/reprotect", json={"vms": [{"item_id": item["id"]}, {"vault_id": demo["vault_id"], "vm_name": item["name"]}]}
+    )
+    assert answer.status_code == 422
+    assert [p["code"] for p in answer.json()["vms"]] == ["duplicate_vm"]

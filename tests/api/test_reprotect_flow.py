@@ -258,3 +258,33 @@ def test_workers_recheck_just_before_submitting(api, container, emulator, demo):
     assert (
         emulator.get("/_emulator/stats").json()["calls"].get("ReplicationProtectionContainers_SwitchProtection", 0) == 0
     )
+
+
+def test_a_job_past_its_deadline_fails_and_retry_resumes_watching_the_same_asr_job(api, container, emulator, demo):
+    import uuid
+    from datetime import timedelta
+
+    from app.db import utcnow
+
+    item = demo["committed"][0]
+    emulator.put("/_emulator/time-scale", json={"time_scale": 1}).raise_for_status()  # Azure works slowly
+    job_id = uuid.UUID(api.post("/reprotect", json={"vms": [_vm(item)]}).json()["jobs"][0]["id"])
+    drive(container, until_state="reprotecting", job_id=job_id)
+    with transaction(container.sessions) as session:
+        session.get(Job, job_id).deadline_at = utcnow() - timedelta(seconds=1)
+    drive(container)
+    failed = api.get(f"/jobs/{job_id}").json()
+    assert (failed["state"], failed["error"]["code"]) == ("failed", "deadline_exceeded")
+
+    emulator.put("/_emulator/time-scale", json={"time_scale": 20000}).raise_for_status()
+    assert api.post(f"/jobs/{job_id}/retry").json()["state"] == "reprotecting"
+    drive(container)
+    done = api.get(f"/jobs/{job_id}").json()
+    assert done["state"] == "protected"
+    assert done["asr_job_id"] == failed["asr_job_id"]  # the same ASR job, not a second reprotect
+    assert (
+        emulator.get("/_emulator/stats").json()["calls_by_item"][item["name"]][
+            "ReplicationProtectionContainers_SwitchProtection"
+        ]
+        == 1
+    )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
+from pydantic import AwareDatetime
 
 from app.api.deps import CloudDep, ContainerDep
 from app.api.problems import documented
@@ -55,8 +55,8 @@ def list_jobs(
     vault_id: Annotated[str | None, Query(max_length=400)] = None,
     vm: Annotated[str | None, Query(max_length=800, description="VM name or item id")] = None,
     request_id: uuid.UUID | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: AwareDatetime | None = None,
+    created_before: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JobPage:
