@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q --config-settings editable_mode=compat -e ".[dev]"
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install the project with its dev tools

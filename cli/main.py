@@ -76,7 +76,7 @@ def dev(
     var_dir: Path = Path("var"),
 ) -> None:
     """The embedded default: emulator, API, worker and scheduler on this machine, no servers."""
-    config = StackConfig(var_dir=var_dir, api_port=port, scenario=scenario, time_scale=time_scale)
+    config = StackConfig(var_dir=var_dir, api_port=port, scenario=scenario, time_scale=time_scale, quiet=True)
     with running_stack(config) as stack:
         console.print(f"[bold green]Reprotect API[/] on {stack.api_url}  (docs: {stack.api_url}/docs)")
         console.print(f"Emulator on {stack.emulator_url}; logs in {var_dir}/. Ctrl-C stops everything.")
