@@ -6,16 +6,16 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.cloud.ids import parse_item_id, parse_vault_id
 from app.cloud.types import Cloud
 from app.errors import (
-    CloudError,
     CloudPermanent,
     CloudThrottled,
     CloudTransient,
@@ -169,8 +169,8 @@ def get_job(session: Session, job_id: uuid.UUID) -> Job:
     return job
 
 
-def cancel(session: Session, *, cloud: Cloud, job_id: uuid.UUID, now: datetime, actor: str) -> Job:
-    """Cancel a job: on our side alone before submission, through Azure while the ASR job allows it."""
+def cancel(session: Session, *, cloud: Cloud, job_id: uuid.UUID, now: datetime, actor: str) -> Job | AzureCancel:
+    """Cancel a job on our side alone before submission; after it, say which ASR job Azure must cancel."""
     job = get_job(session, job_id)
     state = job.job_state
     if state not in ACTIVE_STATES:
@@ -190,7 +190,7 @@ def cancel(session: Session, *, cloud: Cloud, job_id: uuid.UUID, now: datetime, 
             "To stop it, disable replication for the VM.",
             code="cancel_not_allowed",
         )
-    return _cancel_in_azure(session, cloud=cloud, job=job, now=now, actor=actor)
+    return AzureCancel(job_id=job.id, vault_id=job.vault_id, asr_job_name=job.asr_job_name)
 
 
 def _submission_may_have_reached_azure(cloud: Cloud, job: Job, now: datetime) -> bool:
@@ -201,26 +201,44 @@ def _submission_may_have_reached_azure(cloud: Cloud, job: Job, now: datetime) ->
     return item is None or item.current_job_id is not None
 
 
-def _cancel_in_azure(session: Session, *, cloud: Cloud, job: Job, now: datetime, actor: str) -> Job:
-    vault = parse_vault_id(job.vault_id)
-    if not job.asr_job_name:
+@dataclass(frozen=True)
+class AzureCancel:
+    """A cancel that only Azure can carry out: the ASR job to cancel, asked outside any transaction."""
+
+    job_id: uuid.UUID
+    vault_id: str
+    asr_job_name: str | None
+
+
+def cancel_in_azure(*, cloud: Cloud, order: AzureCancel) -> None:
+    """Ask Azure to cancel the ASR job if it still allows it; else ``Conflict`` with the reason."""
+    vault = parse_vault_id(order.vault_id)
+    if not order.asr_job_name:
         raise Conflict("The ASR job is not known yet; retry the cancel shortly.", code="submission_in_progress")
-    asr_job = cloud.get_job(vault, job.asr_job_name)
+    asr_job = cloud.get_job(vault, order.asr_job_name)
     if asr_job is None or "Cancel" not in asr_job.allowed_actions:
         running = next((t.name for t in (asr_job.tasks if asr_job else ()) if t.state == "InProgress"), None)
         where = f" (it is at '{running}')" if running else ""
         raise Conflict(f"Azure no longer allows cancelling this reprotect{where}.", code="cancel_not_allowed")
     try:
-        cloud.cancel_job(vault, job.asr_job_name)
+        cloud.cancel_job(vault, order.asr_job_name)
     except CloudPermanent as exc:
         raise Conflict(f"Azure refused to cancel the reprotect: {exc.message}", code="cancel_not_allowed") from exc
-    except CloudError:
-        raise
-    job.next_due_at = now
-    job.updated_at = now
-    job.error_details = {"cancel_requested_by": actor, "cancel_requested_at": now.isoformat()}
-    session.flush()
-    return job
+
+
+def note_cancel_requested(session: Session, *, job_id: uuid.UUID, now: datetime, actor: str) -> Job:
+    """Record that Azure accepted a cancel; the worker sees the ASR job end as Cancelled."""
+    job = get_job(session, job_id)
+    # No version check: a worker may have polled meanwhile, and Azure has already accepted the cancel.
+    details = {**(job.error_details or {}), "cancel_requested_by": actor, "cancel_requested_at": now.isoformat()}
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(error_details=details, next_due_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.expire(job)
+    return get_job(session, job_id)
 
 
 def retry(session: Session, *, job_id: uuid.UUID, settings: JobSettings, now: datetime, actor: str) -> Job:

@@ -84,8 +84,12 @@ def list_jobs(
 def cancel_job(job_id: uuid.UUID, container: ContainerDep, cloud: CloudDep) -> JobOut:
     """Cancel a job: at once before submission; through Azure while the ASR job still allows it."""
     with transaction(container.sessions) as session:
-        job = service.cancel(session, cloud=cloud, job_id=job_id, now=utcnow(), actor="api")
-        out = job_out(job)
+        decided = service.cancel(session, cloud=cloud, job_id=job_id, now=utcnow(), actor="api")
+        if not isinstance(decided, service.AzureCancel):
+            return job_out(decided)  # cancelled on our side alone: terminal, nothing to ring for
+    service.cancel_in_azure(cloud=cloud, order=decided)  # Azure calls happen outside any transaction
+    with transaction(container.sessions) as session:
+        out = job_out(service.note_cancel_requested(session, job_id=job_id, now=utcnow(), actor="api"))
     if not out.terminal:
         container.doorbell.ring([job_id])
     return out
