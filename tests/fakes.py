@@ -30,6 +30,7 @@ class FakeCloud:
     networks: list[NetworkMapping] = field(default_factory=list)
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     submitted: list[SwitchProtectionSpec] = field(default_factory=list)
+    list_calls: int = 0
 
     def get_item(self, ref: ItemRef) -> ReplicatedItem | None:
         raw = next((i for i in self.items if same_id(i["id"], ref.id)), None)
@@ -40,6 +41,10 @@ class FakeCloud:
             if raw["properties"]["friendlyName"].lower() == vm_name.lower() or raw["name"].lower() == vm_name.lower():
                 return parse.item(copy.deepcopy(raw))
         return None
+
+    def list_items(self, vault: VaultRef) -> list[ReplicatedItem]:
+        self.list_calls += 1
+        return [parse.item(copy.deepcopy(raw)) for raw in self.items]
 
     def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
         return self.fabrics.get(fabric.lower())

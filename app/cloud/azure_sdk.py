@@ -163,15 +163,13 @@ class AzureCloud:
         return parse.item(model.as_dict())
 
     def find_item(self, vault: VaultRef, vm_name: str) -> ReplicatedItem | None:
-        ops = self.client(vault.subscription_id).replication_protected_items
         wanted = vm_name.lower()
+        return next((i for i in self.list_items(vault) if wanted in (i.ref.name.lower(), i.vm_name.lower())), None)
+
+    def list_items(self, vault: VaultRef) -> list[ReplicatedItem]:
+        ops = self.client(vault.subscription_id).replication_protected_items
         with _translated():
-            for model in ops.list(vault.resource_group, vault.name):
-                raw = model.as_dict()
-                names = {str(raw.get("name", "")).lower(), str(_props(raw).get("friendlyName", "")).lower()}
-                if wanted in names:
-                    return parse.item(raw)
-        return None
+            return [parse.item(model.as_dict()) for model in ops.list(vault.resource_group, vault.name)]
 
     def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
         ops = self.client(vault.subscription_id).replication_fabrics

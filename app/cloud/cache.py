@@ -53,7 +53,26 @@ class CachedCloud:
         return self.inner.get_item(ref)
 
     def find_item(self, vault: VaultRef, vm_name: str) -> ReplicatedItem | None:
-        return self.inner.find_item(vault, vm_name)
+        # Names map to item ids for a while; the item itself (its state) is always read fresh.
+        ref = self._item_index(vault).get(vm_name.lower())
+        if ref is not None:
+            item = self.inner.get_item(ref)
+            if item is not None:
+                return item
+        return self.inner.find_item(vault, vm_name)  # moved or new since the index was built
+
+    def _item_index(self, vault: VaultRef) -> dict[str, ItemRef]:
+        def build() -> dict[str, ItemRef]:
+            index: dict[str, ItemRef] = {}
+            for item in self.inner.list_items(vault):
+                index.setdefault(item.ref.name.lower(), item.ref)
+                index.setdefault(item.vm_name.lower(), item.ref)
+            return index
+
+        return self._remember(("item_index", vault.key), build)
+
+    def list_items(self, vault: VaultRef) -> list[ReplicatedItem]:
+        return self.inner.list_items(vault)
 
     def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
         return self._remember(("fabric", vault.key, fabric.lower()), lambda: self.inner.get_fabric(vault, fabric))

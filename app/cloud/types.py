@@ -131,6 +131,9 @@ class Cloud(Protocol):
     def find_item(self, vault: VaultRef, vm_name: str) -> ReplicatedItem | None:
         """The vault's replicated item for a VM (by item name or VM friendly name)."""
 
+    def list_items(self, vault: VaultRef) -> list[ReplicatedItem]:
+        """Every replicated item of the vault."""
+
     def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
         """A fabric of the vault."""
 
