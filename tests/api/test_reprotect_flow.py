@@ -288,3 +288,24 @@ def test_a_job_past_its_deadline_fails_and_retry_resumes_watching_the_same_asr_j
         ]
         == 1
     )
+
+
+def test_a_lost_answer_to_switch_protection_is_adopted_not_resubmitted(api, container, emulator, demo):
+    item = demo["committed"][0]
+    # Azure processes every POST but the answer never arrives (a gateway 503 after the fact).
+    emulator.put(
+        "/_emulator/faults/transient", json={"rate": 1.0, "status": 503, "methods": ["POST"], "after": True}
+    ).raise_for_status()
+    job_id = api.post("/reprotect", json={"vms": [_vm(item)]}).json()["jobs"][0]["id"]
+    drive(container)
+    job = api.get(f"/jobs/{job_id}").json()
+    assert job["state"] == "protected"
+    # Depending on timing the worker finds the ASR job still running on the item, or the item already moved.
+    reasons = [h["reason"] for h in job["history"]]
+    assert any(r.startswith("adopted") or "submitted before" in r for r in reasons), reasons
+    assert (
+        emulator.get("/_emulator/stats").json()["calls_by_item"][item["name"]][
+            "ReplicationProtectionContainers_SwitchProtection"
+        ]
+        == 1
+    )
