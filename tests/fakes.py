@@ -75,3 +75,6 @@ class FakeCloud:
 
     def cancel_job(self, vault: VaultRef, job_name: str) -> None:
         return None
+
+    def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
+        return []

@@ -223,6 +223,12 @@ class AzureCloud:
                 return None
         return parse.job(model.as_dict())
 
+    def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
+        ops = self.client(vault.subscription_id).replication_jobs
+        with _translated():
+            jobs = [parse.job(model.as_dict()) for model in ops.list(vault.resource_group, vault.name)]
+        return sorted(jobs, key=lambda j: j.start_time or "", reverse=True)
+
     def cancel_job(self, vault: VaultRef, job_name: str) -> None:
         ops = self.client(vault.subscription_id).replication_jobs
         with _translated():

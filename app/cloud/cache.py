@@ -101,6 +101,9 @@ class CachedCloud:
     def cancel_job(self, vault: VaultRef, job_name: str) -> None:
         self.inner.cancel_job(vault, job_name)
 
+    def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
+        return self.inner.list_jobs(vault)
+
     def close(self) -> None:
         """Close the wrapped cloud, if it holds connections."""
         close = getattr(self.inner, "close", None)

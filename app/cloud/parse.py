@@ -134,6 +134,8 @@ def job(raw: dict[str, Any]) -> AsrJob:
         new_item_id=_str(custom.get("newReplicationProtectedItemId")),
         start_time=_str(props.get("startTime")),
         end_time=_str(props.get("endTime")),
+        scenario_name=str(props.get("scenarioName") or ""),
+        target_object_name=str(props.get("targetObjectName") or ""),
     )
 
 

@@ -105,6 +105,8 @@ class AsrJob:
     new_item_id: str | None
     start_time: str | None
     end_time: str | None
+    scenario_name: str = ""
+    target_object_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -157,3 +159,6 @@ class Cloud(Protocol):
 
     def cancel_job(self, vault: VaultRef, job_name: str) -> None:
         """Ask Azure to cancel an ASR job."""
+
+    def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
+        """The vault's ASR jobs, newest first."""

@@ -138,11 +138,28 @@ def _adoptable(cloud: Cloud, job: JobView, ref: ItemRef, item: ReplicatedItem | 
             reason=f"adopted the ASR job already running on the moved item ({name})",
             updates={**_asr_job_updates(ref, name), "new_item_id": moved.ref.id},
         )
+    updates: dict[str, Any] = {"new_item_id": moved.ref.id}
+    earlier = _latest_reprotect_job(cloud, ref, moved.vm_name)
+    if earlier is not None:
+        updates.update(_asr_job_updates(ref, earlier.name))
     return StepResult(
         to_state=JobState.REPROTECTING,
         reason="the item already moved to the other region: reprotect was submitted before",
-        updates={"new_item_id": moved.ref.id},
+        updates=updates,
         poll=False,
+    )
+
+
+def _latest_reprotect_job(cloud: Cloud, ref: ItemRef, vm_name: str) -> AsrJob | None:
+    """The newest reprotect job of this VM in the vault, to keep mirroring its tasks after adopting it."""
+    names = {vm_name.lower(), ref.name.lower()}
+    return next(
+        (
+            j
+            for j in cloud.list_jobs(ref.vault)
+            if is_reprotect_scenario(j.scenario_name) and j.target_object_name.lower() in names
+        ),
+        None,
     )
 
 

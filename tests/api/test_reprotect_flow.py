@@ -303,6 +303,8 @@ def test_a_lost_answer_to_switch_protection_is_adopted_not_resubmitted(api, cont
     # Depending on timing the worker finds the ASR job still running on the item, or the item already moved.
     reasons = [h["reason"] for h in job["history"]]
     assert any(r.startswith("adopted") or "submitted before" in r for r in reasons), reasons
+    assert job["asr_job_id"]  # the adopted ASR job is known and its tasks mirrored
+    assert job["asr_tasks"][0]["name"] == "Prerequisite check"
     assert (
         emulator.get("/_emulator/stats").json()["calls_by_item"][item["name"]][
             "ReplicationProtectionContainers_SwitchProtection"
