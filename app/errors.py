@@ -5,7 +5,6 @@
     ├── InvalidRequest           input the service refuses (bad shape, unsupported customisation)
     ├── Conflict                 the request clashes with current state (active job, wrong state)
     ├── PrerequisitesFailed      one or more VMs cannot be reprotected; carries a problem per VM
-    ├── Unavailable              a dependency of ours (database, broker) is down
     └── CloudError               Azure answered badly
         ├── CloudThrottled       429: retry after ``retry_after`` seconds
         ├── CloudTransient       5xx, timeouts, connection errors: retry with backoff
@@ -72,16 +71,6 @@ class PrerequisitesFailed(ServiceError):
         self.problems = problems
         # A clash with running work (an active job or ASR operation) is a conflict; the rest is input.
         self.conflict = conflict
-
-
-class Unavailable(ServiceError):
-    """A dependency of the service itself is down; the caller should retry later."""
-
-    code = "service_unavailable"
-
-    def __init__(self, message: str, *, retry_after: int = 5, code: str | None = None):
-        super().__init__(message, code=code)
-        self.retry_after = retry_after
 
 
 class CloudError(ServiceError):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
 from emulator import admin_views
+from emulator.faults import Faults
 from emulator.runtime import Emulator
 
 router = APIRouter(prefix="/_emulator")
@@ -93,37 +95,37 @@ async def clear_faults(request: Request) -> dict[str, Any]:
     return faults.describe()
 
 
-@router.put("/faults/transient")
-async def put_transient(request: Request) -> dict[str, Any]:
-    """``{"rate": 0.2, "status": 503, "methods": ["GET"], "after": false}``."""
+async def _change_faults(request: Request, change: Callable[[Faults, dict[str, Any]], object]) -> dict[str, Any]:
+    """Apply ``change`` to the faults with the request's body; a bad body is a 400."""
     faults = _emulator(request).faults
+    body = await _body(request)
     try:
-        faults.set_transient(await _body(request))
+        change(faults, body)
     except (TypeError, ValueError) as exc:
         raise HTTPException(400, str(exc)) from exc
     return faults.describe()
+
+
+def _set_latency(faults: Faults, body: dict[str, Any]) -> None:
+    faults.latency_ms = max(0.0, float(body.get("ms", 0)))
+
+
+@router.put("/faults/transient")
+async def put_transient(request: Request) -> dict[str, Any]:
+    """``{"rate": 0.2, "status": 503, "methods": ["GET"], "after": false}``."""
+    return await _change_faults(request, Faults.set_transient)
 
 
 @router.put("/faults/latency")
 async def put_latency(request: Request) -> dict[str, Any]:
     """``{"ms": 200}`` added to every ARM answer."""
-    faults = _emulator(request).faults
-    try:
-        faults.latency_ms = max(0.0, float((await _body(request)).get("ms", 0)))
-    except (TypeError, ValueError) as exc:
-        raise HTTPException(400, str(exc)) from exc
-    return faults.describe()
+    return await _change_faults(request, _set_latency)
 
 
 @router.post("/faults/job-failure")
 async def post_job_failure(request: Request) -> dict[str, Any]:
     """``{"vm": "web-01" or "*", "task": "ProtectReplicaTask", "code": "151195", "message", "times": 1}``."""
-    faults = _emulator(request).faults
-    try:
-        faults.add_job_failure(await _body(request))
-    except (TypeError, ValueError) as exc:
-        raise HTTPException(400, str(exc)) from exc
-    return faults.describe()
+    return await _change_faults(request, Faults.add_job_failure)
 
 
 @router.put("/regions/{location}/outage")

@@ -4,8 +4,6 @@ emulator as a real HTTP server process, and a service container wired to both.""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +17,7 @@ from sqlalchemy import create_engine, text
 
 from app.bootstrap import Container, bootstrap
 from app.settings import AzureSettings, BrokerSettings, DatabaseSettings, JobSettings, Settings
-from cli.stack import free_port, wait_for
+from tests.emulator_process import running_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("REPROTECT_TEST_POSTGRES_URL")
@@ -77,34 +75,8 @@ def fresh_postgres_database() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def emulator_url(tmp_path_factory) -> Iterator[str]:
     """The ASR emulator as its own process on a free loopback port (demo scenario, fast clock)."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("emulator") / "emulator.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "emulator",
-                "--port",
-                str(port),
-                "--scenario",
-                "demo",
-                "--seed",
-                "7",
-                "--time-scale",
-                "20000",
-            ],
-            stdout=out,
-            stderr=out,
-            cwd=ROOT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/_emulator/scenario", what="emulator", timeout=30)
+    with running_emulator(tmp_path_factory.mktemp("emulator"), seed=7, time_scale=20000) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -24,7 +24,6 @@ from app.errors import (
     NotFound,
     PrerequisitesFailed,
     ServiceError,
-    Unavailable,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -34,7 +33,6 @@ _STATUS: list[tuple[type[ServiceError], int, str]] = [
     (NotFound, 404, "Not found"),
     (InvalidRequest, 422, "Invalid request"),
     (Conflict, 409, "Conflict"),
-    (Unavailable, 503, "Service unavailable"),
     (CloudThrottled, 503, "Azure is throttling requests"),
     (CloudTransient, 503, "Azure is temporarily unavailable"),
     (CloudPermanent, 502, "Azure refused the request"),

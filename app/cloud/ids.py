@@ -117,20 +117,6 @@ def parse_resource_id(arm_id: str) -> ResourceRef:
     )
 
 
-def parse_resource_group_id(arm_id: str) -> tuple[str, str]:
-    """Parse ``/subscriptions/{s}/resourceGroups/{g}`` into (subscription, group)."""
-    parts = _segments(arm_id)
-    if len(parts) != 4 or parts[2].lower() != "resourcegroups":
-        raise InvalidRequest(f"'{arm_id}' is not a resource group id.", code="invalid_resource_group_id")
-    return parts[1], parts[3]
-
-
 def same_id(a: str | None, b: str | None) -> bool:
     """ARM ids compare case-insensitively."""
     return a is not None and b is not None and a.strip("/").lower() == b.strip("/").lower()
-
-
-def resource_group_of(arm_id: str) -> str:
-    """The resource-group id a resource id lives in."""
-    ref = parse_resource_id(arm_id)
-    return ref.resource_group_id

@@ -37,9 +37,6 @@ WATCHING_FAILURES = frozenset({"deadline_exceeded", "internal_error"})
 
 def check_all(*, cloud: Cloud, targets: list[VmTarget], concurrency: int) -> list[Plan]:
     """Resolve every VM's plan in parallel; raise ``PrerequisitesFailed`` listing every VM that fails."""
-    problems = _duplicates(targets)
-    if problems:
-        raise PrerequisitesFailed(problems)
 
     def check(target: VmTarget) -> Plan | VmProblem:
         try:
@@ -55,7 +52,9 @@ def check_all(*, cloud: Cloud, targets: list[VmTarget], concurrency: int) -> lis
     failures = [r for r in results if isinstance(r, VmProblem)]
     if failures:
         raise PrerequisitesFailed(failures, conflict=all(p.code in CONFLICT_CODES for p in failures))
-    return [r for r in results if isinstance(r, Plan)]
+    plans = [r for r in results if isinstance(r, Plan)]
+    _refuse_duplicates(targets, plans)
+    return plans
 
 
 def _patiently(check: Callable[[], Plan], *, budget: float = 30.0) -> Plan:
@@ -74,15 +73,16 @@ def _patiently(check: Callable[[], Plan], *, budget: float = 30.0) -> Plan:
             attempt += 1
 
 
-def _duplicates(targets: list[VmTarget]) -> list[VmProblem]:
-    seen: set[str] = set()
-    problems = []
-    for target in targets:
-        key = target.label.lower()
-        if key in seen:
-            problems.append(VmProblem(vm=target.label, code="duplicate_vm", message="This VM is named twice."))
-        seen.add(key)
-    return problems
+def _refuse_duplicates(targets: list[VmTarget], plans: list[Plan]) -> None:
+    """One VM named twice (by the same id, or by id and by name) is refused: it would be one job."""
+    keys = [vm_key(plan.vault_id, parse_item_id(plan.item_id).name) for plan in plans]
+    repeated = [
+        VmProblem(vm=target.label, code="duplicate_vm", message="This VM is named twice in the request.")
+        for index, (target, key) in enumerate(zip(targets, keys, strict=True))
+        if key in keys[:index]
+    ]
+    if repeated:
+        raise PrerequisitesFailed(repeated)
 
 
 def vm_key(vault_id: str, item_name: str) -> str:
@@ -101,13 +101,6 @@ def create_request(
 ) -> ReprotectRequest:
     """Record an accepted request and one job per VM; refuse (409) VMs that already have an active job."""
     keys = [vm_key(plan.vault_id, parse_item_id(plan.item_id).name) for plan in plans]
-    repeated = [
-        VmProblem(vm=t.label, code="duplicate_vm", message="This VM is named twice in the request (by id and by name).")
-        for index, (t, key) in enumerate(zip(targets, keys, strict=True))
-        if key in keys[:index]
-    ]
-    if repeated:
-        raise PrerequisitesFailed(repeated)
     _refuse_active(session, keys, plans)
     request = ReprotectRequest(id=uuid.uuid4(), created_at=now, vm_count=len(plans), requested_by=requested_by)
     session.add(request)

@@ -42,7 +42,7 @@ def test_committed_vm_goes_all_the_way_to_protected(api, container, emulator, de
     assert names[0] == "Prerequisite check"
     assert any(n.startswith("Reprotecting virtual machine") for n in names)
     assert all(t["state"] in ("Succeeded", "Other") for t in job["asr_tasks"])
-    assert job["asr_job_id"].endswith(job["asr_job_id"].rsplit("/", 1)[-1])
+    assert job["asr_job_id"].lower().startswith(demo["vault_id"].lower() + "/replicationjobs/")
     assert [s["state"] for s in job["steps"]] == HAPPY
     stats = emulator.get("/_emulator/stats").json()
     assert stats["calls_by_item"][item["name"]]["ReplicationProtectionContainers_SwitchProtection"] == 1

@@ -3,65 +3,21 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 
-from tests.emulator.support import Demo, demo_ids, free_port, sdk_client
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _wait(url: str, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the emulator exited with {process.returncode}")
-        try:
-            if httpx.get(f"{url}/_emulator/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("the emulator did not start in time")
+from tests.emulator.support import Demo, demo_ids, sdk_client
+from tests.emulator_process import running_emulator
 
 
 @pytest.fixture(scope="session")
 def emu_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``python -m emulator`` on a free port: demo scenario, seed 1, one simulated second per second."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("emulator") / "emulator.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "emulator",
-                "--port",
-                str(port),
-                "--scenario",
-                "demo",
-                "--seed",
-                "1",
-                "--time-scale",
-                "1",
-            ],
-            stdout=out,
-            stderr=out,
-            cwd=ROOT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(url, process)
+    with running_emulator(tmp_path_factory.mktemp("emulator"), seed=1, time_scale=1) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from azure.core.pipeline.policies import BearerTokenCredentialPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 from azure.core.utils import case_insensitive_dict
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
+
+from cli.stack import free_port
 
 ARM_SCOPE = "https://management.azure.com/.default"
 
@@ -180,13 +181,6 @@ def submit(client: SiteRecoveryManagementClient, demo: Demo, body: dict[str, Any
 def job_name_of(headers: Any) -> str:
     """The ASR job behind an LRO (the last segment of Azure-AsyncOperation)."""
     return headers["Azure-AsyncOperation"].split("?", 1)[0].rsplit("/", 1)[-1]
-
-
-def free_port() -> int:
-    """A free loopback port."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager
