@@ -13,7 +13,10 @@ from app.cloud.cache import CachedCloud
 from app.cloud.types import Cloud
 from app.db import build_engine, build_session_factory
 from app.queue import Doorbell, build_celery
-from app.settings import Settings, get_settings
+from app.settings import Settings, WebhookSettings, get_settings
+from app.webhooks.outbox import install_doorbell
+from app.webhooks.ssrf import UrlPolicy
+from app.webhooks.transport import WebhookSender
 
 
 @dataclass
@@ -26,12 +29,14 @@ class Container:
     cloud: Cloud
     celery: Celery
     doorbell: Doorbell
+    sender: WebhookSender
 
     def close(self) -> None:
         """Release connections."""
         close = getattr(self.cloud, "close", None)
         if callable(close):
             close()
+        self.sender.close()
         self.engine.dispose()
 
 
@@ -40,13 +45,28 @@ def bootstrap(settings: Settings | None = None, *, cloud: Cloud | None = None, a
     settings = settings or get_settings()
     engine = build_engine(settings.database.url, pool_size=settings.database.pool_size, echo=settings.database.echo)
     celery = build_celery(settings)
+    sessions = build_session_factory(engine)
+    doorbell = Doorbell(celery)
+    install_doorbell(sessions, doorbell.ring_deliveries)  # new webhook deliveries are rung after their commit
     return Container(
         settings=settings,
         engine=engine,
-        sessions=build_session_factory(engine),
+        sessions=sessions,
         cloud=cloud or _azure(settings, azure_retries),
         celery=celery,
-        doorbell=Doorbell(celery),
+        doorbell=doorbell,
+        sender=build_sender(settings.webhook),
+    )
+
+
+def build_sender(settings: WebhookSettings) -> WebhookSender:
+    """The webhook sender the settings describe (SSRF policy, timeouts)."""
+    policy = UrlPolicy(allow_http=settings.allow_http, allowed_networks=tuple(settings.allowed_networks))
+    return WebhookSender(
+        policy,
+        timeout_seconds=settings.timeout_seconds,
+        connect_timeout_seconds=settings.connect_timeout_seconds,
+        max_excerpt=settings.max_response_excerpt,
     )
 
 

@@ -14,6 +14,7 @@ from celery import Celery
 from app.settings import Settings
 
 ADVANCE_JOB = "reprotect.advance_job"
+DELIVER_WEBHOOK = "reprotect.deliver_webhook"
 SWEEP = "reprotect.sweep"
 log = logging.getLogger(__name__)
 
@@ -55,16 +56,21 @@ class Doorbell:
 
     def ring(self, job_ids: Iterable[uuid.UUID], *, countdown: float = 0.0) -> int:
         """Enqueue one advance per job; returns how many were sent."""
+        return self._send(ADVANCE_JOB, job_ids, countdown=countdown)
+
+    def ring_deliveries(self, delivery_ids: Iterable[uuid.UUID], *, countdown: float = 0.0) -> int:
+        """Enqueue one attempt per webhook delivery; returns how many were sent."""
+        return self._send(DELIVER_WEBHOOK, delivery_ids, countdown=countdown)
+
+    def _send(self, task: str, ids: Iterable[uuid.UUID], *, countdown: float) -> int:
         sent = 0
         try:
             with self._celery.producer_or_acquire() as producer:
-                for job_id in job_ids:
-                    self._celery.send_task(
-                        ADVANCE_JOB, args=[str(job_id)], countdown=countdown or None, producer=producer
-                    )
+                for row_id in ids:
+                    self._celery.send_task(task, args=[str(row_id)], countdown=countdown or None, producer=producer)
                     sent += 1
         except Exception as exc:
-            log.warning("doorbell: broker unavailable (%s); the sweeper will pick the jobs up", exc)
+            log.warning("doorbell: broker unavailable (%s); the sweeper will pick the work up", exc)
         return sent
 
     def reachable(self, timeout: float = 2.0) -> bool:

@@ -72,6 +72,26 @@ class ApiSettings(BaseModel):
     public_base_url: str | None = None
 
 
+class WebhookSettings(BaseModel):
+    """Outgoing webhooks: who may be called, how long to keep trying, how to sign."""
+
+    # https only unless this is set (development receivers on plain http).
+    allow_http: bool = False
+    # CIDRs of legitimate internal receivers exempted from the SSRF refusal (never the metadata addresses).
+    allowed_networks: list[str] = Field(default_factory=list)
+    timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 3.0
+    # Failed deliveries are retried with exponential backoff and jitter for this long (about a day).
+    retry_window_seconds: float = 26 * 3600.0
+    backoff_base_seconds: float = 5.0
+    backoff_max_seconds: float = 3600.0
+    # After a secret rotation the old secret also signs deliveries for this long (default, per call).
+    rotation_grace_seconds: float = 24 * 3600.0
+    lease_seconds: float = 60.0
+    max_response_excerpt: int = 1024
+    max_endpoints: int = 100
+
+
 class Settings(BaseSettings):
     """All settings; built once per process by :func:`get_settings`."""
 
@@ -82,6 +102,7 @@ class Settings(BaseSettings):
     azure: AzureSettings = Field(default_factory=AzureSettings)
     job: JobSettings = Field(default_factory=JobSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    webhook: WebhookSettings = Field(default_factory=WebhookSettings)
 
 
 @lru_cache(maxsize=1)

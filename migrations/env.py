@@ -7,6 +7,7 @@ from alembic import context
 from app.db import Base, build_engine
 from app.job import models as job_models  # noqa: F401 - registers the tables on Base.metadata
 from app.settings import get_settings
+from app.webhooks import models as webhook_models  # noqa: F401
 
 target_metadata = Base.metadata
 

@@ -16,7 +16,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 
 from app.bootstrap import Container, bootstrap
-from app.settings import AzureSettings, BrokerSettings, DatabaseSettings, JobSettings, Settings
+from app.settings import AzureSettings, BrokerSettings, DatabaseSettings, JobSettings, Settings, WebhookSettings
 from tests.emulator_process import running_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +24,15 @@ POSTGRES_URL = os.environ.get("REPROTECT_TEST_POSTGRES_URL")
 REDIS_URL = os.environ.get("REPROTECT_TEST_REDIS_URL")
 # CI sets this: a missing Postgres or Redis is then a failure, not a skip.
 REQUIRE_SERVICES = os.environ.get("REPROTECT_TEST_REQUIRE_SERVICES") == "1"
-TABLES = ["job_transitions", "jobs", "reprotect_requests"]
+TABLES = [
+    "webhook_attempts",
+    "webhook_deliveries",
+    "webhook_events",
+    "webhook_endpoints",
+    "job_transitions",
+    "jobs",
+    "reprotect_requests",
+]
 
 
 def _unavailable(what: str) -> None:
@@ -101,6 +109,15 @@ def service_settings(database_url: str, emulator_url: str, broker_url: str | Non
             redispatch_after_seconds=2,
             transient_backoff_base_seconds=0.05,
             transient_backoff_max_seconds=0.5,
+        ),
+        # Test receivers listen on loopback over plain http: allow exactly that.
+        webhook=WebhookSettings(
+            allow_http=True,
+            allowed_networks=["127.0.0.0/8"],
+            timeout_seconds=3,
+            connect_timeout_seconds=1,
+            backoff_base_seconds=0.05,
+            backoff_max_seconds=0.2,
         ),
     )
 

@@ -1,17 +1,19 @@
-"""Runs the real worker code (sweeper query + one step per due job) in the test's process, until done."""
+"""Runs the real worker code (sweeper queries, job steps, webhook deliveries) in the test's process."""
 
 from __future__ import annotations
 
 import time
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.bootstrap import Container
 from app.db import transaction, utcnow
 from app.job import runner, schedule
 from app.job.models import Job
 from app.job.states import ACTIVE_STATES
+from app.webhooks import delivery
+from app.webhooks.models import WebhookDelivery
 
 
 def active_ids(box: Container) -> set[uuid.UUID]:
@@ -40,3 +42,24 @@ def drive(
             return
         time.sleep(0.05)
     raise AssertionError(f"jobs still active after {timeout}s: {active_ids(box)}")
+
+
+def deliver_due(box: Container, *, timeout: float = 20.0, until: int | None = None) -> None:
+    """Run the real delivery code on due webhook deliveries until none is pending (or ``until`` ran)."""
+    deadline = time.monotonic() + timeout
+    ran = 0
+    while time.monotonic() < deadline:
+        with transaction(box.sessions) as session:
+            due = delivery.take_due(session, now=utcnow(), redispatch_after=0)
+            pending = session.scalar(
+                select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == delivery.PENDING)
+            )
+        for delivery_id in due:
+            done = delivery.deliver(
+                box.sessions, box.sender, delivery_id=delivery_id, worker="test-worker", settings=box.settings.webhook
+            )
+            ran += int(done.ran)
+        if not pending or (until is not None and ran >= until):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"webhook deliveries still pending after {timeout}s")

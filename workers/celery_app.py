@@ -13,8 +13,9 @@ from celery import Celery
 from app.bootstrap import Container, bootstrap
 from app.db import transaction, utcnow
 from app.job import runner, schedule
-from app.queue import ADVANCE_JOB, SWEEP, build_celery
+from app.queue import ADVANCE_JOB, DELIVER_WEBHOOK, SWEEP, build_celery
 from app.settings import get_settings
+from app.webhooks import delivery
 
 log = logging.getLogger(__name__)
 _container: Container | None = None
@@ -55,13 +56,34 @@ def advance_job(job_id: str) -> str | None:
     return done.state.value if done.state else None
 
 
+@celery.task(name=DELIVER_WEBHOOK)  # type: ignore[untyped-decorator]
+def deliver_webhook(delivery_id: str) -> str | None:
+    """Make one attempt of a webhook delivery; a retry due soon is rung for at once."""
+    box = container()
+    done = delivery.deliver(
+        box.sessions,
+        box.sender,
+        delivery_id=uuid.UUID(delivery_id),
+        worker=worker_name(),
+        settings=box.settings.webhook,
+    )
+    if done.due_in is not None and done.due_in < box.settings.broker.sweep_interval_seconds:
+        box.doorbell.ring_deliveries([done.delivery_id], countdown=done.due_in)
+    return done.status
+
+
 @celery.task(name=SWEEP)  # type: ignore[untyped-decorator]
 def sweep() -> int:
-    """Ring for every job that is due or whose worker died holding its lease."""
+    """Ring for every job and webhook delivery that is due, or whose worker died holding its lease."""
     box = container()
+    now, redispatch = utcnow(), box.settings.job.redispatch_after_seconds
     with transaction(box.sessions) as session:
-        due = schedule.take_due(session, now=utcnow(), redispatch_after=box.settings.job.redispatch_after_seconds)
+        due = schedule.take_due(session, now=now, redispatch_after=redispatch)
+        deliveries = delivery.take_due(session, now=now, redispatch_after=redispatch)
     if due:
         box.doorbell.ring(due)
         log.info("sweeper rang for %d job(s)", len(due))
-    return len(due)
+    if deliveries:
+        box.doorbell.ring_deliveries(deliveries)
+        log.info("sweeper rang for %d webhook deliveries", len(deliveries))
+    return len(due) + len(deliveries)

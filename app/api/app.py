@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from app.api import problems
 from app.api.limits import BodySizeLimit
-from app.api.routes import health, jobs, reprotect
+from app.api.routes import health, jobs, reprotect, webhooks
 from app.bootstrap import Container, bootstrap
 from app.settings import get_settings
 
@@ -40,6 +40,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     problems.install(app)
     app.include_router(reprotect.router)
     app.include_router(jobs.router)
+    app.include_router(webhooks.router)
     app.include_router(health.router)
     max_bytes = (container.settings if container else get_settings()).api.max_body_bytes
     app.add_middleware(BodySizeLimit, max_bytes=max_bytes)

@@ -1,4 +1,4 @@
-"""The one place a job changes state: checks the transition and appends it to the history."""
+"""The one place a job changes state: checks the transition, appends it to the history and writes its events."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from app.job.models import Job, JobTransition
 from app.job.states import JobState, check_transition, is_terminal
+from app.webhooks import outbox
 
 
 def transition(
@@ -40,6 +41,7 @@ def transition(
             actor=actor,
         )
     )
+    outbox.on_transition(session, job, previous=current, now=now)
 
 
 def record_creation(session: Session, job: Job, *, now: datetime, actor: str) -> None:

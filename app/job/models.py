@@ -24,6 +24,11 @@ class ReprotectRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     vm_count: Mapped[int] = mapped_column(Integer)
     requested_by: Mapped[str | None] = mapped_column(String(200))
+    # Where this request's completion events go, signed with a secret shown once in the 202.
+    callback_url: Mapped[str | None] = mapped_column(String(2000))
+    callback_secret: Mapped[str | None] = mapped_column(String(100))
+    # Set when every job is terminal (the request.completed event), cleared when a job is retried.
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     jobs: Mapped[list[Job]] = relationship(back_populates="request", order_by="Job.vm_name")
 

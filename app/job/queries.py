@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.errors import InvalidRequest, NotFound
+from app.errors import NotFound
 from app.job.models import Job, ReprotectRequest
 from app.job.states import JobState
+from app.pagination import page
 
 
 @dataclass(frozen=True)
@@ -27,25 +25,6 @@ class JobFilter:
     request_id: uuid.UUID | None = None
     created_after: datetime | None = None
     created_before: datetime | None = None
-
-
-def encode_cursor(job: Job) -> str:
-    """An opaque cursor after ``job`` in newest-first order."""
-    raw = json.dumps([job.created_at.isoformat(), str(job.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """Parse a cursor made by :func:`encode_cursor`."""
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created, job_id = json.loads(raw)
-        at = datetime.fromisoformat(created)
-        if at.tzinfo is None:
-            raise ValueError("naive timestamp")
-        return at, uuid.UUID(job_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise InvalidRequest("The cursor is not one this service gave out.", code="invalid_cursor") from exc
 
 
 def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | None) -> tuple[list[Job], str | None]:
@@ -64,12 +43,7 @@ def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | N
         query = query.where(Job.created_at >= where.created_after)
     if where.created_before is not None:
         query = query.where(Job.created_at < where.created_before)
-    if cursor:
-        created, job_id = decode_cursor(cursor)
-        query = query.where(or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id)))
-    rows = list(session.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit + 1)))
-    page = rows[:limit]
-    return page, encode_cursor(page[-1]) if len(rows) > limit else None
+    return page(session, query, created=Job.created_at, key=Job.id, limit=limit, cursor=cursor)
 
 
 def get_request(session: Session, request_id: uuid.UUID) -> ReprotectRequest:

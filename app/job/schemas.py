@@ -58,6 +58,13 @@ class ReprotectIn(Strict):
     """Body of ``POST /reprotect``."""
 
     vms: list[VmTarget] = Field(min_length=1, max_length=100)
+    callback_url: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=2000,
+        description="https URL told of each job's outcome and of the request's completion (Standard Webhooks, "
+        "signed with the callback_secret of the answer)",
+    )
 
 
 class Resolved(BaseModel):
@@ -124,6 +131,9 @@ class ReprotectAccepted(BaseModel):
     request_id: uuid.UUID
     href: str
     jobs: list[JobLink]
+    callback_secret: str | None = Field(
+        default=None, description="whsec_… secret signing this request's callbacks; shown this once"
+    )
 
 
 class DryRunOut(BaseModel):

@@ -30,6 +30,7 @@ from app.job.prerequisites import CONFLICT_CODES, VmCheckFailed, resolve_plan
 from app.job.schemas import Plan, VmTarget
 from app.job.states import ACTIVE_STATES, PRE_SUBMISSION_STATES, JobState, retry_entry_state
 from app.settings import JobSettings
+from app.webhooks.signing import new_secret
 
 # Failures of our watching, not of Azure's reprotect: a retry resumes watching.
 WATCHING_FAILURES = frozenset({"deadline_exceeded", "internal_error"})
@@ -98,11 +99,19 @@ def create_request(
     settings: JobSettings,
     requested_by: str | None,
     now: datetime,
+    callback_url: str | None = None,
 ) -> ReprotectRequest:
     """Record an accepted request and one job per VM; refuse (409) VMs that already have an active job."""
     keys = [vm_key(plan.vault_id, parse_item_id(plan.item_id).name) for plan in plans]
     _refuse_active(session, keys, plans)
-    request = ReprotectRequest(id=uuid.uuid4(), created_at=now, vm_count=len(plans), requested_by=requested_by)
+    request = ReprotectRequest(
+        id=uuid.uuid4(),
+        created_at=now,
+        vm_count=len(plans),
+        requested_by=requested_by,
+        callback_url=callback_url,
+        callback_secret=new_secret() if callback_url else None,
+    )
     session.add(request)
     for target, plan, key in zip(targets, plans, keys, strict=True):
         job = Job(

@@ -12,9 +12,11 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from standardwebhooks.webhooks import Webhook
 
 from cli.stack import Stack, StackConfig, free_port, running_stack
 from tests.conftest import POSTGRES_URL, REDIS_URL, _unavailable, fresh_postgres_database
+from tests.receiver import running_receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +28,8 @@ def stack(request, tmp_path) -> Iterator[Stack]:
         "REPROTECT_JOB__POLL_INTERVAL_SECONDS": "0.5",
         "REPROTECT_JOB__LEASE_SECONDS": "5",
         "REPROTECT_JOB__REDISPATCH_AFTER_SECONDS": "3",
+        "REPROTECT_WEBHOOK__ALLOW_HTTP": "true",
+        "REPROTECT_WEBHOOK__ALLOWED_NETWORKS": '["127.0.0.0/8"]',
     }
     config = StackConfig(var_dir=tmp_path, api_port=free_port(), time_scale=5000, quiet=True, extra_env=extra)
     if request.param == "embedded":
@@ -60,14 +64,28 @@ def _wait_completed(stack: Stack, request_id: str, timeout: float = 120) -> dict
     raise AssertionError(f"not completed in {timeout}s: {summary['counts']}")
 
 
-def test_the_running_service_reprotects_the_demo_fleet(stack):
+def test_the_running_service_reprotects_the_demo_fleet_and_calls_back(stack):
     targets = _committed(stack)
-    accepted = httpx.post(f"{stack.api_url}/reprotect", json={"vms": targets}, timeout=60)
-    assert accepted.status_code == 202, accepted.text
-    summary = _wait_completed(stack, accepted.json()["request_id"])
-    assert summary["counts"]["protected"] == len(targets)
-    calls = httpx.get(f"{stack.emulator_url}/_emulator/stats").json()["calls_by_item"]
-    assert all(calls[t["vm_name"]]["ReplicationProtectionContainers_SwitchProtection"] == 1 for t in targets)
+    with running_receiver() as receiver:
+        body = {"vms": targets, "callback_url": receiver.url}
+        accepted = httpx.post(f"{stack.api_url}/reprotect", json=body, timeout=60)
+        assert accepted.status_code == 202, accepted.text
+        summary = _wait_completed(stack, accepted.json()["request_id"])
+        assert summary["counts"]["protected"] == len(targets)
+        calls = httpx.get(f"{stack.emulator_url}/_emulator/stats").json()["calls_by_item"]
+        assert all(calls[t["vm_name"]]["ReplicationProtectionContainers_SwitchProtection"] == 1 for t in targets)
+
+        # The Celery worker delivers the callbacks, signed with the request's secret.
+        deadline = time.monotonic() + 30
+        while len(receiver.received) < len(targets) + 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        hook = Webhook(accepted.json()["callback_secret"])
+        events = [hook.verify(r.body, r.headers) for r in receiver.received]
+    assert sorted(e["type"] for e in events) == sorted(
+        ["reprotect.job.succeeded"] * len(targets) + ["reprotect.request.completed"]
+    )
+    job_ids = {j["id"] for j in accepted.json()["jobs"]}
+    assert {e["data"]["job_id"] for e in events if e["type"] == "reprotect.job.succeeded"} == job_ids
 
 
 def test_a_worker_killed_mid_flight_loses_nothing(stack):

@@ -14,6 +14,7 @@ from app.job import queries, service
 from app.job.present import job_href, request_out
 from app.job.schemas import DryRunOut, JobLink, ReprotectAccepted, ReprotectIn, RequestOut
 from app.job.states import JobState
+from app.webhooks.service import vet_url
 
 router = APIRouter(tags=["reprotect"])
 
@@ -34,13 +35,21 @@ def reprotect(
 ) -> ReprotectAccepted | DryRunOut:
     """Reprotect 1-100 failed-over VMs; every prerequisite is checked before anything is accepted."""
     settings = container.settings
+    if body.callback_url:
+        vet_url(body.callback_url, settings.webhook, field="callback_url")
     plans = service.check_all(cloud=cloud, targets=body.vms, concurrency=settings.azure.validation_concurrency)
     if dry_run:
         response.status_code = 200
         return DryRunOut(plans=plans)
     with transaction(container.sessions) as session:
         request = service.create_request(
-            session, targets=body.vms, plans=plans, settings=settings.job, requested_by=None, now=utcnow()
+            session,
+            targets=body.vms,
+            plans=plans,
+            settings=settings.job,
+            requested_by=None,
+            now=utcnow(),
+            callback_url=body.callback_url,
         )
         jobs = [
             JobLink(
@@ -57,7 +66,7 @@ def reprotect(
     href = f"/reprotect/{request.id}"
     response.headers["Location"] = href
     response.headers["Retry-After"] = str(max(1, round(settings.job.poll_interval_seconds)))
-    return ReprotectAccepted(request_id=request.id, href=href, jobs=jobs)
+    return ReprotectAccepted(request_id=request.id, href=href, jobs=jobs, callback_secret=request.callback_secret)
 
 
 @router.get(

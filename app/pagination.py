@@ -1,0 +1,64 @@
+"""Keyset pagination shared by every list: newest first on ``(created_at, id)``, opaque cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from app.errors import InvalidRequest
+
+Row = TypeVar("Row")
+
+
+def encode_cursor(created_at: datetime, row_id: object) -> str:
+    """An opaque cursor after the row ``(created_at, row_id)`` in newest-first order."""
+    raw = json.dumps([created_at.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Parse a cursor made by :func:`encode_cursor`."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created, row_id = json.loads(raw)
+        at = datetime.fromisoformat(created)
+        if at.tzinfo is None:
+            raise ValueError("naive timestamp")
+        if not isinstance(row_id, str):
+            raise TypeError("row id")
+        return at, row_id
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InvalidRequest("The cursor is not one this service gave out.", code="invalid_cursor") from exc
+
+
+def page(
+    session: Session,
+    query: Select[Row],
+    *,
+    created: InstrumentedAttribute[Any],
+    key: InstrumentedAttribute[Any],
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Row], str | None]:
+    """One page of ``query`` newest first, and the cursor of the next page (None on the last)."""
+    if cursor:
+        at, raw_id = decode_cursor(cursor)
+        convert = key.type.python_type
+        try:
+            row_id: Any = convert(raw_id) if convert in (uuid.UUID, int) else raw_id
+        except ValueError as exc:
+            raise InvalidRequest("The cursor is not one this service gave out.", code="invalid_cursor") from exc
+        query = query.where(or_(created < at, and_(created == at, key < row_id)))
+    rows = list(session.scalars(query.order_by(created.desc(), key.desc()).limit(limit + 1)))
+    shown = rows[:limit]
+    if len(rows) <= limit:
+        return shown, None
+    last = shown[-1]
+    return shown, encode_cursor(getattr(last, created.key), getattr(last, key.key))

@@ -1,0 +1,1 @@
+"""Completion webhooks: outbox, signing, delivery."""

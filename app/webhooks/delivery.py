@@ -1,0 +1,230 @@
+"""Delivering one webhook: claim its lease, sign and send it (no transaction open), record the attempt.
+
+Only a 2xx counts as delivered. ``410 Gone`` disables the endpoint (its pending deliveries are
+cancelled). Anything else is retried with exponential backoff and jitter until the retry window,
+counted from the delivery's creation, is spent. A worker dying mid-send leaves a lease that expires,
+and the same delivery (same ``webhook-id``) is sent again: receivers deduplicate on that id.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db import transaction, utcnow
+from app.job.models import ReprotectRequest
+from app.settings import WebhookSettings
+from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.webhooks.signing import signed_headers
+from app.webhooks.transport import SendResult, WebhookSender
+
+PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
+STATUSES = (PENDING, DELIVERED, FAILED, CANCELLED)
+
+
+@dataclass(frozen=True)
+class Outbound:
+    """What one attempt sends: read under the lease, sent outside any transaction."""
+
+    url: str
+    event_id: str
+    body: bytes
+    secrets: list[str]
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """The outcome of one call: whether an attempt ran, the status after it, and when it is due again."""
+
+    delivery_id: uuid.UUID
+    ran: bool
+    status: str | None = None
+    due_in: float | None = None
+
+
+def take_due(session: Session, *, now: datetime, redispatch_after: float, limit: int = 500) -> list[uuid.UUID]:
+    """Ids of pending deliveries that are due, unleased and not rung for recently; marks them rung."""
+    ids = list(
+        session.scalars(
+            select(WebhookDelivery.id)
+            .where(
+                WebhookDelivery.status == PENDING,
+                WebhookDelivery.next_attempt_at <= now,
+                or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
+                or_(
+                    WebhookDelivery.dispatched_at.is_(None),
+                    WebhookDelivery.dispatched_at < now - timedelta(seconds=redispatch_after),
+                ),
+            )
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(limit)
+        )
+    )
+    if ids:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.id.in_(ids))
+            .values(dispatched_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return ids
+
+
+def deliver(
+    factory: sessionmaker[Session],
+    sender: WebhookSender,
+    *,
+    delivery_id: uuid.UUID,
+    worker: str,
+    settings: WebhookSettings,
+) -> Delivered:
+    """Make one attempt of a due delivery, if nobody else holds it."""
+    outbound = _claim(factory, delivery_id=delivery_id, worker=worker, settings=settings)
+    if outbound is None:
+        return Delivered(delivery_id=delivery_id, ran=False)
+    started = utcnow()
+    headers = signed_headers(
+        outbound.secrets, message_id=outbound.event_id, timestamp=int(time.time()), body=outbound.body
+    )
+    result = sender.post(outbound.url, outbound.body, headers)
+    return _record(factory, delivery_id=delivery_id, worker=worker, started=started, result=result, settings=settings)
+
+
+def _claim(
+    factory: sessionmaker[Session], *, delivery_id: uuid.UUID, worker: str, settings: WebhookSettings
+) -> Outbound | None:
+    now = utcnow()
+    with transaction(factory) as session:
+        claimed = session.execute(
+            update(WebhookDelivery)
+            .where(
+                WebhookDelivery.id == delivery_id,
+                WebhookDelivery.status == PENDING,
+                WebhookDelivery.next_attempt_at <= now,
+                or_(WebhookDelivery.lease_until.is_(None), WebhookDelivery.lease_until < now),
+            )
+            .values(lease_owner=worker, lease_until=now + timedelta(seconds=settings.lease_seconds))
+            .execution_options(synchronize_session=False)
+        )
+        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        delivery = session.get_one(WebhookDelivery, delivery_id)
+        endpoint = delivery.endpoint
+        if endpoint is not None and (not endpoint.enabled or endpoint.deleted_at is not None):
+            _finish(delivery, CANCELLED, now=now, error="the endpoint was disabled or deleted before delivery")
+            return None
+        url, secrets = _receiver(session, delivery, endpoint, now=now)
+        if url is None:
+            _finish(delivery, CANCELLED, now=now, error="the request no longer has a callback URL")
+            return None
+        body = json.dumps(delivery.event.payload, separators=(",", ":")).encode()
+        return Outbound(url=url, event_id=delivery.event_id, body=body, secrets=secrets)
+
+
+def _receiver(
+    session: Session, delivery: WebhookDelivery, endpoint: WebhookEndpoint | None, *, now: datetime
+) -> tuple[str | None, list[str]]:
+    if endpoint is not None:
+        secrets = [endpoint.secret]
+        expires = endpoint.previous_secret_expires_at
+        if endpoint.previous_secret and expires is not None and expires > now:
+            secrets.append(endpoint.previous_secret)  # rotation grace: receivers may still hold the old one
+        return endpoint.url, secrets
+    request = session.get_one(ReprotectRequest, delivery.request_id)
+    if not request.callback_url or not request.callback_secret:
+        return None, []
+    return request.callback_url, [request.callback_secret]
+
+
+def _record(
+    factory: sessionmaker[Session],
+    *,
+    delivery_id: uuid.UUID,
+    worker: str,
+    started: datetime,
+    result: SendResult,
+    settings: WebhookSettings,
+) -> Delivered:
+    now = utcnow()
+    with transaction(factory) as session:
+        delivery = session.get_one(WebhookDelivery, delivery_id, with_for_update=True)
+        if delivery.lease_owner != worker or delivery.status != PENDING:
+            return Delivered(delivery_id=delivery_id, ran=True, status=delivery.status)  # lease lost meanwhile
+        delivery.attempts += 1
+        session.add(
+            WebhookAttempt(
+                delivery_id=delivery.id,
+                number=delivery.attempts,
+                at=started,
+                duration_ms=result.duration_ms,
+                status_code=result.status_code,
+                error_code=result.error_code,
+                error=result.error,
+                response_excerpt=result.response_excerpt,
+            )
+        )
+        delivery.last_status_code = result.status_code
+        delivery.last_error = None if result.ok else _describe(result)
+        due_in = _settle(session, delivery, result, now=now, settings=settings)
+        return Delivered(delivery_id=delivery_id, ran=True, status=delivery.status, due_in=due_in)
+
+
+def _settle(
+    session: Session, delivery: WebhookDelivery, result: SendResult, *, now: datetime, settings: WebhookSettings
+) -> float | None:
+    if result.ok:
+        _finish(delivery, DELIVERED, now=now)
+        return None
+    if result.status_code == 410:
+        if delivery.endpoint is not None:
+            disable_endpoint(session, delivery.endpoint, now=now, reason="the receiver answered 410 Gone")
+        _finish(delivery, FAILED, now=now, error="the receiver answered 410 Gone: no further attempts")
+        return None
+    wait = backoff_seconds(delivery.attempts, settings)
+    if now + timedelta(seconds=wait) > delivery.created_at + timedelta(seconds=settings.retry_window_seconds):
+        _finish(delivery, FAILED, now=now, error=f"{_describe(result)}; retry window spent, giving up")
+        return None
+    delivery.next_attempt_at = now + timedelta(seconds=wait)
+    delivery.lease_owner = delivery.lease_until = delivery.dispatched_at = None
+    return wait
+
+
+def disable_endpoint(session: Session, endpoint: WebhookEndpoint, *, now: datetime, reason: str) -> None:
+    """Stop calling ``endpoint``: mark it disabled and cancel what is still pending for it."""
+    endpoint.enabled = False
+    endpoint.disabled_reason = reason
+    endpoint.updated_at = now
+    session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == PENDING)
+        .values(status=CANCELLED, finished_at=now, last_error=f"endpoint disabled: {reason}", lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _finish(delivery: WebhookDelivery, status: str, *, now: datetime, error: str | None = None) -> None:
+    delivery.status = status
+    delivery.finished_at = now
+    delivery.next_attempt_at = None
+    delivery.lease_owner = delivery.lease_until = None
+    if error:
+        delivery.last_error = error
+
+
+def _describe(result: SendResult) -> str:
+    if result.status_code is not None:
+        return f"the receiver answered HTTP {result.status_code}"
+    return f"{result.error_code}: {result.error}"
+
+
+def backoff_seconds(attempts: int, settings: WebhookSettings) -> float:
+    """Exponential in the attempts made, capped, with ±25 % jitter so a failing fleet spreads out."""
+    base = min(settings.backoff_max_seconds, settings.backoff_base_seconds * 2.0 ** max(0, attempts - 1))
+    return float(base * random.uniform(0.75, 1.25))

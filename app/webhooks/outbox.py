@@ -1,0 +1,156 @@
+"""The outbox: events and their deliveries are written in the transaction of the transition causing them.
+
+Nothing is sent here. The ids of new deliveries are collected on the session; after the commit the
+process rings the doorbell for them (:func:`install_doorbell`), and the sweeper finds any whose
+doorbell was lost. A crash between the commit and the delivery therefore loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.job.models import Job, ReprotectRequest
+from app.job.states import JobState, is_terminal
+from app.webhooks.events import (
+    DEFAULT_EVENT_TYPES,
+    TERMINAL_EVENT,
+    EventType,
+    envelope,
+    job_data,
+    request_data,
+)
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.webhooks.signing import new_event_id
+
+NEW_DELIVERIES = "webhook_deliveries"
+log = logging.getLogger(__name__)
+
+
+def on_transition(session: Session, job: Job, *, previous: JobState, now: datetime) -> None:
+    """Write the events a job's move from ``previous`` to its current state causes."""
+    current = job.job_state
+    endpoints = _live_endpoints(session)
+    request = job.request
+    if any(EventType.JOB_STATE_CHANGED.value in e.event_types for e in endpoints):
+        data = job_data(job, previous_state=previous)
+        _emit(session, EventType.JOB_STATE_CHANGED, data, request=request, job=job, now=now, endpoints=endpoints)
+    if is_terminal(current):
+        data = job_data(job, previous_state=previous)
+        _emit(session, TERMINAL_EVENT[current], data, request=request, job=job, now=now, endpoints=endpoints)
+        _complete_request_if_done(session, job, now=now, endpoints=endpoints)
+    elif is_terminal(previous):
+        request.completed_at = None  # a retried job reopens its request
+
+
+def _complete_request_if_done(session: Session, job: Job, *, now: datetime, endpoints: list[WebhookEndpoint]) -> None:
+    # The row lock serialises the last jobs of a request finishing at once: exactly one sees all terminal.
+    session.flush()
+    request = session.scalars(
+        select(ReprotectRequest)
+        .where(ReprotectRequest.id == job.request_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if request.completed_at is not None:
+        return
+    jobs = list(
+        session.scalars(
+            select(Job)
+            .where(Job.request_id == request.id)
+            .order_by(Job.vm_name)
+            .execution_options(populate_existing=True)
+        )
+    )
+    if not all(is_terminal(j.job_state) for j in jobs):
+        return
+    request.completed_at = now
+    data = request_data(request, jobs, at=now)
+    _emit(session, EventType.REQUEST_COMPLETED, data, request=request, job=None, now=now, endpoints=endpoints)
+
+
+def _live_endpoints(session: Session) -> list[WebhookEndpoint]:
+    return list(
+        session.scalars(
+            select(WebhookEndpoint).where(WebhookEndpoint.enabled.is_(True), WebhookEndpoint.deleted_at.is_(None))
+        )
+    )
+
+
+def _emit(
+    session: Session,
+    event_type: EventType,
+    data: dict[str, Any],
+    *,
+    request: ReprotectRequest,
+    job: Job | None,
+    now: datetime,
+    endpoints: list[WebhookEndpoint],
+) -> WebhookEvent:
+    row = WebhookEvent(
+        id=new_event_id(),
+        type=event_type.value,
+        created_at=now,
+        payload=envelope(event_type, at=now, data=data),
+        request_id=request.id,
+        job_id=job.id if job else None,
+        job_attempt=job.attempt if job else None,
+    )
+    session.add(row)
+    receivers: list[WebhookEndpoint | None] = [e for e in endpoints if event_type.value in e.event_types]
+    if request.callback_url and event_type in DEFAULT_EVENT_TYPES:
+        receivers.append(None)
+    for endpoint in receivers:
+        add_delivery(session, row, endpoint_id=endpoint.id if endpoint else None, now=now)
+    return row
+
+
+def add_delivery(
+    session: Session,
+    event_row: WebhookEvent,
+    *,
+    endpoint_id: uuid.UUID | None,
+    now: datetime,
+    redelivery_of: uuid.UUID | None = None,
+) -> WebhookDelivery:
+    """A pending delivery of ``event_row`` to an endpoint (or, with none, to the request's callback)."""
+    delivery = WebhookDelivery(
+        id=uuid.uuid4(),
+        event_id=event_row.id,
+        endpoint_id=endpoint_id,
+        request_id=event_row.request_id,
+        job_id=event_row.job_id,
+        event_type=event_row.type,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        redelivery_of=redelivery_of,
+    )
+    session.add(delivery)
+    session.info.setdefault(NEW_DELIVERIES, []).append(delivery.id)
+    return delivery
+
+
+def install_doorbell(sessions: sessionmaker[Session], ring: Callable[[Iterable[uuid.UUID]], object]) -> None:
+    """After each commit, ring for the deliveries it created; a rollback forgets them."""
+
+    def rang(session: Session) -> None:
+        ids = session.info.pop(NEW_DELIVERIES, None)
+        if ids:
+            try:
+                ring(ids)
+            except Exception:  # the sweeper finds them anyway
+                log.warning("could not ring for %d new webhook deliveries", len(ids), exc_info=True)
+
+    def forgot(session: Session, _previous_transaction: object = None) -> None:
+        session.info.pop(NEW_DELIVERIES, None)
+
+    event.listen(sessions, "after_commit", rang)
+    event.listen(sessions, "after_soft_rollback", forgot)

@@ -1,0 +1,170 @@
+"""Managing endpoints and deliveries: register, change, rotate, delete, list, redeliver."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.errors import Conflict, InvalidRequest, NotFound
+from app.pagination import page
+from app.settings import WebhookSettings
+from app.webhooks import delivery as states
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.webhooks.outbox import add_delivery
+from app.webhooks.schemas import RotateSecretIn, WebhookIn, WebhookPatch
+from app.webhooks.signing import new_secret
+from app.webhooks.ssrf import UrlPolicy, UrlRefused, check_url
+
+
+def url_policy(settings: WebhookSettings) -> UrlPolicy:
+    """The SSRF policy the settings describe."""
+    return UrlPolicy(allow_http=settings.allow_http, allowed_networks=tuple(settings.allowed_networks))
+
+
+def vet_url(url: str, settings: WebhookSettings, *, field: str = "url") -> str:
+    """``url`` if the service may call it (scheme, resolved addresses); else a 422 naming why."""
+    try:
+        check_url(url, url_policy(settings))
+    except UrlRefused as exc:
+        raise InvalidRequest(
+            f"{field}: {exc.message}", code="webhook_url_refused", details={"reason": exc.code, "field": field}
+        ) from exc
+    return url
+
+
+def create_endpoint(
+    session: Session, body: WebhookIn, *, settings: WebhookSettings, now: datetime, actor: str | None
+) -> WebhookEndpoint:
+    """Register a receiver with a fresh secret (the caller shows it once)."""
+    live = session.scalar(select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.deleted_at.is_(None)))
+    if (live or 0) >= settings.max_endpoints:
+        raise Conflict(f"At most {settings.max_endpoints} endpoints may be registered.", code="too_many_endpoints")
+    endpoint = WebhookEndpoint(
+        id=uuid.uuid4(),
+        url=vet_url(body.url, settings),
+        description=body.description,
+        event_types=_unique(body.event_types),
+        secret=new_secret(),
+        enabled=True,
+        created_by=actor,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(endpoint)
+    return endpoint
+
+
+def _unique(types: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(str(t) for t in types))
+
+
+def get_endpoint(session: Session, endpoint_id: uuid.UUID) -> WebhookEndpoint:
+    """A live endpoint, or ``NotFound``."""
+    endpoint = session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None or endpoint.deleted_at is not None:
+        raise NotFound(f"No webhook endpoint {endpoint_id}.", code="webhook_not_found")
+    return endpoint
+
+
+def list_endpoints(session: Session, *, limit: int, cursor: str | None) -> tuple[list[WebhookEndpoint], str | None]:
+    """Live endpoints, newest first."""
+    query = select(WebhookEndpoint).where(WebhookEndpoint.deleted_at.is_(None))
+    return page(session, query, created=WebhookEndpoint.created_at, key=WebhookEndpoint.id, limit=limit, cursor=cursor)
+
+
+def update_endpoint(
+    session: Session, endpoint_id: uuid.UUID, body: WebhookPatch, *, settings: WebhookSettings, now: datetime
+) -> WebhookEndpoint:
+    """Change what was given; re-enabling clears the reason it was disabled."""
+    endpoint = get_endpoint(session, endpoint_id)
+    if body.url is not None:
+        endpoint.url = vet_url(body.url, settings)
+    if body.event_types is not None:
+        endpoint.event_types = _unique(body.event_types)
+    if body.description is not None:
+        endpoint.description = body.description
+    if body.enabled is True:
+        endpoint.enabled, endpoint.disabled_reason = True, None
+    elif body.enabled is False:
+        states.disable_endpoint(session, endpoint, now=now, reason="disabled by an operator")
+    endpoint.updated_at = now
+    return endpoint
+
+
+def rotate_secret(
+    session: Session, endpoint_id: uuid.UUID, body: RotateSecretIn, *, settings: WebhookSettings, now: datetime
+) -> WebhookEndpoint:
+    """A new secret; the current one keeps signing too for the grace period."""
+    endpoint = get_endpoint(session, endpoint_id)
+    grace = settings.rotation_grace_seconds if body.grace_seconds is None else body.grace_seconds
+    endpoint.previous_secret = endpoint.secret if grace > 0 else None
+    endpoint.previous_secret_expires_at = now + timedelta(seconds=grace) if grace > 0 else None
+    endpoint.secret = new_secret()
+    endpoint.updated_at = now
+    return endpoint
+
+
+def delete_endpoint(session: Session, endpoint_id: uuid.UUID, *, now: datetime) -> None:
+    """Stop delivering to an endpoint; its delivery history stays readable."""
+    endpoint = get_endpoint(session, endpoint_id)
+    states.disable_endpoint(session, endpoint, now=now, reason="deleted")
+    endpoint.deleted_at = now
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    """What ``GET /webhook-deliveries`` can filter on."""
+
+    status: str | None = None
+    job_id: uuid.UUID | None = None
+    request_id: uuid.UUID | None = None
+    endpoint_id: uuid.UUID | None = None
+    event_type: str | None = None
+
+
+def list_deliveries(
+    session: Session, *, where: DeliveryFilter, limit: int, cursor: str | None
+) -> tuple[list[WebhookDelivery], str | None]:
+    """Deliveries matching ``where``, newest first."""
+    query = select(WebhookDelivery).options(selectinload(WebhookDelivery.attempt_log))
+    if where.status:
+        query = query.where(WebhookDelivery.status == where.status)
+    if where.job_id:
+        query = query.where(WebhookDelivery.job_id == where.job_id)
+    if where.request_id:
+        query = query.where(WebhookDelivery.request_id == where.request_id)
+    if where.endpoint_id:
+        query = query.where(WebhookDelivery.endpoint_id == where.endpoint_id)
+    if where.event_type:
+        query = query.where(WebhookDelivery.event_type == where.event_type)
+    return page(session, query, created=WebhookDelivery.created_at, key=WebhookDelivery.id, limit=limit, cursor=cursor)
+
+
+def get_delivery(session: Session, delivery_id: uuid.UUID) -> WebhookDelivery:
+    """A delivery with its attempts, or ``NotFound``."""
+    found = session.get(WebhookDelivery, delivery_id, options=[selectinload(WebhookDelivery.attempt_log)])
+    if found is None:
+        raise NotFound(f"No webhook delivery {delivery_id}.", code="delivery_not_found")
+    return found
+
+
+def redeliver(session: Session, delivery_id: uuid.UUID, *, now: datetime) -> WebhookDelivery:
+    """Send a delivery's event again to the same receiver, with the same webhook-id, as a new delivery."""
+    original = get_delivery(session, delivery_id)
+    if original.status == states.PENDING:
+        raise Conflict("This delivery is still being attempted.", code="delivery_pending")
+    if original.endpoint_id is not None:
+        endpoint = get_endpoint(session, original.endpoint_id)
+        if not endpoint.enabled:
+            raise Conflict(
+                f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason}); enable it first "
+                'with PATCH /webhooks/{id} {"enabled": true}.',
+                code="webhook_disabled",
+            )
+    event_row = session.get_one(WebhookEvent, original.event_id)
+    return add_delivery(session, event_row, endpoint_id=original.endpoint_id, now=now, redelivery_of=original.id)
