@@ -1,12 +1,14 @@
 """Webhook benchmark: completion-to-delivery latency and delivery throughput to a local receiver.
 
-Runs the embedded stack (emulator, API, Celery worker and beat on SQLite) and a receiver on loopback.
-Phase 1 reprotects N VMs (default 200) and measures, for every ``reprotect.job.succeeded`` event,
-the time from the job's ``finished_at`` to its arrival at the receiver (p50, p95, max). Phase 2
-asks for a redelivery of every delivered event at once and measures deliveries per second until the
-receiver has them all.
+Runs the stack (emulator, API, Celery worker and beat; embedded SQLite by default, or Postgres + Redis)
+and a receiver on loopback. Phase 1 reprotects N VMs (default 200) and measures, for every
+``reprotect.job.succeeded`` event, the time from the job's ``finished_at`` (the transition's commit) to
+its arrival at the receiver (p50, p95, max). Phase 2 writes M pending deliveries at once through the
+outbox (default 1000, the way a burst of transitions would) and measures deliveries per second from
+that commit until the receiver has them all.
 
-    .venv/bin/python benchmarks/webhooks.py [--vms 200] [--workers 8]
+    .venv/bin/python benchmarks/webhooks.py [--vms 200] [--deliveries 1000] [--workers 8]
+        [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/test --redis-url redis://127.0.0.1:6379/14]
 """
 
 from __future__ import annotations
@@ -17,13 +19,20 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from pathlib import Path
 
 import httpx
+from sqlalchemy import create_engine, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.db import build_engine, build_session_factory, transaction, utcnow
+from app.webhooks.models import WebhookEndpoint, WebhookEvent
+from app.webhooks.outbox import add_delivery
 from cli.stack import StackConfig, free_port, running_stack
 from tests.receiver import running_receiver
 
@@ -32,7 +41,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--vms", type=int, default=200)
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--deliveries", type=int, default=1000)
     parser.add_argument("--timeout", type=float, default=900.0)
+    parser.add_argument("--postgres-url", help="server URL; a fresh database is created on it")
+    parser.add_argument("--redis-url", help="broker URL (with --postgres-url)")
     args = parser.parse_args()
     var_dir = Path(tempfile.mkdtemp(prefix="reprotect-webhook-bench-"))
     config = StackConfig(
@@ -47,13 +59,18 @@ def main() -> None:
             "REPROTECT_WEBHOOK__ALLOWED_NETWORKS": '["127.0.0.0/8"]',
         },
     )
-    try:
-        with running_receiver() as receiver, running_stack(config) as stack:
-            api = stack_client(stack)
-            latency(api, receiver, vms_of(stack.emulator_url), args)
-            throughput(api, receiver, args)
-    finally:
-        shutil.rmtree(var_dir, ignore_errors=True)
+    with ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, var_dir, ignore_errors=True)
+        if args.postgres_url:
+            database = cleanup.enter_context(fresh_database(args.postgres_url))
+            config.extra_env["REPROTECT_DATABASE__URL"] = database
+            config.extra_env["REPROTECT_BROKER__URL"] = args.redis_url or "redis://127.0.0.1:6379/14"
+        print(f"stack: {'Postgres + Redis' if args.postgres_url else 'embedded (SQLite database and broker)'}")
+        receiver = cleanup.enter_context(running_receiver())
+        stack = cleanup.enter_context(running_stack(config))
+        api = stack_client(stack)
+        latency(api, receiver, vms_of(stack.emulator_url), args)
+        throughput(stack, receiver, args)
 
 
 def stack_client(stack) -> httpx.Client:
@@ -83,24 +100,35 @@ def latency(api: httpx.Client, receiver, vault_items: list[dict[str, str]], args
     )
 
 
-def throughput(api: httpx.Client, receiver, args) -> None:
-    delivered = []
-    cursor = None
-    while True:
-        page = api.get("/webhook-deliveries", params={"status": "delivered", "limit": 200, "cursor": cursor}).json()
-        delivered += [d["id"] for d in page["items"]]
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
+def throughput(stack, receiver, args) -> None:
+    engine = build_engine(stack.config.env(stack.emulator_url)["REPROTECT_DATABASE__URL"])
+    sessions = build_session_factory(engine)
     before = len(receiver.received)
-    started = time.monotonic()
-    for delivery_id in delivered:
-        api.post(f"/webhook-deliveries/{delivery_id}/redeliver").raise_for_status()
-    asked = time.monotonic() - started
-    wait_for(lambda: len(receiver.received) >= before + len(delivered), args.timeout, "redeliveries")
+    with transaction(sessions) as session:
+        events = list(session.scalars(select(WebhookEvent).where(WebhookEvent.type == "reprotect.job.succeeded")))
+        endpoint_id = session.scalars(select(WebhookEndpoint.id)).first()
+        now = utcnow()
+        for n in range(args.deliveries):
+            add_delivery(session, events[n % len(events)], endpoint_id=endpoint_id, now=now)
+    started = time.monotonic()  # committed: from here the sweeper and workers deliver them
+    wait_for(lambda: len(receiver.received) >= before + args.deliveries, args.timeout, "deliveries")
     wall = time.monotonic() - started
-    print(f"redeliveries: {len(delivered)} (asked for in {asked:.1f} s)")
-    print(f"throughput: {len(delivered) / wall:.1f} deliveries/s ({wall:.1f} s from first request to last arrival)")
+    engine.dispose()
+    print(f"throughput: {args.deliveries} deliveries in {wall:.1f} s = {args.deliveries / wall:.1f} deliveries/s")
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    name = f"reprotect_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def vms_of(emulator_url: str) -> list[dict[str, str]]:

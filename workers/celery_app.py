@@ -10,6 +10,7 @@ import uuid
 
 from celery import Celery
 
+from app.api import idempotency
 from app.bootstrap import Container, bootstrap
 from app.db import transaction, utcnow
 from app.job import runner, schedule
@@ -80,6 +81,7 @@ def sweep() -> int:
     with transaction(box.sessions) as session:
         due = schedule.take_due(session, now=now, redispatch_after=redispatch)
         deliveries = delivery.take_due(session, now=now, redispatch_after=redispatch)
+        idempotency.purge_expired(session, now=now)
     if due:
         box.doorbell.ring(due)
         log.info("sweeper rang for %d job(s)", len(due))

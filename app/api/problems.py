@@ -51,6 +51,11 @@ def problem(
 
 def _service_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
+    return render_service_error(exc)
+
+
+def render_service_error(exc: ServiceError) -> JSONResponse:
+    """The problem+json answer for a service error (also stored for idempotent replays)."""
     if isinstance(exc, PrerequisitesFailed):
         return problem(
             409 if exc.conflict else 422,

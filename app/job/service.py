@@ -137,10 +137,24 @@ def create_request(
     try:
         session.flush()
     except IntegrityError as exc:  # a concurrent request won the race for one of these VMs
-        raise Conflict(
-            "Another request for one of these VMs was accepted at the same moment.", code="vm_has_active_job"
-        ) from exc
+        raise RaceLost(keys, plans) from exc
     return request
+
+
+class RaceLost(Conflict):
+    """A concurrent request was accepted for one of these VMs between our check and our insert."""
+
+    code = "vm_has_active_job"
+
+    def __init__(self, keys: list[str], plans: list[Plan]):
+        super().__init__("Another request for one of these VMs was accepted at the same moment.")
+        self.keys = keys
+        self.plans = plans
+
+
+def explain_race(session: Session, lost: RaceLost) -> None:
+    """Name the jobs that won (a 409 listing them); returns only if they already ended."""
+    _refuse_active(session, lost.keys, lost.plans)
 
 
 def _refuse_active(session: Session, keys: list[str], plans: list[Plan]) -> None:
