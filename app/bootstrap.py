@@ -8,6 +8,7 @@ from celery import Celery
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.auth.authenticator import Authenticator
 from app.cloud.azure_sdk import AzureCloud
 from app.cloud.cache import CachedCloud
 from app.cloud.types import Cloud
@@ -30,6 +31,7 @@ class Container:
     celery: Celery
     doorbell: Doorbell
     sender: WebhookSender
+    auth: Authenticator
 
     def close(self) -> None:
         """Release connections."""
@@ -56,6 +58,7 @@ def bootstrap(settings: Settings | None = None, *, cloud: Cloud | None = None, a
         celery=celery,
         doorbell=doorbell,
         sender=build_sender(settings.webhook),
+        auth=Authenticator(settings.auth, sessions),
     )
 
 

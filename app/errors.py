@@ -4,6 +4,8 @@
     ├── NotFound                 an id that does not exist (or is not visible)
     ├── InvalidRequest           input the service refuses (bad shape, unsupported customisation)
     ├── Conflict                 the request clashes with current state (active job, wrong state)
+    ├── Forbidden                authenticated, but the role or the scopes do not allow it
+    ├── RateLimited              the caller sent too many requests; retry after ``retry_after``
     ├── PrerequisitesFailed      one or more VMs cannot be reprotected; carries a problem per VM
     └── CloudError               Azure answered badly
         ├── CloudThrottled       429: retry after ``retry_after`` seconds
@@ -49,6 +51,22 @@ class Conflict(ServiceError):
     """The request clashes with the current state of a job or VM."""
 
     code = "conflict"
+
+
+class Forbidden(ServiceError):
+    """The caller is known but lacks the role or the scope for this."""
+
+    code = "forbidden"
+
+
+class RateLimited(ServiceError):
+    """The caller's request budget is spent for now."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float):
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)

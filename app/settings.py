@@ -9,6 +9,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.auth.config import AuthConfig
+
 DEFAULT_VAR_DIR = Path("var")
 
 
@@ -70,6 +72,8 @@ class ApiSettings(BaseModel):
     default_page_size: int = 50
     max_page_size: int = 200
     public_base_url: str | None = None
+    # Browser origins allowed to call the API; none by default (CORS closed).
+    cors_origins: list[str] = Field(default_factory=list)
 
 
 class WebhookSettings(BaseModel):
@@ -103,6 +107,7 @@ class Settings(BaseSettings):
     job: JobSettings = Field(default_factory=JobSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
 
 
 @lru_cache(maxsize=1)

@@ -55,7 +55,7 @@ def main() -> None:
 
 def run(stack, args) -> None:
     emulator = httpx.Client(base_url=stack.emulator_url, timeout=30)
-    api = httpx.Client(base_url=stack.api_url, timeout=600)
+    api = httpx.Client(base_url=stack.api_url, timeout=600, headers=stack.auth_headers)
     throttle = {
         "reads": {"burst": args.reads_burst, "per_second": args.reads_per_second},
         "writes": {"burst": args.writes_burst, "per_second": args.writes_per_second},

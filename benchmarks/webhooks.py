@@ -74,7 +74,7 @@ def main() -> None:
 
 
 def stack_client(stack) -> httpx.Client:
-    return httpx.Client(base_url=stack.api_url, timeout=600, headers=getattr(stack, "auth_headers", {}))
+    return httpx.Client(base_url=stack.api_url, timeout=600, headers=stack.auth_headers)
 
 
 def latency(api: httpx.Client, receiver, vault_items: list[dict[str, str]], args) -> None:

@@ -18,7 +18,7 @@ def run_demo(stack: Stack, *, console: Console) -> bool:
     names = [item["name"] for item in vault["items"]]
     console.rule(f"[bold]Vault {vault['name']}[/]: {len(names)} replicated VMs")
     targets = [{"vault_id": vault["id"], "vm_name": name} for name in names]
-    with httpx.Client(base_url=stack.api_url, timeout=120) as http:
+    with httpx.Client(base_url=stack.api_url, timeout=120, headers=stack.auth_headers) as http:
         console.print("1. Checking every VM (dry run, nothing is submitted)…")
         check = http.post("/reprotect", params={"dry_run": "true"}, json={"vms": targets})
         refused: set[str] = set()
@@ -40,7 +40,7 @@ def run_demo(stack: Stack, *, console: Console) -> bool:
         request: dict[str, Any] = accepted.json()
     console.print(f"3. Reprotecting (request {request['request_id']}):")
     final = client.watch_request(
-        stack.api_url, str(request["request_id"]), console=console, headers={}, alive=stack.check_alive
+        stack.api_url, str(request["request_id"]), console=console, headers=stack.auth_headers, alive=stack.check_alive
     )
     counts = {state: n for state, n in final["counts"].items() if n}
     console.rule(f"[bold]Done[/]: {counts}; refused up front: {len(refused)}")

@@ -11,12 +11,21 @@ import httpx
 import typer
 from rich.console import Console
 
-from cli import client
+from cli import client, keys
 from cli.stack import StackConfig, running_stack
 
 app = typer.Typer(help="Reprotect Azure VMs after a failover, at fleet scale.", no_args_is_help=True)
+app.add_typer(keys.app, name="keys")
 console = Console()
 ApiOption = Annotated[str, typer.Option("--api", envvar="REPROTECT_API_URL", help="The service's base URL.")]
+KeyOption = Annotated[
+    str | None,
+    typer.Option("--api-key", envvar="REPROTECT_API_KEY", help="API key (rpk_…); `reprotect dev` prints one."),
+]
+
+
+def _auth(api_key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
 @app.command()
@@ -80,6 +89,8 @@ def dev(
     with running_stack(config) as stack:
         console.print(f"[bold green]Reprotect API[/] on {stack.api_url}  (docs: {stack.api_url}/docs)")
         console.print(f"Emulator on {stack.emulator_url}; logs in {var_dir}/. Ctrl-C stops everything.")
+        console.print("A local admin key for this machine (scope '*'); send it as 'Authorization: Bearer <key>':")
+        print(stack.api_key)
         _wait_for_interrupt(stack)
     console.print("stopped.")
 
@@ -112,6 +123,7 @@ def demo(port: int = 0, var_dir: Path = Path("var/demo")) -> None:
 @app.command()
 def submit(
     api: ApiOption = "http://127.0.0.1:8000",
+    api_key: KeyOption = None,
     vault_id: Annotated[str | None, typer.Option(help="Vault ARM id (with --vm).")] = None,
     vm: Annotated[list[str] | None, typer.Option(help="VM name in the vault (repeatable).")] = None,
     item_id: Annotated[list[str] | None, typer.Option(help="Replicated item ARM id (repeatable).")] = None,
@@ -123,7 +135,9 @@ def submit(
     targets += [{"vault_id": vault_id, "vm_name": name} for name in vm or []] if vault_id else []
     if not targets:
         raise typer.BadParameter("name at least one VM: --item-id, or --vault-id with --vm")
-    answer = httpx.post(f"{api}/reprotect", params={"dry_run": dry_run}, json={"vms": targets}, timeout=120)
+    answer = httpx.post(
+        f"{api}/reprotect", params={"dry_run": dry_run}, json={"vms": targets}, headers=_auth(api_key), timeout=120
+    )
     body = answer.json()
     if answer.status_code >= 400:
         client.print_problem(console, body)
@@ -133,14 +147,14 @@ def submit(
         return
     console.print(f"request {body['request_id']}: {len(body['jobs'])} job(s) accepted")
     if watch:
-        final = client.watch_request(api, body["request_id"], console=console, headers={})
+        final = client.watch_request(api, body["request_id"], console=console, headers=_auth(api_key))
         console.print(json.dumps(final["counts"]))
 
 
 @app.command()
-def watch(request_id: str, api: ApiOption = "http://127.0.0.1:8000") -> None:
+def watch(request_id: str, api: ApiOption = "http://127.0.0.1:8000", api_key: KeyOption = None) -> None:
     """Show progress bars for every VM of a request until all are done."""
-    final = client.watch_request(api, request_id, console=console, headers={})
+    final = client.watch_request(api, request_id, console=console, headers=_auth(api_key))
     console.print(json.dumps(final["counts"]))
 
 

@@ -69,8 +69,16 @@ class Stack:
         self.emulator_url = f"http://127.0.0.1:{self.emulator_port}"
         self.api_url = f"http://127.0.0.1:{config.api_port}"
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self.commands: dict[str, tuple[str, ...]] = {}  # each child's `cli` arguments, to start it again
+        self.api_key = ""
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The header carrying this stack's local admin key."""
+        return {"Authorization": f"Bearer {self.api_key}"}
 
     def _spawn(self, name: str, *args: str) -> None:
+        self.commands[name] = args
         with open(self.config.var_dir / f"{name}.log", "ab") as log:  # the child keeps its own copy
             out = log if self.config.quiet else None
             child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
@@ -92,10 +100,32 @@ class Stack:
         self._spawn("emulator", *emulator_args)
         wait_for(f"{self.emulator_url}/_emulator/scenario", what="emulator")
         subprocess.run([sys.executable, "-m", "cli", "migrate"], env=self.config.env(self.emulator_url), check=True)
+        self.api_key = self._local_key()
         self._spawn("api", "api", "--port", str(self.config.api_port))
         self._spawn("worker", "worker", "--concurrency", str(self.config.worker_concurrency))
         self._spawn("scheduler", "scheduler")
         wait_for(f"{self.api_url}/readyz", what="API")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the named child's whole process group, as a crash would, and forget it."""
+        for entry in [c for c in self.children if c[0] == name]:
+            with suppress(ProcessLookupError):
+                os.killpg(entry[1].pid, signal.SIGKILL)
+            entry[1].wait()
+            self.children.remove(entry)
+
+    def respawn(self, name: str) -> None:
+        """Start the named child again with its first arguments (as a supervisor would after a crash)."""
+        self._spawn(name, *self.commands[name])
+
+    def _local_key(self) -> str:
+        # The embedded default stays secure: no "auth off", a local admin key made for this run.
+        made = subprocess.run(
+            [sys.executable, "-m", "cli", "keys", "create", "--name", "local-dev", "--role", "admin",
+             "--scope", "*", "--plain"],
+            env=self.config.env(self.emulator_url), check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        return made.stdout.strip()
 
     def check_alive(self) -> None:
         """Raise if a child died."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from app.api import idempotency  # noqa: F401
+from app.auth import models as auth_models  # noqa: F401
 from app.db import Base, build_engine
 from app.job import models as job_models  # noqa: F401 - registers the tables on Base.metadata
 from app.settings import get_settings

@@ -25,6 +25,8 @@ REDIS_URL = os.environ.get("REPROTECT_TEST_REDIS_URL")
 # CI sets this: a missing Postgres or Redis is then a failure, not a skip.
 REQUIRE_SERVICES = os.environ.get("REPROTECT_TEST_REQUIRE_SERVICES") == "1"
 TABLES = [
+    "audit_log",
+    "api_keys",
     "idempotency_keys",
     "webhook_attempts",
     "webhook_deliveries",

@@ -6,10 +6,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import problems
+from app.api import openapi_links, problems
+from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
-from app.api.routes import health, jobs, reprotect, webhooks
+from app.api.routes import admin, health, jobs, reprotect, webhooks
 from app.bootstrap import Container, bootstrap
 from app.settings import get_settings
 
@@ -41,7 +43,18 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(reprotect.router)
     app.include_router(jobs.router)
     app.include_router(webhooks.router)
+    app.include_router(admin.router)
     app.include_router(health.router)
-    max_bytes = (container.settings if container else get_settings()).api.max_body_bytes
-    app.add_middleware(BodySizeLimit, max_bytes=max_bytes)
+    settings = (container.settings if container else get_settings()).api
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:  # closed unless configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-None-Match", "X-Request-Id"],
+            expose_headers=["Location", "Retry-After", "ETag", "X-Request-Id", "Idempotent-Replayed"],
+        )
+    app.add_middleware(RequestContext)  # outermost: every answer carries the request id
+    openapi_links.install(app)
     return app

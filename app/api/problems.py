@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,15 +15,18 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.auth.tokens import AuthError, KeySetUnavailable
 from app.errors import (
     CloudError,
     CloudPermanent,
     CloudThrottled,
     CloudTransient,
     Conflict,
+    Forbidden,
     InvalidRequest,
     NotFound,
     PrerequisitesFailed,
+    RateLimited,
     ServiceError,
 )
 
@@ -30,6 +34,10 @@ PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[ServiceError], int, str]] = [
+    (KeySetUnavailable, 503, "The identity provider's signing keys are unavailable"),
+    (AuthError, 401, "Authentication required"),
+    (Forbidden, 403, "Forbidden"),
+    (RateLimited, 429, "Too many requests"),
     (NotFound, 404, "Not found"),
     (InvalidRequest, 422, "Invalid request"),
     (Conflict, 409, "Conflict"),
@@ -75,8 +83,10 @@ def render_service_error(exc: ServiceError) -> JSONResponse:
     status, title = next((s, t) for cls, s, t in _STATUS if isinstance(exc, cls))
     headers = None
     retry_after = getattr(exc, "retry_after", None)
-    if status == 503:
-        headers = {"Retry-After": str(max(1, round(retry_after or 5)))}
+    if status in (429, 503):
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after or 5)))}
+    if status == 401:
+        headers = {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{exc.code}"'}
     extra = {"details": exc.details} if exc.details else {}
     return problem(status, code=exc.code, title=title, detail=exc.message, headers=headers, **extra)
 

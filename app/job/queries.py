@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import NotFound
@@ -27,9 +27,13 @@ class JobFilter:
     created_before: datetime | None = None
 
 
-def list_jobs(session: Session, *, where: JobFilter, limit: int, cursor: str | None) -> tuple[list[Job], str | None]:
-    """Jobs matching ``where``, newest first, one page at a time."""
+def list_jobs(
+    session: Session, *, where: JobFilter, limit: int, cursor: str | None, visible: ColumnElement[bool] | None = None
+) -> tuple[list[Job], str | None]:
+    """Jobs matching ``where`` (and ``visible``, the caller's scopes), newest first, one page at a time."""
     query = select(Job).options(selectinload(Job.transitions))
+    if visible is not None:
+        query = query.where(visible)
     if where.state is not None:
         query = query.where(Job.state == where.state.value)
     if where.vault_id:

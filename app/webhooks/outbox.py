@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.auth.scopes import ScopeSet
 from app.job.models import Job, ReprotectRequest
 from app.job.states import JobState, is_terminal
 from app.webhooks.events import (
@@ -103,12 +104,20 @@ def _emit(
         job_attempt=job.attempt if job else None,
     )
     session.add(row)
-    receivers: list[WebhookEndpoint | None] = [e for e in endpoints if event_type.value in e.event_types]
+    vaults = [job.vault_id] if job else [j.vault_id for j in request.jobs]
+    receivers: list[WebhookEndpoint | None] = [
+        e for e in endpoints if event_type.value in e.event_types and _hears_of(e, vaults)
+    ]
     if request.callback_url and event_type in DEFAULT_EVENT_TYPES:
         receivers.append(None)
     for endpoint in receivers:
         add_delivery(session, row, endpoint_id=endpoint.id if endpoint else None, now=now)
     return row
+
+
+def _hears_of(endpoint: WebhookEndpoint, vault_ids: list[str]) -> bool:
+    scopes = ScopeSet.parse(endpoint.scopes)
+    return all(scopes.covers(vault_id) for vault_id in vault_ids)
 
 
 def add_delivery(

@@ -10,8 +10,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from app.auth.principal import Principal
+from app.auth.visibility import request_visible, scopes_within
 from app.errors import Conflict, InvalidRequest, NotFound
-from app.pagination import page
+from app.pagination import decode_cursor, encode_cursor, page
 from app.settings import WebhookSettings
 from app.webhooks import delivery as states
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -38,9 +40,9 @@ def vet_url(url: str, settings: WebhookSettings, *, field: str = "url") -> str:
 
 
 def create_endpoint(
-    session: Session, body: WebhookIn, *, settings: WebhookSettings, now: datetime, actor: str | None
+    session: Session, body: WebhookIn, *, settings: WebhookSettings, now: datetime, principal: Principal
 ) -> WebhookEndpoint:
-    """Register a receiver with a fresh secret (the caller shows it once)."""
+    """Register a receiver with a fresh secret (the caller shows it once); it hears of the caller's scopes only."""
     live = session.scalar(select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.deleted_at.is_(None)))
     if (live or 0) >= settings.max_endpoints:
         raise Conflict(f"At most {settings.max_endpoints} endpoints may be registered.", code="too_many_endpoints")
@@ -51,7 +53,8 @@ def create_endpoint(
         event_types=_unique(body.event_types),
         secret=new_secret(),
         enabled=True,
-        created_by=actor,
+        scopes=principal.scopes.as_strings(),
+        created_by=principal.id,
         created_at=now,
         updated_at=now,
     )
@@ -63,25 +66,42 @@ def _unique(types: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(str(t) for t in types))
 
 
-def get_endpoint(session: Session, endpoint_id: uuid.UUID) -> WebhookEndpoint:
-    """A live endpoint, or ``NotFound``."""
+def get_endpoint(session: Session, endpoint_id: uuid.UUID, principal: Principal) -> WebhookEndpoint:
+    """A live endpoint the caller may see, or ``NotFound``."""
     endpoint = session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or endpoint.deleted_at is not None:
+    if endpoint is None or endpoint.deleted_at is not None or not scopes_within(endpoint.scopes, principal):
         raise NotFound(f"No webhook endpoint {endpoint_id}.", code="webhook_not_found")
     return endpoint
 
 
-def list_endpoints(session: Session, *, limit: int, cursor: str | None) -> tuple[list[WebhookEndpoint], str | None]:
-    """Live endpoints, newest first."""
+def list_endpoints(
+    session: Session, principal: Principal, *, limit: int, cursor: str | None
+) -> tuple[list[WebhookEndpoint], str | None]:
+    """Live endpoints the caller may see, newest first (endpoints are few: scopes are checked in Python)."""
     query = select(WebhookEndpoint).where(WebhookEndpoint.deleted_at.is_(None))
-    return page(session, query, created=WebhookEndpoint.created_at, key=WebhookEndpoint.id, limit=limit, cursor=cursor)
+    rows, _ = page(
+        session, query, created=WebhookEndpoint.created_at, key=WebhookEndpoint.id, limit=10_000, cursor=None
+    )
+    visible = [e for e in rows if scopes_within(e.scopes, principal)]
+    if cursor:
+        at, raw_id = decode_cursor(cursor)
+        visible = [e for e in visible if (e.created_at, str(e.id)) < (at, raw_id)]
+    shown = visible[:limit]
+    more = len(visible) > limit
+    return shown, encode_cursor(shown[-1].created_at, shown[-1].id) if more else None
 
 
 def update_endpoint(
-    session: Session, endpoint_id: uuid.UUID, body: WebhookPatch, *, settings: WebhookSettings, now: datetime
+    session: Session,
+    endpoint_id: uuid.UUID,
+    body: WebhookPatch,
+    principal: Principal,
+    *,
+    settings: WebhookSettings,
+    now: datetime,
 ) -> WebhookEndpoint:
     """Change what was given; re-enabling clears the reason it was disabled."""
-    endpoint = get_endpoint(session, endpoint_id)
+    endpoint = get_endpoint(session, endpoint_id, principal)
     if body.url is not None:
         endpoint.url = vet_url(body.url, settings)
     if body.event_types is not None:
@@ -97,10 +117,16 @@ def update_endpoint(
 
 
 def rotate_secret(
-    session: Session, endpoint_id: uuid.UUID, body: RotateSecretIn, *, settings: WebhookSettings, now: datetime
+    session: Session,
+    endpoint_id: uuid.UUID,
+    body: RotateSecretIn,
+    principal: Principal,
+    *,
+    settings: WebhookSettings,
+    now: datetime,
 ) -> WebhookEndpoint:
     """A new secret; the current one keeps signing too for the grace period."""
-    endpoint = get_endpoint(session, endpoint_id)
+    endpoint = get_endpoint(session, endpoint_id, principal)
     grace = settings.rotation_grace_seconds if body.grace_seconds is None else body.grace_seconds
     endpoint.previous_secret = endpoint.secret if grace > 0 else None
     endpoint.previous_secret_expires_at = now + timedelta(seconds=grace) if grace > 0 else None
@@ -109,9 +135,9 @@ def rotate_secret(
     return endpoint
 
 
-def delete_endpoint(session: Session, endpoint_id: uuid.UUID, *, now: datetime) -> None:
+def delete_endpoint(session: Session, endpoint_id: uuid.UUID, principal: Principal, *, now: datetime) -> None:
     """Stop delivering to an endpoint; its delivery history stays readable."""
-    endpoint = get_endpoint(session, endpoint_id)
+    endpoint = get_endpoint(session, endpoint_id, principal)
     states.disable_endpoint(session, endpoint, now=now, reason="deleted")
     endpoint.deleted_at = now
 
@@ -128,10 +154,14 @@ class DeliveryFilter:
 
 
 def list_deliveries(
-    session: Session, *, where: DeliveryFilter, limit: int, cursor: str | None
+    session: Session, principal: Principal, *, where: DeliveryFilter, limit: int, cursor: str | None
 ) -> tuple[list[WebhookDelivery], str | None]:
-    """Deliveries matching ``where``, newest first."""
-    query = select(WebhookDelivery).options(selectinload(WebhookDelivery.attempt_log))
+    """Deliveries matching ``where`` about requests the caller may see, newest first."""
+    query = (
+        select(WebhookDelivery)
+        .options(selectinload(WebhookDelivery.attempt_log))
+        .where(request_visible(WebhookDelivery.request_id, principal.scopes))
+    )
     if where.status:
         query = query.where(WebhookDelivery.status == where.status)
     if where.job_id:
@@ -145,21 +175,25 @@ def list_deliveries(
     return page(session, query, created=WebhookDelivery.created_at, key=WebhookDelivery.id, limit=limit, cursor=cursor)
 
 
-def get_delivery(session: Session, delivery_id: uuid.UUID) -> WebhookDelivery:
-    """A delivery with its attempts, or ``NotFound``."""
-    found = session.get(WebhookDelivery, delivery_id, options=[selectinload(WebhookDelivery.attempt_log)])
+def get_delivery(session: Session, delivery_id: uuid.UUID, principal: Principal) -> WebhookDelivery:
+    """A delivery (with its attempts) about a request the caller may see, or ``NotFound``."""
+    found = session.scalars(
+        select(WebhookDelivery)
+        .options(selectinload(WebhookDelivery.attempt_log))
+        .where(WebhookDelivery.id == delivery_id, request_visible(WebhookDelivery.request_id, principal.scopes))
+    ).one_or_none()
     if found is None:
         raise NotFound(f"No webhook delivery {delivery_id}.", code="delivery_not_found")
     return found
 
 
-def redeliver(session: Session, delivery_id: uuid.UUID, *, now: datetime) -> WebhookDelivery:
+def redeliver(session: Session, delivery_id: uuid.UUID, principal: Principal, *, now: datetime) -> WebhookDelivery:
     """Send a delivery's event again to the same receiver, with the same webhook-id, as a new delivery."""
-    original = get_delivery(session, delivery_id)
+    original = get_delivery(session, delivery_id, principal)
     if original.status == states.PENDING:
         raise Conflict("This delivery is still being attempted.", code="delivery_pending")
     if original.endpoint_id is not None:
-        endpoint = get_endpoint(session, original.endpoint_id)
+        endpoint = get_endpoint(session, original.endpoint_id, principal)
         if not endpoint.enabled:
             raise Conflict(
                 f"Endpoint {endpoint.id} is disabled ({endpoint.disabled_reason}); enable it first "

@@ -9,12 +9,24 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.auth import key_store
+from app.auth.principal import Role
+from app.db import transaction, utcnow
+
+
+def make_key(container, *, role: str = "admin", scopes: tuple[str, ...] = ("*",), name: str = "tests") -> str:
+    """A real API key in the test database; returns its plaintext."""
+    with transaction(container.sessions) as session:
+        return key_store.create(
+            session, name=name, role=Role(role), scopes=list(scopes), created_by="tests", now=utcnow()
+        ).plaintext
 
 
 @pytest.fixture
 def api(container) -> Iterator[TestClient]:
-    """The API, wired to the test database and the emulator."""
-    with TestClient(create_app(container)) as client:
+    """The API, wired to the test database and the emulator, called with an unrestricted admin key."""
+    headers = {"Authorization": f"Bearer {make_key(container)}"}
+    with TestClient(create_app(container), headers=headers) as client:
         yield client
 
 

@@ -6,6 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.auth import api_keys
 from app.bootstrap import bootstrap
 from cli.stack import free_port
 from tests.conftest import service_settings
@@ -16,7 +17,9 @@ def api_without_database(emulator):
     # A real connection attempt to a port nothing listens on: the way a stopped database fails.
     url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/reprotect?connect_timeout=2"
     box = bootstrap(service_settings(url, str(emulator.base_url)))
-    with TestClient(create_app(box)) as client:
+    # Any well-formed key: checking it needs the database, which is down.
+    headers = {"Authorization": f"Bearer {api_keys.generate().plaintext}"}
+    with TestClient(create_app(box), headers=headers) as client:
         yield client
     box.close()
 

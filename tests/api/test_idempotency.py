@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from app.api import idempotency
+from app.auth import api_keys
 from app.db import transaction, utcnow
 from app.job.models import ReprotectRequest
 from app.job.schemas import ReprotectIn
@@ -15,6 +16,11 @@ from app.job.schemas import ReprotectIn
 def _requests(container) -> int:
     with transaction(container.sessions) as session:
         return session.scalar(select(func.count()).select_from(ReprotectRequest))
+
+
+def _caller(api) -> str:
+    """The principal id of the test client's key: idempotency keys are per caller."""
+    return "key:" + api_keys.parse(api.headers["Authorization"].removeprefix("Bearer "))[0]
 
 
 def _body(item):
@@ -60,9 +66,10 @@ def test_a_key_still_being_processed_is_409_and_taken_over_once_its_caller_is_go
     digest = idempotency.fingerprint(
         {"body": ReprotectIn.model_validate(body).model_dump(mode="json"), "dry_run": False}
     )
+    owner = _caller(api)
     claim = idempotency.begin(
         container.sessions,
-        owner="anonymous",
+        owner=owner,
         key="in-flight",
         digest=digest,
         now=utcnow(),
@@ -77,7 +84,7 @@ def test_a_key_still_being_processed_is_409_and_taken_over_once_its_caller_is_go
 
     # The first caller died holding the key (nothing was committed with it): after its lock, a retry runs.
     with transaction(container.sessions) as session:
-        session.get_one(idempotency.IdempotencyRecord, ("anonymous", "in-flight")).locked_until = utcnow()
+        session.get_one(idempotency.IdempotencyRecord, (owner, "in-flight")).locked_until = utcnow()
     taken = api.post("/reprotect", json=body, headers={"Idempotency-Key": "in-flight"})
     assert taken.status_code == 202, taken.text
     assert _requests(container) == 1
@@ -99,7 +106,7 @@ def test_expired_keys_are_forgotten(api, container, demo):
     headers = {"Idempotency-Key": "old"}
     first = api.post("/reprotect", json=_body(demo["committed"][0]), headers=headers)
     with transaction(container.sessions) as session:
-        session.get_one(idempotency.IdempotencyRecord, ("anonymous", "old")).expires_at = utcnow() - timedelta(
+        session.get_one(idempotency.IdempotencyRecord, (_caller(api), "old")).expires_at = utcnow() - timedelta(
             seconds=1
         )
         assert idempotency.purge_expired(session, now=utcnow()) == 1

@@ -57,7 +57,7 @@ def _committed(stack: Stack) -> list[dict]:
 def _wait_completed(stack: Stack, request_id: str, timeout: float = 120) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        summary = httpx.get(f"{stack.api_url}/reprotect/{request_id}").json()
+        summary = httpx.get(f"{stack.api_url}/reprotect/{request_id}", headers=stack.auth_headers).json()
         if summary["completed"]:
             return summary
         time.sleep(0.5)
@@ -68,7 +68,7 @@ def test_the_running_service_reprotects_the_demo_fleet_and_calls_back(stack):
     targets = _committed(stack)
     with running_receiver() as receiver:
         body = {"vms": targets, "callback_url": receiver.url}
-        accepted = httpx.post(f"{stack.api_url}/reprotect", json=body, timeout=60)
+        accepted = httpx.post(f"{stack.api_url}/reprotect", json=body, headers=stack.auth_headers, timeout=60)
         assert accepted.status_code == 202, accepted.text
         summary = _wait_completed(stack, accepted.json()["request_id"])
         assert summary["counts"]["protected"] == len(targets)
@@ -90,7 +90,7 @@ def test_the_running_service_reprotects_the_demo_fleet_and_calls_back(stack):
 
 def test_a_worker_killed_mid_flight_loses_nothing(stack):
     targets = _committed(stack)
-    accepted = httpx.post(f"{stack.api_url}/reprotect", json={"vms": targets}, timeout=60)
+    accepted = httpx.post(f"{stack.api_url}/reprotect", json={"vms": targets}, headers=stack.auth_headers, timeout=60)
     assert accepted.status_code == 202
     time.sleep(1.0)
     name, worker = next((n, c) for n, c in stack.children if n == "worker")

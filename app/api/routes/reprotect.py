@@ -7,13 +7,16 @@ import uuid
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from app.api import idempotency
 from app.api.deps import CloudDep, ContainerDep
 from app.api.problems import documented, render_service_error
+from app.api.security import Operator, Reader
+from app.auth import visibility
+from app.auth.principal import Principal
 from app.bootstrap import Container
 from app.cloud.types import Cloud
 from app.db import transaction, utcnow
@@ -34,12 +37,17 @@ IDEMPOTENCY_LOCK = timedelta(seconds=90)  # longer than the prerequisite checks 
     operation_id="reprotect",
     status_code=202,
     response_model=ReprotectAccepted | DryRunOut,
-    responses={200: {"model": DryRunOut, "description": "Dry run: the plan per VM"}, **documented(409, 413, 422, 503)},
+    responses={
+        200: {"model": DryRunOut, "description": "Dry run: the plan per VM"},
+        **documented(401, 403, 409, 413, 422, 429, 503),
+    },
 )
 def reprotect(
     body: ReprotectIn,
+    request: Request,
     container: ContainerDep,
     cloud: CloudDep,
+    principal: Operator,
     dry_run: Annotated[bool, Query(description="Check and plan only; submit nothing.")] = False,
     idempotency_key: Annotated[
         str | None,
@@ -50,11 +58,14 @@ def reprotect(
     ] = None,
 ) -> Response:
     """Reprotect 1-100 failed-over VMs; every prerequisite is checked before anything is accepted."""
+    named = [vm.item_id or vm.vault_id or "" for vm in body.vms]
+    request.state.audit_vms = [vm.label for vm in body.vms]
+    visibility.require_in_scope(principal, named)  # before any Azure call: no probing outside one's scopes
     if idempotency_key is None:
-        return _reprotect(body, container, cloud, dry_run=dry_run, claim=None)
+        return _reprotect(body, container, cloud, principal, dry_run=dry_run, claim=None)
     claimed = idempotency.begin(
         container.sessions,
-        owner="anonymous",
+        owner=principal.id,
         key=idempotency.check_key(idempotency_key),
         digest=idempotency.fingerprint({"body": body.model_dump(mode="json"), "dry_run": dry_run}),
         now=utcnow(),
@@ -65,7 +76,7 @@ def reprotect(
         headers = {**claimed.headers, idempotency.REPLAYED_HEADER: "true"}
         return JSONResponse(claimed.body, status_code=claimed.status, headers=headers, media_type=_media(claimed))
     try:
-        return _reprotect(body, container, cloud, dry_run=dry_run, claim=claimed)
+        return _reprotect(body, container, cloud, principal, dry_run=dry_run, claim=claimed)
     except ServiceError as exc:
         answer = render_service_error(exc)
         if answer.status_code < 500:  # a refusal is the answer to this request: replay it
@@ -80,7 +91,13 @@ def reprotect(
 
 
 def _reprotect(
-    body: ReprotectIn, container: Container, cloud: Cloud, *, dry_run: bool, claim: idempotency.Claim | None
+    body: ReprotectIn,
+    container: Container,
+    cloud: Cloud,
+    principal: Principal,
+    *,
+    dry_run: bool,
+    claim: idempotency.Claim | None,
 ) -> JSONResponse:
     settings = container.settings
     if body.callback_url:
@@ -93,7 +110,7 @@ def _reprotect(
         return JSONResponse(answer.body, status_code=200)
     try:
         with transaction(container.sessions) as session:
-            answer = _accept(session, body, plans, container)
+            answer = _accept(session, body, plans, container, requested_by=principal.id)
             if claim:
                 idempotency.store(session, claim, answer)  # same transaction as the jobs: no 202 without them
     except service.RaceLost as lost:
@@ -104,14 +121,16 @@ def _reprotect(
     return JSONResponse(answer.body, status_code=202, headers=answer.headers)
 
 
-def _accept(session: Session, body: ReprotectIn, plans: list[Plan], container: Container) -> idempotency.Answer:
+def _accept(
+    session: Session, body: ReprotectIn, plans: list[Plan], container: Container, *, requested_by: str
+) -> idempotency.Answer:
     settings = container.settings
     request = service.create_request(
         session,
         targets=body.vms,
         plans=plans,
         settings=settings.job,
-        requested_by=None,
+        requested_by=requested_by,
         now=utcnow(),
         callback_url=body.callback_url,
     )
@@ -143,9 +162,10 @@ def _media(answer: idempotency.Answer) -> str:
     "/reprotect/{request_id}",
     operation_id="getReprotectRequest",
     response_model=RequestOut,
-    responses=documented(404, 422),
+    responses=documented(401, 403, 404, 422, 429),
 )
-def get_request(request_id: uuid.UUID, container: ContainerDep) -> RequestOut:
+def get_request(request_id: uuid.UUID, container: ContainerDep, principal: Reader) -> RequestOut:
     """A reprotect request: counts per state and every job."""
     with transaction(container.sessions) as session:
+        visibility.check_request(session, request_id, principal)
         return request_out(queries.get_request(session, request_id))

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from app.api.deps import ContainerDep
 from app.api.problems import documented
+from app.api.security import Admin
 from app.db import transaction, utcnow
 from app.webhooks import service
 from app.webhooks.events import EventType
@@ -36,41 +37,53 @@ Cursor = Annotated[str | None, Query(max_length=200)]
     operation_id="createWebhook",
     status_code=201,
     response_model=WebhookCreated,
-    responses=documented(409, 422),
+    responses=documented(401, 403, 409, 422, 429),
 )
-def create_webhook(body: WebhookIn, response: Response, container: ContainerDep) -> WebhookCreated:
+def create_webhook(body: WebhookIn, response: Response, container: ContainerDep, principal: Admin) -> WebhookCreated:
     """Register a receiver; the answer carries its signing secret, shown this once."""
     with transaction(container.sessions) as session:
-        endpoint = service.create_endpoint(session, body, settings=container.settings.webhook, now=utcnow(), actor=None)
+        endpoint = service.create_endpoint(
+            session, body, settings=container.settings.webhook, now=utcnow(), principal=principal
+        )
         out = endpoint_created(endpoint)
     response.headers["Location"] = f"/webhooks/{out.id}"
     return out
 
 
-@router.get("/webhooks", operation_id="listWebhooks", response_model=WebhookPage, responses=documented(422))
-def list_webhooks(container: ContainerDep, limit: Limit = 50, cursor: Cursor = None) -> WebhookPage:
+@router.get(
+    "/webhooks", operation_id="listWebhooks", response_model=WebhookPage, responses=documented(401, 403, 422, 429)
+)
+def list_webhooks(container: ContainerDep, principal: Admin, limit: Limit = 50, cursor: Cursor = None) -> WebhookPage:
     """Registered endpoints, newest first."""
     with transaction(container.sessions) as session:
-        rows, next_cursor = service.list_endpoints(session, limit=limit, cursor=cursor)
+        rows, next_cursor = service.list_endpoints(session, principal, limit=limit, cursor=cursor)
         return WebhookPage(items=[endpoint_out(e) for e in rows], next_cursor=next_cursor)
 
 
 @router.get(
-    "/webhooks/{webhook_id}", operation_id="getWebhook", response_model=WebhookOut, responses=documented(404, 422)
+    "/webhooks/{webhook_id}",
+    operation_id="getWebhook",
+    response_model=WebhookOut,
+    responses=documented(401, 403, 404, 422, 429),
 )
-def get_webhook(webhook_id: uuid.UUID, container: ContainerDep) -> WebhookOut:
+def get_webhook(webhook_id: uuid.UUID, container: ContainerDep, principal: Admin) -> WebhookOut:
     """One endpoint (without its secret)."""
     with transaction(container.sessions) as session:
-        return endpoint_out(service.get_endpoint(session, webhook_id))
+        return endpoint_out(service.get_endpoint(session, webhook_id, principal))
 
 
 @router.patch(
-    "/webhooks/{webhook_id}", operation_id="updateWebhook", response_model=WebhookOut, responses=documented(404, 422)
+    "/webhooks/{webhook_id}",
+    operation_id="updateWebhook",
+    response_model=WebhookOut,
+    responses=documented(401, 403, 404, 422, 429),
 )
-def update_webhook(webhook_id: uuid.UUID, body: WebhookPatch, container: ContainerDep) -> WebhookOut:
+def update_webhook(webhook_id: uuid.UUID, body: WebhookPatch, container: ContainerDep, principal: Admin) -> WebhookOut:
     """Change the URL, event types or description; enable or disable."""
     with transaction(container.sessions) as session:
-        endpoint = service.update_endpoint(session, webhook_id, body, settings=container.settings.webhook, now=utcnow())
+        endpoint = service.update_endpoint(
+            session, webhook_id, body, principal, settings=container.settings.webhook, now=utcnow()
+        )
         return endpoint_out(endpoint)
 
 
@@ -78,30 +91,43 @@ def update_webhook(webhook_id: uuid.UUID, body: WebhookPatch, container: Contain
     "/webhooks/{webhook_id}/rotate-secret",
     operation_id="rotateWebhookSecret",
     response_model=SecretRotated,
-    responses=documented(404, 422),
+    responses=documented(401, 403, 404, 422, 429),
 )
-def rotate_secret(webhook_id: uuid.UUID, body: RotateSecretIn, container: ContainerDep) -> SecretRotated:
+def rotate_secret(
+    webhook_id: uuid.UUID, body: RotateSecretIn, container: ContainerDep, principal: Admin
+) -> SecretRotated:
     """A new signing secret (shown once); both sign deliveries during the grace period."""
     with transaction(container.sessions) as session:
-        endpoint = service.rotate_secret(session, webhook_id, body, settings=container.settings.webhook, now=utcnow())
+        endpoint = service.rotate_secret(
+            session, webhook_id, body, principal, settings=container.settings.webhook, now=utcnow()
+        )
         return SecretRotated(
             id=endpoint.id, secret=endpoint.secret, previous_secret_expires_at=endpoint.previous_secret_expires_at
         )
 
 
-@router.delete("/webhooks/{webhook_id}", operation_id="deleteWebhook", status_code=204, responses=documented(404, 422))
-def delete_webhook(webhook_id: uuid.UUID, container: ContainerDep) -> Response:
+@router.delete(
+    "/webhooks/{webhook_id}",
+    operation_id="deleteWebhook",
+    status_code=204,
+    responses=documented(401, 403, 404, 422, 429),
+)
+def delete_webhook(webhook_id: uuid.UUID, container: ContainerDep, principal: Admin) -> Response:
     """Stop delivering to an endpoint; pending deliveries are cancelled, history stays."""
     with transaction(container.sessions) as session:
-        service.delete_endpoint(session, webhook_id, now=utcnow())
+        service.delete_endpoint(session, webhook_id, principal, now=utcnow())
     return Response(status_code=204)
 
 
 @router.get(
-    "/webhook-deliveries", operation_id="listWebhookDeliveries", response_model=DeliveryPage, responses=documented(422)
+    "/webhook-deliveries",
+    operation_id="listWebhookDeliveries",
+    response_model=DeliveryPage,
+    responses=documented(401, 403, 422, 429),
 )
 def list_deliveries(
     container: ContainerDep,
+    principal: Admin,
     status: DeliveryStatus | None = None,
     job_id: uuid.UUID | None = None,
     request_id: uuid.UUID | None = None,
@@ -119,7 +145,7 @@ def list_deliveries(
         event_type=event_type.value if event_type else None,
     )
     with transaction(container.sessions) as session:
-        rows, next_cursor = service.list_deliveries(session, where=where, limit=limit, cursor=cursor)
+        rows, next_cursor = service.list_deliveries(session, principal, where=where, limit=limit, cursor=cursor)
         return DeliveryPage(items=[delivery_out(d) for d in rows], next_cursor=next_cursor)
 
 
@@ -127,12 +153,12 @@ def list_deliveries(
     "/webhook-deliveries/{delivery_id}",
     operation_id="getWebhookDelivery",
     response_model=DeliveryOut,
-    responses=documented(404, 422),
+    responses=documented(401, 403, 404, 422, 429),
 )
-def get_delivery(delivery_id: uuid.UUID, container: ContainerDep) -> DeliveryOut:
+def get_delivery(delivery_id: uuid.UUID, container: ContainerDep, principal: Admin) -> DeliveryOut:
     """One delivery with every attempt."""
     with transaction(container.sessions) as session:
-        return delivery_out(service.get_delivery(session, delivery_id))
+        return delivery_out(service.get_delivery(session, delivery_id, principal))
 
 
 @router.post(
@@ -140,9 +166,9 @@ def get_delivery(delivery_id: uuid.UUID, container: ContainerDep) -> DeliveryOut
     operation_id="redeliverWebhook",
     status_code=202,
     response_model=DeliveryOut,
-    responses=documented(404, 409, 422),
+    responses=documented(401, 403, 404, 409, 422, 429),
 )
-def redeliver(delivery_id: uuid.UUID, container: ContainerDep) -> DeliveryOut:
+def redeliver(delivery_id: uuid.UUID, container: ContainerDep, principal: Admin) -> DeliveryOut:
     """Send the event again to the same receiver with the same webhook-id (a new delivery)."""
     with transaction(container.sessions) as session:
-        return delivery_out(service.redeliver(session, delivery_id, now=utcnow()))
+        return delivery_out(service.redeliver(session, delivery_id, principal, now=utcnow()))

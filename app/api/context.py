@@ -1,0 +1,92 @@
+"""Per-request context: the ``x-request-id`` on every answer and log line, and the audit trail.
+
+A pure ASGI middleware: it reads the id from the caller (if sane) or makes one, exposes it to logging
+through a context variable, and after the answer writes an audit entry for every mutating call and
+every refusal for lack of rights, with the principal the auth dependency left on the request.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.auth import audit
+from app.auth.principal import Principal
+from app.db import transaction, utcnow
+
+REQUEST_ID_HEADER = "x-request-id"
+_SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+log = logging.getLogger(__name__)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every log record (``-`` outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+class RequestContext:
+    """Request id in and out, and the audit entry once the answer has gone."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
+        request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        scope.setdefault("state", {})["request_id"] = request_id
+        status = 500
+
+        async def with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.encode(), request_id.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, with_id)
+        finally:
+            try:
+                if audit.should_record(scope["method"], status):
+                    await run_in_threadpool(_audit, scope, status, request_id)
+            finally:
+                request_id_var.reset(token)
+
+
+def _audit(scope: Scope, status: int, request_id: str) -> None:
+    state: dict[str, Any] = scope.get("state", {})
+    principal: Principal | None = state.get("principal")
+    route = scope.get("route")
+    container = scope["app"].state.container
+    try:
+        with transaction(container.sessions) as session:
+            audit.record(
+                session,
+                at=utcnow(),
+                request_id=request_id,
+                principal_id=principal.id if principal else None,
+                principal_kind=principal.kind.value if principal else None,
+                method=scope["method"],
+                route=getattr(route, "path", scope["path"]),
+                path=scope["path"][:2000],
+                status=status,
+                outcome=audit.outcome_of(status),
+                vm_ids=list(state.get("audit_vms", []))[:100],
+            )
+    except Exception:
+        log.exception("could not write the audit entry of request %s", request_id)

@@ -1,0 +1,187 @@
+"""``/api-keys`` and ``/audit``: key lifecycle and the audit trail, for admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from app.api.deps import ContainerDep
+from app.api.problems import documented
+from app.api.security import Admin
+from app.auth import audit, key_store, visibility
+from app.auth.models import ApiKey, AuditEntry
+from app.auth.principal import Principal, Role
+from app.db import transaction, utcnow
+from app.errors import Forbidden, NotFound
+
+router = APIRouter(tags=["admin"])
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=200)]
+KeyId = Annotated[str, Field(pattern=r"^[0-9a-f]{8}$")]
+
+
+class ApiKeyIn(BaseModel):
+    """Body of ``POST /api-keys``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+    scopes: list[str] = Field(
+        min_length=1, max_length=50, description="'*', /subscriptions/{id}, …/resourceGroups/{rg} or a vault id"
+    )
+    expires_at: AwareDatetime | None = None
+
+
+class ApiKeyOut(BaseModel):
+    """A key as listed: never the key itself."""
+
+    id: str
+    name: str
+    role: Role
+    scopes: list[str]
+    created_at: datetime
+    created_by: str
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    """The new key, with its plaintext shown this once."""
+
+    key: str = Field(description="rpk_… — store it now; only its hash is kept")
+
+
+class ApiKeyPage(BaseModel):
+    """A page of keys, newest first."""
+
+    items: list[ApiKeyOut]
+    next_cursor: str | None
+
+
+class AuditOut(BaseModel):
+    """One audit entry."""
+
+    id: int
+    at: datetime
+    request_id: str
+    principal_id: str | None
+    principal_kind: str | None
+    method: str
+    route: str
+    path: str
+    status: int
+    outcome: str
+    vm_ids: list[str]
+
+
+class AuditPage(BaseModel):
+    """A page of audit entries, newest first."""
+
+    items: list[AuditOut]
+    next_cursor: str | None
+
+
+def _key_out(row: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut(
+        id=row.id,
+        name=row.name,
+        role=Role(row.role),
+        scopes=list(row.scopes),
+        created_at=row.created_at,
+        created_by=row.created_by,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+        last_used_at=row.last_used_at,
+    )
+
+
+def _no_escalation(principal: Principal, body: ApiKeyIn) -> None:
+    if principal.role is None or not principal.role.grants(body.role):
+        raise Forbidden("A key cannot be given a role above its creator's.", code="role_escalation")
+    if not visibility.scopes_within(body.scopes, principal):
+        raise Forbidden("A key cannot be given scopes outside its creator's.", code="scope_escalation")
+
+
+@router.post("/api-keys", operation_id="createApiKey", status_code=201, response_model=ApiKeyCreated,
+             responses=documented(401, 403, 422, 429))  # fmt: skip
+def create_api_key(body: ApiKeyIn, response: Response, container: ContainerDep, principal: Admin) -> ApiKeyCreated:
+    """Create a key for automation; the answer is the only time the key is shown."""
+    _no_escalation(principal, body)
+    with transaction(container.sessions) as session:
+        created = key_store.create(
+            session,
+            name=body.name,
+            role=body.role,
+            scopes=body.scopes,
+            created_by=principal.id,
+            now=utcnow(),
+            expires_at=body.expires_at,
+        )
+        out = ApiKeyCreated(**_key_out(created.row).model_dump(), key=created.plaintext)
+    response.headers["Location"] = f"/api-keys/{out.id}"
+    return out
+
+
+@router.get(
+    "/api-keys", operation_id="listApiKeys", response_model=ApiKeyPage, responses=documented(401, 403, 422, 429)
+)
+def list_api_keys(container: ContainerDep, principal: Admin, limit: Limit = 50, cursor: Cursor = None) -> ApiKeyPage:
+    """Keys whose scopes lie inside the caller's, newest first (revoked ones included)."""
+    with transaction(container.sessions) as session:
+        rows, next_cursor = key_store.list_keys(session, limit=limit, cursor=cursor)
+        visible = [_key_out(r) for r in rows if visibility.scopes_within(r.scopes, principal)]
+        return ApiKeyPage(items=visible, next_cursor=next_cursor)
+
+
+@router.delete("/api-keys/{key_id}", operation_id="revokeApiKey", status_code=204,
+               responses=documented(401, 403, 404, 422, 429))  # fmt: skip
+def revoke_api_key(key_id: KeyId, container: ContainerDep, principal: Admin) -> Response:
+    """Revoke a key at once; its later uses are refused with 401."""
+    with transaction(container.sessions) as session:
+        row = key_store.get(session, key_id)
+        if not visibility.scopes_within(row.scopes, principal):  # outside the caller's scopes: as if missing
+            raise NotFound(f"No API key {key_id}.", code="api_key_not_found")
+        key_store.revoke(session, key_id, by=principal.id, now=utcnow())
+    return Response(status_code=204)
+
+
+@router.get("/audit", operation_id="listAudit", response_model=AuditPage, responses=documented(401, 403, 422, 429))
+def list_audit(
+    container: ContainerDep,
+    principal: Admin,
+    principal_id: Annotated[str | None, Query(max_length=200)] = None,
+    outcome: Literal["succeeded", "refused", "denied", "rate_limited", "failed"] | None = None,
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> AuditPage:
+    """The audit trail, newest first; it spans every scope, so only unrestricted admins read it."""
+    if not principal.scopes.is_unrestricted:
+        raise Forbidden("The audit trail spans every scope: it needs an admin with scope '*'.", code="outside_scope")
+    where = audit.AuditFilter(principal_id=principal_id, outcome=outcome, method=method, since=since, until=until)
+    with transaction(container.sessions) as session:
+        rows, next_cursor = audit.list_entries(session, where=where, limit=limit, cursor=cursor)
+        return AuditPage(items=[_audit_out(r) for r in rows], next_cursor=next_cursor)
+
+
+def _audit_out(row: AuditEntry) -> AuditOut:
+    return AuditOut(
+        id=row.id,
+        at=row.at,
+        request_id=row.request_id,
+        principal_id=row.principal_id,
+        principal_kind=row.principal_kind,
+        method=row.method,
+        route=row.route,
+        path=row.path,
+        status=row.status,
+        outcome=row.outcome,
+        vm_ids=list(row.vm_ids or []),
+    )

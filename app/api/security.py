@@ -1,0 +1,48 @@
+"""Dependencies every protected route declares: the caller (401 without one), the role it needs (403)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.api.deps import ContainerDep
+from app.auth.principal import Principal, Role
+from app.errors import Forbidden
+
+bearer = HTTPBearer(
+    auto_error=False,
+    bearerFormat="API key (rpk_…) or Entra ID JWT",
+    description="An API key created with `reprotect keys create` / POST /api-keys, or an Entra ID access token.",
+)
+
+
+def current_principal(
+    request: Request,
+    container: ContainerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The authenticated caller; also kept on the request for the audit trail."""
+    # HTTPBearer gives None for a missing header and for any scheme but Bearer: both are refused.
+    principal = container.auth.principal(credentials.credentials if credentials else None)
+    request.state.principal = principal
+    return principal
+
+
+def require(role: Role) -> Callable[..., Principal]:
+    """A dependency admitting principals whose role grants ``role``."""
+
+    def admitted(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.can(role):
+            held = principal.role.value if principal.role else "no role"
+            raise Forbidden(f"This needs the {role.value} role; the caller has {held}.", code="insufficient_role")
+        return principal
+
+    return admitted
+
+
+Reader = Annotated[Principal, Depends(require(Role.READER))]
+Operator = Annotated[Principal, Depends(require(Role.OPERATOR))]
+Admin = Annotated[Principal, Depends(require(Role.ADMIN))]

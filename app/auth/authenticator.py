@@ -1,0 +1,56 @@
+"""Who is calling: an API key (looked up by hash) or an Entra ID token (verified against the JWKS),
+then the caller's rate limit. Framework-free; the API wraps it in dependencies."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.auth import api_keys, key_store
+from app.auth.config import AuthConfig
+from app.auth.principal import Principal
+from app.auth.rate_limit import RateLimiter
+from app.auth.tokens import AuthError, TokenVerifier
+from app.db import transaction, utcnow
+from app.errors import RateLimited
+
+
+class Authenticator:
+    """Turns an ``Authorization`` credential into a principal, or refuses it."""
+
+    def __init__(self, config: AuthConfig, sessions: sessionmaker[Session]):
+        self._sessions = sessions
+        self._tokens = TokenVerifier(config.entra) if config.entra.enabled else None
+        self._limiter = RateLimiter(config.rate_limit) if config.rate_limit.enabled else None
+
+    def principal(self, credential: str | None) -> Principal:
+        """The caller behind a bearer credential (never echoed in errors)."""
+        if not credential:
+            raise AuthError(
+                "Authentication required: send 'Authorization: Bearer <API key or Entra ID token>'.",
+                code="unauthenticated",
+            )
+        if credential.startswith(api_keys.PREFIX):
+            found = self._api_key(credential)
+        elif self._tokens is not None:
+            found = self._tokens.principal(self._tokens.verify(credential))
+        else:
+            raise AuthError("Only API keys are accepted here (no Entra ID tenant is configured).", code="invalid_token")
+        self._check_rate(found)
+        return found
+
+    def _api_key(self, credential: str) -> Principal:
+        with transaction(self._sessions) as session:
+            found = key_store.authenticate(session, credential, now=utcnow())
+        if found is None:
+            raise AuthError("The API key is unknown, revoked or expired.", code="invalid_api_key")
+        return found
+
+    def _check_rate(self, principal: Principal) -> None:
+        if self._limiter is None:
+            return
+        decision = self._limiter.hit(principal.id)
+        if not decision.allowed:
+            raise RateLimited(
+                f"More than {decision.limit} requests in the current window; slow down.",
+                retry_after=decision.retry_after_seconds,
+            )

@@ -1,0 +1,97 @@
+"""API keys in the database: create (plaintext shown once), look up by the presented key, revoke, list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth import api_keys
+from app.auth.models import ApiKey
+from app.auth.principal import Principal, Role
+from app.auth.scopes import ScopeSet
+from app.errors import InvalidRequest, NotFound
+from app.pagination import page
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    """A new key's row and its plaintext, which exists only in this answer."""
+
+    row: ApiKey
+    plaintext: str
+
+
+def create(
+    session: Session,
+    *,
+    name: str,
+    role: Role,
+    scopes: list[str],
+    created_by: str,
+    now: datetime,
+    expires_at: datetime | None = None,
+) -> CreatedKey:
+    """A new key; refuses scopes that do not parse and expiries in the past."""
+    try:
+        parsed = ScopeSet.parse(scopes)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), code="invalid_scope") from exc
+    if not parsed:
+        raise InvalidRequest("Give the key at least one scope ('*' for everything).", code="invalid_scope")
+    if expires_at is not None and expires_at <= now:
+        raise InvalidRequest("expires_at must be in the future.", code="invalid_expiry")
+    for _ in range(5):  # 32-bit key ids: retry the rare clash
+        new = api_keys.generate()
+        if session.get(ApiKey, new.key_id) is None:
+            break
+    row = ApiKey(
+        id=new.key_id,
+        name=name,
+        key_hash=new.hash,
+        role=role.value,
+        scopes=parsed.as_strings(),
+        created_at=now,
+        created_by=created_by,
+        expires_at=expires_at,
+    )
+    session.add(row)
+    return CreatedKey(row=row, plaintext=new.plaintext)
+
+
+def authenticate(session: Session, plaintext: str, *, now: datetime) -> Principal | None:
+    """The principal of a presented key, or None if it is unknown, wrong, revoked or expired."""
+    parsed = api_keys.parse(plaintext)
+    if parsed is None:
+        return None
+    row = session.get(ApiKey, parsed[0])
+    if row is None or not api_keys.matches(plaintext, row.key_hash):
+        return None
+    if row.revoked_at is not None or (row.expires_at is not None and row.expires_at <= now):
+        return None
+    if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
+        row.last_used_at = now  # coarse, so a busy key does not write on every call
+    return api_keys.principal(key_id=row.id, name=row.name, role=Role(row.role), scopes=ScopeSet.parse(row.scopes))
+
+
+def get(session: Session, key_id: str) -> ApiKey:
+    """A key's row, or ``NotFound``."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"No API key {key_id}.", code="api_key_not_found")
+    return row
+
+
+def revoke(session: Session, key_id: str, *, by: str, now: datetime) -> ApiKey:
+    """Revoke a key (idempotent: revoking twice keeps the first time)."""
+    row = get(session, key_id)
+    if row.revoked_at is None:
+        row.revoked_at, row.revoked_by = now, by
+    return row
+
+
+def list_keys(session: Session, *, limit: int, cursor: str | None) -> tuple[list[ApiKey], str | None]:
+    """Keys, newest first (revoked ones included, marked)."""
+    return page(session, select(ApiKey), created=ApiKey.created_at, key=ApiKey.id, limit=limit, cursor=cursor)

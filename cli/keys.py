@@ -1,0 +1,102 @@
+"""``reprotect keys``: create, list and revoke API keys directly in the job database (operators' CLI)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+app = typer.Typer(help="API keys for automation: created and revoked here or through /api-keys.", no_args_is_help=True)
+console = Console()
+
+
+def _sessions() -> tuple[Engine, sessionmaker[Session]]:
+    from app.db import build_engine, build_session_factory
+    from app.settings import get_settings
+
+    engine = build_engine(get_settings().database.url)
+    return engine, build_session_factory(engine)
+
+
+@app.command()
+def create(
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")],
+    role: Annotated[str, typer.Option(help="reader, operator or admin.")] = "operator",
+    scope: Annotated[
+        list[str] | None, typer.Option(help="'*', a subscription, resource group or vault id (repeatable).")
+    ] = None,
+    expires_in_days: Annotated[float | None, typer.Option(help="Expire the key after this many days.")] = None,
+    plain: Annotated[bool, typer.Option(help="Print only the key (for scripts).")] = False,
+) -> None:
+    """Create a key; it is printed once and only its hash is kept."""
+    from app.auth import key_store
+    from app.auth.principal import Role
+    from app.db import transaction, utcnow
+    from app.errors import ServiceError
+
+    engine, sessions = _sessions()
+    now = utcnow()
+    try:
+        with transaction(sessions) as session:
+            created = key_store.create(
+                session,
+                name=name,
+                role=Role(role),
+                scopes=scope or [],
+                created_by="cli",
+                now=now,
+                expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+            )
+    except (ServiceError, ValueError) as exc:
+        console.print(f"[red]{getattr(exc, 'message', exc)}[/]")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    if plain:
+        print(created.plaintext)
+        return
+    console.print(
+        f"key {created.row.id} ({role}, scopes {', '.join(created.row.scopes)}): store it now, it is not kept:"
+    )
+    print(created.plaintext)
+
+
+@app.command("list")
+def list_keys() -> None:
+    """Every key with its role, scopes and state (never the key itself)."""
+    from app.auth import key_store
+    from app.db import transaction
+
+    engine, sessions = _sessions()
+    table = Table("id", "name", "role", "scopes", "created", "expires", "revoked", "last used")
+    with transaction(sessions) as session:
+        rows, _ = key_store.list_keys(session, limit=1000, cursor=None)
+        for r in rows:
+            table.add_row(r.id, r.name, r.role, " ".join(r.scopes), str(r.created_at), str(r.expires_at or ""),
+                          str(r.revoked_at or ""), str(r.last_used_at or ""))  # fmt: skip
+    engine.dispose()
+    console.print(table)
+
+
+@app.command()
+def revoke(key_id: str) -> None:
+    """Revoke a key at once."""
+    from app.auth import key_store
+    from app.db import transaction, utcnow
+    from app.errors import NotFound
+
+    engine, sessions = _sessions()
+    try:
+        with transaction(sessions) as session:
+            key_store.revoke(session, key_id, by="cli", now=utcnow())
+    except NotFound as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(2) from exc
+    finally:
+        engine.dispose()
+    console.print(f"key {key_id} revoked")
