@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 SERVICES_ENV := REPROTECT_TEST_POSTGRES_URL=$${REPROTECT_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	REPROTECT_TEST_REDIS_URL=$${REPROTECT_TEST_REDIS_URL:-redis://127.0.0.1:6379/15} REPROTECT_TEST_REQUIRE_SERVICES=1
 
-.PHONY: install demo dev lint format test test-services openapi compose-check bench clean
+.PHONY: install demo dev lint format test test-services test-faults openapi compose-check bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -41,14 +41,18 @@ test: install lint ## Lint, then the whole suite (Postgres/Redis variants skip u
 test-services: install ## The suite's Postgres and Redis variants against the real servers
 	$(SERVICES_ENV) $(BIN)/pytest -k "postgres or redis" $(PYTEST_ARGS)
 
+test-faults: install ## The fault-injection suite alone: real processes on Postgres + Redis (REPROTECT_FAULT_SEED to replay)
+	$(SERVICES_ENV) $(BIN)/pytest tests/faults -s $(PYTEST_ARGS)
+
 openapi: install ## Regenerate openapi/openapi.json from the app
 	$(BIN)/python scripts/export_openapi.py
 
 compose-check: ## Validate docker-compose.yml (needs docker-compose)
 	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"
 
-bench: install ## Fleet benchmark (500 VMs by default)
+bench: install ## Fleet benchmark (500 VMs by default), then the webhook benchmark
 	$(BIN)/python benchmarks/fleet.py
+	$(BIN)/python benchmarks/webhooks.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
