@@ -16,6 +16,8 @@ from app.settings import Settings
 ADVANCE_JOB = "reprotect.advance_job"
 DELIVER_WEBHOOK = "reprotect.deliver_webhook"
 SWEEP = "reprotect.sweep"
+JOBS_QUEUE = "celery"
+WEBHOOKS_QUEUE = "webhooks"  # its own queue: a delivery never waits behind a fleet's job steps
 log = logging.getLogger(__name__)
 
 
@@ -32,6 +34,8 @@ def build_celery(settings: Settings) -> Celery:
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
         broker_transport_options=_transport_options(settings.broker.url),
+        task_default_queue=JOBS_QUEUE,
+        task_routes={DELIVER_WEBHOOK: {"queue": WEBHOOKS_QUEUE}},
         beat_schedule={
             "sweep-due-jobs": {"task": SWEEP, "schedule": settings.broker.sweep_interval_seconds},
         },

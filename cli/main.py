@@ -33,15 +33,27 @@ def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the HTTP API."""
     import uvicorn
 
-    uvicorn.run("app.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    from app.api.context import logging_config
+
+    uvicorn.run(
+        "app.api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        log_config=logging_config(),
+    )
 
 
 @app.command()
 def worker(concurrency: int = 8, pool: str = "threads", loglevel: str = "INFO") -> None:
-    """Run a Celery worker that advances jobs."""
+    """Run a Celery worker that advances jobs and delivers webhooks (one queue each)."""
+    from app.queue import JOBS_QUEUE, WEBHOOKS_QUEUE
     from workers.celery_app import celery
 
-    celery.worker_main(["worker", f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}"])
+    args = [f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}"]
+    celery.worker_main(["worker", *args, f"--queues={JOBS_QUEUE},{WEBHOOKS_QUEUE}"])
 
 
 @app.command()

@@ -34,6 +34,24 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def logging_config(level: str = "INFO") -> dict[str, Any]:
+    """``logging.config`` for the API process: every line, uvicorn's included, names its request id."""
+    line = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+    handler = {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"request_id": {"()": RequestIdFilter}},
+        "formatters": {"plain": {"format": line}},
+        "handlers": {"default": handler},
+        "root": {"handlers": ["default"], "level": level},
+        "loggers": {
+            name: {"handlers": ["default"], "level": level, "propagate": False}
+            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
+        },
+    }
+
+
 class RequestContext:
     """Request id in and out, and the audit entry once the answer has gone."""
 

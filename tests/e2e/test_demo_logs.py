@@ -1,4 +1,4 @@
-"""A full `reprotect demo` run leaks no secret into any output or log line."""
+"""A full `reprotect demo` run leaks no secret into any output or log line, and API lines carry request ids."""
 
 from __future__ import annotations
 
@@ -30,6 +30,10 @@ def test_a_demo_run_logs_no_secret(tmp_path):
     logs = {path.name: path.read_text(errors="replace") for path in var_dir.glob("*.log")}
     assert {"api.log", "worker.log", "scheduler.log", "emulator.log"} <= set(logs)
     assert sum(len(text.splitlines()) for text in logs.values()) > 50  # the processes did log
+    # Every API log line names its request: the access lines of the demo's calls carry their x-request-id.
+    access = [line for line in logs["api.log"].splitlines() if "uvicorn.access" in line and "/reprotect" in line]
+    assert access
+    assert all(re.search(r"\[[0-9a-f]{32}\] uvicorn\.access", line) for line in access), access[:3]
     outputs = {"stdout": run.stdout, "stderr": run.stderr, **logs}
     for name, text in outputs.items():
         for line in text.splitlines():
