@@ -39,7 +39,7 @@ test: install lint ## Lint, then the whole suite (Postgres/Redis variants skip u
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 test-services: install ## The suite's Postgres and Redis variants against the real servers
-	$(SERVICES_ENV) $(BIN)/pytest -k "postgres or redis" $(PYTEST_ARGS)
+	$(SERVICES_ENV) $(BIN)/pytest -k "postgres or redis" -m "not faults" $(PYTEST_ARGS)
 
 test-faults: install ## The fault-injection suite alone: real processes on Postgres + Redis (REPROTECT_FAULT_SEED to replay)
 	$(SERVICES_ENV) $(BIN)/pytest tests/faults -s $(PYTEST_ARGS)

@@ -74,10 +74,15 @@ def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"timeout": 30, "check_same_thread": False}
+        )
         event.listen(engine, "connect", _tune_sqlite)
         return engine
-    return create_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # hide_parameters: statement parameters (secrets being written, among them) never reach errors or logs.
+    return create_engine(
+        url, echo=echo, hide_parameters=True, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
 
 
 def build_session_factory(engine: Engine) -> sessionmaker[Session]:

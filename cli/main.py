@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -47,13 +50,46 @@ def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
 
 @app.command()
-def worker(concurrency: int = 8, pool: str = "threads", loglevel: str = "INFO") -> None:
-    """Run a Celery worker that advances jobs and delivers webhooks (one queue each)."""
+def worker(
+    concurrency: int = 8,
+    pool: str = "threads",
+    loglevel: str = "INFO",
+    supervise: Annotated[bool, typer.Option(help="Restart the Celery worker whenever it exits on its own.")] = True,
+) -> None:
+    """Run a Celery worker that advances jobs and delivers webhooks (one queue each), kept alive."""
+    args = [f"--concurrency={concurrency}", f"--pool={pool}", f"--loglevel={loglevel}"]
+    if supervise:
+        raise typer.Exit(supervised([sys.executable, "-m", "cli", "worker", "--no-supervise", *args]))
     from app.queue import JOBS_QUEUE, WEBHOOKS_QUEUE
     from workers.celery_app import celery
 
-    args = [f"--pool={pool}", f"--concurrency={concurrency}", f"--loglevel={loglevel}"]
     celery.worker_main(["worker", *args, f"--queues={JOBS_QUEUE},{WEBHOOKS_QUEUE}"])
+
+
+def supervised(command: list[str]) -> int:
+    """Run ``command``, starting it again whenever it exits unasked; SIGTERM/SIGINT stop it for good.
+
+    Celery's worker can exit on a broker connection loss while it holds unacknowledged messages (seen
+    with celery/kombu 5.7 on a Redis restart): a worker nobody restarts would stall every job.
+    """
+    stopping = False
+    child: subprocess.Popen[bytes] | None = None
+
+    def stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while True:
+        child = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
+        code = child.wait()
+        if stopping:
+            return code
+        print(f"worker exited unasked (code {code}); starting it again in 1 s", file=sys.stderr, flush=True)
+        time.sleep(1)
 
 
 @app.command()

@@ -72,7 +72,7 @@ def fresh_postgres_database() -> Iterator[str]:
     """An empty database on the configured Postgres server, dropped afterwards."""
     assert POSTGRES_URL
     name = f"reprotect_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     try:

@@ -100,7 +100,7 @@ def _audit(scope: Scope, status: int, request_id: str) -> None:
                 principal_id=principal.id if principal else None,
                 principal_kind=principal.kind.value if principal else None,
                 method=scope["method"],
-                route=getattr(route, "path", scope["path"]),
+                route=str(getattr(route, "path", scope["path"]))[:200],
                 path=scope["path"][:2000],
                 status=status,
                 outcome=audit.outcome_of(status),

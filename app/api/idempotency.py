@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, delete, select
+from sqlalchemy import JSON, Integer, String, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -35,6 +36,8 @@ class IdempotencyRecord(Base):
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20))
+    # Who holds the claim: a call taken over after its lock expired may no longer store its answer.
+    claim_token: Mapped[str] = mapped_column(String(32))
     response_status: Mapped[int | None] = mapped_column(Integer)
     response_headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
     response_body: Mapped[Any] = mapped_column(JSON, nullable=True)
@@ -58,6 +61,7 @@ class Claim:
 
     owner: str
     key: str
+    token: str = field(default_factory=lambda: secrets.token_hex(16))
 
 
 def fingerprint(payload: Any) -> str:
@@ -98,21 +102,23 @@ def begin(
                 )
                 found = session.get(IdempotencyRecord, (owner, key), with_for_update=True)
                 if found is None:
-                    session.add(_claimed(owner, key, digest, now=now, ttl=ttl, lock=lock))
+                    claim = Claim(owner=owner, key=key)
+                    session.add(_claimed(claim, digest, now=now, ttl=ttl, lock=lock))
                     session.flush()
-                    return Claim(owner=owner, key=key)
+                    return claim
                 return _existing(found, digest, now=now, lock=lock)
         except IntegrityError:
             continue  # a concurrent first call inserted it: look again
     raise Conflict("This Idempotency-Key is being used by another request.", code="idempotency_key_in_use")
 
 
-def _claimed(owner: str, key: str, digest: str, *, now: datetime, ttl: timedelta, lock: timedelta) -> IdempotencyRecord:
+def _claimed(claim: Claim, digest: str, *, now: datetime, ttl: timedelta, lock: timedelta) -> IdempotencyRecord:
     return IdempotencyRecord(
-        owner=owner,
-        key=key,
+        owner=claim.owner,
+        key=claim.key,
         fingerprint=digest,
         status=PROCESSING,
+        claim_token=claim.token,
         created_at=now,
         locked_until=now + lock,
         expires_at=now + ttl,
@@ -135,24 +141,48 @@ def _existing(found: IdempotencyRecord, digest: str, *, now: datetime, lock: tim
             code="idempotency_key_in_use",
             details={"retry_after_seconds": 1},
         )
-    # The call that claimed it died before answering (nothing was committed with it): take it over.
+    # The call that claimed it died (or overran its lock) before answering: take it over. The old call can
+    # no longer store its answer (its token is stale), so its work rolls back instead of doubling ours.
+    claim = Claim(owner=found.owner, key=found.key)
     found.locked_until = now + lock
-    return Claim(owner=found.owner, key=found.key)
+    found.claim_token = claim.token
+    return claim
 
 
 def store(session: Session, claim: Claim, answer: Answer) -> None:
-    """Record the answer in the caller's transaction (the one that commits the work)."""
-    record = session.get_one(IdempotencyRecord, (claim.owner, claim.key))
-    record.status = COMPLETED
-    record.response_status = answer.status
-    record.response_headers = answer.headers
-    record.response_body = answer.body
+    """Record the answer in the caller's transaction (the one that commits the work); refuse if taken over."""
+    if not _stored(session, claim, answer):
+        raise Conflict(
+            "This request overran and a retry with the same Idempotency-Key took over; nothing was recorded "
+            "by this call. Retry with the same key to get the answer.",
+            code="idempotency_key_in_use",
+        )
 
 
 def store_now(factory: sessionmaker[Session], claim: Claim, answer: Answer) -> None:
-    """Record an answer that committed nothing (a refusal) in its own transaction."""
+    """Record an answer that committed nothing (a refusal) in its own transaction, unless taken over."""
     with transaction(factory) as session:
-        store(session, claim, answer)
+        _stored(session, claim, answer)
+
+
+def _stored(session: Session, claim: Claim, answer: Answer) -> bool:
+    done = session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.owner == claim.owner,
+            IdempotencyRecord.key == claim.key,
+            IdempotencyRecord.status == PROCESSING,
+            IdempotencyRecord.claim_token == claim.token,
+        )
+        .values(
+            status=COMPLETED,
+            response_status=answer.status,
+            response_headers=answer.headers,
+            response_body=answer.body,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(done.rowcount == 1)  # type: ignore[attr-defined]
 
 
 def release(factory: sessionmaker[Session], claim: Claim) -> None:
@@ -163,6 +193,7 @@ def release(factory: sessionmaker[Session], claim: Claim) -> None:
                 IdempotencyRecord.owner == claim.owner,
                 IdempotencyRecord.key == claim.key,
                 IdempotencyRecord.status == PROCESSING,
+                IdempotencyRecord.claim_token == claim.token,
             )
         )
 

@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -122,13 +122,35 @@ def _stale(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _database_down(_: Request, exc: Exception) -> JSONResponse:
-    log.warning("database unavailable: %s", exc)
+    cause = getattr(exc, "orig", None) or exc
+    state = getattr(cause, "sqlstate", None)
+    if state in ("40P01", "40001"):  # deadlock / serialization failure: nothing was recorded, try again
+        log.warning("transaction rolled back by the database (%s)", state)
+        return problem(
+            409,
+            code="concurrent_update",
+            title="Conflict",
+            detail="A concurrent change got in the way; nothing was recorded. Try again.",
+            headers={"Retry-After": "1"},
+        )
+    # Only the error's class: its text may quote statement parameters (secrets among them).
+    log.warning("database unavailable: %s", type(cause).__name__)
     return problem(
         503,
         code="database_unavailable",
         title="Service unavailable",
         detail="The job database is not reachable; nothing was recorded. Retry shortly.",
         headers={"Retry-After": "5"},
+    )
+
+
+def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StatementError)
+    if not isinstance(exc.orig, OverflowError | ValueError):
+        log.error("unexpected statement error: %s", type(exc.orig).__name__)
+        return problem(500, code="internal_error", title="Internal error", detail="Unexpected database error.")
+    return problem(
+        422, code="value_out_of_range", title="The request is not valid", detail="A value is out of the range stored."
     )
 
 
@@ -139,6 +161,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(StaleDataError, _stale)
     app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(StatementError, _out_of_range)
     app.add_exception_handler(PoolTimeout, _database_down)
 
 

@@ -15,6 +15,10 @@ DiskType = Literal[
 ]
 
 
+# An ARM resource id: segments of name characters only; no ".", "..", "?", "#", "%" or blank tricks.
+ARM_ID = r"^/[Ss]ubscriptions/[\w-]+(/[\w()-][\w().-]*)+$"
+
+
 class Strict(BaseModel):
     """Refuse unknown fields: a typo in a customisation must not be silently ignored."""
 
@@ -24,17 +28,15 @@ class Strict(BaseModel):
 class VmTarget(Strict):
     """One VM to reprotect: its replicated item's id, or its vault plus the VM name, and customisation."""
 
-    item_id: str | None = Field(default=None, min_length=10, max_length=800, pattern=r"^/[Ss]ubscriptions/[^/]+/.+")
-    vault_id: str | None = Field(default=None, min_length=10, max_length=400, pattern=r"^/[Ss]ubscriptions/[^/]+/.+")
+    item_id: str | None = Field(default=None, min_length=10, max_length=800, pattern=ARM_ID)
+    vault_id: str | None = Field(default=None, min_length=10, max_length=400, pattern=ARM_ID)
     vm_name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^/\\]+$")
     target_resource_group_id: str | None = Field(
-        default=None, max_length=400, pattern=r"^/[Ss]ubscriptions/[^/]+/[Rr]esource[Gg]roups/[^/]+$"
+        default=None, max_length=400, pattern=r"^/[Ss]ubscriptions/[\w-]+/[Rr]esource[Gg]roups/[\w().-]*[\w()-]$"
     )
-    cache_storage_account_id: str | None = Field(default=None, max_length=800, pattern=r"^/[Ss]ubscriptions/[^/]+/.+")
-    availability_set_id: str | None = Field(default=None, max_length=800, pattern=r"^/[Ss]ubscriptions/[^/]+/.+")
-    proximity_placement_group_id: str | None = Field(
-        default=None, max_length=800, pattern=r"^/[Ss]ubscriptions/[^/]+/.+"
-    )
+    cache_storage_account_id: str | None = Field(default=None, max_length=800, pattern=ARM_ID)
+    availability_set_id: str | None = Field(default=None, max_length=800, pattern=ARM_ID)
+    proximity_placement_group_id: str | None = Field(default=None, max_length=800, pattern=ARM_ID)
     target_disk_type: DiskType | None = None
     replica_disk_type: DiskType | None = None
     # Accepted only to refuse it with a clear message: reprotect cannot change the target network.
@@ -47,6 +49,18 @@ class VmTarget(Strict):
         if self.item_id is not None and (self.vault_id is not None or self.vm_name is not None):
             raise ValueError("give either item_id, or vault_id plus vm_name, not both")
         return self
+
+    @property
+    def resource_ids(self) -> list[str]:
+        """Every Azure resource this entry names: the VM (item or vault) and its customisation targets."""
+        named = [
+            self.item_id or self.vault_id,
+            self.target_resource_group_id,
+            self.cache_storage_account_id,
+            self.availability_set_id,
+            self.proximity_placement_group_id,
+        ]
+        return [rid for rid in named if rid]
 
     @property
     def label(self) -> str:

@@ -28,7 +28,7 @@ class WebhookEndpoint(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)
     # The creator's scopes when it was registered: the endpoint hears only of jobs inside them.
-    scopes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["*"])
+    scopes: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["*"], server_default='["*"]')
     created_by: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

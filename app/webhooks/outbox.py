@@ -52,11 +52,13 @@ def on_transition(session: Session, job: Job, *, previous: JobState, now: dateti
 
 def _complete_request_if_done(session: Session, job: Job, *, now: datetime, endpoints: list[WebhookEndpoint]) -> None:
     # The row lock serialises the last jobs of a request finishing at once: exactly one sees all terminal.
+    # FOR NO KEY UPDATE (key_share): the rows just flushed already hold FOR KEY SHARE on the request through
+    # their foreign keys; FOR UPDATE would conflict with the other transaction's and deadlock on Postgres.
     session.flush()
     request = session.scalars(
         select(ReprotectRequest)
         .where(ReprotectRequest.id == job.request_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).one()
     if request.completed_at is not None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from app.auth.principal import Principal
@@ -160,7 +160,7 @@ def list_deliveries(
     query = (
         select(WebhookDelivery)
         .options(selectinload(WebhookDelivery.attempt_log))
-        .where(request_visible(WebhookDelivery.request_id, principal.scopes))
+        .where(_delivery_visible(session, principal))
     )
     if where.status:
         query = query.where(WebhookDelivery.status == where.status)
@@ -175,12 +175,25 @@ def list_deliveries(
     return page(session, query, created=WebhookDelivery.created_at, key=WebhookDelivery.id, limit=limit, cursor=cursor)
 
 
+def _delivery_visible(session: Session, principal: Principal) -> ColumnElement[bool]:
+    # About a request the caller may see, and to a receiver it may see (the request's callback, or an
+    # endpoint whose scopes lie inside the caller's): attempts name the receiver's host and answers.
+    if principal.scopes.is_unrestricted:
+        return true()
+    endpoints = session.execute(select(WebhookEndpoint.id, WebhookEndpoint.scopes)).all()
+    visible = [endpoint_id for endpoint_id, scopes in endpoints if scopes_within(scopes, principal)]
+    return and_(
+        request_visible(WebhookDelivery.request_id, principal.scopes),
+        or_(WebhookDelivery.endpoint_id.is_(None), WebhookDelivery.endpoint_id.in_(visible)),
+    )
+
+
 def get_delivery(session: Session, delivery_id: uuid.UUID, principal: Principal) -> WebhookDelivery:
     """A delivery (with its attempts) about a request the caller may see, or ``NotFound``."""
     found = session.scalars(
         select(WebhookDelivery)
         .options(selectinload(WebhookDelivery.attempt_log))
-        .where(WebhookDelivery.id == delivery_id, request_visible(WebhookDelivery.request_id, principal.scopes))
+        .where(WebhookDelivery.id == delivery_id, _delivery_visible(session, principal))
     ).one_or_none()
     if found is None:
         raise NotFound(f"No webhook delivery {delivery_id}.", code="delivery_not_found")

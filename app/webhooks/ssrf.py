@@ -137,9 +137,9 @@ def vet_url(url: str, policy: UrlPolicy, resolve: Resolver = system_resolver) ->
         lead = f"{host} is" if standard else f"{host} means {literal}, which is"
         _judge(literal, policy, lead=lead)
         return VettedUrl(url=parsed, host=host, port=port, addresses=[str(literal)])
-    resolved = _resolve(parsed.host, host, port, resolve)
+    resolved = _resolve(host, host, port, resolve)  # the raw (punycode) host: decoding may fail on bad IDNA
     for ip in resolved:
-        _judge(ip, policy, lead=f"{parsed.host} resolves to {ip},")
+        _judge(ip, policy, lead=f"{host} resolves to {ip},")
     return VettedUrl(url=parsed, host=host, port=port, addresses=[str(ip) for ip in resolved])
 
 
@@ -153,16 +153,17 @@ def _parse_url(url: str, policy: UrlPolicy) -> httpx.URL:
         raise UrlRefused("scheme_not_allowed", f"Webhook URLs must use https, not {parsed.scheme}.")
     if not parsed.scheme or not parsed.raw_host:
         raise UrlRefused("invalid_url", "The webhook URL must be absolute, with a scheme and a host.")
+    shown = parsed.raw_host.decode("ascii", "replace")
     if not policy.allows_scheme(parsed.scheme):
         raise UrlRefused(
             "scheme_not_allowed",
-            f"{parsed.host}: webhook URLs must use https; plain http is allowed only for development "
+            f"{shown}: webhook URLs must use https; plain http is allowed only for development "
             "receivers (REPROTECT_WEBHOOK__ALLOW_HTTP).",
         )
     if parsed.userinfo:
         raise UrlRefused(
             "credentials_in_url",
-            f"The URL for {parsed.host} contains credentials (user:password@); webhooks are authenticated "
+            f"The URL for {shown} contains credentials (user:password@); webhooks are authenticated "
             "by their signature, so remove them.",
         )
     return parsed

@@ -8,18 +8,23 @@ never followed, the environment's proxies are ignored, no cookies are kept and t
 from __future__ import annotations
 
 import codecs
+import contextlib
 import http.cookiejar
+import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
+from typing import Any
 
 import httpx
 
 from app.webhooks.ssrf import Resolver, UrlPolicy, UrlRefused, VettedUrl, system_resolver, vet_url
 
 USER_AGENT = "reprotect-webhooks/1"
+MAX_ADDRESSES = 3  # a name resolving to many addresses must not multiply an attempt's duration
 
 
 @dataclass(frozen=True)
@@ -50,8 +55,12 @@ class WebhookSender:
         max_excerpt: int = 1024,
         resolve: Resolver = system_resolver,
         verify_tls: bool | ssl.SSLContext = True,
+        deadline_seconds: float | None = None,
     ) -> None:
         self._policy = policy
+        # httpx's timeouts bound each read; a receiver dripping a byte at a time could hold an attempt for
+        # hours. The deadline bounds the whole attempt (default: connect + read timeout).
+        self._deadline = deadline_seconds or (timeout_seconds + connect_timeout_seconds)
         self._resolve = resolve
         self._max_excerpt = max(0, max_excerpt)
         self._client = httpx.Client(
@@ -75,7 +84,7 @@ class WebhookSender:
         except UrlRefused as refused:
             return _failure(started, refused.code, refused.message)
         failure: tuple[str, str] | None = None
-        for address in target.addresses:
+        for address in target.addresses[:MAX_ADDRESSES]:
             try:
                 return self._exchange(target, address, body, headers, started)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -110,12 +119,60 @@ class WebhookSender:
             headers={**_without_host(headers), "Host": target.host_header},
             extensions={} if target.is_literal else {"sni_hostname": target.host},
         )
-        response = self._client.send(request, stream=True)
+        watchdog = _Watchdog(self._deadline)
+        request.extensions["trace"] = watchdog.trace
         try:
-            excerpt = _read_excerpt(response, self._max_excerpt)
+            response = self._client.send(request, stream=True)
+            try:
+                excerpt = _read_excerpt(response, self._max_excerpt)
+            finally:
+                response.close()
+        except httpx.HTTPError as exc:
+            if watchdog.fired:
+                raise httpx.ReadTimeout(f"no complete answer within {self._deadline:g} s") from exc
+            raise
         finally:
-            response.close()
+            watchdog.cancel()
         return SendResult(status_code=response.status_code, duration_ms=_elapsed_ms(started), response_excerpt=excerpt)
+
+
+class _Watchdog:
+    """Shuts the attempt's socket down when the deadline passes, which ends any read blocked on it."""
+
+    def __init__(self, seconds: float):
+        self.fired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpcore's trace hook: remember each socket the attempt opens."""
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            sock = info["return_value"].get_extra_info("socket")
+            if sock is not None:
+                with self._lock:
+                    self._sockets.append(sock)
+                    late = self.fired
+                if late:
+                    self._shutdown(sock)
+
+    def cancel(self) -> None:
+        """The attempt ended in time."""
+        self._timer.cancel()
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            self._shutdown(sock)
+
+    @staticmethod
+    def _shutdown(sock: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _without_host(headers: Mapping[str, str]) -> dict[str, str]:

@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("claim_token", sa.String(length=32), nullable=False),
         sa.Column("response_status", sa.Integer(), nullable=True),
         sa.Column("response_headers", sa.JSON(), nullable=True),
         sa.Column("response_body", sa.JSON(), nullable=True),

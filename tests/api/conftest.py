@@ -50,3 +50,10 @@ def demo(emulator) -> dict[str, Any]:
         "deleted": next(i for i in items if i["source_vm"] == "deleted"),
         "protected": next(i for i in items if i["protection_state"] == "Protected"),
     }
+
+
+@pytest.fixture
+def bare_with(container) -> Iterator[TestClient]:
+    """The API with no default credentials: each call brings its own."""
+    with TestClient(create_app(container)) as client:
+        yield client

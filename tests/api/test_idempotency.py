@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from app.api import idempotency
 from app.auth import api_keys
 from app.db import transaction, utcnow
+from app.errors import Conflict
 from app.job.models import ReprotectRequest
 from app.job.schemas import ReprotectIn
 
@@ -88,6 +90,12 @@ def test_a_key_still_being_processed_is_409_and_taken_over_once_its_caller_is_go
     taken = api.post("/reprotect", json=body, headers={"Idempotency-Key": "in-flight"})
     assert taken.status_code == 202, taken.text
     assert _requests(container) == 1
+    # The overrun first call comes back late: it may not overwrite the answer (regression: review finding).
+    idempotency.store_now(container.sessions, claim, idempotency.Answer(status=409, headers={}, body={"late": 1}))
+    with pytest.raises(Conflict), transaction(container.sessions) as session:
+        idempotency.store(session, claim, idempotency.Answer(status=202, headers={}, body={"late": 2}))
+    replay = api.post("/reprotect", json=body, headers={"Idempotency-Key": "in-flight"})
+    assert replay.json() == taken.json()
 
 
 def test_a_refusal_is_replayed_too_and_a_malformed_key_is_422(api, container, demo):

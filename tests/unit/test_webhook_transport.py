@@ -336,3 +336,38 @@ def test_https_to_an_address_literal_checks_the_certificate_for_that_address(tmp
         result = send(sender, f"https://127.0.0.1:{receiver.port}/ok")
     assert result.error_code == "tls_error"  # the certificate names localhost, not 127.0.0.1
     assert receiver.sni == [None]
+
+
+def test_a_receiver_dripping_its_answer_cannot_hold_an_attempt_past_the_deadline():
+    """Each read is within the read timeout, but the whole attempt is bounded (regression: review finding)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 1000:
+                if stop.is_set():
+                    return
+                try:
+                    conn.sendall(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.1)
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        with WebhookSender(LOCAL, timeout_seconds=0.5, connect_timeout_seconds=0.5, deadline_seconds=1.0) as sender:
+            started = time.monotonic()
+            result = sender.post(f"http://127.0.0.1:{port}/hooks", b"{}", {})
+            took = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+    assert result.error_code == "timeout"
+    assert result.status_code is None
+    assert took < 3.0

@@ -14,8 +14,9 @@ from app.api.security import Admin
 from app.auth import audit, key_store, visibility
 from app.auth.models import ApiKey, AuditEntry
 from app.auth.principal import Principal, Role
+from app.auth.scopes import ScopeSet
 from app.db import transaction, utcnow
-from app.errors import Forbidden, NotFound
+from app.errors import Forbidden, InvalidRequest, NotFound
 
 router = APIRouter(tags=["admin"])
 Limit = Annotated[int, Query(ge=1, le=200)]
@@ -101,6 +102,10 @@ def _key_out(row: ApiKey) -> ApiKeyOut:
 
 
 def _no_escalation(principal: Principal, body: ApiKeyIn) -> None:
+    try:
+        ScopeSet.parse(body.scopes)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), code="invalid_scope") from exc
     if principal.role is None or not principal.role.grants(body.role):
         raise Forbidden("A key cannot be given a role above its creator's.", code="role_escalation")
     if not visibility.scopes_within(body.scopes, principal):

@@ -58,9 +58,9 @@ def reprotect(
     ] = None,
 ) -> Response:
     """Reprotect 1-100 failed-over VMs; every prerequisite is checked before anything is accepted."""
-    named = [vm.item_id or vm.vault_id or "" for vm in body.vms]
     request.state.audit_vms = [vm.label for vm in body.vms]
-    visibility.require_in_scope(principal, named)  # before any Azure call: no probing outside one's scopes
+    # Before any Azure call: the VMs and every resource a customisation names must lie in the caller's scopes.
+    visibility.require_in_scope(principal, [rid for vm in body.vms for rid in vm.resource_ids])
     if idempotency_key is None:
         return _reprotect(body, container, cloud, principal, dry_run=dry_run, claim=None)
     claimed = idempotency.begin(
