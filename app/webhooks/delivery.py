@@ -9,6 +9,7 @@ and the same delivery (same ``webhook-id``) is sent again: receivers deduplicate
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 import uuid
@@ -25,6 +26,7 @@ from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks.signing import signed_headers
 from app.webhooks.transport import SendResult, WebhookSender
 
+log = logging.getLogger(__name__)
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
 STATUSES = (PENDING, DELIVERED, FAILED, CANCELLED)
 
@@ -93,7 +95,16 @@ def deliver(
     headers = signed_headers(
         outbound.secrets, message_id=outbound.event_id, timestamp=int(time.time()), body=outbound.body
     )
-    result = sender.post(outbound.url, outbound.body, headers)
+    try:
+        result = sender.post(outbound.url, outbound.body, headers)
+    except Exception as exc:  # the sender never raises by design; a bug must still end up recorded and retried
+        log.exception("webhook delivery %s: unexpected error while sending", delivery_id)
+        result = SendResult(
+            status_code=None,
+            duration_ms=(utcnow() - started).total_seconds() * 1000,
+            error_code="internal_error",
+            error=f"unexpected error in the service: {type(exc).__name__}",
+        )
     return _record(factory, delivery_id=delivery_id, worker=worker, started=started, result=result, settings=settings)
 
 
