@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 SERVICES_ENV := REPROTECT_TEST_POSTGRES_URL=$${REPROTECT_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	REPROTECT_TEST_REDIS_URL=$${REPROTECT_TEST_REDIS_URL:-redis://127.0.0.1:6379/15} REPROTECT_TEST_REQUIRE_SERVICES=1
 
-.PHONY: install demo dev lint format test test-services test-faults openapi compose-check bench clean
+.PHONY: install demo dev lint format test test-services test-faults test-contract openapi compose-check bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -43,6 +43,9 @@ test-services: install ## The suite's Postgres and Redis variants against the re
 
 test-faults: install ## The fault-injection suite alone: real processes on Postgres + Redis (REPROTECT_FAULT_SEED to replay)
 	$(SERVICES_ENV) $(BIN)/pytest tests/faults -s $(PYTEST_ARGS)
+
+test-contract: install ## Schemathesis against the app's own OpenAPI document alone (also part of `make test`)
+	$(BIN)/pytest tests/contract -s $(PYTEST_ARGS)
 
 openapi: install ## Regenerate openapi/openapi.json from the app
 	$(BIN)/python scripts/export_openapi.py

@@ -24,6 +24,7 @@ from app.db import Base, UtcDateTime, transaction
 from app.errors import Conflict, InvalidRequest
 
 PROCESSING, COMPLETED = "processing", "completed"
+KEY_PATTERN = r"^[!-~]{1,255}$"  # what check_key accepts: 1-255 visible ASCII characters
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.api.problems import PROBLEM_JSON
 
 
-class BodyTooLarge(Exception):
-    """The body grew past the limit while streaming in."""
+class BodyTooLarge(HTTPException):
+    """The body grew past the limit while streaming in (FastAPI re-raises HTTPExceptions met reading a body)."""
+
+    def __init__(self, max_bytes: int):
+        super().__init__(413, f"The request body exceeds {max_bytes} bytes.")
 
 
 class BodySizeLimit:
@@ -38,7 +42,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge
+                    raise BodyTooLarge(self.max_bytes)
             return message
 
         async def tracked_send(message: Message) -> None:

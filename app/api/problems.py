@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.auth.tokens import AuthError, KeySetUnavailable
 from app.errors import (
@@ -31,6 +32,7 @@ from app.errors import (
 )
 
 PROBLEM_JSON = "application/problem+json"
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[ServiceError], int, str]] = [
@@ -109,12 +111,30 @@ def _summary(errors: list[dict[str, Any]]) -> str:
     return f"{where}: {first['message']}{more}"
 
 
-def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    codes = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type"}
+    codes = {
+        400: "malformed_body",
+        404: "not_found",
+        405: "method_not_allowed",
+        413: "body_too_large",
+        415: "unsupported_media_type",
+    }
     code = codes.get(exc.status_code, f"http_{exc.status_code}")
     headers = dict(exc.headers) if exc.headers else None
+    if exc.status_code == 405:  # Starlette names only the first route matching the path
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
     return problem(exc.status_code, code=code, title=str(exc.detail), detail=str(exc.detail), headers=headers)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path (RFC 9110: a 405 lists them all)."""
+    routes = request.app.router.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    )
 
 
 def _stale(_: Request, exc: Exception) -> JSONResponse:

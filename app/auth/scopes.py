@@ -7,15 +7,27 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.cloud.ids import any_case
+
 EVERYTHING = "*"
 _VAULT_TYPE = ("providers", "microsoft.recoveryservices", "vaults")  # lowercase, as compared
+# Python's whitespace (str.strip, re's \s) spelled out, for SCOPE_PATTERN: JSON Schema's \s lacks \x1c-\x1f.
+_SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # Characters that never appear in subscription, resource group or vault names, and that would make a
 # scope ambiguous (wildcards, URL syntax, whitespace).
-_FORBIDDEN = re.compile(r"[\s*?#%&\\]")
+_FORBIDDEN = re.compile(rf"[{_SPACE}*?#%&\\]")
 _LIKE_SPECIAL = re.compile(r"([\\%_])")
 _SCOPE_FORMS = (
     "'*', '/subscriptions/{id}', '/subscriptions/{id}/resourceGroups/{name}' or "
     "'/subscriptions/{id}/resourceGroups/{name}/providers/Microsoft.RecoveryServices/vaults/{name}'"
+)
+
+
+_NAME = rf"(?!\.\.?(?:/|[{_SPACE}]*$))[^/{_SPACE}*?#%&\\]+"
+# What parse_scope accepts, for the API document (JSON Schema patterns have no case-insensitive flag).
+SCOPE_PATTERN = (
+    rf"^[{_SPACE}]*(?:\*|/{any_case('subscriptions')}/{_NAME}(?:/{any_case('resourceGroups')}/{_NAME}"
+    rf"(?:/{any_case('providers')}/{any_case('Microsoft.RecoveryServices')}/{any_case('vaults')}/{_NAME})?)?/?)[{_SPACE}]*$"
 )
 
 

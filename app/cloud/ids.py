@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from app.errors import InvalidRequest
 
 _PROVIDER = "providers/microsoft.recoveryservices/vaults"
+
+
+def any_case(word: str) -> str:
+    """A regex for ``word`` in any letter case (JSON Schema patterns have no case-insensitive flag)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+_SEGMENT = r"[\w()-][\w().-]*"
+_VAULT = (
+    rf"/[Ss]ubscriptions/[\w-]+/{any_case('resourceGroups')}/{_SEGMENT}/{any_case('providers')}"
+    rf"/{any_case('Microsoft.RecoveryServices')}/{any_case('vaults')}/{_SEGMENT}"
+)
+# The shapes parse_vault_id and parse_item_id accept, for the API document.
+VAULT_ID_PATTERN = rf"^{_VAULT}(/{_SEGMENT})*$"
+ITEM_ID_PATTERN = (
+    rf"^{_VAULT}/{any_case('replicationFabrics')}/{_SEGMENT}/{any_case('replicationProtectionContainers')}"
+    rf"/{_SEGMENT}/{any_case('replicationProtectedItems')}/{_SEGMENT}$"
+)
 
 
 @dataclass(frozen=True)

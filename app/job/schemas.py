@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic.config import JsonDict
 
+from app.cloud.ids import ITEM_ID_PATTERN, VAULT_ID_PATTERN
 from app.job.states import JobState
 
 DiskType = Literal[
@@ -25,11 +27,33 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# What ``VmTarget._names_one_vm`` enforces, stated in the document: item_id, or vault_id plus vm_name.
+_NAMES_ONE_VM: JsonDict = {
+    "oneOf": [
+        {
+            "required": ["item_id"],
+            "properties": {"item_id": {"type": "string"}, "vault_id": {"type": "null"}, "vm_name": {"type": "null"}},
+        },
+        {
+            "required": ["vault_id", "vm_name"],
+            "properties": {"item_id": {"type": "null"}, "vault_id": {"type": "string"}, "vm_name": {"type": "string"}},
+        },
+    ]
+}
+
+
 class VmTarget(Strict):
     """One VM to reprotect: its replicated item's id, or its vault plus the VM name, and customisation."""
 
-    item_id: str | None = Field(default=None, min_length=10, max_length=800, pattern=ARM_ID)
-    vault_id: str | None = Field(default=None, min_length=10, max_length=400, pattern=ARM_ID)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_NAMES_ONE_VM)
+
+    # The documented patterns also state the shapes prerequisites refuse (invalid_item_id / invalid_vault_id).
+    item_id: str | None = Field(
+        default=None, min_length=10, max_length=800, pattern=ARM_ID, json_schema_extra={"pattern": ITEM_ID_PATTERN}
+    )
+    vault_id: str | None = Field(
+        default=None, min_length=10, max_length=400, pattern=ARM_ID, json_schema_extra={"pattern": VAULT_ID_PATTERN}
+    )
     vm_name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^/\\]+$")
     target_resource_group_id: str | None = Field(
         default=None, max_length=400, pattern=r"^/[Ss]ubscriptions/[\w-]+/[Rr]esource[Gg]roups/[\w().-]*[\w()-]$"
@@ -40,7 +64,10 @@ class VmTarget(Strict):
     target_disk_type: DiskType | None = None
     replica_disk_type: DiskType | None = None
     # Accepted only to refuse it with a clear message: reprotect cannot change the target network.
-    target_network_id: str | None = Field(default=None, max_length=800)
+    target_network_id: Annotated[
+        str | None,
+        WithJsonSchema({"type": "null", "description": "Refused: reprotect cannot change the target network."}),
+    ] = Field(default=None, max_length=800)
 
     @model_validator(mode="after")
     def _names_one_vm(self) -> VmTarget:

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
 from app.webhooks.events import DEFAULT_EVENT_TYPES, EventType
 
 DeliveryStatus = Literal["pending", "delivered", "failed", "cancelled"]
 MAX_GRACE_SECONDS = 7 * 24 * 3600
+
+
+def _json_integer(value: object) -> object:
+    """What JSON Schema calls an integer: a number without a fraction; never a boolean or a string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("Input should be an integer")
+    return value
 
 
 class _Strict(BaseModel):
@@ -32,14 +39,14 @@ class WebhookPatch(_Strict):
     url: str | None = Field(default=None, min_length=8, max_length=2000)
     event_types: list[EventType] | None = Field(default=None, min_length=1)
     description: str | None = Field(default=None, max_length=500)
-    enabled: bool | None = Field(default=None, description="true re-enables an endpoint disabled by 410 Gone")
+    enabled: StrictBool | None = Field(default=None, description="true re-enables an endpoint disabled by 410 Gone")
 
 
 class RotateSecretIn(_Strict):
     """Body of ``POST /webhooks/{id}/rotate-secret``."""
 
-    grace_seconds: int | None = Field(
-        default=None, ge=0, le=MAX_GRACE_SECONDS, description="How long the old secret keeps signing too"
+    grace_seconds: Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS), BeforeValidator(_json_integer)] | None = Field(
+        default=None, description="How long the old secret keeps signing too"
     )
 
 

@@ -6,9 +6,8 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
-from pydantic import AwareDatetime
 
-from app.api.deps import CloudDep, ContainerDep
+from app.api.deps import CloudDep, ContainerDep, IsoDateTime
 from app.api.problems import documented
 from app.api.security import Operator, Reader
 from app.auth import visibility
@@ -61,8 +60,8 @@ def list_jobs(
     vault_id: Annotated[str | None, Query(max_length=400)] = None,
     vm: Annotated[str | None, Query(max_length=800, description="VM name or item id")] = None,
     request_id: uuid.UUID | None = None,
-    created_after: AwareDatetime | None = None,
-    created_before: AwareDatetime | None = None,
+    created_after: IsoDateTime | None = None,
+    created_before: IsoDateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> JobPage:

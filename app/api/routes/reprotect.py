@@ -39,7 +39,7 @@ IDEMPOTENCY_LOCK = timedelta(seconds=90)  # longer than the prerequisite checks 
     response_model=ReprotectAccepted | DryRunOut,
     responses={
         200: {"model": DryRunOut, "description": "Dry run: the plan per VM"},
-        **documented(401, 403, 409, 413, 422, 429, 503),
+        **documented(400, 401, 403, 409, 413, 422, 429, 503),
     },
 )
 def reprotect(
@@ -53,6 +53,7 @@ def reprotect(
         str | None,
         Header(
             max_length=255,
+            json_schema_extra={"pattern": idempotency.KEY_PATTERN},  # check_key refuses others: invalid_idempotency_key
             description="Send the same key again to get the first answer again (24 h) instead of a second request",
         ),
     ] = None,

@@ -37,7 +37,7 @@ Cursor = Annotated[str | None, Query(max_length=200)]
     operation_id="createWebhook",
     status_code=201,
     response_model=WebhookCreated,
-    responses=documented(401, 403, 409, 422, 429),
+    responses=documented(400, 401, 403, 409, 413, 422, 429),
 )
 def create_webhook(body: WebhookIn, response: Response, container: ContainerDep, principal: Admin) -> WebhookCreated:
     """Register a receiver; the answer carries its signing secret, shown this once."""
@@ -76,7 +76,7 @@ def get_webhook(webhook_id: uuid.UUID, container: ContainerDep, principal: Admin
     "/webhooks/{webhook_id}",
     operation_id="updateWebhook",
     response_model=WebhookOut,
-    responses=documented(401, 403, 404, 422, 429),
+    responses=documented(400, 401, 403, 404, 413, 422, 429),
 )
 def update_webhook(webhook_id: uuid.UUID, body: WebhookPatch, container: ContainerDep, principal: Admin) -> WebhookOut:
     """Change the URL, event types or description; enable or disable."""
@@ -91,7 +91,7 @@ def update_webhook(webhook_id: uuid.UUID, body: WebhookPatch, container: Contain
     "/webhooks/{webhook_id}/rotate-secret",
     operation_id="rotateWebhookSecret",
     response_model=SecretRotated,
-    responses=documented(401, 403, 404, 422, 429),
+    responses=documented(400, 401, 403, 404, 413, 422, 429),
 )
 def rotate_secret(
     webhook_id: uuid.UUID, body: RotateSecretIn, container: ContainerDep, principal: Admin

@@ -1,0 +1,1 @@
+"""Contract tests: the app against its own OpenAPI document (Schemathesis), and the regressions they found."""
