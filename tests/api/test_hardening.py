@@ -21,7 +21,8 @@ def test_a_database_error_while_storing_a_secret_does_not_log_it(api, container,
     finally:
         with container.engine.begin() as connection:
             connection.execute(text("ALTER TABLE webhook_endpoints_away RENAME TO webhook_endpoints"))
-    assert answer.status_code == 503
+    assert answer.status_code >= 500  # 503 on SQLite (operational), 500 on Postgres (undefined table)
+    assert answer.headers["content-type"] == "application/problem+json"
     assert "whsec_" not in caplog.text
     assert "whsec_" not in answer.text
 
