@@ -16,7 +16,7 @@ from app.db import build_engine, build_session_factory
 from app.queue import Doorbell, build_celery
 from app.settings import Settings, WebhookSettings, get_settings
 from app.webhooks.outbox import install_doorbell
-from app.webhooks.ssrf import UrlPolicy
+from app.webhooks.service import url_policy
 from app.webhooks.transport import WebhookSender
 
 
@@ -64,9 +64,8 @@ def bootstrap(settings: Settings | None = None, *, cloud: Cloud | None = None, a
 
 def build_sender(settings: WebhookSettings) -> WebhookSender:
     """The webhook sender the settings describe (SSRF policy, timeouts)."""
-    policy = UrlPolicy(allow_http=settings.allow_http, allowed_networks=tuple(settings.allowed_networks))
     return WebhookSender(
-        policy,
+        url_policy(settings),
         timeout_seconds=settings.timeout_seconds,
         connect_timeout_seconds=settings.connect_timeout_seconds,
         max_excerpt=settings.max_response_excerpt,

@@ -260,8 +260,7 @@ def _token(key, **overrides) -> str:
     claims = {"iss": ISSUER, "aud": AUDIENCE, "oid": "user-1", "sub": "s", "scp": "access", "iat": now,
               "nbf": now, "exp": now + 600, "roles": ["Reprotect.Operator"], "groups": ["ops-group"]}  # fmt: skip
     claims.update(overrides)
-    headers = {"kid": overrides.pop("kid", "k1")} if "kid" not in overrides else {"kid": claims.pop("kid")}
-    return jwt.encode(claims, key, algorithm="RS256", headers=headers)
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": claims.pop("kid", "k1")})
 
 
 def test_entra_tokens_are_verified_and_every_bad_one_is_401(entra, signing_key):
