@@ -6,7 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.auth.config import AuthConfig
@@ -62,6 +62,9 @@ class JobSettings(BaseModel):
     deadline_hours: float = 48.0
     transient_backoff_base_seconds: float = 2.0
     transient_backoff_max_seconds: float = 300.0
+    # How long a switch protection whose answer never came (timeout, lost connection, killed worker) may
+    # still take to land in Azure. Until then the job keeps looking for it and never sends another.
+    switch_settle_seconds: float = Field(default=180.0, gt=0)
     max_vms_per_request: int = 100
 
 
@@ -108,6 +111,15 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+
+    @model_validator(mode="after")
+    def _settle_outlasts_a_request(self) -> Settings:
+        if self.job.switch_settle_seconds <= self.azure.request_timeout_seconds:
+            raise ValueError(
+                "job.switch_settle_seconds must be longer than azure.request_timeout_seconds: an unanswered "
+                "switch protection is only presumed lost after the call itself has timed out"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -26,8 +26,9 @@ def create_app(scenario: str = "demo", time_scale: float | None = None, seed: in
         if path.startswith("_emulator"):
             return Response(json.dumps({"detail": "Not Found"}), 404, media_type="application/json")
         body = await request.body()
-        if emulator.faults.latency_ms > 0:
-            await asyncio.sleep(emulator.faults.latency_ms / 1000.0)
+        held = emulator.faults.latency_for(request.method)
+        if held > 0:  # the request is handled after the hold even if its caller gave up meanwhile
+            await asyncio.sleep(held)
         reply = emulator.handle(
             request.method,
             request.url.path,

@@ -40,11 +40,13 @@ class Faults:
     methods: frozenset[str] | None = None
     after: bool = False  # inject after the request was processed (its effect happened, the answer is lost)
     latency_ms: float = 0.0
+    latency_methods: frozenset[str] | None = None  # None: every method
     job_failures: list[JobFailure] = field(default_factory=list)
 
     def clear(self) -> None:
         """No faults."""
         self.rate, self.status, self.methods, self.after, self.latency_ms = 0.0, 503, None, False, 0.0
+        self.latency_methods = None
         self.job_failures.clear()
 
     def set_transient(self, body: dict[str, Any]) -> None:
@@ -56,6 +58,18 @@ class Faults:
         methods = body.get("methods")
         self.rate, self.status, self.after = rate, status, bool(body.get("after", False))
         self.methods = frozenset(str(m).upper() for m in methods) if methods else None
+
+    def set_latency(self, body: dict[str, Any]) -> None:
+        """``{"ms": 200, "methods": ["POST"]}`` (every method when ``methods`` is absent)."""
+        methods = body.get("methods")
+        self.latency_ms = max(0.0, float(body.get("ms", 0)))
+        self.latency_methods = frozenset(str(m).upper() for m in methods) if methods else None
+
+    def latency_for(self, method: str) -> float:
+        """Seconds to hold a request with this method before handling it."""
+        if self.latency_methods and method.upper() not in self.latency_methods:
+            return 0.0
+        return self.latency_ms / 1000.0
 
     def transient(self, method: str, *, after: bool) -> ArmError | None:
         """A sampled transient error for this request, if one strikes now."""
@@ -100,6 +114,9 @@ class Faults:
                 "after": self.after,
                 "methods": sorted(self.methods) if self.methods else None,
             },
-            "latency": {"ms": self.latency_ms},
+            "latency": {
+                "ms": self.latency_ms,
+                "methods": sorted(self.latency_methods) if self.latency_methods else None,
+            },
             "job_failures": [vars(f) for f in self.job_failures],
         }

@@ -106,10 +106,6 @@ async def _change_faults(request: Request, change: Callable[[Faults, dict[str, A
     return faults.describe()
 
 
-def _set_latency(faults: Faults, body: dict[str, Any]) -> None:
-    faults.latency_ms = max(0.0, float(body.get("ms", 0)))
-
-
 @router.put("/faults/transient")
 async def put_transient(request: Request) -> dict[str, Any]:
     """``{"rate": 0.2, "status": 503, "methods": ["GET"], "after": false}``."""
@@ -118,8 +114,8 @@ async def put_transient(request: Request) -> dict[str, Any]:
 
 @router.put("/faults/latency")
 async def put_latency(request: Request) -> dict[str, Any]:
-    """``{"ms": 200}`` added to every ARM answer."""
-    return await _change_faults(request, _set_latency)
+    """``{"ms": 200, "methods": ["POST"]}`` added before every ARM answer (of those methods)."""
+    return await _change_faults(request, Faults.set_latency)
 
 
 @router.post("/faults/job-failure")

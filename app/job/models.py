@@ -91,6 +91,9 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Written just before this attempt sends switch protection: while an unanswered call may still land
+    # in Azure, the job waits for it instead of sending another (cleared when a retry resubmits).
+    switch_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     request: Mapped[ReprotectRequest] = relationship(back_populates="jobs")

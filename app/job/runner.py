@@ -4,6 +4,8 @@ Transactions are short and never span an Azure call: claim (commit), step (Azure
 record (commit, checked against the row's version). A worker killed anywhere in between loses nothing:
 the lease expires and the sweeper hands the job to another worker, which resumes from the last
 recorded state (and adopts a switch protection that reached Azure instead of submitting twice).
+The one write inside a step is the mark committed just before switch protection leaves: a call whose
+answer is lost is then waited for, not sent again, however the worker that sent it ended.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from app.job import history
 from app.job.eta import eta_from_estimate, eta_from_progress
 from app.job.models import Job
 from app.job.states import ACTIVE_STATES, JobState, is_terminal
-from app.job.steps import JobView, StepResult, deadline_failure, run_step
+from app.job.steps import JobView, SendGuard, StepResult, deadline_failure, run_step
 from app.settings import JobSettings
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
@@ -51,10 +53,18 @@ def advance(
     if view is None:
         return Advanced(job_id=job_id, ran=False, state=None, due_in=None)
     delay: float | None
+    guard = SendGuard(
+        settle_seconds=settings.switch_settle_seconds,
+        record_sending=lambda: _mark_sent(factory, job_id=job_id, worker=worker, sent=True),
+        record_not_sent=lambda: _mark_sent(factory, job_id=job_id, worker=worker, sent=False),
+    )
     try:
-        result = run_step(cloud, view[0]) if view[1] is None else view[1]
+        result = run_step(cloud, view[0], guard) if view[1] is None else view[1]
         delay = _delay_for(result, settings)
         transient = False
+    except LeaseLost:
+        _release(factory, job_id=job_id, worker=worker)
+        return Advanced(job_id=job_id, ran=True, state=None, due_in=None)
     except CloudThrottled as exc:
         # Jitter spreads a throttled fleet so its retries do not arrive in one burst again.
         delay = exc.retry_after * random.uniform(1.0, 1.5)
@@ -119,14 +129,41 @@ def _claim(
             asr_job_name=job.asr_job_name,
             new_item_id=job.new_item_id,
             plan_age_seconds=(now - job.created_at).total_seconds() if job.attempt == 1 else None,
+            switch_sent_seconds_ago=(now - job.switch_sent_at).total_seconds() if job.switch_sent_at else None,
         )
         overdue = deadline_failure(job.deadline_at) if now > job.deadline_at else None
         return view, overdue
 
 
+class LeaseLost(Exception):
+    """The job stopped being this worker's to submit (lease taken over, or cancelled) before a send."""
+
+
+def _mark_sent(factory: sessionmaker[Session], *, job_id: uuid.UUID, worker: str, sent: bool) -> None:
+    """Commit, before switch protection leaves, that it may reach Azure (only while the job is still
+    ours to submit); or, after Azure refused it for certain, that it did not."""
+    now = utcnow()
+    with transaction(factory) as session:
+        marked = session.execute(
+            update(Job)
+            .where(
+                Job.id == job_id,
+                Job.lease_owner == worker,
+                Job.lease_until > now,
+                Job.state == JobState.SUBMITTING.value,
+            )
+            .values(switch_sent_at=now if sent else None)
+            .execution_options(synchronize_session=False)
+        )
+        if marked.rowcount != 1:  # type: ignore[attr-defined]
+            raise LeaseLost(f"job {job_id} is no longer {worker}'s to submit")
+
+
 def _delay_for(result: StepResult, settings: JobSettings) -> float:
     if result.to_state is not None and is_terminal(result.to_state):
         return 0.0
+    if result.look_again_within is not None:
+        return max(settings.min_poll_interval_seconds, min(result.look_again_within, settings.poll_interval_seconds))
     return settings.poll_interval_seconds if result.poll else 0.0
 
 

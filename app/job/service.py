@@ -270,6 +270,7 @@ def retry(session: Session, *, job_id: uuid.UUID, settings: JobSettings, now: da
         job.asr_job_id = job.asr_job_name = job.asr_job_state = None
         job.asr_tasks = []
         job.submitted_at = None
+        job.switch_sent_at = None
     job.error_code = job.error_message = None
     job.error_details = None
     job.failed_in = None

@@ -5,13 +5,14 @@ A step never waits for Azure: it reads or submits once and says when the job is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from app.cloud.ids import ItemRef, parse_item_id, parse_vault_id, same_id
 from app.cloud.types import AsrJob, Cloud, ReplicatedItem, SwitchProtectionSpec
-from app.errors import CloudPermanent
+from app.errors import CloudPermanent, CloudThrottled
 from app.job.prerequisites import VmCheckFailed, recheck, resolve_plan
 from app.job.schemas import Plan, VmTarget
 from app.job.states import JobState
@@ -31,6 +32,24 @@ class JobView:
     asr_job_name: str | None
     new_item_id: str | None
     plan_age_seconds: float | None = None  # set when the plan was resolved by this attempt's request
+    # How long ago this attempt last sent switch protection (None: it never did).
+    switch_sent_seconds_ago: float | None = None
+
+
+@dataclass(frozen=True)
+class SendGuard:
+    """What keeps switch protection to one call per attempt when answers get lost.
+
+    ``record_sending`` durably notes, before the call leaves, that a switch protection may be on its
+    way (it raises when the job is no longer this worker's to submit); ``record_not_sent`` takes that
+    back when Azure refused the call for certain (throttled). A call whose answer never came may still
+    land in Azure for ``settle_seconds``; until then the step keeps looking for it instead of sending
+    another.
+    """
+
+    settle_seconds: float
+    record_sending: Callable[[], None]
+    record_not_sent: Callable[[], None]
 
 
 # A plan resolved this recently (when the API accepted the request) is only re-checked lightly.
@@ -48,16 +67,17 @@ class StepResult:
     error_code: str | None = None
     error_message: str | None = None
     error_details: dict[str, Any] | None = None
+    look_again_within: float | None = None  # at most this long before the next look (sooner if polls are)
 
 
-def run_step(cloud: Cloud, job: JobView) -> StepResult:
+def run_step(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
     """Advance ``job`` by one step (Cloud errors propagate: the runner turns them into delays)."""
     if job.state == JobState.ACCEPTED:
         return StepResult(to_state=JobState.VALIDATING, reason="picked up by a worker", poll=False)
     if job.state == JobState.VALIDATING:
         return _validate(cloud, job)
     if job.state == JobState.SUBMITTING:
-        return _submit(cloud, job)
+        return _submit(cloud, job, guard)
     if job.state == JobState.REPROTECTING:
         return _watch_asr_job(cloud, job)
     if job.state == JobState.SYNCING:
@@ -88,12 +108,15 @@ def _validate(cloud: Cloud, job: JobView) -> StepResult:
     )
 
 
-def _submit(cloud: Cloud, job: JobView) -> StepResult:
+def _submit(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
     ref = parse_item_id(job.item_id)
     item = cloud.get_item(ref)
     adopted = _adoptable(cloud, job, ref, item)
     if adopted is not None:
         return adopted
+    unsettled = _unsettled_send(job, guard)
+    if unsettled is not None:
+        return unsettled
     if item is None:
         return _failure("vm_not_found", "The replicated item disappeared before reprotect could be submitted.")
     if "SwitchProtection" not in item.allowed_operations:
@@ -101,8 +124,12 @@ def _submit(cloud: Cloud, job: JobView) -> StepResult:
             "reprotect_not_allowed",
             f"Site Recovery no longer allows reprotect on this VM (it is '{item.protection_state}').",
         )
+    guard.record_sending()
     try:
         job_name = cloud.switch_protection(spec_from_plan(ref, Plan.model_validate(job.plan)))
+    except CloudThrottled:
+        guard.record_not_sent()  # a 429 is never processed: sending again later doubles nothing
+        raise
     except CloudPermanent as exc:
         # 409: an operation already runs on the item, maybe our own earlier POST whose answer was lost.
         again = cloud.get_item(ref) if exc.status == 409 else None
@@ -114,6 +141,24 @@ def _submit(cloud: Cloud, job: JobView) -> StepResult:
         to_state=JobState.REPROTECTING,
         reason=f"switch protection submitted (ASR job {job_name})",
         updates=_asr_job_updates(ref, job_name),
+    )
+
+
+def _unsettled_send(job: JobView, guard: SendGuard) -> StepResult | None:
+    """An earlier call of this attempt that may still land: wait and look again rather than resend.
+
+    Its answer never came (a timeout, a dropped connection, a worker killed mid-call) and the item shows
+    no reprotect yet; but Azure may still be processing it, and a read can overtake it. Only once
+    ``settle_seconds`` have passed since it was sent is it presumed lost.
+    """
+    if job.switch_sent_seconds_ago is None:
+        return None
+    remaining = guard.settle_seconds - job.switch_sent_seconds_ago
+    if remaining <= 0:
+        return None
+    return StepResult(
+        reason="an earlier switch protection got no answer and may still land in Azure: waiting for it",
+        look_again_within=remaining,
     )
 
 

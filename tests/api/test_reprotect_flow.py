@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
+from app.bootstrap import bootstrap
 from app.db import transaction
+from app.job import runner
 from app.job.models import Job
+from app.job.states import JobState
+from tests.conftest import service_settings
 from tests.drive import drive
 
 HAPPY = ["accepted", "validating", "submitting", "reprotecting", "syncing", "protected"]
@@ -310,3 +316,52 @@ def test_a_lost_answer_to_switch_protection_is_adopted_not_resubmitted(api, cont
         ]
         == 1
     )
+
+
+def test_an_unanswered_switch_protection_is_waited_for_not_sent_again(api, container, emulator, demo, database_url):
+    """Found by the fault suite: a read overtook a timed-out POST that Azure still processed afterwards."""
+    item = demo["committed"][0]
+    settings = service_settings(database_url, str(emulator.base_url))
+    settings.azure.request_timeout_seconds = 1.0
+    settings.job.switch_settle_seconds = 5.0
+    impatient = bootstrap(settings)
+    try:
+        job_id = uuid.UUID(api.post("/reprotect", json={"vms": [_vm(item)]}).json()["jobs"][0]["id"])
+        drive(impatient, until_state="submitting", job_id=job_id)
+        # Azure holds the switch protection 2.5 s and then processes it; the worker gives up after 1 s.
+        emulator.put("/_emulator/faults/latency", json={"ms": 2500, "methods": ["POST"]}).raise_for_status()
+        step = runner.advance(
+            impatient.sessions, cloud=impatient.cloud, job_id=job_id, worker="w1", settings=settings.job
+        )
+        assert step.state == JobState.SUBMITTING  # timed out: the outcome is unknown
+        emulator.delete("/_emulator/faults").raise_for_status()
+        # The next reads arrive before the held POST lands, and see no reprotect on the item yet.
+        drive(impatient)
+    finally:
+        impatient.close()
+    job = api.get(f"/jobs/{job_id}").json()
+    assert job["state"] == "protected"
+    assert any(h["reason"].startswith("adopted") or "submitted before" in h["reason"] for h in job["history"])
+    calls = emulator.get("/_emulator/stats").json()["calls_by_item"][item["name"]]
+    assert calls["ReplicationProtectionContainers_SwitchProtection"] == 1
+
+
+def test_a_throttled_switch_protection_is_sent_again_without_waiting(api, container, emulator, demo):
+    """A 429 is never processed, so the settle wait for unanswered calls (180 s here) does not apply."""
+    item = demo["committed"][0]
+    emulator.put(
+        "/_emulator/faults/transient", json={"rate": 1.0, "status": 429, "methods": ["POST"]}
+    ).raise_for_status()
+    job_id = uuid.UUID(api.post("/reprotect", json={"vms": [_vm(item)]}).json()["jobs"][0]["id"])
+    drive(container, until_state="submitting", job_id=job_id)
+    time.sleep(0.1)
+    step = runner.advance(
+        container.sessions, cloud=container.cloud, job_id=job_id, worker="w1", settings=container.settings.job
+    )
+    assert step.ran
+    assert step.state == JobState.SUBMITTING
+    with transaction(container.sessions) as session:
+        assert session.get(Job, job_id).switch_sent_at is None  # taken back: nothing can land later
+    emulator.delete("/_emulator/faults").raise_for_status()
+    drive(container, timeout=30)
+    assert api.get(f"/jobs/{job_id}").json()["state"] == "protected"

@@ -81,3 +81,11 @@ def test_latency_is_added_to_every_arm_answer(client, demo, admin):
     started = time.monotonic()
     client.replication_fabrics.get(demo.rg, demo.vault, demo.ea_fabric)
     assert time.monotonic() - started >= 0.3
+
+
+def test_latency_can_be_limited_to_some_methods(client, demo, admin):
+    described = admin.put("/_emulator/faults/latency", json={"ms": 1500, "methods": ["post"]}).json()
+    assert described["latency"] == {"ms": 1500, "methods": ["POST"]}
+    started = time.monotonic()
+    client.replication_fabrics.get(demo.rg, demo.vault, demo.ea_fabric)
+    assert time.monotonic() - started < 1.5  # a GET is not held

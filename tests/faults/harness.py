@@ -49,6 +49,9 @@ def stack_env(database_url: str, broker_url: str) -> dict[str, str]:
         "REPROTECT_JOB__TRANSIENT_BACKOFF_MAX_SECONDS": "2",
         "REPROTECT_JOB__DEADLINE_HOURS": str(DEADLINE_SECONDS / 3600),
         "REPROTECT_AZURE__REQUEST_TIMEOUT_SECONDS": "2",
+        # Longer than the emulator holds a request in the latency trials (2.5 s): an unanswered
+        # switch protection is waited for this long before it is presumed lost.
+        "REPROTECT_JOB__SWITCH_SETTLE_SECONDS": "6",
         "REPROTECT_AZURE__CACHE_TTL_SECONDS": "2",
         "REPROTECT_WEBHOOK__ALLOW_HTTP": "true",
         "REPROTECT_WEBHOOK__ALLOWED_NETWORKS": '["127.0.0.0/8"]',

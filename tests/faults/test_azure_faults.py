@@ -85,6 +85,25 @@ def test_latency_and_timeouts_delay_jobs_but_fail_none(trial):
         _all_protected(t.verify(), t)
 
 
+HELD_POST_SECONDS = 2.5  # beyond the service's 2 s request timeout, within its 6 s settle wait
+
+
+def test_a_switch_protection_processed_after_its_timeout_is_adopted_not_sent_again(trial):
+    """Found by this suite: a read overtook a timed-out POST that Azure still processed afterwards."""
+    with trial(scenario="fleet:10", time_scale=400) as t:
+        vms = t.vms()
+        t.emulator("PUT", "/faults/latency", {"ms": HELD_POST_SECONDS * 1000, "methods": ["POST"]})
+        t.fault("arm_late_post", f"every POST processed {HELD_POST_SECONDS} s late; reads answered at once")
+        t.submit_fleet(vms)
+        t.wait_for(
+            lambda: sum(1 for j in t.jobs().values() if j.switch_sent_at) == len(vms),
+            what="every job's switch protection sent",
+        )
+        time.sleep(t.rng.uniform(0.5, 3.0))
+        t.emulator("DELETE", "/faults")
+        _all_protected(t.verify(), t)
+
+
 # What a job caught by the outage may fail with: Azure's code, or a prerequisite the outage broke.
 OUTAGE_CODES = {"150020", "target_region_unavailable", "target_region_unreachable"}
 
