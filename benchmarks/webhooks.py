@@ -19,14 +19,12 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -34,6 +32,7 @@ from app.db import build_engine, build_session_factory, transaction, utcnow
 from app.webhooks.models import WebhookEndpoint, WebhookEvent
 from app.webhooks.outbox import add_delivery
 from cli.stack import StackConfig, free_port, running_stack
+from tests.databases import fresh_database
 from tests.receiver import running_receiver
 
 
@@ -62,7 +61,7 @@ def main() -> None:
     with ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, var_dir, ignore_errors=True)
         if args.postgres_url:
-            database = cleanup.enter_context(fresh_database(args.postgres_url))
+            database = cleanup.enter_context(fresh_database(args.postgres_url, prefix="reprotect_bench"))
             config.extra_env["REPROTECT_DATABASE__URL"] = database
             config.extra_env["REPROTECT_BROKER__URL"] = args.redis_url or "redis://127.0.0.1:6379/14"
         print(f"stack: {'Postgres + Redis' if args.postgres_url else 'embedded (SQLite database and broker)'}")
@@ -115,20 +114,6 @@ def throughput(stack, receiver, args) -> None:
     wall = time.monotonic() - started
     engine.dispose()
     print(f"throughput: {args.deliveries} deliveries in {wall:.1f} s = {args.deliveries / wall:.1f} deliveries/s")
-
-
-@contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    name = f"reprotect_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def vms_of(emulator_url: str) -> list[dict[str, str]]:

@@ -4,7 +4,6 @@ emulator as a real HTTP server process, and a service container wired to both.""
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,10 +12,11 @@ import httpx
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from app.bootstrap import Container, bootstrap
 from app.settings import AzureSettings, BrokerSettings, DatabaseSettings, JobSettings, Settings, WebhookSettings
+from tests.databases import fresh_database
 from tests.emulator_process import running_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,16 +71,8 @@ def database_url(request, tmp_path_factory) -> Iterator[str]:
 def fresh_postgres_database() -> Iterator[str]:
     """An empty database on the configured Postgres server, dropped afterwards."""
     assert POSTGRES_URL
-    name = f"reprotect_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,8 @@ class RotateSecretIn(_Strict):
 class WebhookOut(BaseModel):
     """A registered endpoint; its secret is never shown again after creation."""
 
+    model_config = ConfigDict(from_attributes=True)  # read straight from the row
+
     id: uuid.UUID
     url: str
     event_types: list[str]
@@ -90,6 +92,8 @@ class WebhookPage(BaseModel):
 class AttemptOut(BaseModel):
     """One HTTP attempt."""
 
+    model_config = ConfigDict(from_attributes=True)  # read straight from the row
+
     number: int
     at: datetime
     duration_ms: float
@@ -101,6 +105,8 @@ class AttemptOut(BaseModel):
 
 class DeliveryOut(BaseModel):
     """One event to one receiver, with every attempt."""
+
+    model_config = ConfigDict(from_attributes=True)  # read straight from the row
 
     id: uuid.UUID
     event_id: str = Field(description="The webhook-id header: the same on every attempt and redelivery")

@@ -103,9 +103,8 @@ def restart_postgres() -> float:
 def _ping_pooled_connections() -> None:
     """From now on, every pool of this test process tests a connection before handing it out.
 
-    The restart killed every pooled connection, also those of engines the suite does not own (the
-    session's admin engine in ``tests.conftest.fresh_postgres_database`` has no ``pool_pre_ping``): without
-    this, their next statement (such as the final DROP DATABASE) would fail once.
+    The restart killed every pooled connection, also those of engines the suite does not own and that
+    were built without ``pool_pre_ping``: without this, their next statement would fail once.
     """
     if not event.contains(Pool, "checkout", _ping):
         event.listen(Pool, "checkout", _ping)

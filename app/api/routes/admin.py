@@ -12,7 +12,6 @@ from app.api.deps import ContainerDep, IsoDateTime
 from app.api.problems import documented
 from app.api.security import Admin
 from app.auth import audit, key_store, visibility
-from app.auth.models import ApiKey, AuditEntry
 from app.auth.principal import Principal, Role
 from app.auth.scopes import SCOPE_PATTERN, ScopeSet
 from app.db import transaction, utcnow
@@ -41,6 +40,8 @@ class ApiKeyIn(BaseModel):
 class ApiKeyOut(BaseModel):
     """A key as listed: never the key itself."""
 
+    model_config = ConfigDict(from_attributes=True)  # read straight from the row
+
     id: str
     name: str
     role: Role
@@ -68,6 +69,8 @@ class ApiKeyPage(BaseModel):
 class AuditOut(BaseModel):
     """One audit entry."""
 
+    model_config = ConfigDict(from_attributes=True)  # read straight from the row
+
     id: int
     at: datetime
     request_id: str
@@ -86,20 +89,6 @@ class AuditPage(BaseModel):
 
     items: list[AuditOut]
     next_cursor: str | None
-
-
-def _key_out(row: ApiKey) -> ApiKeyOut:
-    return ApiKeyOut(
-        id=row.id,
-        name=row.name,
-        role=Role(row.role),
-        scopes=list(row.scopes),
-        created_at=row.created_at,
-        created_by=row.created_by,
-        expires_at=row.expires_at,
-        revoked_at=row.revoked_at,
-        last_used_at=row.last_used_at,
-    )
 
 
 def _no_escalation(principal: Principal, body: ApiKeyIn) -> None:
@@ -128,7 +117,7 @@ def create_api_key(body: ApiKeyIn, response: Response, container: ContainerDep, 
             now=utcnow(),
             expires_at=body.expires_at,
         )
-        out = ApiKeyCreated(**_key_out(created.row).model_dump(), key=created.plaintext)
+        out = ApiKeyCreated(**ApiKeyOut.model_validate(created.row).model_dump(), key=created.plaintext)
     response.headers["Location"] = f"/api-keys/{out.id}"
     return out
 
@@ -140,7 +129,7 @@ def list_api_keys(container: ContainerDep, principal: Admin, limit: Limit = 50, 
     """Keys whose scopes lie inside the caller's, newest first (revoked ones included)."""
     with transaction(container.sessions) as session:
         rows, next_cursor = key_store.list_keys(session, limit=limit, cursor=cursor)
-        visible = [_key_out(r) for r in rows if visibility.scopes_within(r.scopes, principal)]
+        visible = [ApiKeyOut.model_validate(r) for r in rows if visibility.scopes_within(r.scopes, principal)]
         return ApiKeyPage(items=visible, next_cursor=next_cursor)
 
 
@@ -174,20 +163,4 @@ def list_audit(
     where = audit.AuditFilter(principal_id=principal_id, outcome=outcome, method=method, since=since, until=until)
     with transaction(container.sessions) as session:
         rows, next_cursor = audit.list_entries(session, where=where, limit=limit, cursor=cursor)
-        return AuditPage(items=[_audit_out(r) for r in rows], next_cursor=next_cursor)
-
-
-def _audit_out(row: AuditEntry) -> AuditOut:
-    return AuditOut(
-        id=row.id,
-        at=row.at,
-        request_id=row.request_id,
-        principal_id=row.principal_id,
-        principal_kind=row.principal_kind,
-        method=row.method,
-        route=row.route,
-        path=row.path,
-        status=row.status,
-        outcome=row.outcome,
-        vm_ids=list(row.vm_ids or []),
-    )
+        return AuditPage(items=[AuditOut.model_validate(r) for r in rows], next_cursor=next_cursor)

@@ -13,7 +13,6 @@ from app.api.security import Admin
 from app.db import transaction, utcnow
 from app.webhooks import service
 from app.webhooks.events import EventType
-from app.webhooks.present import delivery_out, endpoint_created, endpoint_out
 from app.webhooks.schemas import (
     DeliveryOut,
     DeliveryPage,
@@ -45,7 +44,7 @@ def create_webhook(body: WebhookIn, response: Response, container: ContainerDep,
         endpoint = service.create_endpoint(
             session, body, settings=container.settings.webhook, now=utcnow(), principal=principal
         )
-        out = endpoint_created(endpoint)
+        out = WebhookCreated.model_validate(endpoint)  # the one answer that carries the secret
     response.headers["Location"] = f"/webhooks/{out.id}"
     return out
 
@@ -57,7 +56,7 @@ def list_webhooks(container: ContainerDep, principal: Admin, limit: Limit = 50, 
     """Registered endpoints, newest first."""
     with transaction(container.sessions) as session:
         rows, next_cursor = service.list_endpoints(session, principal, limit=limit, cursor=cursor)
-        return WebhookPage(items=[endpoint_out(e) for e in rows], next_cursor=next_cursor)
+        return WebhookPage(items=[WebhookOut.model_validate(e) for e in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -69,7 +68,7 @@ def list_webhooks(container: ContainerDep, principal: Admin, limit: Limit = 50, 
 def get_webhook(webhook_id: uuid.UUID, container: ContainerDep, principal: Admin) -> WebhookOut:
     """One endpoint (without its secret)."""
     with transaction(container.sessions) as session:
-        return endpoint_out(service.get_endpoint(session, webhook_id, principal))
+        return WebhookOut.model_validate(service.get_endpoint(session, webhook_id, principal))
 
 
 @router.patch(
@@ -84,7 +83,7 @@ def update_webhook(webhook_id: uuid.UUID, body: WebhookPatch, container: Contain
         endpoint = service.update_endpoint(
             session, webhook_id, body, principal, settings=container.settings.webhook, now=utcnow()
         )
-        return endpoint_out(endpoint)
+        return WebhookOut.model_validate(endpoint)
 
 
 @router.post(
@@ -146,7 +145,7 @@ def list_deliveries(
     )
     with transaction(container.sessions) as session:
         rows, next_cursor = service.list_deliveries(session, principal, where=where, limit=limit, cursor=cursor)
-        return DeliveryPage(items=[delivery_out(d) for d in rows], next_cursor=next_cursor)
+        return DeliveryPage(items=[DeliveryOut.model_validate(d) for d in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -158,7 +157,7 @@ def list_deliveries(
 def get_delivery(delivery_id: uuid.UUID, container: ContainerDep, principal: Admin) -> DeliveryOut:
     """One delivery with every attempt."""
     with transaction(container.sessions) as session:
-        return delivery_out(service.get_delivery(session, delivery_id, principal))
+        return DeliveryOut.model_validate(service.get_delivery(session, delivery_id, principal))
 
 
 @router.post(
@@ -171,4 +170,4 @@ def get_delivery(delivery_id: uuid.UUID, container: ContainerDep, principal: Adm
 def redeliver(delivery_id: uuid.UUID, container: ContainerDep, principal: Admin) -> DeliveryOut:
     """Send the event again to the same receiver with the same webhook-id (a new delivery)."""
     with transaction(container.sessions) as session:
-        return delivery_out(service.redeliver(session, delivery_id, principal, now=utcnow()))
+        return DeliveryOut.model_validate(service.redeliver(session, delivery_id, principal, now=utcnow()))
