@@ -54,6 +54,9 @@ class StackConfig:
                 "REPROTECT_JOB__POLL_INTERVAL_SECONDS": "1",
                 "REPROTECT_JOB__REDISPATCH_AFTER_SECONDS": "10",
                 "REPROTECT_JOB__LEASE_SECONDS": "30",
+                # The local emulator answers at once: a lost switch protection is presumed so sooner.
+                "REPROTECT_AZURE__REQUEST_TIMEOUT_SECONDS": "10",
+                "REPROTECT_JOB__SWITCH_SETTLE_SECONDS": "20",
             }
         )
         env.update(self.extra_env)

@@ -28,6 +28,10 @@ def stack(request, tmp_path) -> Iterator[Stack]:
         "REPROTECT_JOB__POLL_INTERVAL_SECONDS": "0.5",
         "REPROTECT_JOB__LEASE_SECONDS": "5",
         "REPROTECT_JOB__REDISPATCH_AFTER_SECONDS": "3",
+        # Scaled down with the lease: a worker killed after it marked a switch protection as sent leaves
+        # its job waiting this long for the call to land before it may be sent again (180 s by default).
+        "REPROTECT_AZURE__REQUEST_TIMEOUT_SECONDS": "5",
+        "REPROTECT_JOB__SWITCH_SETTLE_SECONDS": "8",
         "REPROTECT_WEBHOOK__ALLOW_HTTP": "true",
         "REPROTECT_WEBHOOK__ALLOWED_NETWORKS": '["127.0.0.0/8"]',
     }
