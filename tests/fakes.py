@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import copy
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from app.cloud import parse
 from app.cloud.ids import ItemRef, VaultRef, same_id
 from app.cloud.types import AsrJob, ContainerMapping, Fabric, NetworkMapping, ReplicatedItem, SwitchProtectionSpec
-
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "azure-samples"
+from tests.data import load
 
 
 def sample_item() -> dict[str, Any]:
     """The recorded item after failover + commit."""
-    return json.loads((SAMPLES / "a2a_rpi_after_failover_commit.json").read_text())
+    return load("a2a_rpi_after_failover_commit.json")
 
 
 @dataclass

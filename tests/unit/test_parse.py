@@ -1,26 +1,13 @@
-"""The adapter reads Site Recovery's real JSON (public recordings in shared/azure-samples)."""
-
-import json
-from pathlib import Path
-
-import pytest
+"""The adapter reads Site Recovery's real JSON (public recordings in tests/data/azure)."""
 
 from app.cloud import parse
 from app.cloud.ids import ItemRef, parse_item_id
 from app.cloud.types import SwitchProtectionSpec
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "azure-samples"
-
-
-def _sample(name: str) -> dict:
-    path = SAMPLES / name
-    if not path.exists():
-        pytest.skip(f"{path} is not next to the project")
-    return json.loads(path.read_text())
+from tests.data import load
 
 
 def test_item_after_failover_commit_is_read_as_azure_reports_it():
-    item = parse.item(_sample("a2a_rpi_after_failover_commit.json"))
+    item = parse.item(load("a2a_rpi_after_failover_commit.json"))
     assert item.protection_state == "UnplannedFailoverCommitted"
     assert item.active_location == "Recovery"
     assert "SwitchProtection" in item.allowed_operations
@@ -37,7 +24,7 @@ def test_item_after_failover_commit_is_read_as_azure_reports_it():
 
 
 def test_finished_reprotect_job_is_mirrored_with_its_tasks_and_new_item():
-    job = parse.job(_sample("a2a_reprotect_job_succeeded.json"))
+    job = parse.job(load("a2a_reprotect_job_succeeded.json"))
     assert job.state == "Succeeded"
     assert [t.name for t in job.tasks][:2] == ["Prerequisite check", "Committing failover"]
     skipped = job.tasks[1]
@@ -46,7 +33,7 @@ def test_finished_reprotect_job_is_mirrored_with_its_tasks_and_new_item():
 
 
 def test_switch_protection_body_matches_what_powershell_sends():
-    recorded = _sample("a2a_switchprotection_request_and_202.json")["request"]
+    recorded = load("a2a_switchprotection_request_and_202.json")["request"]
     sent = recorded["body"]["properties"]["providerSpecificDetails"]
     ref: ItemRef = parse_item_id(
         recorded["uri"].split("/switchprotection")[0]
