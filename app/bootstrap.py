@@ -1,8 +1,11 @@
-"""Wiring shared by both entrypoints: builds engine, sessions, the Azure adapter and the doorbell once."""
+"""The composition root shared by every entrypoint: builds engine, sessions, the Azure adapter and the
+doorbell once, and wires the domains to each other (a job's transitions reach the webhook outbox)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from celery import Celery
 from sqlalchemy import Engine
@@ -13,11 +16,12 @@ from app.cloud.azure_sdk import AzureCloud
 from app.cloud.cache import CachedCloud
 from app.cloud.types import Cloud
 from app.db import build_engine, build_session_factory
+from app.job import history
+from app.outbound.transport import WebhookSender
+from app.outbound.vetting import url_policy
 from app.queue import Doorbell, build_celery
 from app.settings import Settings, WebhookSettings, get_settings
-from app.webhooks.outbox import install_doorbell
-from app.webhooks.service import url_policy
-from app.webhooks.transport import WebhookSender
+from app.webhook import outbox
 
 
 @dataclass
@@ -47,9 +51,8 @@ def bootstrap(settings: Settings | None = None, *, cloud: Cloud | None = None, a
     settings = settings or get_settings()
     engine = build_engine(settings.database.url, pool_size=settings.database.pool_size, echo=settings.database.echo)
     celery = build_celery(settings)
-    sessions = build_session_factory(engine)
     doorbell = Doorbell(celery)
-    install_doorbell(sessions, doorbell.ring_deliveries)  # new webhook deliveries are rung after their commit
+    sessions = wired_sessions(engine, ring_deliveries=doorbell.ring_deliveries)
     return Container(
         settings=settings,
         engine=engine,
@@ -60,6 +63,18 @@ def bootstrap(settings: Settings | None = None, *, cloud: Cloud | None = None, a
         sender=build_sender(settings.webhook),
         auth=Authenticator(settings.auth, sessions),
     )
+
+
+def wired_sessions(
+    engine: Engine, *, ring_deliveries: Callable[[Iterable[Any]], object] | None = None
+) -> sessionmaker[Session]:
+    """Sessions on ``engine`` with the domains wired: every job transition writes its webhook events in the
+    same transaction, and new deliveries are rung for after each commit (when a doorbell is given)."""
+    sessions = build_session_factory(engine)
+    history.listen(sessions, outbox.on_transition)
+    if ring_deliveries is not None:
+        outbox.install_doorbell(sessions, ring_deliveries)
+    return sessions
 
 
 def build_sender(settings: WebhookSettings) -> WebhookSender:

@@ -16,6 +16,7 @@ from app.settings import Settings
 ADVANCE_JOB = "reprotect.advance_job"
 DELIVER_WEBHOOK = "reprotect.deliver_webhook"
 SWEEP = "reprotect.sweep"
+SWEEP_WEBHOOKS = "reprotect.sweep_webhooks"
 JOBS_QUEUE = "celery"
 WEBHOOKS_QUEUE = "webhooks"  # its own queue: a delivery never waits behind a fleet's job steps
 log = logging.getLogger(__name__)
@@ -35,9 +36,13 @@ def build_celery(settings: Settings) -> Celery:
         broker_connection_timeout=3,
         broker_transport_options=_transport_options(settings.broker.url),
         task_default_queue=JOBS_QUEUE,
-        task_routes={DELIVER_WEBHOOK: {"queue": WEBHOOKS_QUEUE}},
+        task_routes={DELIVER_WEBHOOK: {"queue": WEBHOOKS_QUEUE}, SWEEP_WEBHOOKS: {"queue": WEBHOOKS_QUEUE}},
         beat_schedule={
             "sweep-due-jobs": {"task": SWEEP, "schedule": settings.broker.sweep_interval_seconds},
+            "sweep-due-webhook-deliveries": {
+                "task": SWEEP_WEBHOOKS,
+                "schedule": settings.broker.sweep_interval_seconds,
+            },
         },
         beat_schedule_filename=settings.broker.beat_schedule_path,
         timezone="UTC",

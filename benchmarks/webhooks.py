@@ -29,8 +29,8 @@ from sqlalchemy import select
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.db import build_engine, build_session_factory, transaction, utcnow
-from app.webhooks.models import WebhookEndpoint, WebhookEvent
-from app.webhooks.outbox import add_delivery
+from app.webhook.models import WebhookEndpoint, WebhookEvent
+from app.webhook.outbox import add_delivery
 from cli.stack import StackConfig, free_port, running_stack
 from tests.databases import fresh_database
 from tests.receiver import running_receiver

@@ -34,24 +34,22 @@ def create(
     plain: Annotated[bool, typer.Option(help="Print only the key (for scripts).")] = False,
 ) -> None:
     """Create a key; it is printed once and only its hash is kept."""
-    from app.auth import key_store
+    from app.auth import service
     from app.auth.principal import Role
-    from app.db import transaction, utcnow
+    from app.db import utcnow
     from app.errors import ServiceError
 
     engine, sessions = _sessions()
     now = utcnow()
     try:
-        with transaction(sessions) as session:
-            created = key_store.create(
-                session,
-                name=name,
-                role=Role(role),
-                scopes=scope or [],
-                created_by="cli",
-                now=now,
-                expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
-            )
+        created = service.issue_key(
+            sessions,
+            name=name,
+            role=Role(role),
+            scopes=scope or [],
+            created_by="cli",
+            expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
+        )
     except (ServiceError, ValueError) as exc:
         console.print(f"[red]{getattr(exc, 'message', exc)}[/]")
         raise typer.Exit(2) from exc
@@ -69,16 +67,14 @@ def create(
 @app.command("list")
 def list_keys() -> None:
     """Every key with its role, scopes and state (never the key itself)."""
-    from app.auth import key_store
-    from app.db import transaction
+    from app.auth import service
 
     engine, sessions = _sessions()
     table = Table("id", "name", "role", "scopes", "created", "expires", "revoked", "last used")
-    with transaction(sessions) as session:
-        rows, _ = key_store.list_keys(session, limit=1000, cursor=None)
-        for r in rows:
-            table.add_row(r.id, r.name, r.role, " ".join(r.scopes), str(r.created_at), str(r.expires_at or ""),
-                          str(r.revoked_at or ""), str(r.last_used_at or ""))  # fmt: skip
+    rows, _ = service.list_keys(sessions, principal=None, limit=1000, cursor=None)
+    for r in rows:
+        table.add_row(r.id, r.name, r.role, " ".join(r.scopes), str(r.created_at), str(r.expires_at or ""),
+                      str(r.revoked_at or ""), str(r.last_used_at or ""))  # fmt: skip
     engine.dispose()
     console.print(table)
 
@@ -86,14 +82,12 @@ def list_keys() -> None:
 @app.command()
 def revoke(key_id: str) -> None:
     """Revoke a key at once."""
-    from app.auth import key_store
-    from app.db import transaction, utcnow
+    from app.auth import service
     from app.errors import NotFound
 
     engine, sessions = _sessions()
     try:
-        with transaction(sessions) as session:
-            key_store.revoke(session, key_id, by="cli", now=utcnow())
+        service.revoke_key(sessions, principal=None, key_id=key_id, by="cli")
     except NotFound as exc:
         console.print(f"[red]{exc.message}[/]")
         raise typer.Exit(2) from exc

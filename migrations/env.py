@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-from app.api import idempotency  # noqa: F401
 from app.auth import models as auth_models  # noqa: F401
 from app.db import Base, build_engine
+from app.idempotency import models as idempotency_models  # noqa: F401
 from app.job import models as job_models  # noqa: F401 - registers the tables on Base.metadata
 from app.settings import get_settings
-from app.webhooks import models as webhook_models  # noqa: F401
+from app.webhook import models as webhook_models  # noqa: F401
 
 target_metadata = Base.metadata
 

@@ -1,4 +1,5 @@
-"""Runs the real worker code (sweeper queries, job steps, webhook deliveries) in the test's process."""
+"""Drives the worker's use cases in the test's process: the same ``sweep`` and ``advance`` (and, for
+webhooks, ``sweep`` and ``deliver``) the Celery tasks call, without a broker or a worker process."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from sqlalchemy import func, select
 
 from app.bootstrap import Container
 from app.db import transaction, utcnow
-from app.job import runner, schedule
+from app.job import service as jobs
 from app.job.models import Job
 from app.job.states import ACTIVE_STATES
-from app.webhooks import delivery
-from app.webhooks.models import WebhookDelivery
+from app.webhook import delivery
+from app.webhook import service as webhooks
+from app.webhook.models import WebhookDelivery
 
 
 def active_ids(box: Container) -> set[uuid.UUID]:
@@ -28,12 +30,9 @@ def drive(
     """Sweep and advance due jobs until none is active (or ``job_id`` reaches ``until_state``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with transaction(box.sessions) as session:
-            due = schedule.take_due(session, now=utcnow(), redispatch_after=0)
-        for due_id in due:
-            runner.advance(
-                box.sessions, cloud=box.cloud, job_id=due_id, worker="test-worker", settings=box.settings.job
-            )
+        # Every sweep rings for whatever is due: this loop stands in for the broker's deliveries.
+        for due_id in jobs.sweep(box, now=utcnow(), redispatch_after=0):
+            jobs.advance(box, job_id=due_id, worker="test-worker")
         if until_state and job_id:
             with transaction(box.sessions) as session:
                 if session.get(Job, job_id).state == until_state:
@@ -45,20 +44,17 @@ def drive(
 
 
 def deliver_due(box: Container, *, timeout: float = 20.0, until: int | None = None) -> None:
-    """Run the real delivery code on due webhook deliveries until none is pending (or ``until`` ran)."""
+    """Run the real delivery use case on due webhook deliveries until none is pending (or ``until`` ran)."""
     deadline = time.monotonic() + timeout
     ran = 0
     while time.monotonic() < deadline:
+        due = webhooks.sweep(box, now=utcnow(), redispatch_after=0)
         with transaction(box.sessions) as session:
-            due = delivery.take_due(session, now=utcnow(), redispatch_after=0)
             pending = session.scalar(
                 select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == delivery.PENDING)
             )
         for delivery_id in due:
-            done = delivery.deliver(
-                box.sessions, box.sender, delivery_id=delivery_id, worker="test-worker", settings=box.settings.webhook
-            )
-            ran += int(done.ran)
+            ran += int(webhooks.deliver(box, delivery_id=delivery_id, worker="test-worker").ran)
         if not pending or (until is not None and ran >= until):
             return
         time.sleep(0.02)

@@ -8,7 +8,16 @@ from typing import Any
 
 from app.cloud import parse
 from app.cloud.ids import ItemRef, VaultRef, same_id
-from app.cloud.types import AsrJob, ContainerMapping, Fabric, NetworkMapping, ReplicatedItem, SwitchProtectionSpec
+from app.cloud.types import (
+    AsrJob,
+    ContainerMapping,
+    Fabric,
+    NetworkMapping,
+    ReplicatedItem,
+    Resource,
+    SwitchProtectionSpec,
+    VirtualMachine,
+)
 from tests.data import load
 
 
@@ -52,13 +61,24 @@ class FakeCloud:
     def network_mappings(self, vault: VaultRef) -> list[NetworkMapping]:
         return list(self.networks)
 
-    def get_resource(self, arm_id: str) -> dict[str, Any] | None:
-        return self.resources.get(arm_id.lower())
+    def get_resource(self, arm_id: str) -> Resource | None:
+        raw = self.resources.get(arm_id.lower())
+        return parse.resource(raw) if raw else None
 
-    def list_resources(self, scope_id: str, resource_type: str) -> list[dict[str, Any]]:
+    def get_vm(self, arm_id: str) -> VirtualMachine | None:
+        raw = self.resources.get(arm_id.lower())
+        return parse.virtual_machine(raw) if raw else None
+
+    def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
+        return [parse.virtual_machine(raw) for raw in self._under(f"/subscriptions/{subscription_id}", "compute")]
+
+    def list_storage_accounts(self, resource_group_id: str) -> list[Resource]:
+        return [parse.resource(raw) for raw in self._under(resource_group_id, "storage")]
+
+    def _under(self, scope_id: str, provider: str) -> list[dict[str, Any]]:
         prefix = scope_id.lower().rstrip("/") + "/"
-        kind = f"/providers/{resource_type.lower()}/"
-        return [r for key, r in self.resources.items() if key.startswith(prefix) and kind in key]
+        kind = {"compute": "/providers/microsoft.compute/virtualmachines/", "storage": "/providers/microsoft.storage/"}
+        return [r for key, r in self.resources.items() if key.startswith(prefix) and kind[provider] in key]
 
     def add_resource(self, arm_id: str, **body: Any) -> None:
         self.resources[arm_id.lower()] = {"id": arm_id, "name": arm_id.rsplit("/", 1)[-1], **body}

@@ -16,9 +16,9 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth import audit
+from app.auth import audit, service
 from app.auth.principal import Principal
-from app.db import transaction, utcnow
+from app.db import utcnow
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -92,19 +92,18 @@ def _audit(scope: Scope, status: int, request_id: str) -> None:
     route = scope.get("route")
     container = scope["app"].state.container
     try:
-        with transaction(container.sessions) as session:
-            audit.record(
-                session,
-                at=utcnow(),
-                request_id=request_id,
-                principal_id=principal.id if principal else None,
-                principal_kind=principal.kind.value if principal else None,
-                method=scope["method"],
-                route=str(getattr(route, "path", scope["path"]))[:200],
-                path=scope["path"][:2000],
-                status=status,
-                outcome=audit.outcome_of(status),
-                vm_ids=list(state.get("audit_vms", []))[:100],
-            )
+        service.record_audit(
+            container.sessions,
+            at=utcnow(),
+            request_id=request_id,
+            principal_id=principal.id if principal else None,
+            principal_kind=principal.kind.value if principal else None,
+            method=scope["method"],
+            route=str(getattr(route, "path", scope["path"]))[:200],
+            path=scope["path"][:2000],
+            status=status,
+            outcome=audit.outcome_of(status),
+            vm_ids=list(state.get("audit_vms", []))[:100],
+        )
     except Exception:
         log.exception("could not write the audit entry of request %s", request_id)

@@ -1,4 +1,4 @@
-"""Request dependencies as ``Annotated`` aliases: the container, its settings and the Azure adapter."""
+"""Request dependencies as ``Annotated`` aliases: the container, and strict timestamps in queries and bodies."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from fastapi import Depends, Request
 from pydantic import AwareDatetime, BeforeValidator
 
 from app.bootstrap import Container
-from app.cloud.types import Cloud
 
 
 def get_container(request: Request) -> Container:
@@ -18,13 +17,7 @@ def get_container(request: Request) -> Container:
     return container
 
 
-def get_cloud(request: Request) -> Cloud:
-    """The Azure adapter."""
-    return get_container(request).cloud
-
-
 ContainerDep = Annotated[Container, Depends(get_container)]
-CloudDep = Annotated[Cloud, Depends(get_cloud)]
 
 
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")

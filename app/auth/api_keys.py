@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from app.auth.principal import Principal, PrincipalKind, Role
-from app.auth.scopes import ScopeSet
+from app.scopes import ScopeSet
 
 PREFIX = "rpk_"
 # For secret scanners (GitHub custom patterns, gitleaks, trufflehog): finds keys inside any text.

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth import api_keys, key_store
-from app.auth.config import AuthConfig
+from app.auth import api_keys, service
 from app.auth.principal import Principal
 from app.auth.rate_limit import RateLimiter
 from app.auth.tokens import AuthError, TokenVerifier
-from app.db import transaction, utcnow
 from app.errors import RateLimited
+from app.settings import AuthConfig
 
 
 class Authenticator:
@@ -39,8 +38,7 @@ class Authenticator:
         return found
 
     def _api_key(self, credential: str) -> Principal:
-        with transaction(self._sessions) as session:
-            found = key_store.authenticate(session, credential, now=utcnow())
+        found = service.authenticate_key(self._sessions, credential)
         if found is None:
             raise AuthError("The API key is unknown, revoked or expired.", code="invalid_api_key")
         return found

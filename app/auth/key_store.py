@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from app.auth import api_keys
 from app.auth.models import ApiKey
 from app.auth.principal import Principal, Role
-from app.auth.scopes import ScopeSet
 from app.errors import InvalidRequest, NotFound
 from app.pagination import page
+from app.scopes import ScopeSet
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.auth.scopes import ScopeSet
+from app.scopes import ScopeSet
 
 
 class Role(StrEnum):

@@ -19,7 +19,7 @@ from limits.errors import StorageError
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from app.auth.config import RateLimitConfig
+from app.settings import RateLimitConfig
 
 log = logging.getLogger(__name__)
 

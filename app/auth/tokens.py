@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 import httpx
 import jwt
 
-from app.auth.config import EntraConfig
-from app.auth.principal import Principal, PrincipalKind, highest_role
-from app.auth.scopes import ScopeSet, parse_scope
+from app.auth.principal import Principal, PrincipalKind, Role, highest_role
 from app.errors import ServiceError
+from app.scopes import ScopeSet, parse_scope
+from app.settings import EntraConfig
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class TokenVerifier:
             id=principal_id,
             kind=_kind(claims),
             name=_display_name(claims, default=principal_id),
-            role=highest_role(self._config.role_claims[r] for r in roles if r in self._config.role_claims),
+            role=highest_role(Role(self._config.role_claims[r]) for r in roles if r in self._config.role_claims),
             scopes=ScopeSet(scope for key in lookup for scope in self._scopes.get(key.lower(), ())),
         )
 

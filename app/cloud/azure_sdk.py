@@ -1,41 +1,45 @@
-"""The one module that imports ``azure.*``: builds SDK clients and turns SDK calls into ``Cloud`` answers.
+"""The ``Cloud`` over the official Site Recovery SDK: builds the clients and turns SDK calls into typed answers.
 
 Real Azure (Entra ID credentials) and the local emulator (a static token over plain http) go through
 the same code path; only the endpoint and the credential differ. Every SDK error leaves this module
-as one of ``app.errors.CloudError``'s subclasses.
+as one of ``app.errors.CloudError``'s subclasses (``app.cloud.errors``).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlparse
 
 from azure.core.credentials import AccessToken, TokenCredential
-from azure.core.exceptions import (
-    HttpResponseError,
-    ResourceNotFoundError,
-    ServiceRequestError,
-    ServiceResponseError,
-)
+from azure.core.exceptions import ResourceNotFoundError
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy
 from azure.core.rest import HttpRequest
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 
 from app.cloud import parse
-from app.cloud.ids import ItemRef, VaultRef, parse_resource_id
+from app.cloud.errors import translated
+from app.cloud.ids import (
+    ItemRef,
+    VaultRef,
+    is_resource_group_id,
+    name_of,
+    parse_resource_id,
+    subscription_id_of,
+    subscription_of,
+)
 from app.cloud.types import (
     AsrJob,
     ContainerMapping,
     Fabric,
     NetworkMapping,
     ReplicatedItem,
+    Resource,
     SwitchProtectionSpec,
+    VirtualMachine,
 )
-from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransient
+from app.errors import CloudPermanent
 from app.settings import AzureMode, AzureSettings
 
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -79,41 +83,6 @@ def build_credential(settings: AzureSettings) -> TokenCredential:
     return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
 
 
-def translate_error(exc: Exception) -> CloudError:
-    """Classify an SDK exception: throttled, transient, or permanent with Azure's own code."""
-    if isinstance(exc, HttpResponseError) and exc.status_code is not None:
-        status = exc.status_code
-        headers: Any = getattr(exc.response, "headers", None) or {}
-        retry_after = _retry_after(headers.get("Retry-After"))
-        code = exc.error.code if exc.error is not None and exc.error.code else str(status)
-        message = exc.error.message if exc.error is not None and exc.error.message else str(exc.message)
-        if status == 429:
-            return CloudThrottled(f"Azure throttled the request: {message}", retry_after=retry_after or 30.0)
-        if status >= 500 or status == 408:
-            return CloudTransient(f"Azure answered {status}: {message}", status=status, retry_after=retry_after)
-        return CloudPermanent(message, code=code, status=status, details=_error_body(exc))
-    if isinstance(exc, ServiceRequestError | ServiceResponseError):
-        return CloudTransient(f"Azure could not be reached: {exc}")
-    if isinstance(exc, CloudError):
-        return exc
-    return CloudTransient(f"Unexpected error talking to Azure: {exc!r}")
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return max(0.0, float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _error_body(exc: HttpResponseError) -> dict[str, Any]:
-    try:
-        body = exc.response.json() if exc.response is not None else None  # type: ignore[attr-defined]
-    except ValueError:
-        body = None
-    return body.get("error", body) if isinstance(body, dict) else {}
-
-
 class AzureCloud:
     """``Cloud`` over the official Site Recovery SDK (one client per subscription, built lazily)."""
 
@@ -155,7 +124,7 @@ class AzureCloud:
 
     def get_item(self, ref: ItemRef) -> ReplicatedItem | None:
         ops = self.client(ref.vault.subscription_id).replication_protected_items
-        with _translated():
+        with translated():
             try:
                 model = ops.get(ref.vault.resource_group, ref.vault.name, ref.fabric, ref.container, ref.name)
             except ResourceNotFoundError:
@@ -168,12 +137,12 @@ class AzureCloud:
 
     def list_items(self, vault: VaultRef) -> list[ReplicatedItem]:
         ops = self.client(vault.subscription_id).replication_protected_items
-        with _translated():
+        with translated():
             return [parse.item(model.as_dict()) for model in ops.list(vault.resource_group, vault.name)]
 
     def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
         ops = self.client(vault.subscription_id).replication_fabrics
-        with _translated():
+        with translated():
             try:
                 model = ops.get(vault.resource_group, vault.name, fabric)
             except ResourceNotFoundError:
@@ -182,12 +151,12 @@ class AzureCloud:
 
     def container_mappings(self, vault: VaultRef) -> list[ContainerMapping]:
         ops = self.client(vault.subscription_id).replication_protection_container_mappings
-        with _translated():
+        with translated():
             return [parse.container_mapping(m.as_dict()) for m in ops.list(vault.resource_group, vault.name)]
 
     def network_mappings(self, vault: VaultRef) -> list[NetworkMapping]:
         ops = self.client(vault.subscription_id).replication_network_mappings
-        with _translated():
+        with translated():
             return [parse.network_mapping(m.as_dict()) for m in ops.list(vault.resource_group, vault.name)]
 
     def switch_protection(self, spec: SwitchProtectionSpec) -> str:
@@ -199,7 +168,7 @@ class AzureCloud:
             headers = response.http_response.headers
             captured["operation"] = headers.get("Azure-AsyncOperation") or headers.get("Location") or ""
 
-        with _translated():
+        with translated():
             ops.begin_switch_protection(
                 ref.vault.resource_group,
                 ref.vault.name,
@@ -209,14 +178,14 @@ class AzureCloud:
                 polling=False,  # never block on Azure: the job's own steps poll the ASR job
                 raw_response_hook=remember_operation,
             )
-        job_name = urlparse(captured.get("operation", "")).path.rstrip("/").rsplit("/", 1)[-1]
-        if not job_name:
+        operation = urlparse(captured.get("operation", "")).path
+        if not operation.strip("/"):
             raise CloudPermanent("Azure accepted switch protection but named no operation.", code="no_operation")
-        return job_name
+        return name_of(operation)
 
     def get_job(self, vault: VaultRef, job_name: str) -> AsrJob | None:
         ops = self.client(vault.subscription_id).replication_jobs
-        with _translated():
+        with translated():
             try:
                 model = ops.get(vault.resource_group, vault.name, job_name)
             except ResourceNotFoundError:
@@ -225,28 +194,37 @@ class AzureCloud:
 
     def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
         ops = self.client(vault.subscription_id).replication_jobs
-        with _translated():
+        with translated():
             jobs = [parse.job(model.as_dict()) for model in ops.list(vault.resource_group, vault.name)]
         return sorted(jobs, key=lambda j: j.start_time or "", reverse=True)
 
     def cancel_job(self, vault: VaultRef, job_name: str) -> None:
         ops = self.client(vault.subscription_id).replication_jobs
-        with _translated():
+        with translated():
             ops.begin_cancel(vault.resource_group, vault.name, job_name, polling=False)
 
     # -- plain ARM reads ------------------------------------------------------------------------
 
-    def get_resource(self, arm_id: str) -> dict[str, Any] | None:
-        subscription = arm_id.strip("/").split("/")[1]
-        response = self._arm_get(subscription, arm_id)
-        return None if response is None else dict(response)
+    def get_resource(self, arm_id: str) -> Resource | None:
+        found = self._arm_get(subscription_of(arm_id), arm_id)
+        return None if found is None else parse.resource(found)
 
-    def list_resources(self, scope_id: str, resource_type: str) -> list[dict[str, Any]]:
-        subscription = scope_id.strip("/").split("/")[1]
+    def get_vm(self, arm_id: str) -> VirtualMachine | None:
+        found = self._arm_get(subscription_of(arm_id), arm_id)
+        return None if found is None else parse.virtual_machine(found)
+
+    def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
+        scope = subscription_id_of(subscription_id)
+        return [parse.virtual_machine(raw) for raw in self._list(scope, "Microsoft.Compute/virtualMachines")]
+
+    def list_storage_accounts(self, resource_group_id: str) -> list[Resource]:
+        return [parse.resource(raw) for raw in self._list(resource_group_id, "Microsoft.Storage/storageAccounts")]
+
+    def _list(self, scope_id: str, resource_type: str) -> list[dict[str, Any]]:
         url: str | None = f"{scope_id.rstrip('/')}/providers/{resource_type}"
         found: list[dict[str, Any]] = []
         while url:
-            page = self._arm_get(subscription, url, api_version=_api_version(resource_type))
+            page = self._arm_get(subscription_of(scope_id), url, api_version=_api_version(resource_type))
             if page is None:
                 return found
             found.extend(page.get("value", []))
@@ -257,7 +235,7 @@ class AzureCloud:
         version = api_version or _api_version_for_id(url)
         params = {} if "api-version=" in url else {"api-version": version}
         request = HttpRequest("GET", url, params=params)
-        with _translated():
+        with translated():
             response = self.client(subscription).send_request(request)
             if response.status_code == 404:
                 return None
@@ -266,27 +244,11 @@ class AzureCloud:
             return body
 
 
-def _props(raw: dict[str, Any]) -> dict[str, Any]:
-    props = raw.get("properties")
-    return props if isinstance(props, dict) else {}
-
-
 def _api_version(resource_type: str) -> str:
     return _API_VERSIONS.get(resource_type.split("/", 1)[0].lower(), "2021-04-01")
 
 
 def _api_version_for_id(arm_id: str) -> str:
-    parts = arm_id.strip("/").split("/")
-    if len(parts) <= 4:
+    if is_resource_group_id(arm_id):
         return _API_VERSIONS["resourcegroups"]
     return _api_version(parse_resource_id(arm_id).provider)
-
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    try:
-        yield
-    except CloudError:
-        raise
-    except (HttpResponseError, ServiceRequestError, ServiceResponseError) as exc:
-        raise translate_error(exc) from exc

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from app.cloud.ids import ItemRef, VaultRef
+from app.cloud.ids import ItemRef, VaultRef, is_resource_group_id
 from app.cloud.types import (
     AsrJob,
     Cloud,
@@ -20,7 +20,9 @@ from app.cloud.types import (
     Fabric,
     NetworkMapping,
     ReplicatedItem,
+    Resource,
     SwitchProtectionSpec,
+    VirtualMachine,
 )
 
 T = TypeVar("T")
@@ -83,14 +85,20 @@ class CachedCloud:
     def network_mappings(self, vault: VaultRef) -> list[NetworkMapping]:
         return self._remember(("network_mappings", vault.key), lambda: self.inner.network_mappings(vault))
 
-    def get_resource(self, arm_id: str) -> dict[str, Any] | None:
-        if arm_id.strip("/").count("/") == 3:  # a resource group: shared by every VM of a fleet
+    def get_resource(self, arm_id: str) -> Resource | None:
+        if is_resource_group_id(arm_id):  # a resource group: shared by every VM of a fleet
             return self._remember(("resource", arm_id.lower()), lambda: self.inner.get_resource(arm_id))
         return self.inner.get_resource(arm_id)
 
-    def list_resources(self, scope_id: str, resource_type: str) -> list[dict[str, Any]]:
-        key = ("list", scope_id.lower(), resource_type.lower())
-        return self._remember(key, lambda: self.inner.list_resources(scope_id, resource_type))
+    def get_vm(self, arm_id: str) -> VirtualMachine | None:
+        return self.inner.get_vm(arm_id)
+
+    def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
+        return self._remember(("vms", subscription_id.lower()), lambda: self.inner.list_vms(subscription_id))
+
+    def list_storage_accounts(self, resource_group_id: str) -> list[Resource]:
+        key = ("storage_accounts", resource_group_id.lower())
+        return self._remember(key, lambda: self.inner.list_storage_accounts(resource_group_id))
 
     def switch_protection(self, spec: SwitchProtectionSpec) -> str:
         return self.inner.switch_protection(spec)

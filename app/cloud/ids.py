@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from app.errors import InvalidRequest
+from app.scopes import any_case
 
 _PROVIDER = "providers/microsoft.recoveryservices/vaults"
-
-
-def any_case(word: str) -> str:
-    """A regex for ``word`` in any letter case (JSON Schema patterns have no case-insensitive flag)."""
-    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
 
 
 _SEGMENT = r"[\w()-][\w().-]*"
@@ -134,6 +129,43 @@ def parse_resource_id(arm_id: str) -> ResourceRef:
         type_path="/".join(parts[6:-1]),
         name=parts[-1],
     )
+
+
+def name_of(arm_id: str) -> str:
+    """The last name of any ARM id: a resource's, a resource group's, an ASR job's (from its id or URL path)."""
+    return _segments(arm_id)[-1]
+
+
+def subscription_of(arm_id: str) -> str:
+    """The subscription an ARM id lies in."""
+    return _segments(arm_id)[1]
+
+
+def subscription_id_of(subscription_id: str) -> str:
+    """A subscription's own ARM id: the scope of subscription-wide lists."""
+    return f"/subscriptions/{subscription_id}"
+
+
+def is_resource_group_id(arm_id: str) -> bool:
+    """Whether ``arm_id`` names a resource group itself (``/subscriptions/{s}/resourceGroups/{g}``)."""
+    parts = _segments(arm_id)
+    return len(parts) == 4 and parts[2].lower() == "resourcegroups"
+
+
+def resource_group_id_of(arm_id: str) -> str:
+    """The resource group an ARM id lies in (the id itself for a resource group)."""
+    parts = _segments(arm_id)
+    if len(parts) < 4 or parts[2].lower() != "resourcegroups":
+        raise InvalidRequest(f"'{arm_id}' does not lie in a resource group.", code="invalid_resource_id")
+    return "/" + "/".join(parts[:4])
+
+
+def parent_of(arm_id: str) -> str:
+    """The id one type/name pair up: a container mapping's container, a disk's resource group's provider path."""
+    parts = _segments(arm_id)
+    if len(parts) < 4:
+        raise InvalidRequest(f"'{arm_id}' has no parent resource.", code="invalid_resource_id")
+    return "/" + "/".join(parts[:-2])
 
 
 def same_id(a: str | None, b: str | None) -> bool:

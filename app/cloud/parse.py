@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.cloud.ids import parse_item_id
+from app.cloud.ids import name_of, parent_of, parse_item_id
 from app.cloud.types import (
+    AsrError,
     AsrJob,
     AsrTask,
     ContainerMapping,
+    DiskReplication,
     Fabric,
     ManagedDisk,
     NetworkMapping,
     ReplicatedItem,
+    Resource,
     SwitchProtectionSpec,
+    VirtualMachine,
 )
 
 
@@ -69,7 +73,7 @@ def _disk(raw: dict[str, Any]) -> ManagedDisk:
     return ManagedDisk(
         disk_id=disk_id,
         in_use_disk_id=str(raw.get("recoveryTargetDiskId") or disk_id),
-        name=str(raw.get("diskName") or disk_id.rsplit("/", 1)[-1]),
+        name=str(raw.get("diskName") or (name_of(disk_id) if disk_id else "")),
         capacity_bytes=int(raw.get("diskCapacityInBytes") or 0),
         target_disk_type=_str(raw.get("recoveryTargetDiskAccountType")),
         replica_disk_type=_str(raw.get("recoveryReplicaDiskAccountType")),
@@ -96,11 +100,8 @@ def fabric(raw: dict[str, Any]) -> Fabric:
 def container_mapping(raw: dict[str, Any]) -> ContainerMapping:
     """A protection container mapping; its source container is the parent of its id."""
     props = _dict(raw.get("properties"))
-    mapping_id = str(raw.get("id") or "")
-    source = mapping_id.rsplit("/replicationProtectionContainerMappings/", 1)[0]
-    if source == mapping_id:  # ids are case-insensitive: fall back to a folded search
-        cut = mapping_id.lower().rfind("/replicationprotectioncontainermappings/")
-        source = mapping_id[:cut] if cut > 0 else ""
+    # The mapping lives under its source container: .../replicationProtectionContainerMappings/{name}.
+    source = parent_of(str(raw["id"]))
     return ContainerMapping(
         source_container_id=source,
         target_container_id=str(props.get("targetProtectionContainerId") or ""),
@@ -130,12 +131,27 @@ def job(raw: dict[str, Any]) -> AsrJob:
         state_description=str(props.get("stateDescription") or ""),
         allowed_actions=tuple(str(a) for a in _list(props.get("allowedActions"))),
         tasks=tuple(_task(_dict(t)) for t in _list(props.get("tasks"))),
-        errors=tuple(_dict(e) for e in _list(props.get("errors"))),
+        errors=tuple(_error(_dict(e)) for e in _list(props.get("errors"))),
         new_item_id=_str(custom.get("newReplicationProtectedItemId")),
         start_time=_str(props.get("startTime")),
         end_time=_str(props.get("endTime")),
         scenario_name=str(props.get("scenarioName") or ""),
         target_object_name=str(props.get("targetObjectName") or ""),
+    )
+
+
+def _error(raw: dict[str, Any]) -> AsrError:
+    service = _dict(raw.get("serviceErrorDetails"))
+    provider = _dict(raw.get("providerErrorDetails"))
+    provider_code = provider.get("errorCode")
+    return AsrError(
+        code=_str(service.get("code")) or _str(raw.get("errorCode")),
+        message=str(service.get("message") or raw.get("errorMessage") or ""),
+        possible_causes=_str(service.get("possibleCauses")),
+        recommended_action=_str(service.get("recommendedAction")),
+        provider_code=provider_code if isinstance(provider_code, int) else None,
+        provider_message=_str(provider.get("errorMessage")),
+        task_id=_str(raw.get("taskId")),
     )
 
 
@@ -164,11 +180,45 @@ def switch_protection_body(spec: SwitchProtectionSpec) -> dict[str, Any]:
         "policyId": spec.policy_id,
         "recoveryResourceGroupId": spec.recovery_resource_group_id,
         "vmDisks": [],
-        "vmManagedDisks": [dict(d) for d in spec.disks],
+        "vmManagedDisks": [_disk_input(d) for d in spec.disks],
     }
     if spec.availability_set_id:
         details["recoveryAvailabilitySetId"] = spec.availability_set_id
     if spec.proximity_placement_group_id:
         details["recoveryProximityPlacementGroupId"] = spec.proximity_placement_group_id
-    details.update(spec.extras)
     return {"properties": {"replicationProtectedItemName": spec.item.name, "providerSpecificDetails": details}}
+
+
+def _disk_input(disk: DiskReplication) -> dict[str, str]:
+    """``A2AVmManagedDiskInputDetails`` for one disk."""
+    entry = {
+        "diskId": disk.disk_id,
+        "primaryStagingAzureStorageAccountId": disk.staging_account_id,
+        "recoveryResourceGroupId": disk.recovery_resource_group_id,
+    }
+    if disk.replica_disk_type:
+        entry["recoveryReplicaDiskAccountType"] = disk.replica_disk_type
+    if disk.target_disk_type:
+        entry["recoveryTargetDiskAccountType"] = disk.target_disk_type
+    return entry
+
+
+def resource(raw: dict[str, Any]) -> Resource:
+    """A plain ARM resource: id, name, location (a resource group's answer has the same three)."""
+    arm_id = str(raw["id"])
+    return Resource(id=arm_id, name=str(raw.get("name") or name_of(arm_id)), location=str(raw.get("location") or ""))
+
+
+def virtual_machine(raw: dict[str, Any]) -> VirtualMachine:
+    """A VM from its ARM JSON: where it is, its availability set and its managed disks (OS disk first)."""
+    props = _dict(raw.get("properties"))
+    profile = _dict(props.get("storageProfile"))
+    disks = [_dict(profile.get("osDisk")), *(_dict(d) for d in _list(profile.get("dataDisks")))]
+    arm_id = str(raw["id"])
+    return VirtualMachine(
+        id=arm_id,
+        name=str(raw.get("name") or name_of(arm_id)),
+        location=str(raw.get("location") or ""),
+        availability_set_id=_str(_dict(props.get("availabilitySet")).get("id")),
+        disk_ids=tuple(str(d["managedDisk"]["id"]) for d in disks if _str(_dict(d.get("managedDisk")).get("id"))),
+    )

@@ -1,9 +1,12 @@
-"""What the service needs to know from Azure, as plain dataclasses, and the ``Cloud`` interface."""
+"""What the service needs to know from Azure, as plain dataclasses, and the ``Cloud`` interface.
+
+Everything crossing the interface is typed: no ARM JSON leaves ``app.cloud``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Protocol
 
 from app.cloud.ids import ItemRef, VaultRef
 
@@ -92,6 +95,19 @@ class AsrTask:
 
 
 @dataclass(frozen=True)
+class AsrError:
+    """One error of a failed ASR job: Site Recovery's own code and advice, and the provider's, when given."""
+
+    code: str | None
+    message: str
+    possible_causes: str | None = None
+    recommended_action: str | None = None
+    provider_code: int | None = None
+    provider_message: str | None = None
+    task_id: str | None = None
+
+
+@dataclass(frozen=True)
 class AsrJob:
     """An ASR job (the reprotect job Azure runs for one VM)."""
 
@@ -101,12 +117,43 @@ class AsrJob:
     state_description: str
     allowed_actions: tuple[str, ...]
     tasks: tuple[AsrTask, ...]
-    errors: tuple[dict[str, Any], ...]
+    errors: tuple[AsrError, ...]
     new_item_id: str | None
     start_time: str | None
     end_time: str | None
     scenario_name: str = ""
     target_object_name: str = ""
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A plain ARM resource (resource group, storage account, availability set, ...): where it is."""
+
+    id: str
+    name: str
+    location: str
+
+
+@dataclass(frozen=True)
+class VirtualMachine:
+    """A virtual machine, reduced to what reprotect needs from it."""
+
+    id: str
+    name: str
+    location: str
+    availability_set_id: str | None
+    disk_ids: tuple[str, ...]  # managed disks, OS disk first
+
+
+@dataclass(frozen=True)
+class DiskReplication:
+    """One managed disk in a switch protection: the disk, its cache account and where its replica goes."""
+
+    disk_id: str
+    staging_account_id: str
+    recovery_resource_group_id: str
+    replica_disk_type: str | None = None
+    target_disk_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,10 +165,9 @@ class SwitchProtectionSpec:
     policy_id: str
     recovery_resource_group_id: str
     cache_storage_account_id: str
-    disks: tuple[dict[str, str], ...]
+    disks: tuple[DiskReplication, ...]
     availability_set_id: str | None = None
     proximity_placement_group_id: str | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 class Cloud(Protocol):
@@ -145,11 +191,17 @@ class Cloud(Protocol):
     def network_mappings(self, vault: VaultRef) -> list[NetworkMapping]:
         """Every network mapping of the vault."""
 
-    def get_resource(self, arm_id: str) -> dict[str, Any] | None:
-        """A plain ARM resource (resource group, VM, storage account, ...) or None when absent."""
+    def get_resource(self, arm_id: str) -> Resource | None:
+        """A plain ARM resource (resource group, storage account, availability set, ...) or None when absent."""
 
-    def list_resources(self, scope_id: str, resource_type: str) -> list[dict[str, Any]]:
-        """Resources of one type under a subscription or resource group scope."""
+    def get_vm(self, arm_id: str) -> VirtualMachine | None:
+        """A virtual machine, or None when it does not exist."""
+
+    def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
+        """Every virtual machine of a subscription."""
+
+    def list_storage_accounts(self, resource_group_id: str) -> list[Resource]:
+        """The storage accounts of a resource group."""
 
     def switch_protection(self, spec: SwitchProtectionSpec) -> str:
         """Start reprotect; returns the ASR job's name (the operation's guid)."""

@@ -11,11 +11,21 @@ import hashlib
 import re
 from typing import Any
 
-from app.cloud.ids import ItemRef, parse_item_id, parse_resource_id, parse_vault_id, same_id
-from app.cloud.types import Cloud, ReplicatedItem
+from app.cloud.ids import (
+    ItemRef,
+    name_of,
+    parse_item_id,
+    parse_resource_id,
+    parse_vault_id,
+    resource_group_id_of,
+    same_id,
+    subscription_of,
+)
+from app.cloud.types import Cloud, ReplicatedItem, VirtualMachine
 from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransient, VmProblem
 from app.job.eta import DiskLoad, estimate_reprotect_seconds
-from app.job.schemas import Direction, DiskPlan, Plan, Resolved, VmTarget
+from app.job.plan import PlannedDisk, PlannedResource, ReprotectDirection, ReprotectPlan
+from app.job.schemas import VmTarget
 
 COMMITTED_STATES = frozenset({"unplannedfailovercommitted", "plannedfailovercommitted", "failovercommitted"})
 # Codes that mean "something is running right now" (409) rather than "this cannot be done" (422).
@@ -35,7 +45,7 @@ def _fail(target: VmTarget, code: str, message: str, asr_error: dict[str, Any] |
     return VmCheckFailed(VmProblem(vm=target.label, code=code, message=message, asr_error=asr_error))
 
 
-def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Plan:
+def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> ReprotectPlan:
     """Check every prerequisite of reprotect for one VM and resolve what it will use and create.
 
     ``patient`` (workers): passing faults propagate to be retried instead of failing the check.
@@ -62,11 +72,11 @@ def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Pl
     estimate = estimate_reprotect_seconds(
         [DiskLoad(size_bytes=int(d.size_gb * GIB), disk_type=d.target_disk_type) for d in disks]
     )
-    return Plan(
+    return ReprotectPlan(
         vm=item.vm_name,
         item_id=item.ref.id,
         vault_id=item.ref.vault.id,
-        direction=Direction(
+        direction=ReprotectDirection(
             source=item.recovery_fabric_name,
             target=item.primary_fabric_name,
             source_location=item.recovery_location,
@@ -75,11 +85,11 @@ def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Pl
         recovery_container_id=recovery_container_id,
         policy_id=policy_id,
         target_resource_group=target_rg,
-        network=Resolved(id=network_id, name=network_id.rsplit("/", 1)[-1], status="fixed"),
+        network=PlannedResource(id=network_id, name=name_of(network_id), status="fixed"),
         cache_storage_account=cache,
         availability_set=availability_set,
         proximity_placement_group=ppg,
-        disks=disks,
+        disks=tuple(disks),
         estimated_seconds=round(estimate, 1),
     )
 
@@ -186,11 +196,11 @@ def _check_target_region(cloud: Cloud, target: VmTarget, item: ReplicatedItem, *
         )
 
 
-def _check_source_vm(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> dict[str, Any] | None:
+def _check_source_vm(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> VirtualMachine | None:
     if not item.source_vm_id:
         return None
     try:
-        vm = cloud.get_resource(item.source_vm_id)
+        vm = cloud.get_vm(item.source_vm_id)
     except (CloudPermanent, CloudThrottled, CloudTransient):
         raise  # the fabric answered, so this is a passing fault: the caller waits and retries
     except CloudError as exc:
@@ -220,19 +230,18 @@ def _check_source_vm(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> di
 
 def _find_moved_vm(cloud: Cloud, item: ReplicatedItem, subscription_id: str, name: str, old_group: str) -> str | None:
     """The resource group the original VM went to, if it still exists elsewhere in its region."""
-    vms = cloud.list_resources(f"/subscriptions/{subscription_id}", "Microsoft.Compute/virtualMachines")
-    for vm in vms:
-        if str(vm.get("name", "")).lower() != name.lower() or same_id(str(vm.get("id")), item.running_vm_id):
+    for vm in cloud.list_vms(subscription_id):
+        if vm.name.lower() != name.lower() or same_id(vm.id, item.running_vm_id):
             continue  # the failed-over VM carries the same name in the other region
-        location = str(vm.get("location", item.primary_location)).lower()
-        group = parse_resource_id(str(vm["id"])).resource_group
+        group = parse_resource_id(vm.id).resource_group
+        location = (vm.location or item.primary_location).lower()
         if group.lower() != old_group.lower() and location == item.primary_location.lower():
             return group
     return None
 
 
 def _check_running_vm(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> None:
-    if item.running_vm_id and cloud.get_resource(item.running_vm_id) is None:
+    if item.running_vm_id and cloud.get_vm(item.running_vm_id) is None:
         raise _fail(
             target,
             "failed_over_vm_not_found",
@@ -271,23 +280,23 @@ def _exists(cloud: Cloud, arm_id: str) -> bool:
     return cloud.get_resource(arm_id) is not None
 
 
-def _target_resource_group(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> Resolved:
+def _target_resource_group(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> PlannedResource:
     if target.target_resource_group_id:
         rg_id = target.target_resource_group_id
     elif item.source_vm_id:
-        rg_id = parse_resource_id(item.source_vm_id).resource_group_id
+        rg_id = resource_group_id_of(item.source_vm_id)
     elif item.recovery_resource_group_id:
         rg_id = item.recovery_resource_group_id
     else:
         raise _fail(target, "target_resource_group_unknown", "Name a target_resource_group_id for this VM.")
-    if not same_id(rg_id.split("/")[2], item.ref.vault.subscription_id):
+    if not same_id(subscription_of(rg_id), item.ref.vault.subscription_id):
         raise _fail(
             target,
             "target_resource_group_other_subscription",
             "The target resource group must be in the vault's subscription.",
         )
     exists = _exists(cloud, rg_id)
-    return Resolved(id=rg_id, name=rg_id.rsplit("/", 1)[-1], status="existing" if exists else "new")
+    return PlannedResource(id=rg_id, name=name_of(rg_id), status="existing" if exists else "new")
 
 
 def default_cache_account_name(vault_name: str, location: str) -> str:
@@ -297,42 +306,39 @@ def default_cache_account_name(vault_name: str, location: str) -> str:
     return f"{stem}{digest}asrcache"
 
 
-def _cache_storage_account(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> Resolved:
+def _cache_storage_account(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> PlannedResource:
     if target.cache_storage_account_id:
         account = cloud.get_resource(target.cache_storage_account_id)
-        if account is not None and str(account.get("location", "")).lower() != item.recovery_location.lower():
+        if account is not None and account.location.lower() != item.recovery_location.lower():
             raise _fail(
                 target,
                 "cache_storage_account_wrong_region",
                 f"The cache storage account must be in {item.recovery_fabric_name} ({item.recovery_location}), "
-                f"where the VM runs now; it is in {account.get('location')}.",
+                f"where the VM runs now; it is in {account.location}.",
             )
-        return Resolved(
+        return PlannedResource(
             id=target.cache_storage_account_id,
-            name=target.cache_storage_account_id.rsplit("/", 1)[-1],
+            name=name_of(target.cache_storage_account_id),
             status="existing" if account else "new",
         )
-    group_id = parse_resource_id(item.running_vm_id).resource_group_id if item.running_vm_id else None
+    group_id = resource_group_id_of(item.running_vm_id) if item.running_vm_id else None
     if group_id is None:
         raise _fail(target, "cache_storage_account_unknown", "Name a cache_storage_account_id for this VM.")
-    for account in cloud.list_resources(group_id, "Microsoft.Storage/storageAccounts"):
-        name = str(account.get("name", ""))
-        if name.endswith("asrcache") and str(account.get("location", "")).lower() == item.recovery_location.lower():
-            return Resolved(id=str(account["id"]), name=name, status="existing")
+    for account in cloud.list_storage_accounts(group_id):
+        if account.name.endswith("asrcache") and account.location.lower() == item.recovery_location.lower():
+            return PlannedResource(id=account.id, name=account.name, status="existing")
     name = default_cache_account_name(item.ref.vault.name, item.recovery_location)
-    return Resolved(id=f"{group_id}/providers/Microsoft.Storage/storageAccounts/{name}", name=name, status="new")
+    return PlannedResource(id=f"{group_id}/providers/Microsoft.Storage/storageAccounts/{name}", name=name, status="new")
 
 
-def _availability_set(cloud: Cloud, target: VmTarget, source_vm: dict[str, Any] | None) -> Resolved | None:
-    wanted = target.availability_set_id
-    if wanted is None and source_vm is not None:
-        wanted = (source_vm.get("properties", {}).get("availabilitySet") or {}).get("id")
+def _availability_set(cloud: Cloud, target: VmTarget, source_vm: VirtualMachine | None) -> PlannedResource | None:
+    wanted = target.availability_set_id or (source_vm.availability_set_id if source_vm else None)
     if not wanted:
         return None
-    return Resolved(id=wanted, name=wanted.rsplit("/", 1)[-1], status="existing" if _exists(cloud, wanted) else "new")
+    return PlannedResource(id=wanted, name=name_of(wanted), status="existing" if _exists(cloud, wanted) else "new")
 
 
-def _proximity_placement_group(cloud: Cloud, target: VmTarget) -> Resolved | None:
+def _proximity_placement_group(cloud: Cloud, target: VmTarget) -> PlannedResource | None:
     wanted = target.proximity_placement_group_id
     if not wanted:
         return None
@@ -342,13 +348,13 @@ def _proximity_placement_group(cloud: Cloud, target: VmTarget) -> Resolved | Non
             "proximity_placement_group_not_found",
             "The proximity placement group does not exist; Site Recovery does not create one. Create it first.",
         )
-    return Resolved(id=wanted, name=wanted.rsplit("/", 1)[-1], status="existing")
+    return PlannedResource(id=wanted, name=name_of(wanted), status="existing")
 
 
-def _disks(target: VmTarget, item: ReplicatedItem, source_vm: dict[str, Any] | None) -> list[DiskPlan]:
-    existing = {d.lower() for d in _vm_disk_ids(source_vm)}
+def _disks(target: VmTarget, item: ReplicatedItem, source_vm: VirtualMachine | None) -> list[PlannedDisk]:
+    existing = {d.lower() for d in (source_vm.disk_ids if source_vm else ())}
     return [
-        DiskPlan(
+        PlannedDisk(
             name=disk.name,
             disk_id=disk.in_use_disk_id,
             target_disk_id=disk.disk_id,
@@ -359,11 +365,3 @@ def _disks(target: VmTarget, item: ReplicatedItem, source_vm: dict[str, Any] | N
         )
         for disk in item.disks
     ]
-
-
-def _vm_disk_ids(vm: dict[str, Any] | None) -> list[str]:
-    if vm is None:
-        return []
-    profile = vm.get("properties", {}).get("storageProfile", {})
-    disks = [profile.get("osDisk", {}), *profile.get("dataDisks", [])]
-    return [str(d.get("managedDisk", {}).get("id")) for d in disks if d.get("managedDisk", {}).get("id")]

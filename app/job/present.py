@@ -1,18 +1,53 @@
-"""Rendering job rows as API schemas (steps, history, error) and their ETags."""
+"""Rendering job rows and plans as API schemas (steps, history, error, the 202 and the dry run) and ETags."""
 
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from app.job.models import Job, ReprotectRequest
+from app.job.plan import ReprotectPlan
 from app.job.queries import count_by_state
-from app.job.schemas import JobError, JobOut, RequestOut, StepOut, TaskOut, TransitionOut
+from app.job.schemas import (
+    DryRunOut,
+    JobError,
+    JobLink,
+    JobOut,
+    Plan,
+    ReprotectAccepted,
+    RequestOut,
+    StepOut,
+    TaskOut,
+    TransitionOut,
+)
 from app.job.states import JobState, is_terminal
 
 
 def job_href(job_id: object) -> str:
     """The job's URL path."""
     return f"/jobs/{job_id}"
+
+
+def request_href(request_id: object) -> str:
+    """The request's URL path."""
+    return f"/reprotect/{request_id}"
+
+
+def dry_run(plans: list[ReprotectPlan]) -> dict[str, Any]:
+    """The dry run's answer: the plan per VM."""
+    return DryRunOut(plans=[Plan.model_validate(plan) for plan in plans]).model_dump(mode="json")
+
+
+def accepted(request: ReprotectRequest) -> dict[str, Any]:
+    """The 202's body: the request and a link to each of its jobs (and the callback secret, this once)."""
+    jobs = [
+        JobLink(id=j.id, vm=j.vm_name, vault_id=j.vault_id, item_id=j.item_id, state=j.job_state, href=job_href(j.id))
+        for j in request.jobs
+    ]
+    body = ReprotectAccepted(
+        request_id=request.id, href=request_href(request.id), jobs=jobs, callback_secret=request.callback_secret
+    )
+    return body.model_dump(mode="json")
 
 
 def job_out(job: Job) -> JobOut:

@@ -50,6 +50,14 @@ def list_jobs(
     return page(session, query, created=Job.created_at, key=Job.id, limit=limit, cursor=cursor)
 
 
+def get_job(session: Session, job_id: uuid.UUID) -> Job:
+    """A job by id, or ``NotFound``."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"No job {job_id}.", code="job_not_found")
+    return job
+
+
 def get_request(session: Session, request_id: uuid.UUID) -> ReprotectRequest:
     """A reprotect request with its jobs, or ``NotFound``."""
     request = session.scalars(

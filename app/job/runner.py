@@ -1,38 +1,58 @@
-"""The worker's unit of work for one job: claim its lease, run one step, record the outcome.
+"""One step of one job under its lease: claim it, run the step, record what it found and when to look again.
 
-Transactions are short and never span an Azure call: claim (commit), step (Azure, no database),
-record (commit, checked against the row's version). A worker killed anywhere in between loses nothing:
-the lease expires and the sweeper hands the job to another worker, which resumes from the last
-recorded state (and adopts a switch protection that reached Azure instead of submitting twice).
-The one write inside a step is the mark committed just before switch protection leaves: a call whose
-answer is lost is then waited for, not sent again, however the worker that sent it ended.
+Nothing here opens a transaction: ``app.job.service.advance`` claims in one (commit), runs the step with
+none open (the Azure calls), and records in another, checked against the lease and the row's version.
+A worker killed anywhere in between loses nothing: the lease expires and the sweeper hands the job to
+another worker, which resumes from the last recorded state (and adopts a switch protection that reached
+Azure instead of submitting twice). The one write inside a step is the mark committed just before
+switch protection leaves (:func:`mark_sent`): a call whose answer is lost is then waited for, not sent again.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.cloud.types import Cloud
-from app.db import transaction, utcnow
 from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransient
 from app.job import history
 from app.job.eta import eta_from_estimate, eta_from_progress
 from app.job.models import Job
+from app.job.plan import ReprotectPlan
 from app.job.states import ACTIVE_STATES, JobState, is_terminal
-from app.job.steps import JobView, SendGuard, StepResult, deadline_failure, run_step
+from app.job.steps import JobView, Learned, SendGuard, StepResult, deadline_failure, run_step
+from app.leases import Backoff, LeasedTable
 from app.settings import JobSettings
 
-_ACTIVE = [s.value for s in ACTIVE_STATES]
 log = logging.getLogger(__name__)
+_ACTIVE = [s.value for s in ACTIVE_STATES]
+
+JOBS = LeasedTable(
+    id=Job.id,
+    due_at=Job.next_due_at,
+    lease_owner=Job.lease_owner,
+    lease_until=Job.lease_until,
+    dispatched_at=Job.dispatched_at,
+    live=lambda: Job.state.in_(_ACTIVE),
+    due_when_unset=True,
+    claim_values=lambda: {Job.version: Job.version + 1},  # a claim is a change the API's writes must see
+)
+
+
+def retry_policy(settings: JobSettings) -> Backoff:
+    """Transient Azure errors back off exponentially with full jitter; a throttled job comes back after
+    Azure's Retry-After, spread by up to half again so a throttled fleet does not return in one burst."""
+    return Backoff(
+        base_seconds=settings.transient_backoff_base_seconds,
+        ceiling_seconds=settings.transient_backoff_max_seconds,
+        jitter=(0.5, 1.0),
+        retry_after_spread=(1.0, 1.5),
+    )
 
 
 @dataclass(frozen=True)
@@ -45,118 +65,98 @@ class Advanced:
     due_in: float | None
 
 
-def advance(
-    factory: sessionmaker[Session], *, cloud: Cloud, job_id: uuid.UUID, worker: str, settings: JobSettings
-) -> Advanced:
-    """Run one step of a job if it is due and nobody else holds it."""
-    view = _claim(factory, job_id=job_id, worker=worker, settings=settings)
-    if view is None:
-        return Advanced(job_id=job_id, ran=False, state=None, due_in=None)
-    delay: float | None
-    guard = SendGuard(
-        settle_seconds=settings.switch_settle_seconds,
-        record_sending=lambda: _mark_sent(factory, job_id=job_id, worker=worker, sent=True),
-        record_not_sent=lambda: _mark_sent(factory, job_id=job_id, worker=worker, sent=False),
-    )
-    try:
-        result = run_step(cloud, view[0], guard) if view[1] is None else view[1]
-        delay = _delay_for(result, settings)
-        transient = False
-    except LeaseLost:
-        _release(factory, job_id=job_id, worker=worker)
-        return Advanced(job_id=job_id, ran=True, state=None, due_in=None)
-    except CloudThrottled as exc:
-        # Jitter spreads a throttled fleet so its retries do not arrive in one burst again.
-        delay = exc.retry_after * random.uniform(1.0, 1.5)
-        result, transient = StepResult(reason=f"throttled by Azure: {exc.message}"), False
-    except CloudTransient as exc:
-        delay = exc.retry_after  # a floor under the backoff, when Azure named one
-        result, transient = StepResult(reason=f"transient Azure error: {exc.message}"), True
-    except CloudPermanent as exc:
-        result = StepResult(
-            to_state=JobState.FAILED,
-            reason=exc.message,
-            error_code=exc.code,
-            error_message=exc.message,
-            error_details=exc.details or None,
-        )
-        delay, transient = 0.0, False
-    except CloudError as exc:
-        result, delay, transient = StepResult(reason=exc.message), None, True
-    except Exception as exc:
-        log.exception("job %s: unexpected error in step", job_id)
-        message = f"Unexpected error in the service: {exc!r}. Retry the job once the cause is fixed."
-        result = StepResult(
-            to_state=JobState.FAILED, reason=message, error_code="internal_error", error_message=message
-        )
-        delay, transient = 0.0, False
-    return _record(
-        factory, job_id=job_id, worker=worker, result=result, delay=delay, transient=transient, settings=settings
-    )
+@dataclass(frozen=True)
+class Claimed:
+    """A job this worker now holds: what its step needs, or the failure it is due for (past its deadline)."""
+
+    view: JobView
+    overdue: StepResult | None
 
 
-def _claim(
-    factory: sessionmaker[Session], *, job_id: uuid.UUID, worker: str, settings: JobSettings
-) -> tuple[JobView, StepResult | None] | None:
-    now = utcnow()
-    with transaction(factory) as session:
-        claimed = session.execute(
-            update(Job)
-            .where(
-                Job.id == job_id,
-                Job.state.in_(_ACTIVE),
-                or_(Job.lease_until.is_(None), Job.lease_until < now),
-                or_(Job.next_due_at.is_(None), Job.next_due_at <= now),
-            )
-            .values(
-                lease_owner=worker,
-                lease_until=now + timedelta(seconds=settings.lease_seconds),
-                version=Job.version + 1,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
-            return None
-        job = session.scalars(select(Job).where(Job.id == job_id)).one()
-        view = JobView(
-            id=str(job.id),
-            state=job.job_state,
-            item_id=job.item_id,
-            vault_id=job.vault_id,
-            vm_name=job.vm_name,
-            customization=dict(job.customization or {}),
-            plan=dict(job.plan or {}),
-            asr_job_name=job.asr_job_name,
-            new_item_id=job.new_item_id,
-            plan_age_seconds=(now - job.created_at).total_seconds() if job.attempt == 1 else None,
-            switch_sent_seconds_ago=(now - job.switch_sent_at).total_seconds() if job.switch_sent_at else None,
-        )
-        overdue = deadline_failure(job.deadline_at) if now > job.deadline_at else None
-        return view, overdue
+@dataclass(frozen=True)
+class Outcome:
+    """A step's result and how to schedule the next one: a fixed delay, or a transient failure to back off."""
+
+    result: StepResult
+    delay: float | None = None
+    transient: bool = False
+    retry_after: float | None = None  # Azure's floor under a transient failure's backoff
+    lease_lost: bool = False
 
 
 class LeaseLost(Exception):
     """The job stopped being this worker's to submit (lease taken over, or cancelled) before a send."""
 
 
-def _mark_sent(factory: sessionmaker[Session], *, job_id: uuid.UUID, worker: str, sent: bool) -> None:
-    """Commit, before switch protection leaves, that it may reach Azure (only while the job is still
-    ours to submit); or, after Azure refused it for certain, that it did not."""
-    now = utcnow()
-    with transaction(factory) as session:
-        marked = session.execute(
-            update(Job)
-            .where(
-                Job.id == job_id,
-                Job.lease_owner == worker,
-                Job.lease_until > now,
-                Job.state == JobState.SUBMITTING.value,
-            )
-            .values(switch_sent_at=now if sent else None)
-            .execution_options(synchronize_session=False)
+def claim(session: Session, *, job_id: uuid.UUID, worker: str, now: datetime, settings: JobSettings) -> Claimed | None:
+    """Take the job's lease if it is active, due and free; its snapshot for the step."""
+    if not JOBS.claim(session, job_id, worker=worker, now=now, lease_seconds=settings.lease_seconds):
+        return None
+    job = session.scalars(select(Job).where(Job.id == job_id)).one()
+    view = JobView(
+        id=str(job.id),
+        state=job.job_state,
+        item_id=job.item_id,
+        vault_id=job.vault_id,
+        vm_name=job.vm_name,
+        customization=dict(job.customization or {}),
+        plan=ReprotectPlan.from_json(job.plan) if job.plan else None,
+        asr_job_name=job.asr_job_name,
+        new_item_id=job.new_item_id,
+        plan_age_seconds=(now - job.created_at).total_seconds() if job.attempt == 1 else None,
+        switch_sent_seconds_ago=(now - job.switch_sent_at).total_seconds() if job.switch_sent_at else None,
+    )
+    return Claimed(view=view, overdue=deadline_failure(job.deadline_at) if now > job.deadline_at else None)
+
+
+def mark_sent(session: Session, *, job_id: uuid.UUID, worker: str, now: datetime, sent: bool) -> None:
+    """Record, before switch protection leaves, that it may reach Azure (only while the job is still this
+    worker's to submit); or, after Azure refused it for certain, that it did not. ``LeaseLost`` otherwise."""
+    still_ours = JOBS.write_if_held(
+        session,
+        job_id,
+        {Job.switch_sent_at: now if sent else None},
+        worker=worker,
+        now=now,
+        also=Job.state == JobState.SUBMITTING.value,
+    )
+    if not still_ours:
+        raise LeaseLost(f"job {job_id} is no longer {worker}'s to submit")
+
+
+def run(cloud: Cloud, claimed: Claimed, guard: SendGuard, settings: JobSettings) -> Outcome:
+    """Run the claimed job's step (no transaction open); Azure's errors become delays or failures."""
+    if claimed.overdue is not None:
+        return Outcome(result=claimed.overdue, delay=0.0)
+    try:
+        result = run_step(cloud, claimed.view, guard)
+        return Outcome(result=result, delay=_delay_for(result, settings))
+    except LeaseLost:
+        return Outcome(result=StepResult(), lease_lost=True)
+    except CloudThrottled as exc:
+        delay = retry_policy(settings).delay(0, retry_after=exc.retry_after)
+        return Outcome(result=StepResult(reason=f"throttled by Azure: {exc.message}"), delay=delay)
+    except CloudTransient as exc:
+        result = StepResult(reason=f"transient Azure error: {exc.message}")
+        return Outcome(result=result, transient=True, retry_after=exc.retry_after)
+    except CloudPermanent as exc:
+        failed = StepResult(
+            to_state=JobState.FAILED,
+            reason=exc.message,
+            error_code=exc.code,
+            error_message=exc.message,
+            error_details=exc.details or None,
         )
-        if marked.rowcount != 1:  # type: ignore[attr-defined]
-            raise LeaseLost(f"job {job_id} is no longer {worker}'s to submit")
+        return Outcome(result=failed, delay=0.0)
+    except CloudError as exc:
+        return Outcome(result=StepResult(reason=exc.message), transient=True)
+    except Exception as exc:
+        log.exception("job %s: unexpected error in step", claimed.view.id)
+        message = f"Unexpected error in the service: {exc!r}. Retry the job once the cause is fixed."
+        failed = StepResult(
+            to_state=JobState.FAILED, reason=message, error_code="internal_error", error_message=message
+        )
+        return Outcome(result=failed, delay=0.0)
 
 
 def _delay_for(result: StepResult, settings: JobSettings) -> float:
@@ -167,55 +167,29 @@ def _delay_for(result: StepResult, settings: JobSettings) -> float:
     return settings.poll_interval_seconds if result.poll else 0.0
 
 
-def _record(
-    factory: sessionmaker[Session],
-    *,
-    job_id: uuid.UUID,
-    worker: str,
-    result: StepResult,
-    delay: float | None,
-    transient: bool,
-    settings: JobSettings,
+def record(
+    session: Session, *, job_id: uuid.UUID, worker: str, outcome: Outcome, settings: JobSettings, now: datetime
 ) -> Advanced:
-    now = utcnow()
-    try:
-        with transaction(factory) as session:
-            job = session.get(Job, job_id)
-            if job is None or job.lease_owner != worker:  # our lease expired and another worker took over
-                return Advanced(job_id=job_id, ran=True, state=None, due_in=None)
-            due_in = _apply(session, job, result, delay=delay, transient=transient, settings=settings, now=now)
-            return Advanced(job_id=job_id, ran=True, state=job.job_state, due_in=due_in)
-    except StaleDataError:  # the API changed the row meanwhile (cancel, retry): its word wins
-        _release(factory, job_id=job_id, worker=worker)
+    """Apply a step's outcome if this worker still holds the job (the row's version guards the rest)."""
+    job = session.get(Job, job_id)
+    if job is None or job.lease_owner != worker:  # our lease expired and another worker took over
         return Advanced(job_id=job_id, ran=True, state=None, due_in=None)
+    due_in = _apply(session, job, outcome, settings=settings, now=now)
+    return Advanced(job_id=job_id, ran=True, state=job.job_state, due_in=due_in)
 
 
-def _release(factory: sessionmaker[Session], *, job_id: uuid.UUID, worker: str) -> None:
-    """Give the lease back without touching anything else, so the job is not held until it expires."""
-    with transaction(factory) as session:
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.lease_owner == worker)
-            .values(lease_owner=None, lease_until=None, dispatched_at=None)
-            .execution_options(synchronize_session=False)
-        )
+def release(session: Session, *, job_id: uuid.UUID, worker: str) -> None:
+    """Give the lease back untouched (the step's result was not recorded)."""
+    JOBS.release(session, job_id, worker=worker)
 
 
-def _apply(
-    session: Session,
-    job: Job,
-    result: StepResult,
-    *,
-    delay: float | None,
-    transient: bool,
-    settings: JobSettings,
-    now: datetime,
-) -> float | None:
-    for column, value in result.updates.items():
-        setattr(job, column, value)
-    if transient:
+def _apply(session: Session, job: Job, outcome: Outcome, *, settings: JobSettings, now: datetime) -> float | None:
+    result = outcome.result
+    _remember(job, result.learned)
+    delay = outcome.delay
+    if outcome.transient:
         job.transient_failures += 1
-        delay = max(backoff_seconds(job.transient_failures, settings), delay or 0.0)
+        delay = retry_policy(settings).delay(job.transient_failures, retry_after=outcome.retry_after)
     else:
         job.transient_failures = 0
     if result.to_state is not None:
@@ -228,23 +202,33 @@ def _apply(
             job.submitted_at = now
         history.transition(session, job, result.to_state, reason=result.reason, now=now, actor="worker")
     _update_eta(job, now)
-    job.lease_owner = None
-    job.lease_until = None
-    job.dispatched_at = None
+    JOBS.let_go(job)
     job.updated_at = now
     if is_terminal(job.job_state):
         return None
     wait = max(0.0, delay if delay is not None else settings.poll_interval_seconds)
-    if 0 < wait < settings.min_poll_interval_seconds and not transient:
+    if 0 < wait < settings.min_poll_interval_seconds and not outcome.transient:
         wait = settings.min_poll_interval_seconds
     job.next_due_at = now + timedelta(seconds=wait)
     return wait
 
 
-def backoff_seconds(failures: int, settings: JobSettings) -> float:
-    """Exponential backoff with full jitter for transient Azure errors."""
-    ceiling = min(settings.transient_backoff_max_seconds, settings.transient_backoff_base_seconds * 2 ** (failures - 1))
-    return random.uniform(ceiling / 2, ceiling)
+def _remember(job: Job, learned: Learned) -> None:
+    """Write what the step learned onto the row; fields it did not learn keep their value."""
+    if learned.plan is not None:
+        job.plan = learned.plan.to_json()
+    if learned.asr_job_name is not None:
+        job.asr_job_name = learned.asr_job_name
+    if learned.asr_job_id is not None:
+        job.asr_job_id = learned.asr_job_id
+    if learned.asr_job_state is not None:
+        job.asr_job_state = learned.asr_job_state
+    if learned.asr_tasks is not None:
+        job.asr_tasks = [asdict(task) for task in learned.asr_tasks]
+    if learned.new_item_id is not None:
+        job.new_item_id = learned.new_item_id
+    if learned.resync_percent is not None:
+        job.resync_percent = learned.resync_percent
 
 
 def _update_eta(job: Job, now: datetime) -> None:
@@ -252,7 +236,7 @@ def _update_eta(job: Job, now: datetime) -> None:
     if is_terminal(state):
         job.eta_at = None
         return
-    estimate: Any = (job.plan or {}).get("estimated_seconds")
+    estimate = (job.plan or {}).get("estimated_seconds")
     job.estimated_seconds = float(estimate) if isinstance(estimate, int | float) else None
     if state == JobState.SYNCING and job.resync_percent:
         since = next((t.at for t in reversed(job.transitions) if t.to_state == JobState.SYNCING.value), now)

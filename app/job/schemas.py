@@ -111,6 +111,8 @@ class ReprotectIn(Strict):
 class Resolved(BaseModel):
     """One artifact of the plan, existing or to be created, as on the portal's review blade."""
 
+    model_config = ConfigDict(from_attributes=True)  # rendered from app.job.plan
+
     id: str | None
     name: str | None = None
     status: Literal["existing", "new", "fixed"]
@@ -118,6 +120,8 @@ class Resolved(BaseModel):
 
 class DiskPlan(BaseModel):
     """One managed disk: the disk in use now and the target disk reprotect replicates to."""
+
+    model_config = ConfigDict(from_attributes=True)  # rendered from app.job.plan
 
     name: str
     disk_id: str
@@ -131,6 +135,8 @@ class DiskPlan(BaseModel):
 class Direction(BaseModel):
     """From where the VM runs now to the region it goes back to."""
 
+    model_config = ConfigDict(from_attributes=True)  # rendered from app.job.plan
+
     source: str
     target: str
     source_location: str
@@ -139,6 +145,8 @@ class Direction(BaseModel):
 
 class Plan(BaseModel):
     """What reprotect will do for one VM, resolved against Azure."""
+
+    model_config = ConfigDict(from_attributes=True)  # rendered from app.job.plan
 
     vm: str
     item_id: str

@@ -6,15 +6,16 @@ A step never waits for Azure: it reads or submits once and says when the job is 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from app.cloud.ids import ItemRef, parse_item_id, parse_vault_id, same_id
-from app.cloud.types import AsrJob, Cloud, ReplicatedItem, SwitchProtectionSpec
+from app.cloud.ids import ItemRef, name_of, parse_item_id, parse_vault_id, same_id
+from app.cloud.types import AsrJob, AsrTask, Cloud, DiskReplication, ReplicatedItem, SwitchProtectionSpec
 from app.errors import CloudPermanent, CloudThrottled
+from app.job.plan import ReprotectPlan
 from app.job.prerequisites import VmCheckFailed, recheck, resolve_plan
-from app.job.schemas import Plan, VmTarget
+from app.job.schemas import VmTarget
 from app.job.states import JobState
 
 
@@ -28,7 +29,7 @@ class JobView:
     vault_id: str
     vm_name: str
     customization: dict[str, Any]
-    plan: dict[str, Any]
+    plan: ReprotectPlan | None
     asr_job_name: str | None
     new_item_id: str | None
     plan_age_seconds: float | None = None  # set when the plan was resolved by this attempt's request
@@ -57,12 +58,34 @@ FRESH_PLAN_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
+class Learned:
+    """What a step learned that the job keeps; None leaves the job's value as it is."""
+
+    plan: ReprotectPlan | None = None
+    asr_job_name: str | None = None
+    asr_job_id: str | None = None
+    asr_job_state: str | None = None
+    asr_tasks: tuple[AsrTask, ...] | None = None
+    new_item_id: str | None = None
+    resync_percent: int | None = None
+
+    def __or__(self, other: Learned) -> Learned:
+        """Both, ``other`` winning where both know something."""
+        known = {k: v for k, v in asdict(other).items() if v is not None}
+        if other.plan is not None:
+            known["plan"] = other.plan
+        if other.asr_tasks is not None:
+            known["asr_tasks"] = other.asr_tasks
+        return replace(self, **known)
+
+
+@dataclass(frozen=True)
 class StepResult:
-    """What a step found: a transition to make (or none), column updates, and when to look again."""
+    """What a step found: a transition to make (or none), what the job learned, and when to look again."""
 
     to_state: JobState | None = None
     reason: str = ""
-    updates: dict[str, Any] = field(default_factory=dict)
+    learned: Learned = field(default_factory=Learned)
     poll: bool = True  # look again after the normal poll interval
     error_code: str | None = None
     error_message: str | None = None
@@ -103,7 +126,7 @@ def _validate(cloud: Cloud, job: JobView) -> StepResult:
     return StepResult(
         to_state=JobState.SUBMITTING,
         reason="prerequisites re-checked and plan resolved again",
-        updates={"plan": plan.model_dump(mode="json")},
+        learned=Learned(plan=plan),
         poll=False,
     )
 
@@ -126,7 +149,7 @@ def _submit(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
         )
     guard.record_sending()
     try:
-        job_name = cloud.switch_protection(spec_from_plan(ref, Plan.model_validate(job.plan)))
+        job_name = cloud.switch_protection(spec_from_plan(ref, _plan_of(job)))
     except CloudThrottled:
         guard.record_not_sent()  # a 429 is never processed: sending again later doubles nothing
         raise
@@ -140,8 +163,14 @@ def _submit(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
     return StepResult(
         to_state=JobState.REPROTECTING,
         reason=f"switch protection submitted (ASR job {job_name})",
-        updates=_asr_job_updates(ref, job_name),
+        learned=_asr_job_learned(ref, job_name),
     )
+
+
+def _plan_of(job: JobView) -> ReprotectPlan:
+    if job.plan is None:  # every accepted job is stored with its plan; this is a broken row
+        raise ValueError(f"job {job.id} has no plan to submit")
+    return job.plan
 
 
 def _unsettled_send(job: JobView, guard: SendGuard) -> StepResult | None:
@@ -165,11 +194,11 @@ def _unsettled_send(job: JobView, guard: SendGuard) -> StepResult | None:
 def _adoptable(cloud: Cloud, job: JobView, ref: ItemRef, item: ReplicatedItem | None) -> StepResult | None:
     """A reprotect that reached Azure before a crash: adopt it instead of submitting a second one."""
     if item is not None and item.current_job_id and is_reprotect_scenario(item.current_scenario):
-        name = item.current_job_id.rstrip("/").rsplit("/", 1)[-1]
+        name = name_of(item.current_job_id)
         return StepResult(
             to_state=JobState.REPROTECTING,
             reason=f"adopted the ASR job already running on the item ({name})",
-            updates=_asr_job_updates(ref, name),
+            learned=_asr_job_learned(ref, name),
         )
     if item is not None:
         return None
@@ -177,20 +206,20 @@ def _adoptable(cloud: Cloud, job: JobView, ref: ItemRef, item: ReplicatedItem | 
     if moved is None or same_id(moved.ref.id, ref.id):
         return None
     if moved.current_job_id and is_reprotect_scenario(moved.current_scenario):
-        name = moved.current_job_id.rstrip("/").rsplit("/", 1)[-1]
+        name = name_of(moved.current_job_id)
         return StepResult(
             to_state=JobState.REPROTECTING,
             reason=f"adopted the ASR job already running on the moved item ({name})",
-            updates={**_asr_job_updates(ref, name), "new_item_id": moved.ref.id},
+            learned=_asr_job_learned(ref, name) | Learned(new_item_id=moved.ref.id),
         )
-    updates: dict[str, Any] = {"new_item_id": moved.ref.id}
+    learned = Learned(new_item_id=moved.ref.id)
     earlier = _latest_reprotect_job(cloud, ref, moved.vm_name)
     if earlier is not None:
-        updates.update(_asr_job_updates(ref, earlier.name))
+        learned = _asr_job_learned(ref, earlier.name) | learned
     return StepResult(
         to_state=JobState.REPROTECTING,
         reason="the item already moved to the other region: reprotect was submitted before",
-        updates=updates,
+        learned=learned,
         poll=False,
     )
 
@@ -214,26 +243,24 @@ def is_reprotect_scenario(scenario: str) -> bool:
     return "switch" in name or "reprotect" in name or "reversereplicat" in name
 
 
-def _asr_job_updates(ref: ItemRef, job_name: str) -> dict[str, Any]:
-    return {"asr_job_name": job_name, "asr_job_id": f"{ref.vault.id}/replicationJobs/{job_name}"}
+def _asr_job_learned(ref: ItemRef, job_name: str) -> Learned:
+    return Learned(asr_job_name=job_name, asr_job_id=f"{ref.vault.id}/replicationJobs/{job_name}")
 
 
-def spec_from_plan(ref: ItemRef, plan: Plan) -> SwitchProtectionSpec:
+def spec_from_plan(ref: ItemRef, plan: ReprotectPlan) -> SwitchProtectionSpec:
     """The switch-protection input for a resolved plan."""
     cache_id = str(plan.cache_storage_account.id)
     target_rg = str(plan.target_resource_group.id)
-    disks = []
-    for disk in plan.disks:
-        entry = {
-            "diskId": disk.disk_id,
-            "primaryStagingAzureStorageAccountId": cache_id,
-            "recoveryResourceGroupId": target_rg,
-        }
-        if disk.replica_disk_type:
-            entry["recoveryReplicaDiskAccountType"] = disk.replica_disk_type
-        if disk.target_disk_type:
-            entry["recoveryTargetDiskAccountType"] = disk.target_disk_type
-        disks.append(entry)
+    disks = [
+        DiskReplication(
+            disk_id=disk.disk_id,
+            staging_account_id=cache_id,
+            recovery_resource_group_id=target_rg,
+            replica_disk_type=disk.replica_disk_type,
+            target_disk_type=disk.target_disk_type,
+        )
+        for disk in plan.disks
+    ]
     return SwitchProtectionSpec(
         item=ref,
         recovery_container_id=plan.recovery_container_id,
@@ -256,51 +283,32 @@ def _watch_asr_job(cloud: Cloud, job: JobView) -> StepResult:
     mirrored = _mirror(asr_job)
     state = asr_job.state.lower()
     if state == "succeeded":
-        new_id = asr_job.new_item_id or job.new_item_id
         return StepResult(
             to_state=JobState.SYNCING,
             reason="ASR reprotect job succeeded; watching the resynchronisation",
-            updates={**mirrored, "new_item_id": new_id},
+            learned=mirrored | Learned(new_item_id=asr_job.new_item_id or job.new_item_id),
             poll=False,
         )
     if state == "failed":
         code, message = asr_error_of(asr_job)
-        return replace(
-            _failure(code, message, {"asr_errors": list(asr_job.errors)}),
-            updates=mirrored,
-        )
+        details = {"asr_errors": [asdict(error) for error in asr_job.errors]}
+        return replace(_failure(code, message, details), learned=mirrored)
     if state == "cancelled":
-        return StepResult(to_state=JobState.CANCELLED, reason="the ASR job was cancelled", updates=mirrored)
-    return StepResult(updates=mirrored)
+        return StepResult(to_state=JobState.CANCELLED, reason="the ASR job was cancelled", learned=mirrored)
+    return StepResult(learned=mirrored)
 
 
-def _mirror(asr_job: AsrJob) -> dict[str, Any]:
-    tasks = [
-        {
-            "task_id": t.task_id,
-            "name": t.name,
-            "state": t.state,
-            "state_description": t.state_description,
-            "start_time": t.start_time,
-            "end_time": t.end_time,
-        }
-        for t in asr_job.tasks
-    ]
-    updates: dict[str, Any] = {"asr_tasks": tasks, "asr_job_state": asr_job.state}
-    if asr_job.new_item_id:
-        updates["new_item_id"] = asr_job.new_item_id
-    return updates
+def _mirror(asr_job: AsrJob) -> Learned:
+    return Learned(asr_tasks=asr_job.tasks, asr_job_state=asr_job.state, new_item_id=asr_job.new_item_id)
 
 
 def asr_error_of(asr_job: AsrJob) -> tuple[str, str]:
     """ASR's own error code and message for a failed job."""
     for error in asr_job.errors:
-        service = error.get("serviceErrorDetails") or {}
-        code = service.get("code") or error.get("errorCode")
-        if code:
-            message = service.get("message") or error.get("errorMessage") or "The ASR job failed."
-            action = service.get("recommendedAction")
-            return str(code), f"{message} {action}".strip() if action else str(message)
+        if error.code:
+            message = error.message or "The ASR job failed."
+            action = error.recommended_action
+            return error.code, f"{message} {action}".strip() if action else message
     return "asr_job_failed", f"The ASR reprotect job failed ({asr_job.state_description or 'no details'})."
 
 
@@ -311,17 +319,14 @@ def _watch_resync(cloud: Cloud, job: JobView) -> StepResult:
         item = cloud.find_item(parse_vault_id(job.vault_id), job.vm_name)
     if item is None:
         return StepResult(reason="the reprotected item is not visible yet")
-    updates: dict[str, Any] = {"new_item_id": item.ref.id}
-    if item.monitoring_percent is not None:
-        updates["resync_percent"] = item.monitoring_percent
+    learned = Learned(new_item_id=item.ref.id, resync_percent=item.monitoring_percent)
     if item.protection_state.lower() == "protected":
-        updates["resync_percent"] = 100
         return StepResult(
             to_state=JobState.PROTECTED,
             reason=f"replication is protected ({item.replication_health or 'health unknown'})",
-            updates=updates,
+            learned=learned | Learned(resync_percent=100),
         )
-    return StepResult(updates=updates)
+    return StepResult(learned=learned)
 
 
 def _failure(code: str, message: str, details: dict[str, Any] | None = None) -> StepResult:

@@ -19,9 +19,9 @@ from starlette.routing import Route
 
 from app.api.app import create_app
 from app.auth.authenticator import Authenticator
-from app.auth.config import EntraConfig, RateLimitConfig
 from app.auth.models import ApiKey
 from app.db import transaction, utcnow
+from app.settings import EntraConfig, RateLimitConfig
 from tests.api.conftest import make_key
 from tests.drive import drive
 

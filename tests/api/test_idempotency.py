@@ -7,10 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.api import idempotency
 from app.auth import api_keys
 from app.db import transaction, utcnow
 from app.errors import Conflict
+from app.idempotency import service as idempotency
 from app.job.models import ReprotectRequest
 from app.job.schemas import ReprotectIn
 

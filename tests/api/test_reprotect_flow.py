@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.bootstrap import bootstrap
 from app.db import transaction
-from app.job import runner
+from app.job import service as jobs
 from app.job.models import Job
 from app.job.states import JobState
 from tests.conftest import service_settings
@@ -330,9 +330,7 @@ def test_an_unanswered_switch_protection_is_waited_for_not_sent_again(api, conta
         drive(impatient, until_state="submitting", job_id=job_id)
         # Azure holds the switch protection 2.5 s and then processes it; the worker gives up after 1 s.
         emulator.put("/_emulator/faults/latency", json={"ms": 2500, "methods": ["POST"]}).raise_for_status()
-        step = runner.advance(
-            impatient.sessions, cloud=impatient.cloud, job_id=job_id, worker="w1", settings=settings.job
-        )
+        step = jobs.advance(impatient, job_id=job_id, worker="w1")
         assert step.state == JobState.SUBMITTING  # timed out: the outcome is unknown
         emulator.delete("/_emulator/faults").raise_for_status()
         # The next reads arrive before the held POST lands, and see no reprotect on the item yet.
@@ -355,9 +353,7 @@ def test_a_throttled_switch_protection_is_sent_again_without_waiting(api, contai
     job_id = uuid.UUID(api.post("/reprotect", json={"vms": [_vm(item)]}).json()["jobs"][0]["id"])
     drive(container, until_state="submitting", job_id=job_id)
     time.sleep(0.1)
-    step = runner.advance(
-        container.sessions, cloud=container.cloud, job_id=job_id, worker="w1", settings=container.settings.job
-    )
+    step = jobs.advance(container, job_id=job_id, worker="w1")
     assert step.ran
     assert step.state == JobState.SUBMITTING
     with transaction(container.sessions) as session:

@@ -32,12 +32,12 @@ from sqlalchemy import (
 )
 
 import app
-from app.api import idempotency  # noqa: F401 - IdempotencyRecord
 from app.auth import models as auth_models  # noqa: F401
 from app.db import Base
+from app.idempotency import models as idempotency_models  # noqa: F401
 from app.job import models as job_models  # noqa: F401
 from app.job.states import ACTIVE_STATES
-from app.webhooks import models as webhook_models  # noqa: F401
+from app.webhook import models as webhook_models  # noqa: F401
 
 # The modules above are the ones migrations/env.py imports; importing every module of the app as
 # well puts any table a model defines elsewhere on Base.metadata too, so none escapes the comparison.

@@ -12,7 +12,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.bootstrap import bootstrap, build_sender
 from app.db import transaction
-from app.webhooks.models import WebhookEvent
+from app.webhook.models import WebhookEvent
 from tests.drive import deliver_due, drive
 from tests.receiver import running_receiver
 

@@ -16,8 +16,8 @@ from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from app.api.app import create_app
 from app.auth.authenticator import Authenticator
-from app.auth.config import AuthConfig, RateLimitConfig
 from app.bootstrap import Container
+from app.settings import AuthConfig, RateLimitConfig
 from tests.conftest import migrate
 from tests.contract.counting import RequestCounter
 from tests.contract.credentials import ApiKeyCredentials, schemathesis_auth

@@ -17,11 +17,11 @@ import httpx
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.orm import Session
 
-from app import invariants
 from app.job.models import Job
 from app.job.states import TERMINAL_STATES
-from app.webhooks.models import WebhookDelivery
+from app.webhook.models import WebhookDelivery
 from cli.stack import Stack, StackConfig, free_port, running_stack
+from tests import invariants
 from tests.conftest import fresh_postgres_database
 from tests.faults.servers import PrivateRedis
 from tests.receiver import Receiver, running_receiver

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import create_engine, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app import invariants
 from app.job.models import Job, JobTransition, ReprotectRequest
-from app.webhooks.models import WebhookEvent
+from app.webhook.models import WebhookEvent
+from tests import invariants
 from tests.conftest import TABLES
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)

@@ -18,11 +18,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import Engine, create_engine, event, select
 
-from app import invariants
-from app.db import build_session_factory, transaction, utcnow
+from app.bootstrap import wired_sessions
+from app.db import transaction, utcnow
 from app.job import history
 from app.job.models import Job, ReprotectRequest
 from app.job.states import JobState
+from tests import invariants
 from tests.conftest import POSTGRES_URL, _unavailable, fresh_postgres_database, migrate
 
 pytestmark = pytest.mark.faults
@@ -44,7 +45,7 @@ def engine() -> Iterator[Engine]:
 
 def _request_with_syncing_jobs(engine: Engine, count: int) -> list[uuid.UUID]:
     """A request whose ``count`` jobs all reached ``syncing``, written through the real history code."""
-    sessions, now = build_session_factory(engine), utcnow()
+    sessions, now = wired_sessions(engine), utcnow()
     with transaction(sessions) as session:
         request = ReprotectRequest(id=uuid.uuid4(), created_at=now, vm_count=count)
         session.add(request)
@@ -87,7 +88,7 @@ def _hold_before_locking_the_request(engine: Engine, barrier: threading.Barrier)
 
 def test_two_jobs_of_one_request_ending_together_both_commit(engine):
     job_ids = _request_with_syncing_jobs(engine, 2)
-    sessions = build_session_factory(engine)
+    sessions = wired_sessions(engine)
     _hold_before_locking_the_request(engine, threading.Barrier(len(job_ids)))
     errors: list[BaseException] = []
 

@@ -9,7 +9,7 @@ import pytest
 
 from app.auth import api_keys
 from app.auth.principal import PrincipalKind, Role
-from app.auth.scopes import ScopeSet
+from app.scopes import ScopeSet
 
 
 def test_a_generated_key_parses_back_to_its_id_and_matches_its_hash():

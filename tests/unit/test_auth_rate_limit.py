@@ -10,8 +10,8 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from app.auth.config import RateLimitConfig
 from app.auth.rate_limit import RateLimiter
+from app.settings import RateLimitConfig
 
 
 def closed_port() -> int:

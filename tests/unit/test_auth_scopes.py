@@ -9,7 +9,7 @@ from contextlib import closing
 import pytest
 
 from app.auth.principal import Principal, PrincipalKind, Role, highest_role
-from app.auth.scopes import Scope, ScopeSet, parse_scope
+from app.scopes import Scope, ScopeSet, parse_scope
 
 VAULT = "/subscriptions/SUB-1/resourceGroups/RG-DR/providers/Microsoft.RecoveryServices/vaults/Vault-1"
 ITEM = (

@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import ValidationError
 
-from app.auth.config import EntraConfig
 from app.auth.principal import PrincipalKind, Role
-from app.auth.scopes import ScopeSet
 from app.auth.tokens import AuthError, KeySetUnavailable, TokenVerifier, https_fetcher
+from app.scopes import ScopeSet
+from app.settings import EntraConfig
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 AUDIENCE = "api://reprotect"

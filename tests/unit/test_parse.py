@@ -2,7 +2,7 @@
 
 from app.cloud import parse
 from app.cloud.ids import ItemRef, parse_item_id
-from app.cloud.types import SwitchProtectionSpec
+from app.cloud.types import DiskReplication, SwitchProtectionSpec
 from tests.data import load
 
 
@@ -46,6 +46,14 @@ def test_switch_protection_body_matches_what_powershell_sends():
         policy_id=sent["policyId"],
         recovery_resource_group_id=sent["recoveryResourceGroupId"],
         cache_storage_account_id=disk["primaryStagingAzureStorageAccountId"],
-        disks=(disk,),
+        disks=(
+            DiskReplication(
+                disk_id=disk["diskId"],
+                staging_account_id=disk["primaryStagingAzureStorageAccountId"],
+                recovery_resource_group_id=disk["recoveryResourceGroupId"],
+                replica_disk_type=disk.get("recoveryReplicaDiskAccountType"),
+                target_disk_type=disk.get("recoveryTargetDiskAccountType"),
+            ),
+        ),
     )
     assert parse.switch_protection_body(spec) == recorded["body"]

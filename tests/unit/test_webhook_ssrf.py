@@ -5,7 +5,7 @@ import platform
 
 import pytest
 
-from app.webhooks.ssrf import UrlPolicy, UrlRefused, check_address, check_url, system_resolver
+from app.outbound.ssrf import UrlPolicy, UrlRefused, check_address, check_url, system_resolver
 
 STRICT = UrlPolicy()
 

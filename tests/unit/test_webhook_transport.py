@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from app.webhooks.ssrf import UrlPolicy
-from app.webhooks.transport import USER_AGENT, SendResult, WebhookSender
+from app.outbound.ssrf import UrlPolicy
+from app.outbound.transport import USER_AGENT, SendResult, WebhookSender
 
 LOCAL = UrlPolicy(allow_http=True, allowed_networks=("127.0.0.0/8",))
 SIGNATURE = "v1,c2VjcmV0LXNpZ25hdHVyZS12YWx1ZQ=="

@@ -10,10 +10,9 @@ from fastapi import APIRouter, Query, Response
 from app.api.deps import ContainerDep
 from app.api.problems import documented
 from app.api.security import Admin
-from app.db import transaction, utcnow
-from app.webhooks import service
-from app.webhooks.events import EventType
-from app.webhooks.schemas import (
+from app.webhook import service
+from app.webhook.events import EventType
+from app.webhook.schemas import (
     DeliveryOut,
     DeliveryPage,
     DeliveryStatus,
@@ -40,11 +39,7 @@ Cursor = Annotated[str | None, Query(max_length=200)]
 )
 def create_webhook(body: WebhookIn, response: Response, container: ContainerDep, principal: Admin) -> WebhookCreated:
     """Register a receiver; the answer carries its signing secret, shown this once."""
-    with transaction(container.sessions) as session:
-        endpoint = service.create_endpoint(
-            session, body, settings=container.settings.webhook, now=utcnow(), principal=principal
-        )
-        out = WebhookCreated.model_validate(endpoint)  # the one answer that carries the secret
+    out = service.create_endpoint(container, principal=principal, body=body)  # the one answer with the secret
     response.headers["Location"] = f"/webhooks/{out.id}"
     return out
 
@@ -54,9 +49,7 @@ def create_webhook(body: WebhookIn, response: Response, container: ContainerDep,
 )
 def list_webhooks(container: ContainerDep, principal: Admin, limit: Limit = 50, cursor: Cursor = None) -> WebhookPage:
     """Registered endpoints, newest first."""
-    with transaction(container.sessions) as session:
-        rows, next_cursor = service.list_endpoints(session, principal, limit=limit, cursor=cursor)
-        return WebhookPage(items=[WebhookOut.model_validate(e) for e in rows], next_cursor=next_cursor)
+    return service.list_endpoints(container, principal=principal, limit=limit, cursor=cursor)
 
 
 @router.get(
@@ -67,8 +60,7 @@ def list_webhooks(container: ContainerDep, principal: Admin, limit: Limit = 50, 
 )
 def get_webhook(webhook_id: uuid.UUID, container: ContainerDep, principal: Admin) -> WebhookOut:
     """One endpoint (without its secret)."""
-    with transaction(container.sessions) as session:
-        return WebhookOut.model_validate(service.get_endpoint(session, webhook_id, principal))
+    return service.get_endpoint(container, principal=principal, endpoint_id=webhook_id)
 
 
 @router.patch(
@@ -79,11 +71,7 @@ def get_webhook(webhook_id: uuid.UUID, container: ContainerDep, principal: Admin
 )
 def update_webhook(webhook_id: uuid.UUID, body: WebhookPatch, container: ContainerDep, principal: Admin) -> WebhookOut:
     """Change the URL, event types or description; enable or disable."""
-    with transaction(container.sessions) as session:
-        endpoint = service.update_endpoint(
-            session, webhook_id, body, principal, settings=container.settings.webhook, now=utcnow()
-        )
-        return WebhookOut.model_validate(endpoint)
+    return service.update_endpoint(container, principal=principal, endpoint_id=webhook_id, body=body)
 
 
 @router.post(
@@ -96,13 +84,7 @@ def rotate_secret(
     webhook_id: uuid.UUID, body: RotateSecretIn, container: ContainerDep, principal: Admin
 ) -> SecretRotated:
     """A new signing secret (shown once); both sign deliveries during the grace period."""
-    with transaction(container.sessions) as session:
-        endpoint = service.rotate_secret(
-            session, webhook_id, body, principal, settings=container.settings.webhook, now=utcnow()
-        )
-        return SecretRotated(
-            id=endpoint.id, secret=endpoint.secret, previous_secret_expires_at=endpoint.previous_secret_expires_at
-        )
+    return service.rotate_secret(container, principal=principal, endpoint_id=webhook_id, body=body)
 
 
 @router.delete(
@@ -113,8 +95,7 @@ def rotate_secret(
 )
 def delete_webhook(webhook_id: uuid.UUID, container: ContainerDep, principal: Admin) -> Response:
     """Stop delivering to an endpoint; pending deliveries are cancelled, history stays."""
-    with transaction(container.sessions) as session:
-        service.delete_endpoint(session, webhook_id, principal, now=utcnow())
+    service.delete_endpoint(container, principal=principal, endpoint_id=webhook_id)
     return Response(status_code=204)
 
 
@@ -143,9 +124,7 @@ def list_deliveries(
         endpoint_id=endpoint_id,
         event_type=event_type.value if event_type else None,
     )
-    with transaction(container.sessions) as session:
-        rows, next_cursor = service.list_deliveries(session, principal, where=where, limit=limit, cursor=cursor)
-        return DeliveryPage(items=[DeliveryOut.model_validate(d) for d in rows], next_cursor=next_cursor)
+    return service.list_deliveries(container, principal=principal, where=where, limit=limit, cursor=cursor)
 
 
 @router.get(
@@ -156,8 +135,7 @@ def list_deliveries(
 )
 def get_delivery(delivery_id: uuid.UUID, container: ContainerDep, principal: Admin) -> DeliveryOut:
     """One delivery with every attempt."""
-    with transaction(container.sessions) as session:
-        return DeliveryOut.model_validate(service.get_delivery(session, delivery_id, principal))
+    return service.get_delivery(container, principal=principal, delivery_id=delivery_id)
 
 
 @router.post(
@@ -169,5 +147,4 @@ def get_delivery(delivery_id: uuid.UUID, container: ContainerDep, principal: Adm
 )
 def redeliver(delivery_id: uuid.UUID, container: ContainerDep, principal: Admin) -> DeliveryOut:
     """Send the event again to the same receiver with the same webhook-id (a new delivery)."""
-    with transaction(container.sessions) as session:
-        return DeliveryOut.model_validate(service.redeliver(session, delivery_id, principal, now=utcnow()))
+    return service.redeliver(container, principal=principal, delivery_id=delivery_id)

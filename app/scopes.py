@@ -1,5 +1,9 @@
 """Azure-RBAC-like resource scopes: everything, a subscription, a resource group or one Recovery
-Services vault. Pure parsing and case-insensitive, whole-segment containment of ARM ids."""
+Services vault. Pure parsing and case-insensitive, whole-segment containment of ARM ids.
+
+Vocabulary below every layer but the error kernel: settings validate configured scopes with it,
+the auth and job domains filter by it.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from app.cloud.ids import any_case
-
 EVERYTHING = "*"
+
+
+def any_case(word: str) -> str:
+    """A regex for ``word`` in any letter case (JSON Schema patterns have no case-insensitive flag)."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
 _VAULT_TYPE = ("providers", "microsoft.recoveryservices", "vaults")  # lowercase, as compared
 # Python's whitespace (str.strip, re's \s) spelled out, for SCOPE_PATTERN: JSON Schema's \s lacks \x1c-\x1f.
 _SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"

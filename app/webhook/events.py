@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from app.job.models import Job, ReprotectRequest
-from app.job.present import job_href
+from app.job.present import job_href, request_href
 from app.job.states import JobState
 
 
@@ -38,11 +38,6 @@ TERMINAL_EVENT: dict[JobState, EventType] = {
 
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat().replace("+00:00", "Z") if at else None
-
-
-def request_href(request_id: object) -> str:
-    """The request's URL path."""
-    return f"/reprotect/{request_id}"
 
 
 def envelope(event_type: EventType, *, at: datetime, data: dict[str, Any]) -> dict[str, Any]:

@@ -16,35 +16,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Integer, String, delete, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.db import Base, UtcDateTime, transaction
+from app.db import transaction
 from app.errors import Conflict, InvalidRequest
+from app.idempotency.models import COMPLETED, PROCESSING, IdempotencyRecord
 
-PROCESSING, COMPLETED = "processing", "completed"
 KEY_PATTERN = r"^[!-~]{1,255}$"  # what check_key accepts: 1-255 visible ASCII characters
 REPLAYED_HEADER = "Idempotent-Replayed"
-
-
-class IdempotencyRecord(Base):
-    """One key of one caller: the request's fingerprint and, once answered, the answer."""
-
-    __tablename__ = "idempotency_keys"
-
-    owner: Mapped[str] = mapped_column(String(200), primary_key=True)
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    fingerprint: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20))
-    # Who holds the claim: a call taken over after its lock expired may no longer store its answer.
-    claim_token: Mapped[str] = mapped_column(String(32))
-    response_status: Mapped[int | None] = mapped_column(Integer)
-    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSON)
-    response_body: Mapped[Any] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    locked_until: Mapped[datetime] = mapped_column(UtcDateTime)
-    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from app.webhooks.ssrf import Resolver, UrlPolicy, UrlRefused, VettedUrl, system_resolver, vet_url
+from app.outbound.ssrf import Resolver, UrlPolicy, UrlRefused, VettedUrl, system_resolver, vet_url
 
 USER_AGENT = "reprotect-webhooks/1"
 MAX_ADDRESSES = 3  # a name resolving to many addresses must not multiply an attempt's duration

@@ -33,8 +33,8 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.job.models import Job, JobTransition, ReprotectRequest
 from app.job.states import TERMINAL_STATES, JobState, can_transition
-from app.webhooks.events import TERMINAL_EVENT, EventType
-from app.webhooks.models import WebhookEvent
+from app.webhook.events import TERMINAL_EVENT, EventType
+from app.webhook.models import WebhookEvent
 
 SWITCH_PROTECTION = "ReplicationProtectionContainers_SwitchProtection"
 _STATES = {s.value: s for s in JobState}

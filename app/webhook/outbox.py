@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth.scopes import ScopeSet
+from app.job.history import Transitioned
 from app.job.models import Job, ReprotectRequest
-from app.job.states import JobState, is_terminal
-from app.webhooks.events import (
+from app.job.states import is_terminal
+from app.outbound.signing import new_event_id
+from app.scopes import ScopeSet
+from app.webhook.events import (
     DEFAULT_EVENT_TYPES,
     TERMINAL_EVENT,
     EventType,
@@ -27,15 +29,15 @@ from app.webhooks.events import (
     job_data,
     request_data,
 )
-from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from app.webhooks.signing import new_event_id
+from app.webhook.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 NEW_DELIVERIES = "webhook_deliveries"
 log = logging.getLogger(__name__)
 
 
-def on_transition(session: Session, job: Job, *, previous: JobState, now: datetime) -> None:
-    """Write the events a job's move from ``previous`` to its current state causes."""
+def on_transition(session: Session, moved: Transitioned) -> None:
+    """Write the events a job's transition causes (a listener of ``app.job.history``)."""
+    job, previous, now = moved.job, moved.previous, moved.at
     current = job.job_state
     endpoints = _live_endpoints(session)
     request = job.request
@@ -45,37 +47,9 @@ def on_transition(session: Session, job: Job, *, previous: JobState, now: dateti
     if is_terminal(current):
         data = job_data(job, previous_state=previous)
         _emit(session, TERMINAL_EVENT[current], data, request=request, job=job, now=now, endpoints=endpoints)
-        _complete_request_if_done(session, job, now=now, endpoints=endpoints)
-    elif is_terminal(previous):
-        request.completed_at = None  # a retried job reopens its request
-
-
-def _complete_request_if_done(session: Session, job: Job, *, now: datetime, endpoints: list[WebhookEndpoint]) -> None:
-    # The row lock serialises the last jobs of a request finishing at once: exactly one sees all terminal.
-    # FOR NO KEY UPDATE (key_share): the rows just flushed already hold FOR KEY SHARE on the request through
-    # their foreign keys; FOR UPDATE would conflict with the other transaction's and deadlock on Postgres.
-    session.flush()
-    request = session.scalars(
-        select(ReprotectRequest)
-        .where(ReprotectRequest.id == job.request_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
-    ).one()
-    if request.completed_at is not None:
-        return
-    jobs = list(
-        session.scalars(
-            select(Job)
-            .where(Job.request_id == request.id)
-            .order_by(Job.vm_name)
-            .execution_options(populate_existing=True)
-        )
-    )
-    if not all(is_terminal(j.job_state) for j in jobs):
-        return
-    request.completed_at = now
-    data = request_data(request, jobs, at=now)
-    _emit(session, EventType.REQUEST_COMPLETED, data, request=request, job=None, now=now, endpoints=endpoints)
+    if moved.completed_request_jobs is not None:
+        data = request_data(request, moved.completed_request_jobs, at=now)
+        _emit(session, EventType.REQUEST_COMPLETED, data, request=request, job=None, now=now, endpoints=endpoints)
 
 
 def _live_endpoints(session: Session) -> list[WebhookEndpoint]:

@@ -1,4 +1,4 @@
-"""Managing endpoints and deliveries: register, change, rotate, delete, list, redeliver."""
+"""Endpoints and deliveries in the database, in the caller's unit of work: register, change, list, redeliver."""
 
 from __future__ import annotations
 
@@ -11,32 +11,17 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, true
 from sqlalchemy.orm import Session, selectinload
 
 from app.auth.principal import Principal
-from app.auth.visibility import request_visible, scopes_within
-from app.errors import Conflict, InvalidRequest, NotFound
+from app.auth.visibility import scopes_within
+from app.errors import Conflict, NotFound
+from app.job.visibility import request_visible
+from app.outbound.signing import new_secret
+from app.outbound.vetting import vet_url
 from app.pagination import decode_cursor, encode_cursor, page
 from app.settings import WebhookSettings
-from app.webhooks import delivery as states
-from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-from app.webhooks.outbox import add_delivery
-from app.webhooks.schemas import RotateSecretIn, WebhookIn, WebhookPatch
-from app.webhooks.signing import new_secret
-from app.webhooks.ssrf import UrlPolicy, UrlRefused, check_url
-
-
-def url_policy(settings: WebhookSettings) -> UrlPolicy:
-    """The SSRF policy the settings describe."""
-    return UrlPolicy(allow_http=settings.allow_http, allowed_networks=tuple(settings.allowed_networks))
-
-
-def vet_url(url: str, settings: WebhookSettings, *, field: str = "url") -> str:
-    """``url`` if the service may call it (scheme, resolved addresses); else a 422 naming why."""
-    try:
-        check_url(url, url_policy(settings))
-    except UrlRefused as exc:
-        raise InvalidRequest(
-            f"{field}: {exc.message}", code="webhook_url_refused", details={"reason": exc.code, "field": field}
-        ) from exc
-    return url
+from app.webhook import delivery as states
+from app.webhook.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
+from app.webhook.outbox import add_delivery
+from app.webhook.schemas import RotateSecretIn, WebhookIn, WebhookPatch
 
 
 def create_endpoint(

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
 
-from app.webhooks.events import DEFAULT_EVENT_TYPES, EventType
+from app.webhook.events import DEFAULT_EVENT_TYPES, EventType
 
 DeliveryStatus = Literal["pending", "delivered", "failed", "cancelled"]
 MAX_GRACE_SECONDS = 7 * 24 * 3600

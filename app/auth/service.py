@@ -1,0 +1,98 @@
+"""Access control's use cases, one function each: authenticate a key, manage keys, record and read the audit.
+
+Each opens its own unit of work on the injected session factory; the API and the CLI render what they return.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.auth import audit, key_store
+from app.auth.models import ApiKey, AuditEntry
+from app.auth.principal import Principal, Role
+from app.auth.visibility import scopes_within
+from app.db import transaction, utcnow
+from app.errors import Forbidden, InvalidRequest, NotFound
+from app.scopes import ScopeSet
+
+
+def authenticate_key(sessions: sessionmaker[Session], credential: str) -> Principal | None:
+    """The principal of a presented API key, or None if it is unknown, wrong, revoked or expired."""
+    with transaction(sessions) as session:
+        return key_store.authenticate(session, credential, now=utcnow())
+
+
+def create_key(
+    sessions: sessionmaker[Session],
+    *,
+    principal: Principal,
+    name: str,
+    role: Role,
+    scopes: list[str],
+    expires_at: datetime | None,
+) -> key_store.CreatedKey:
+    """A key for automation, never above its creator's role or outside its creator's scopes."""
+    try:
+        ScopeSet.parse(scopes)
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), code="invalid_scope") from exc
+    if principal.role is None or not principal.role.grants(role):
+        raise Forbidden("A key cannot be given a role above its creator's.", code="role_escalation")
+    if not scopes_within(scopes, principal):
+        raise Forbidden("A key cannot be given scopes outside its creator's.", code="scope_escalation")
+    return issue_key(sessions, name=name, role=role, scopes=scopes, created_by=principal.id, expires_at=expires_at)
+
+
+def issue_key(
+    sessions: sessionmaker[Session],
+    *,
+    name: str,
+    role: Role,
+    scopes: list[str],
+    created_by: str,
+    expires_at: datetime | None,
+) -> key_store.CreatedKey:
+    """A key made by someone with the database's trust (the operators' CLI, the local stacks)."""
+    with transaction(sessions) as session:
+        return key_store.create(
+            session, name=name, role=role, scopes=scopes, created_by=created_by, now=utcnow(), expires_at=expires_at
+        )
+
+
+def list_keys(
+    sessions: sessionmaker[Session], *, principal: Principal | None, limit: int, cursor: str | None
+) -> tuple[list[ApiKey], str | None]:
+    """Keys whose scopes lie inside the caller's (every key for the CLI), newest first, revoked ones too."""
+    with transaction(sessions) as session:
+        rows, next_cursor = key_store.list_keys(session, limit=limit, cursor=cursor)
+    if principal is not None:
+        rows = [row for row in rows if scopes_within(row.scopes, principal)]
+    return rows, next_cursor
+
+
+def revoke_key(sessions: sessionmaker[Session], *, principal: Principal | None, key_id: str, by: str) -> None:
+    """Revoke a key at once (the CLI passes no principal: it may revoke any key)."""
+    with transaction(sessions) as session:
+        row = key_store.get(session, key_id)
+        if principal is not None and not scopes_within(row.scopes, principal):  # outside the caller's scopes
+            raise NotFound(f"No API key {key_id}.", code="api_key_not_found")
+        key_store.revoke(session, key_id, by=by, now=utcnow())
+
+
+def record_audit(sessions: sessionmaker[Session], **entry: Any) -> None:
+    """Append one entry to the audit trail, in its own unit of work."""
+    with transaction(sessions) as session:
+        audit.record(session, **entry)
+
+
+def list_audit(
+    sessions: sessionmaker[Session], *, principal: Principal, where: audit.AuditFilter, limit: int, cursor: str | None
+) -> tuple[list[AuditEntry], str | None]:
+    """The audit trail, newest first; it spans every scope, so only unrestricted admins read it."""
+    if not principal.scopes.is_unrestricted:
+        raise Forbidden("The audit trail spans every scope: it needs an admin with scope '*'.", code="outside_scope")
+    with transaction(sessions) as session:
+        return audit.list_entries(session, where=where, limit=limit, cursor=cursor)

@@ -1,0 +1,1 @@
+"""Idempotency-Key semantics for any use case that must not run twice: claim, replay, release, purge."""

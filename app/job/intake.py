@@ -1,0 +1,171 @@
+"""Accepting a reprotect: check every VM in parallel, refuse the batch if any fails, record one job per VM."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.cloud.ids import parse_item_id, parse_vault_id
+from app.cloud.types import Cloud
+from app.errors import CloudPermanent, CloudThrottled, CloudTransient, Conflict, PrerequisitesFailed, VmProblem
+from app.job import history
+from app.job.models import Job, ReprotectRequest
+from app.job.plan import ReprotectPlan
+from app.job.prerequisites import CONFLICT_CODES, VmCheckFailed, resolve_plan
+from app.job.schemas import VmTarget
+from app.job.states import ACTIVE_STATES, JobState
+from app.leases import Backoff
+from app.outbound.signing import new_secret
+from app.settings import JobSettings
+
+# How long the caller of POST /reprotect waits through throttling or blips before it gets a 503 instead.
+PATIENCE_SECONDS = 30.0
+_PATIENCE = Backoff(base_seconds=0.5, ceiling_seconds=8.0, jitter=(1.0, 1.0))
+
+
+def check_all(*, cloud: Cloud, targets: list[VmTarget], concurrency: int) -> list[ReprotectPlan]:
+    """Resolve every VM's plan in parallel; raise ``PrerequisitesFailed`` listing every VM that fails."""
+
+    def check(target: VmTarget) -> ReprotectPlan | VmProblem:
+        try:
+            return _patiently(lambda: resolve_plan(cloud, target))
+        except VmCheckFailed as failed:
+            return failed.problem
+        except CloudPermanent as exc:
+            return VmProblem(vm=target.label, code="azure_refused", message=exc.message, asr_error=exc.details)
+
+    # Throttling and transient errors propagate: the caller cannot decide, and answers 503.
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets)))) as pool:
+        results = list(pool.map(check, targets))
+    failures = [r for r in results if isinstance(r, VmProblem)]
+    if failures:
+        raise PrerequisitesFailed(failures, conflict=all(p.code in CONFLICT_CODES for p in failures))
+    plans = [r for r in results if isinstance(r, ReprotectPlan)]
+    _refuse_duplicates(targets, plans)
+    return plans
+
+
+def _patiently(check: Callable[[], ReprotectPlan], *, budget: float = PATIENCE_SECONDS) -> ReprotectPlan:
+    """Retry a check through throttling or transient errors while the caller's wait stays within ``budget``."""
+    waited = 0.0
+    failures = 0
+    while True:
+        try:
+            return check()
+        except (CloudThrottled, CloudTransient) as exc:
+            failures += 1
+            wait = _PATIENCE.delay(failures, retry_after=exc.retry_after)
+            if waited + wait > budget:
+                raise  # the API answers 503 with Retry-After: nothing was created
+            time.sleep(wait)
+            waited += wait
+
+
+def _refuse_duplicates(targets: list[VmTarget], plans: list[ReprotectPlan]) -> None:
+    """One VM named twice (by the same id, or by id and by name) is refused: it would be one job."""
+    keys = [vm_key(plan.vault_id, parse_item_id(plan.item_id).name) for plan in plans]
+    repeated = [
+        VmProblem(vm=target.label, code="duplicate_vm", message="This VM is named twice in the request.")
+        for index, (target, key) in enumerate(zip(targets, keys, strict=True))
+        if key in keys[:index]
+    ]
+    if repeated:
+        raise PrerequisitesFailed(repeated)
+
+
+def vm_key(vault_id: str, item_name: str) -> str:
+    """The identity of a VM across its item's move: the vault plus the item's name, case-folded."""
+    return f"{parse_vault_id(vault_id).key}/{item_name.lower()}"
+
+
+def create_request(
+    session: Session,
+    *,
+    targets: list[VmTarget],
+    plans: list[ReprotectPlan],
+    settings: JobSettings,
+    requested_by: str | None,
+    now: datetime,
+    callback_url: str | None = None,
+) -> ReprotectRequest:
+    """Record an accepted request and one job per VM; refuse (409) VMs that already have an active job."""
+    keys = [vm_key(plan.vault_id, parse_item_id(plan.item_id).name) for plan in plans]
+    _refuse_active(session, keys, plans)
+    request = ReprotectRequest(
+        id=uuid.uuid4(),
+        created_at=now,
+        vm_count=len(plans),
+        requested_by=requested_by,
+        callback_url=callback_url,
+        callback_secret=new_secret() if callback_url else None,
+    )
+    session.add(request)
+    for target, plan, key in zip(targets, plans, keys, strict=True):
+        job = Job(
+            id=uuid.uuid4(),
+            request=request,
+            vm_key=key,
+            vm_name=plan.vm,
+            vault_id=plan.vault_id,
+            subscription_id=parse_vault_id(plan.vault_id).subscription_id,
+            item_id=plan.item_id,
+            customization=target.model_dump(exclude_none=True, exclude={"item_id", "vault_id", "vm_name"}),
+            plan=plan.to_json(),
+            state=JobState.ACCEPTED.value,
+            attempt=1,
+            next_due_at=now,
+            deadline_at=now + timedelta(hours=settings.deadline_hours),
+            requested_by=requested_by,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(job)
+        history.record_creation(session, job, now=now, actor=requested_by or "api")
+    try:
+        session.flush()
+    except IntegrityError as exc:  # a concurrent request won the race for one of these VMs
+        raise RaceLost(keys, plans) from exc
+    return request
+
+
+class RaceLost(Conflict):
+    """A concurrent request was accepted for one of these VMs between our check and our insert."""
+
+    code = "vm_has_active_job"
+
+    def __init__(self, keys: list[str], plans: list[ReprotectPlan]):
+        super().__init__("Another request for one of these VMs was accepted at the same moment.")
+        self.keys = keys
+        self.plans = plans
+
+
+def explain_race(session: Session, lost: RaceLost) -> None:
+    """Name the jobs that won (a 409 listing them); returns only if they already ended."""
+    _refuse_active(session, lost.keys, lost.plans)
+
+
+def _refuse_active(session: Session, keys: list[str], plans: list[ReprotectPlan]) -> None:
+    active = session.scalars(
+        select(Job).where(Job.vm_key.in_(keys), Job.state.in_([s.value for s in ACTIVE_STATES]))
+    ).all()
+    if not active:
+        return
+    by_key = {job.vm_key: job for job in active}
+    problems = [
+        VmProblem(
+            vm=plan.item_id,
+            code="vm_has_active_job",
+            message=f"Job {by_key[key].id} is already reprotecting this VM ({by_key[key].state}); "
+            "follow it or cancel it.",
+        )
+        for key, plan in zip(keys, plans, strict=True)
+        if key in by_key
+    ]
+    raise PrerequisitesFailed(problems, conflict=True)

@@ -1,0 +1,155 @@
+"""Leased work kept in a table: claim a due row for one worker, let it go, find what is due, back off.
+
+Jobs and webhook deliveries are both rows that a worker claims for a while (a lease), works on with no
+transaction open, and records under a check that it still holds them; the sweeper rings for rows that
+are due, unleased and not rung for recently, so a lost doorbell or a dead worker only delays work.
+The columns differ by table and each caller passes its own retry policy; the rules are these.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+# Beyond this many doublings every backoff is at its ceiling anyway; the cap keeps the float finite.
+_MAX_DOUBLINGS = 60
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with jitter that never comes back sooner than the other side's Retry-After.
+
+    After ``failures`` consecutive failures the wait is ``base · 2^(failures-1)``, capped at ``ceiling``,
+    times a random factor drawn from ``jitter``; a Retry-After, when given, is a floor under it, spread by
+    ``retry_after_spread`` so that a throttled fleet does not come back in one burst.
+    """
+
+    base_seconds: float
+    ceiling_seconds: float
+    jitter: tuple[float, float] = (0.5, 1.0)
+    retry_after_spread: tuple[float, float] = (1.0, 1.0)
+
+    def delay(self, failures: int, *, retry_after: float | None = None) -> float:
+        """Seconds to wait before the next try."""
+        wait = 0.0
+        if failures > 0:
+            exponential = self.base_seconds * 2.0 ** min(failures - 1, _MAX_DOUBLINGS)
+            wait = min(self.ceiling_seconds, exponential) * random.uniform(*self.jitter)
+        if retry_after is not None:
+            wait = max(wait, retry_after * random.uniform(*self.retry_after_spread))
+        return wait
+
+
+@dataclass(frozen=True)
+class LeasedTable:
+    """Where one kind of leased work keeps its scheduling columns, and which of its rows are live."""
+
+    id: InstrumentedAttribute[Any]
+    due_at: InstrumentedAttribute[Any]
+    lease_owner: InstrumentedAttribute[Any]
+    lease_until: InstrumentedAttribute[Any]
+    dispatched_at: InstrumentedAttribute[Any]
+    live: Callable[[], ColumnElement[bool]]  # rows still to be worked on (an active state, a pending status)
+    due_when_unset: bool = False  # whether a row without a due time is due at once
+    # Extra values written with every claim, by column (a version bump, for tables with optimistic locking).
+    claim_values: Callable[[], dict[Any, Any]] = field(default=dict)
+
+    def _due(self, now: datetime) -> ColumnElement[bool]:
+        due = self.due_at <= now
+        return or_(self.due_at.is_(None), due) if self.due_when_unset else and_(self.due_at.is_not(None), due)
+
+    def _free(self, now: datetime) -> ColumnElement[bool]:
+        return or_(self.lease_until.is_(None), self.lease_until < now)
+
+    def claim(self, session: Session, row_id: uuid.UUID, *, worker: str, now: datetime, lease_seconds: float) -> bool:
+        """Take the row's lease for ``worker`` if it is live, due and free; whether it was taken."""
+        taken = session.execute(
+            update(self.id.class_)
+            .where(self.id == row_id, self.live(), self._due(now), self._free(now))
+            .values(
+                {
+                    self.lease_owner: worker,
+                    self.lease_until: now + timedelta(seconds=lease_seconds),
+                    **self.claim_values(),
+                }
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(taken.rowcount == 1)  # type: ignore[attr-defined]
+
+    def write_if_held(
+        self,
+        session: Session,
+        row_id: uuid.UUID,
+        values: dict[Any, Any],
+        *,
+        worker: str,
+        now: datetime,
+        also: Any = True,
+    ) -> bool:
+        """Write ``values`` only while ``worker`` still holds a live lease on the row (and ``also`` holds)."""
+        written = session.execute(
+            update(self.id.class_)
+            .where(self.id == row_id, self.lease_owner == worker, self.lease_until > now, also)
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(written.rowcount == 1)  # type: ignore[attr-defined]
+
+    def release(self, session: Session, row_id: uuid.UUID, *, worker: str) -> None:
+        """Give the lease back without touching anything else, so the row is not held until it expires."""
+        session.execute(
+            update(self.id.class_)
+            .where(self.id == row_id, self.lease_owner == worker)
+            .values({self.lease_owner: None, self.lease_until: None, self.dispatched_at: None})
+            .execution_options(synchronize_session=False)
+        )
+
+    def let_go(self, row: Any) -> None:
+        """Clear the lease and the doorbell mark on a loaded row being recorded."""
+        for column in (self.lease_owner, self.lease_until, self.dispatched_at):
+            setattr(row, column.key, None)
+
+    def take_due(
+        self, session: Session, *, now: datetime, redispatch_after: float, limit: int = 500
+    ) -> list[uuid.UUID]:
+        """Ids of live rows that are due, free and not rung for within ``redispatch_after``; marks them rung."""
+        rung_long_ago = or_(
+            self.dispatched_at.is_(None), self.dispatched_at < now - timedelta(seconds=redispatch_after)
+        )
+        ids = list(
+            session.scalars(
+                select(self.id)
+                .where(self.live(), self._due(now), self._free(now), rung_long_ago)
+                .order_by(self.due_at.is_(None), self.due_at)
+                .limit(limit)
+            )
+        )
+        if ids:
+            self.mark_dispatched(session, ids, now=now)
+        return ids
+
+    def mark_dispatched(self, session: Session, ids: list[uuid.UUID], *, now: datetime) -> None:
+        """Record that a doorbell was sent, so the sweeper does not ring again until it may have been lost."""
+        session.execute(
+            update(self.id.class_)
+            .where(self.id.in_(ids))
+            .values({self.dispatched_at: now})
+            .execution_options(synchronize_session=False)
+        )
+
+    def forget_dispatch(self, session: Session, row_id: uuid.UUID) -> None:
+        """A doorbell was answered without work: let the sweeper ring again when the row is due."""
+        session.execute(
+            update(self.id.class_)
+            .where(self.id == row_id)
+            .values({self.dispatched_at: None})
+            .execution_options(synchronize_session=False)
+        )

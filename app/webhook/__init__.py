@@ -1,0 +1,1 @@
+"""Completion webhooks: the outbox written with each job transition, endpoints, and delivery with retries."""

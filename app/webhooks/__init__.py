@@ -1,1 +1,0 @@
-"""Completion webhooks: outbox, signing, delivery."""
