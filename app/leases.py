@@ -68,6 +68,12 @@ class LeasedTable:
     def _free(self, now: datetime) -> ColumnElement[bool]:
         return or_(self.lease_until.is_(None), self.lease_until < now)
 
+    def _bookkeeping(self, values: dict[Any, Any]) -> dict[Any, Any]:
+        """``values`` plus every column the table stamps on update, set to itself: lease and doorbell
+        bookkeeping is not a change of the row (its ``updated_at``, and so its ETag, stay as they are)."""
+        stamped = {column: column for column in self.id.class_.__table__.columns if column.onupdate is not None}
+        return {**stamped, **values}
+
     def claim(self, session: Session, row_id: uuid.UUID, *, worker: str, now: datetime, lease_seconds: float) -> bool:
         """Take the row's lease for ``worker`` if it is live, due and free; whether it was taken."""
         taken = session.execute(
@@ -108,7 +114,7 @@ class LeasedTable:
         session.execute(
             update(self.id.class_)
             .where(self.id == row_id, self.lease_owner == worker)
-            .values({self.lease_owner: None, self.lease_until: None, self.dispatched_at: None})
+            .values(self._bookkeeping({self.lease_owner: None, self.lease_until: None, self.dispatched_at: None}))
             .execution_options(synchronize_session=False)
         )
 
@@ -141,7 +147,7 @@ class LeasedTable:
         session.execute(
             update(self.id.class_)
             .where(self.id.in_(ids))
-            .values({self.dispatched_at: now})
+            .values(self._bookkeeping({self.dispatched_at: now}))
             .execution_options(synchronize_session=False)
         )
 
@@ -150,6 +156,6 @@ class LeasedTable:
         session.execute(
             update(self.id.class_)
             .where(self.id == row_id)
-            .values({self.dispatched_at: None})
+            .values(self._bookkeeping({self.dispatched_at: None}))
             .execution_options(synchronize_session=False)
         )

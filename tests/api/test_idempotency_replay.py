@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from app.api import idempotency
 from app.auth import api_keys
 from app.db import transaction, utcnow
+from app.idempotency import models as idempotency
 from app.job.models import Job, ReprotectRequest
 from tests.api.worker_support import ARM_DEFAULT_THROTTLE, throttle
 from tests.drive import drive

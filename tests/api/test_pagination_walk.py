@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.auth.models import ApiKey, AuditEntry
 from app.db import transaction, utcnow
 from app.job.models import Job
-from app.webhooks.models import WebhookDelivery, WebhookEndpoint
+from app.webhook.models import WebhookDelivery, WebhookEndpoint
 
 HOOK_URL = "http://127.0.0.1:9/hook"
 

@@ -6,7 +6,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from app.db import transaction, utcnow
 from app.job import runner
+from app.job import service as jobs
 from app.job.models import Job, JobTransition
 
 SWITCH = "ReplicationProtectionContainers_SwitchProtection"
@@ -39,14 +40,12 @@ def accept(api, *items: dict[str, Any]) -> uuid.UUID:
 
 
 def step(container, job_id: uuid.UUID, *, worker: str = "w1", cloud=None, settings=None) -> runner.Advanced:
-    """One call of the worker's unit of work, exactly as the Celery task makes it."""
-    return runner.advance(
-        container.sessions,
-        cloud=cloud or container.cloud,
-        job_id=job_id,
-        worker=worker,
-        settings=settings or container.settings.job,
-    )
+    """One call of the worker's use case, exactly as the Celery task makes it (optionally through another
+    cloud, or with other job settings)."""
+    deps = replace(container, cloud=cloud or container.cloud)
+    if settings is not None:
+        deps = replace(deps, settings=container.settings.model_copy(update={"job": settings}))
+    return jobs.advance(deps, job_id=job_id, worker=worker)
 
 
 def make_due(container, job_id: uuid.UUID) -> None:

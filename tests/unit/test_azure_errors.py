@@ -18,7 +18,8 @@ from azure.core.rest import HttpRequest
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from requests.adapters import BaseAdapter, HTTPAdapter
 
-from app.cloud.azure_sdk import StaticTokenCredential, translate_error
+from app.cloud.azure_sdk import StaticTokenCredential
+from app.cloud.errors import translate_error
 from app.errors import CloudPermanent, CloudThrottled, CloudTransient
 
 SUB = "6d3c1b8e-2f47-4a9c-b1e5-7c0d9a4f2e18"
