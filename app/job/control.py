@@ -32,8 +32,12 @@ class AskAzureFirst:
     version: int
 
 
-def decide_cancel(job: Job, *, now: datetime) -> AskAzureFirst | AzureCancel | None:
-    """How to cancel ``job``: None when our side alone may do it at once; ``Conflict`` when it cannot be."""
+def decide_cancel(job: Job, *, now: datetime, settle_seconds: float) -> AskAzureFirst | AzureCancel | None:
+    """How to cancel ``job``: None when our side alone may do it at once; ``Conflict`` when it cannot be.
+
+    A switch protection sent without an answer may still land in Azure for ``settle_seconds``: until then
+    the job cannot be cancelled on our side alone (the reprotect landing afterwards would run unwatched).
+    """
     state = job.job_state
     if state not in ACTIVE_STATES:
         raise Conflict(f"The job is already {state.value}.", code="job_terminal")
@@ -42,6 +46,14 @@ def decide_cancel(job: Job, *, now: datetime) -> AskAzureFirst | AzureCancel | N
             return None
         if job.lease_until is not None and job.lease_until > now:  # a worker may be sending it right now
             raise _submission_in_progress()
+        if job.switch_sent_at is not None:
+            landing_by = job.switch_sent_at + timedelta(seconds=settle_seconds)
+            if now < landing_by:
+                raise Conflict(
+                    "A switch protection sent to Azure got no answer and may still land until "
+                    f"{landing_by.isoformat()}; retry the cancel after that (or once the job is reprotecting).",
+                    code="submission_in_progress",
+                )
         return AskAzureFirst(job_id=job.id, item_id=job.item_id, version=job.version)
     if state == JobState.SYNCING:
         raise Conflict(

@@ -194,7 +194,7 @@ def cancel(deps: Deps, *, principal: Principal, job_id: uuid.UUID, touched: list
         job = visibility.visible_job(session, job_id, principal)
         if touched is not None:
             touched.append(job.item_id)
-        decided = control.decide_cancel(job, now=utcnow())
+        decided = control.decide_cancel(job, now=utcnow(), settle_seconds=deps.settings.job.switch_settle_seconds)
         if decided is None:
             return present.job_out(control.cancel_unsubmitted(session, job, now=utcnow(), actor=actor))
     # Azure is asked outside any transaction; what it says is recorded afterwards.
