@@ -109,6 +109,13 @@ class LeasedTable:
         )
         return bool(written.rowcount == 1)  # type: ignore[attr-defined]
 
+    def held_row(self, session: Session, row_id: uuid.UUID, *, worker: str, lock: bool = False) -> Any | None:
+        """The live row, loaded to record a step on it, if ``worker`` still holds its lease; None once another
+        worker took it over or it ended. The recording write stays guarded: by the row's version (tables with
+        optimistic locking) or by the row lock taken here (``lock``)."""
+        query = select(self.id.class_).where(self.id == row_id, self.lease_owner == worker, self.live())
+        return session.scalars(query.with_for_update() if lock else query).one_or_none()
+
     def release(self, session: Session, row_id: uuid.UUID, *, worker: str) -> None:
         """Give the lease back without touching anything else, so the row is not held until it expires."""
         session.execute(

@@ -107,18 +107,24 @@ def parse_scope(text: str) -> Scope:
     raise ValueError(f"{text!r} is not a scope: use {_SCOPE_FORMS}")
 
 
-def arm_segments(resource_id: str) -> tuple[str, ...] | None:
-    """The lowercase path segments of a subscription-rooted ARM id, or None when it is malformed.
+def arm_path(arm_id: str) -> tuple[str, ...] | None:
+    """The path segments of a subscription-rooted ARM id, as written, or None when it is malformed.
 
-    Empty, ``.`` and ``..`` segments make an id malformed: they could otherwise smuggle a path out of a
-    scope once the id is used in a URL.
+    The one reader of ARM id paths (``app.cloud.ids`` builds on it). Empty, ``.`` and ``..`` segments make
+    an id malformed: they could otherwise smuggle a path out of a scope once the id is used in a URL.
     """
-    parts = _path_parts(resource_id.strip())
+    parts = _path_parts(arm_id.strip())
     if parts is None or len(parts) < 2 or parts[0].lower() != "subscriptions":
         return None
     if any(part in ("", ".", "..") for part in parts):
         return None
-    return tuple(part.lower() for part in parts)
+    return tuple(parts)
+
+
+def arm_segments(resource_id: str) -> tuple[str, ...] | None:
+    """The lowercase path segments of an ARM id (for containment), or None when it is malformed."""
+    parts = arm_path(resource_id)
+    return None if parts is None else tuple(part.lower() for part in parts)
 
 
 def _path_parts(path: str) -> list[str] | None:

@@ -28,7 +28,8 @@ from sqlalchemy import select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.db import build_engine, build_session_factory, transaction, utcnow
+from app.bootstrap import wired_sessions
+from app.db import build_engine, transaction, utcnow
 from app.webhook.models import WebhookEndpoint, WebhookEvent
 from app.webhook.outbox import add_delivery
 from cli.stack import StackConfig, free_port, running_stack
@@ -101,7 +102,7 @@ def latency(api: httpx.Client, receiver, vault_items: list[dict[str, str]], args
 
 def throughput(stack, receiver, args) -> None:
     engine = build_engine(stack.config.env(stack.emulator_url)["REPROTECT_DATABASE__URL"])
-    sessions = build_session_factory(engine)
+    sessions = wired_sessions(engine)
     before = len(receiver.received)
     with transaction(sessions) as session:
         events = list(session.scalars(select(WebhookEvent).where(WebhookEvent.type == "reprotect.job.succeeded")))

@@ -16,11 +16,12 @@ console = Console()
 
 
 def _sessions() -> tuple[Engine, sessionmaker[Session]]:
-    from app.db import build_engine, build_session_factory
+    from app.bootstrap import wired_sessions
+    from app.db import build_engine
     from app.settings import get_settings
 
     engine = build_engine(get_settings().database.url)
-    return engine, build_session_factory(engine)
+    return engine, wired_sessions(engine)
 
 
 @app.command()

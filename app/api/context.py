@@ -96,14 +96,12 @@ def _audit(scope: Scope, status: int, request_id: str) -> None:
             container.sessions,
             at=utcnow(),
             request_id=request_id,
-            principal_id=principal.id if principal else None,
-            principal_kind=principal.kind.value if principal else None,
+            principal=principal,
             method=scope["method"],
-            route=str(getattr(route, "path", scope["path"]))[:200],
-            path=scope["path"][:2000],
+            route=str(getattr(route, "path", scope["path"])),
+            path=scope["path"],
             status=status,
-            outcome=audit.outcome_of(status),
-            vm_ids=list(state.get("audit_vms", []))[:100],
+            vm_ids=list(state.get("audit_vms", [])),
         )
     except Exception:
         log.exception("could not write the audit entry of request %s", request_id)

@@ -38,7 +38,7 @@ class Authenticator:
         return found
 
     def _api_key(self, credential: str) -> Principal:
-        found = service.authenticate_key(self._sessions, credential)
+        found = service.authenticate_key(self._sessions, credential=credential)
         if found is None:
             raise AuthError("The API key is unknown, revoked or expired.", code="invalid_api_key")
         return found

@@ -6,7 +6,6 @@ Each opens its own unit of work on the injected session factory; the API and the
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,7 +18,7 @@ from app.errors import Forbidden, InvalidRequest, NotFound
 from app.scopes import ScopeSet
 
 
-def authenticate_key(sessions: sessionmaker[Session], credential: str) -> Principal | None:
+def authenticate_key(sessions: sessionmaker[Session], *, credential: str) -> Principal | None:
     """The principal of a presented API key, or None if it is unknown, wrong, revoked or expired."""
     with transaction(sessions) as session:
         return key_store.authenticate(session, credential, now=utcnow())
@@ -82,10 +81,33 @@ def revoke_key(sessions: sessionmaker[Session], *, principal: Principal | None, 
         key_store.revoke(session, key_id, by=by, now=utcnow())
 
 
-def record_audit(sessions: sessionmaker[Session], **entry: Any) -> None:
+def record_audit(
+    sessions: sessionmaker[Session],
+    *,
+    at: datetime,
+    request_id: str,
+    principal: Principal | None,
+    method: str,
+    route: str,
+    path: str,
+    status: int,
+    vm_ids: list[str],
+) -> None:
     """Append one entry to the audit trail, in its own unit of work."""
     with transaction(sessions) as session:
-        audit.record(session, **entry)
+        audit.record(
+            session,
+            at=at,
+            request_id=request_id,
+            principal_id=principal.id if principal else None,
+            principal_kind=principal.kind.value if principal else None,
+            method=method,
+            route=route[:200],
+            path=path[:2000],
+            status=status,
+            outcome=audit.outcome_of(status),
+            vm_ids=vm_ids[:100],
+        )
 
 
 def list_audit(

@@ -39,7 +39,7 @@ from app.cloud.types import (
     SwitchProtectionSpec,
     VirtualMachine,
 )
-from app.errors import CloudPermanent
+from app.errors import CloudPermanent, InvalidRequest
 from app.settings import AzureMode, AzureSettings
 
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -178,10 +178,12 @@ class AzureCloud:
                 polling=False,  # never block on Azure: the job's own steps poll the ASR job
                 raw_response_hook=remember_operation,
             )
-        operation = urlparse(captured.get("operation", "")).path
-        if not operation.strip("/"):
-            raise CloudPermanent("Azure accepted switch protection but named no operation.", code="no_operation")
-        return name_of(operation)
+        try:
+            return name_of(urlparse(captured.get("operation", "")).path)
+        except InvalidRequest as exc:  # no Azure-AsyncOperation or Location header, or not an ARM path
+            raise CloudPermanent(
+                "Azure accepted switch protection but named no operation.", code="no_operation"
+            ) from exc
 
     def get_job(self, vault: VaultRef, job_name: str) -> AsrJob | None:
         ops = self.client(vault.subscription_id).replication_jobs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.errors import InvalidRequest
-from app.scopes import any_case
+from app.scopes import any_case, arm_path
 
 _PROVIDER = "providers/microsoft.recoveryservices/vaults"
 
@@ -43,6 +43,10 @@ class VaultRef:
     def key(self) -> str:
         """Case-folded id, for comparisons and indexes."""
         return self.id.lower()
+
+    def job_id(self, job_name: str) -> str:
+        """The ARM id of one of the vault's ASR jobs."""
+        return f"{self.id}/replicationJobs/{job_name}"
 
 
 @dataclass(frozen=True)
@@ -85,10 +89,10 @@ class ResourceRef:
 
 
 def _segments(arm_id: str) -> list[str]:
-    parts = [p for p in arm_id.strip().split("/") if p]
-    if len(parts) < 2 or parts[0].lower() != "subscriptions":
+    parts = arm_path(arm_id)
+    if parts is None:
         raise InvalidRequest(f"'{arm_id}' is not an Azure resource id.", code="invalid_resource_id")
-    return parts
+    return list(parts)
 
 
 def parse_vault_id(arm_id: str) -> VaultRef:
@@ -166,6 +170,11 @@ def parent_of(arm_id: str) -> str:
     if len(parts) < 4:
         raise InvalidRequest(f"'{arm_id}' has no parent resource.", code="invalid_resource_id")
     return "/" + "/".join(parts[:-2])
+
+
+def storage_account_id(resource_group_id: str, name: str) -> str:
+    """The ARM id of a storage account in a resource group."""
+    return f"{resource_group_id_of(resource_group_id)}/providers/Microsoft.Storage/storageAccounts/{name}"
 
 
 def same_id(a: str | None, b: str | None) -> bool:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from app.cloud.ids import name_of, parent_of, parse_item_id
 from app.cloud.types import (
@@ -19,6 +20,9 @@ from app.cloud.types import (
     SwitchProtectionSpec,
     VirtualMachine,
 )
+from app.errors import CloudPermanent, InvalidRequest
+
+T = TypeVar("T")
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -33,6 +37,17 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def azure_id(read: Callable[[str], T], arm_id: object) -> T:
+    """Read an ARM id Azure returned: one the service cannot read is Azure's answer going wrong, never the
+    caller's input (``InvalidRequest`` is for what callers send)."""
+    try:
+        return read(str(arm_id))
+    except InvalidRequest as exc:
+        raise CloudPermanent(
+            f"Azure returned an id the service cannot read: {arm_id!r}.", code="unreadable_azure_answer"
+        ) from exc
+
+
 def item(raw: dict[str, Any]) -> ReplicatedItem:
     """A replicated item from its ARM JSON."""
     props = _dict(raw.get("properties"))
@@ -42,7 +57,7 @@ def item(raw: dict[str, Any]) -> ReplicatedItem:
     job_id = _str(scenario.get("jobId"))
     percent = details.get("monitoringPercentageCompletion")
     return ReplicatedItem(
-        ref=parse_item_id(str(raw["id"])),
+        ref=azure_id(parse_item_id, raw.get("id")),
         vm_name=str(props.get("friendlyName") or raw.get("name")),
         protection_state=str(props.get("protectionState") or ""),
         protection_state_description=str(props.get("protectionStateDescription") or ""),
@@ -73,7 +88,7 @@ def _disk(raw: dict[str, Any]) -> ManagedDisk:
     return ManagedDisk(
         disk_id=disk_id,
         in_use_disk_id=str(raw.get("recoveryTargetDiskId") or disk_id),
-        name=str(raw.get("diskName") or (name_of(disk_id) if disk_id else "")),
+        name=str(raw.get("diskName") or (azure_id(name_of, disk_id) if disk_id else "")),
         capacity_bytes=int(raw.get("diskCapacityInBytes") or 0),
         target_disk_type=_str(raw.get("recoveryTargetDiskAccountType")),
         replica_disk_type=_str(raw.get("recoveryReplicaDiskAccountType")),
@@ -101,7 +116,7 @@ def container_mapping(raw: dict[str, Any]) -> ContainerMapping:
     """A protection container mapping; its source container is the parent of its id."""
     props = _dict(raw.get("properties"))
     # The mapping lives under its source container: .../replicationProtectionContainerMappings/{name}.
-    source = parent_of(str(raw["id"]))
+    source = azure_id(parent_of, raw.get("id"))
     return ContainerMapping(
         source_container_id=source,
         target_container_id=str(props.get("targetProtectionContainerId") or ""),
@@ -205,8 +220,9 @@ def _disk_input(disk: DiskReplication) -> dict[str, str]:
 
 def resource(raw: dict[str, Any]) -> Resource:
     """A plain ARM resource: id, name, location (a resource group's answer has the same three)."""
-    arm_id = str(raw["id"])
-    return Resource(id=arm_id, name=str(raw.get("name") or name_of(arm_id)), location=str(raw.get("location") or ""))
+    arm_id = str(raw.get("id") or "")
+    name = raw.get("name") or azure_id(name_of, arm_id)
+    return Resource(id=arm_id, name=str(name), location=str(raw.get("location") or ""))
 
 
 def virtual_machine(raw: dict[str, Any]) -> VirtualMachine:
@@ -214,10 +230,10 @@ def virtual_machine(raw: dict[str, Any]) -> VirtualMachine:
     props = _dict(raw.get("properties"))
     profile = _dict(props.get("storageProfile"))
     disks = [_dict(profile.get("osDisk")), *(_dict(d) for d in _list(profile.get("dataDisks")))]
-    arm_id = str(raw["id"])
+    arm_id = str(raw.get("id") or "")
     return VirtualMachine(
         id=arm_id,
-        name=str(raw.get("name") or name_of(arm_id)),
+        name=str(raw.get("name") or azure_id(name_of, arm_id)),
         location=str(raw.get("location") or ""),
         availability_set_id=_str(_dict(props.get("availabilitySet")).get("id")),
         disk_ids=tuple(str(d["managedDisk"]["id"]) for d in disks if _str(_dict(d.get("managedDisk")).get("id"))),

@@ -71,9 +71,11 @@ def transition(
             actor=actor,
         )
     )
+    if _LISTENERS not in session.info:  # events would silently go missing: refuse instead
+        raise RuntimeError("job transitions need sessions wired by app.bootstrap.wired_sessions (webhook events)")
     completed = _settle_request(session, job, previous=current, now=now)
     told = Transitioned(job=job, previous=current, at=now, completed_request_jobs=completed)
-    for listener in session.info.get(_LISTENERS, ()):
+    for listener in session.info[_LISTENERS]:
         listener(session, told)
 
 

@@ -61,7 +61,7 @@ def _patiently(check: Callable[[], ReprotectPlan], *, budget: float = PATIENCE_S
             return check()
         except (CloudThrottled, CloudTransient) as exc:
             failures += 1
-            wait = _PATIENCE.delay(failures, retry_after=exc.retry_after)
+            wait = exc.retry_after if exc.retry_after is not None else _PATIENCE.delay(failures)
             if waited + wait > budget:
                 raise  # the API answers 503 with Retry-After: nothing was created
             time.sleep(wait)

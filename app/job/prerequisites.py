@@ -19,6 +19,7 @@ from app.cloud.ids import (
     parse_vault_id,
     resource_group_id_of,
     same_id,
+    storage_account_id,
     subscription_of,
 )
 from app.cloud.types import Cloud, ReplicatedItem, VirtualMachine
@@ -328,7 +329,7 @@ def _cache_storage_account(cloud: Cloud, target: VmTarget, item: ReplicatedItem)
         if account.name.endswith("asrcache") and account.location.lower() == item.recovery_location.lower():
             return PlannedResource(id=account.id, name=account.name, status="existing")
     name = default_cache_account_name(item.ref.vault.name, item.recovery_location)
-    return PlannedResource(id=f"{group_id}/providers/Microsoft.Storage/storageAccounts/{name}", name=name, status="new")
+    return PlannedResource(id=storage_account_id(group_id, name), name=name, status="new")
 
 
 def _availability_set(cloud: Cloud, target: VmTarget, source_vm: VirtualMachine | None) -> PlannedResource | None:

@@ -23,7 +23,6 @@ from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransien
 from app.job import history
 from app.job.eta import eta_from_estimate, eta_from_progress
 from app.job.models import Job
-from app.job.plan import ReprotectPlan
 from app.job.states import ACTIVE_STATES, JobState, is_terminal
 from app.job.steps import JobView, Learned, SendGuard, StepResult, deadline_failure, run_step
 from app.leases import Backoff, LeasedTable
@@ -100,7 +99,7 @@ def claim(session: Session, *, job_id: uuid.UUID, worker: str, now: datetime, se
         vault_id=job.vault_id,
         vm_name=job.vm_name,
         customization=dict(job.customization or {}),
-        plan=ReprotectPlan.from_json(job.plan) if job.plan else None,
+        stored_plan=dict(job.plan) if job.plan else None,
         asr_job_name=job.asr_job_name,
         new_item_id=job.new_item_id,
         plan_age_seconds=(now - job.created_at).total_seconds() if job.attempt == 1 else None,
@@ -171,8 +170,8 @@ def record(
     session: Session, *, job_id: uuid.UUID, worker: str, outcome: Outcome, settings: JobSettings, now: datetime
 ) -> Advanced:
     """Apply a step's outcome if this worker still holds the job (the row's version guards the rest)."""
-    job = session.get(Job, job_id)
-    if job is None or job.lease_owner != worker:  # our lease expired and another worker took over
+    job = JOBS.held_row(session, job_id, worker=worker)  # the version column guards the write
+    if job is None:  # our lease expired and another worker took over (or the job ended meanwhile)
         return Advanced(job_id=job_id, ran=True, state=None, due_in=None)
     due_in = _apply(session, job, outcome, settings=settings, now=now)
     return Advanced(job_id=job_id, ran=True, state=job.job_state, due_in=due_in)
@@ -236,6 +235,7 @@ def _update_eta(job: Job, now: datetime) -> None:
     if is_terminal(state):
         job.eta_at = None
         return
+    # Read tolerantly: recording must not trip on a broken row (its step fails it as internal_error instead).
     estimate = (job.plan or {}).get("estimated_seconds")
     job.estimated_seconds = float(estimate) if isinstance(estimate, int | float) else None
     if state == JobState.SYNCING and job.resync_percent:

@@ -241,20 +241,21 @@ def advance(deps: Deps, *, job_id: uuid.UUID, worker: str) -> runner.Advanced:
         record_not_sent=lambda: _mark_sent(deps, job_id=job_id, worker=worker, sent=False),
     )
     outcome = runner.run(deps.cloud, claimed, guard, settings)
-    done = runner.Advanced(job_id=job_id, ran=True, state=None, due_in=None)
+    unrecorded = runner.Advanced(job_id=job_id, ran=True, state=None, due_in=None)
     if outcome.lease_lost:
         with transaction(deps.sessions) as session:
             runner.release(session, job_id=job_id, worker=worker)
-        return done
+        return unrecorded
     try:
         with transaction(deps.sessions) as session:
-            done = runner.record(
+            recorded = runner.record(
                 session, job_id=job_id, worker=worker, outcome=outcome, settings=settings, now=utcnow()
             )
     except StaleDataError:  # the API changed the row meanwhile (cancel, retry): its word wins
         with transaction(deps.sessions) as session:
             runner.release(session, job_id=job_id, worker=worker)
-        return done
+        return unrecorded
+    done = recorded  # what the step did, now that it is committed
     if done.due_in is not None and done.due_in < deps.settings.broker.sweep_interval_seconds:
         with transaction(deps.sessions) as session:
             runner.JOBS.mark_dispatched(session, [job_id], now=utcnow())

@@ -29,7 +29,7 @@ class JobView:
     vault_id: str
     vm_name: str
     customization: dict[str, Any]
-    plan: ReprotectPlan | None
+    stored_plan: dict[str, Any] | None  # as the row keeps it; read inside the step, where a bad one fails the job
     asr_job_name: str | None
     new_item_id: str | None
     plan_age_seconds: float | None = None  # set when the plan was resolved by this attempt's request
@@ -168,9 +168,9 @@ def _submit(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
 
 
 def _plan_of(job: JobView) -> ReprotectPlan:
-    if job.plan is None:  # every accepted job is stored with its plan; this is a broken row
+    if not job.stored_plan:  # every accepted job is stored with its plan; this is a broken row
         raise ValueError(f"job {job.id} has no plan to submit")
-    return job.plan
+    return ReprotectPlan.from_json(job.stored_plan)
 
 
 def _unsettled_send(job: JobView, guard: SendGuard) -> StepResult | None:
@@ -244,7 +244,7 @@ def is_reprotect_scenario(scenario: str) -> bool:
 
 
 def _asr_job_learned(ref: ItemRef, job_name: str) -> Learned:
-    return Learned(asr_job_name=job_name, asr_job_id=f"{ref.vault.id}/replicationJobs/{job_name}")
+    return Learned(asr_job_name=job_name, asr_job_id=ref.vault.job_id(job_name))
 
 
 def spec_from_plan(ref: ItemRef, plan: ReprotectPlan) -> SwitchProtectionSpec:

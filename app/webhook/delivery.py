@@ -132,9 +132,9 @@ def record(
     now: datetime,
 ) -> Delivered:
     """Record one attempt if this worker still holds the delivery; settle it or schedule the next."""
-    delivery = session.get_one(WebhookDelivery, delivery_id, with_for_update=True)
-    if delivery.lease_owner != worker or delivery.status != PENDING:
-        return Delivered(delivery_id=delivery_id, ran=True, status=delivery.status)  # lease lost meanwhile
+    delivery = DELIVERIES.held_row(session, delivery_id, worker=worker, lock=True)
+    if delivery is None:  # lease lost meanwhile, or the delivery was cancelled
+        return Delivered(delivery_id=delivery_id, ran=True, status=session.get_one(WebhookDelivery, delivery_id).status)
     delivery.attempts += 1
     session.add(
         WebhookAttempt(

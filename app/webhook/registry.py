@@ -15,7 +15,6 @@ from app.auth.visibility import scopes_within
 from app.errors import Conflict, NotFound
 from app.job.visibility import request_visible
 from app.outbound.signing import new_secret
-from app.outbound.vetting import vet_url
 from app.pagination import decode_cursor, encode_cursor, page
 from app.settings import WebhookSettings
 from app.webhook import delivery as states
@@ -33,7 +32,7 @@ def create_endpoint(
         raise Conflict(f"At most {settings.max_endpoints} endpoints may be registered.", code="too_many_endpoints")
     endpoint = WebhookEndpoint(
         id=uuid.uuid4(),
-        url=vet_url(body.url, settings),
+        url=body.url,  # vetted by the caller, outside any transaction (it resolves the host)
         description=body.description,
         event_types=_unique(body.event_types),
         secret=new_secret(),
@@ -88,7 +87,7 @@ def update_endpoint(
     """Change what was given; re-enabling clears the reason it was disabled."""
     endpoint = get_endpoint(session, endpoint_id, principal)
     if body.url is not None:
-        endpoint.url = vet_url(body.url, settings)
+        endpoint.url = body.url  # vetted by the caller, outside any transaction
     if body.event_types is not None:
         endpoint.event_types = _unique(body.event_types)
     if body.description is not None:

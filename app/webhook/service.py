@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth.principal import Principal
 from app.db import transaction, utcnow
 from app.outbound.transport import WebhookSender
+from app.outbound.vetting import vet_url
 from app.queue import Doorbell
 from app.settings import Settings
 from app.webhook import delivery, registry
@@ -54,6 +55,7 @@ class Deps(Protocol):
 
 def create_endpoint(deps: Deps, *, principal: Principal, body: WebhookIn) -> WebhookCreated:
     """Register a receiver; the answer carries its signing secret, shown this once."""
+    vet_url(body.url, deps.settings.webhook)  # resolves the host: before, not inside, the transaction
     with transaction(deps.sessions) as session:
         endpoint = registry.create_endpoint(
             session, body, settings=deps.settings.webhook, now=utcnow(), principal=principal
@@ -76,6 +78,8 @@ def get_endpoint(deps: Deps, *, principal: Principal, endpoint_id: uuid.UUID) ->
 
 def update_endpoint(deps: Deps, *, principal: Principal, endpoint_id: uuid.UUID, body: WebhookPatch) -> WebhookOut:
     """Change the URL, event types or description; enable or disable."""
+    if body.url is not None:
+        vet_url(body.url, deps.settings.webhook)  # resolves the host: before, not inside, the transaction
     with transaction(deps.sessions) as session:
         endpoint = registry.update_endpoint(
             session, endpoint_id, body, principal, settings=deps.settings.webhook, now=utcnow()
