@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 SERVICES_ENV := REPROTECT_TEST_POSTGRES_URL=$${REPROTECT_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	REPROTECT_TEST_REDIS_URL=$${REPROTECT_TEST_REDIS_URL:-redis://127.0.0.1:6379/15} REPROTECT_TEST_REQUIRE_SERVICES=1
 
-.PHONY: install demo dev lint format test test-services test-faults test-contract openapi compose-check bench clean
+.PHONY: install demo dev lint format test test-services test-faults test-contract mutation openapi compose-check bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -47,6 +47,10 @@ test-faults: install ## The fault-injection suite alone: real processes on Postg
 test-contract: install ## Schemathesis against the app's own OpenAPI document alone (also part of `make test`)
 	$(BIN)/pytest tests/contract -s $(PYTEST_ARGS)
 
+mutation: install ## Mutation testing of the core modules (mutmut; long: not part of CI), then the score per module
+	nice -n 10 $(BIN)/mutmut run --max-children 2 || true
+	$(BIN)/python scripts/mutation_score.py
+
 openapi: install ## Regenerate openapi/openapi.json from the app
 	$(BIN)/python scripts/export_openapi.py
 
@@ -58,4 +62,4 @@ bench: install ## Fleet benchmark (500 VMs by default), then the webhook benchma
 	$(BIN)/python benchmarks/webhooks.py
 
 clean:
-	rm -rf var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache mutants
