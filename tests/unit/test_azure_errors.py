@@ -163,3 +163,26 @@ def test_an_answer_that_never_arrived_is_transient(failure):
     error = translate_error(exc)
     assert type(error) is CloudTransient
     assert error.status is None
+
+
+def test_a_retry_after_of_zero_on_a_transient_error_is_kept():
+    error = translate_error(_raised(_arm_error(503, "ServerBusy", "Busy.", {"Retry-After": "0"}), via="plain"))
+    assert isinstance(error, CloudTransient)
+    assert error.retry_after == 0.0
+
+
+def test_a_refusal_carries_azures_error_object_as_its_details():
+    error = translate_error(_raised(_arm_error(400, "BadRequest", "No."), via="plain"))
+    assert error.details == {"code": "BadRequest", "message": "No."}
+
+
+def test_a_refusal_without_an_error_wrapper_carries_the_whole_body():
+    body = json.dumps({"code": "Odd", "message": "bare"}).encode()
+    error = translate_error(_raised((400, {"Content-Type": "application/json"}, body), via="plain"))
+    assert error.details == {"code": "Odd", "message": "bare"}
+
+
+def test_a_refusal_whose_body_is_not_json_has_empty_details():
+    error = translate_error(_raised((400, {"Content-Type": "text/plain"}, b"gateway says no"), via="plain"))
+    assert isinstance(error, CloudPermanent)
+    assert error.details == {}
