@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,15 +21,48 @@ from app.cloud.types import (
 )
 from tests.data import load
 
+SAMPLE_SUBSCRIPTION = "/subscriptions/7c943c1b-5122-4097-90c8-861411bdd574"
+
 
 def sample_item() -> dict[str, Any]:
     """The recorded item after failover + commit."""
     return load("a2a_rpi_after_failover_commit.json")
 
 
+def ready_cloud(item: dict[str, Any]) -> FakeCloud:
+    """A vault in which ``item`` (the recorded one, or a variant of it) passes every prerequisite of reprotect."""
+    details = item["properties"]["providerSpecificDetails"]
+    own_container = item["id"].rsplit("/replicationProtectedItems/", 1)[0]
+    vault = item["id"].split("/replicationFabrics/")[0]
+    other_container = vault + "/replicationFabrics/ukwest/replicationProtectionContainers/w"
+    fake = FakeCloud(items=[item])
+    fake.fabrics["asr-a2a-default-uksouth"] = Fabric("asr-a2a-default-uksouth", "UK South", "uksouth", "Normal")
+    fake.mappings = [
+        ContainerMapping(own_container, other_container, "p1", "Paired"),
+        ContainerMapping(other_container, own_container, "p-back", "Paired"),
+    ]
+    fake.networks = [
+        NetworkMapping(details["selectedRecoveryAzureNetworkId"], details["vmNics"][0]["vMNetworkName"], "Succeeded")
+    ]
+    disk_id = details["protectedManagedDisks"][0]["diskId"]
+    fake.add_resource(
+        details["fabricObjectId"],
+        location="uksouth",
+        properties={"storageProfile": {"osDisk": {"managedDisk": {"id": disk_id}}}},
+    )
+    fake.add_resource(details["recoveryFabricObjectId"], location="ukwest")
+    fake.add_resource(f"{SAMPLE_SUBSCRIPTION}/resourceGroups/vijami-alertrg", location="uksouth")
+    return fake
+
+
 @dataclass
 class FakeCloud:
-    """Holds raw item JSON and ARM resources; answers like the adapter would."""
+    """Holds raw item JSON, ARM resources and ASR jobs; answers like the adapter would.
+
+    ``failures`` makes a call raise (by method name, e.g. ``{"get_job": CloudTransient(...)}``);
+    ``on_switch`` is what Azure does to the items when a switch protection arrives (before it answers);
+    ``lagging_reads`` are item ids whose GET still answers 404 while the vault's list already shows them.
+    """
 
     items: list[dict[str, Any]] = field(default_factory=list)
     fabrics: dict[str, Fabric] = field(default_factory=dict)
@@ -37,13 +71,27 @@ class FakeCloud:
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     submitted: list[SwitchProtectionSpec] = field(default_factory=list)
     list_calls: int = 0
+    jobs: list[AsrJob] = field(default_factory=list)
+    failures: dict[str, Exception] = field(default_factory=dict)
+    on_switch: Callable[[FakeCloud], None] | None = None
+    lagging_reads: set[str] = field(default_factory=set)
+
+    def _fail_if_told(self, call: str) -> None:
+        if call in self.failures:
+            raise self.failures[call]
 
     def get_item(self, ref: ItemRef) -> ReplicatedItem | None:
+        self._fail_if_told("get_item")
+        if ref.id.lower() in self.lagging_reads:
+            return None
         raw = next((i for i in self.items if same_id(i["id"], ref.id)), None)
         return parse.item(copy.deepcopy(raw)) if raw else None
 
     def find_item(self, vault: VaultRef, vm_name: str) -> ReplicatedItem | None:
+        self._fail_if_told("find_item")
         for raw in self.items:
+            if not raw["id"].lower().startswith(vault.key + "/"):
+                continue  # another vault's item
             if raw["properties"]["friendlyName"].lower() == vm_name.lower() or raw["name"].lower() == vm_name.lower():
                 return parse.item(copy.deepcopy(raw))
         return None
@@ -53,6 +101,7 @@ class FakeCloud:
         return [parse.item(copy.deepcopy(raw)) for raw in self.items]
 
     def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
+        self._fail_if_told("get_fabric")
         return self.fabrics.get(fabric.lower())
 
     def container_mappings(self, vault: VaultRef) -> list[ContainerMapping]:
@@ -85,13 +134,18 @@ class FakeCloud:
 
     def switch_protection(self, spec: SwitchProtectionSpec) -> str:
         self.submitted.append(spec)
+        if self.on_switch is not None:
+            self.on_switch(self)
+        self._fail_if_told("switch_protection")
         return f"job-{len(self.submitted)}"
 
     def get_job(self, vault: VaultRef, job_name: str) -> AsrJob | None:
-        return None
+        self._fail_if_told("get_job")
+        return next((j for j in self.jobs if same_id(j.id, vault.job_id(job_name))), None)
 
     def cancel_job(self, vault: VaultRef, job_name: str) -> None:
         return None
 
     def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
-        return []
+        """The vault's jobs in the order given (newest first, as Azure lists them)."""
+        return [j for j in self.jobs if j.id.lower().startswith(vault.key + "/")]
