@@ -1,4 +1,7 @@
-"""An in-memory ``Cloud`` for unit tests of pure-ish rules (injected, never patched in)."""
+"""An in-memory ``Cloud`` for unit tests of pure-ish rules (injected, never patched in).
+
+Like Azure, it answers per vault: a vault that holds none of its items has no items, fabrics or mappings.
+"""
 
 from __future__ import annotations
 
@@ -61,7 +64,8 @@ class FakeCloud:
 
     ``failures`` makes a call raise (by method name, e.g. ``{"get_job": CloudTransient(...)}``);
     ``on_switch`` is what Azure does to the items when a switch protection arrives (before it answers);
-    ``lagging_reads`` are item ids whose GET still answers 404 while the vault's list already shows them.
+    ``lagging_reads`` are item ids whose GET still answers 404 while the vault's list already shows them;
+    ``stale_listed_vms`` are VMs a subscription's listing still shows after they were deleted.
     """
 
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -75,10 +79,14 @@ class FakeCloud:
     failures: dict[str, Exception] = field(default_factory=dict)
     on_switch: Callable[[FakeCloud], None] | None = None
     lagging_reads: set[str] = field(default_factory=set)
+    stale_listed_vms: list[dict[str, Any]] = field(default_factory=list)
 
     def _fail_if_told(self, call: str) -> None:
         if call in self.failures:
             raise self.failures[call]
+
+    def _holds(self, vault: VaultRef) -> bool:
+        return any(raw["id"].lower().startswith(vault.key + "/") for raw in self.items)
 
     def get_item(self, ref: ItemRef) -> ReplicatedItem | None:
         self._fail_if_told("get_item")
@@ -102,24 +110,28 @@ class FakeCloud:
 
     def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
         self._fail_if_told("get_fabric")
-        return self.fabrics.get(fabric.lower())
+        return self.fabrics.get(fabric.lower()) if self._holds(vault) else None
 
     def container_mappings(self, vault: VaultRef) -> list[ContainerMapping]:
-        return list(self.mappings)
+        return list(self.mappings) if self._holds(vault) else []
 
     def network_mappings(self, vault: VaultRef) -> list[NetworkMapping]:
-        return list(self.networks)
+        return list(self.networks) if self._holds(vault) else []
 
     def get_resource(self, arm_id: str) -> Resource | None:
         raw = self.resources.get(arm_id.lower())
         return parse.resource(raw) if raw else None
 
     def get_vm(self, arm_id: str) -> VirtualMachine | None:
+        self._fail_if_told("get_vm")
         raw = self.resources.get(arm_id.lower())
         return parse.virtual_machine(raw) if raw else None
 
     def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
-        return [parse.virtual_machine(raw) for raw in self._under(f"/subscriptions/{subscription_id}", "compute")]
+        prefix = f"/subscriptions/{subscription_id}/".lower()
+        stale = [raw for raw in self.stale_listed_vms if raw["id"].lower().startswith(prefix)]
+        listed = [*self._under(f"/subscriptions/{subscription_id}", "compute"), *stale]
+        return [parse.virtual_machine(raw) for raw in listed]
 
     def list_storage_accounts(self, resource_group_id: str) -> list[Resource]:
         return [parse.resource(raw) for raw in self._under(resource_group_id, "storage")]

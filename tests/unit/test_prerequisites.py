@@ -2,10 +2,10 @@
 
 import pytest
 
-from app.cloud.types import ContainerMapping, Fabric, NetworkMapping
+from app.cloud.types import Fabric
 from app.job.prerequisites import VmCheckFailed, default_cache_account_name, resolve_plan
 from app.job.schemas import VmTarget
-from tests.fakes import FakeCloud, sample_item
+from tests.fakes import ready_cloud, sample_item
 
 SUB = "/subscriptions/7c943c1b-5122-4097-90c8-861411bdd574"
 
@@ -17,32 +17,7 @@ def item():
 
 @pytest.fixture
 def cloud(item):
-    props = item["properties"]
-    details = props["providerSpecificDetails"]
-    own_container = item["id"].rsplit("/replicationProtectedItems/", 1)[0]
-    vault = item["id"].split("/replicationFabrics/")[0]
-    fake = FakeCloud(items=[item])
-    fake.fabrics["asr-a2a-default-uksouth"] = Fabric("asr-a2a-default-uksouth", "UK South", "uksouth", "Normal")
-    fake.mappings = [
-        ContainerMapping(
-            own_container, vault + "/replicationFabrics/ukwest/replicationProtectionContainers/w", "p1", "Paired"
-        ),
-        ContainerMapping(
-            vault + "/replicationFabrics/ukwest/replicationProtectionContainers/w", own_container, "p-back", "Paired"
-        ),
-    ]
-    fake.networks = [
-        NetworkMapping(details["selectedRecoveryAzureNetworkId"], details["vmNics"][0]["vMNetworkName"], "Succeeded")
-    ]
-    disk_id = details["protectedManagedDisks"][0]["diskId"]
-    fake.add_resource(
-        details["fabricObjectId"],
-        location="uksouth",
-        properties={"storageProfile": {"osDisk": {"managedDisk": {"id": disk_id}}}},
-    )
-    fake.add_resource(details["recoveryFabricObjectId"], location="ukwest")
-    fake.add_resource(f"{SUB}/resourceGroups/vijami-alertrg", location="uksouth")
-    return fake
+    return ready_cloud(item)
 
 
 def _target(item, **custom):
