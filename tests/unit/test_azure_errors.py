@@ -186,3 +186,42 @@ def test_a_refusal_whose_body_is_not_json_has_empty_details():
     error = translate_error(_raised((400, {"Content-Type": "text/plain"}, b"gateway says no"), via="plain"))
     assert isinstance(error, CloudPermanent)
     assert error.details == {}
+
+
+@VIA
+def test_a_throttle_says_so_with_azures_message_and_waits_30_seconds_without_retry_after(via):
+    error = translate_error(_raised(_arm_error(429, "TooManyRequests", "Slow down."), via=via))
+    assert type(error) is CloudThrottled
+    if via == "sdk":
+        assert error.message == "Azure throttled the request: Slow down."
+    assert error.message.startswith("Azure throttled the request: ")
+    assert error.retry_after == 30.0
+
+
+def test_a_refusal_without_an_arm_body_carries_the_status_as_its_code_and_the_sdks_message():
+    exc = _raised((404, {"Content-Type": "text/plain"}, b"not here"), via="plain")
+    assert isinstance(exc, HttpResponseError)
+    error = translate_error(exc)
+    assert type(error) is CloudPermanent
+    assert (error.code, error.status) == ("404", 404)
+    assert error.message == exc.message
+    assert error.message.startswith("Operation returned an invalid status")
+
+
+def test_a_request_that_never_reached_azure_says_why():
+    exc = _raised(requests.exceptions.ConnectionError("connection refused"), via="sdk")
+    error = translate_error(exc)
+    assert error.message == f"Azure could not be reached: {exc}"
+    assert "connection refused" in error.message
+
+
+def test_an_unexpected_exception_becomes_a_transient_error_naming_it():
+    error = translate_error(RuntimeError("socket closed"))
+    assert type(error) is CloudTransient
+    assert error.message == "Unexpected error talking to Azure: RuntimeError('socket closed')"
+
+
+def test_a_lowercase_retry_after_header_is_read_too():
+    # HTTP header names are case-insensitive; the SDK's responses honour that.
+    error = translate_error(_raised(_arm_error(503, "Busy", "Busy.", {"retry-after": "4"}), via="plain"))
+    assert error.retry_after == 4.0
