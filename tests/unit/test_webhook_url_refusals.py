@@ -7,7 +7,7 @@ import socket
 import httpx
 import pytest
 
-from app.outbound.ssrf import UrlPolicy, UrlRefused, check_address, vet_url
+from app.outbound.ssrf import UrlPolicy, UrlRefused, check_address, system_resolver, vet_url
 
 STRICT = UrlPolicy()
 INTERNAL = (
@@ -217,3 +217,16 @@ def test_a_resolver_answer_that_is_not_an_address_is_refused():
         "unresolvable_host",
         "hooks.example resolved to 'localhost', which is not an IP address.",
     )
+
+
+def test_the_system_resolver_gives_each_address_once_in_the_order_the_system_does(monkeypatch):
+    # Hosts files and some DNS answers repeat an address; the sender tries only the first few, so each counts once.
+    stream = socket.SOCK_STREAM
+    answer = [
+        (socket.AF_INET, stream, 6, "", ("10.0.0.7", 443)),
+        (socket.AF_INET6, stream, 6, "", ("2001:db8::7", 443, 0, 0)),
+        (socket.AF_INET, stream, 6, "", ("10.0.0.7", 443)),
+        (socket.AF_INET, stream, 6, "", ("10.0.0.8", 443)),
+    ]
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *args, **kwargs: answer)
+    assert system_resolver("hooks.example", 443) == ["10.0.0.7", "2001:db8::7", "10.0.0.8"]
