@@ -49,6 +49,8 @@ def engine(database_url):
     with engine.begin() as connection:
         connection.execute(IdempotencyRecord.__table__.delete())
     yield engine
+    with engine.begin() as connection:  # the session's database is shared: leave it empty
+        connection.execute(IdempotencyRecord.__table__.delete())
     engine.dispose()
 
 

@@ -29,11 +29,16 @@ VAULT = "/subscriptions/s-1/resourceGroups/rg/providers/Microsoft.RecoveryServic
 @pytest.fixture
 def sessions(database_url):
     engine = build_engine(database_url)
+    _empty(engine)
+    yield wired_sessions(engine)
+    _empty(engine)  # the session's database is shared: leave it empty
+    engine.dispose()
+
+
+def _empty(engine) -> None:
     with engine.begin() as connection:
         for table in TABLES:
             connection.exec_driver_sql(f"DELETE FROM {table}")
-    yield wired_sessions(engine)
-    engine.dispose()
 
 
 @pytest.fixture
