@@ -23,6 +23,14 @@ class AzureMode(StrEnum):
     AZURE = "azure"
 
 
+class AzureCloudName(StrEnum):
+    """Which Azure cloud (``REPROTECT_AZURE__CLOUD``): its ARM endpoint, token scope and sign-in authority."""
+
+    PUBLIC = "public"
+    CHINA = "china"
+    US_GOVERNMENT = "usgovernment"
+
+
 class DatabaseSettings(BaseModel):
     """The job database; SQLite file by default, Postgres in production."""
 
@@ -43,7 +51,8 @@ class AzureSettings(BaseModel):
     """How to reach Azure: the emulator's address with a local token, or ARM with Entra ID credentials."""
 
     mode: AzureMode = AzureMode.EMULATOR
-    endpoint: str = "http://127.0.0.1:8900"
+    endpoint: str = "http://127.0.0.1:8900"  # the emulator's address (mode=emulator only)
+    cloud: AzureCloudName = AzureCloudName.PUBLIC
     # With mode=azure: "default" (DefaultAzureCredential) or "managed_identity".
     credential: str = "default"
     managed_identity_client_id: str | None = None

@@ -1,5 +1,7 @@
-"""The ``Cloud`` over the official Site Recovery SDK: builds the clients and turns SDK calls into typed answers.
+"""The ``Cloud`` over the Azure SDK's management clients: turns SDK calls into typed answers.
 
+Site Recovery calls go to the vault's subscription; reads of a VM, its disks, resource group and storage
+go to the subscription in the resource's own id, through that provider's client (``app.cloud.clients``).
 Real Azure (Entra ID credentials) and the local emulator (a static token over plain http) go through
 the same code path; only the endpoint and the credential differ. Every SDK error leaves this module
 as one of ``app.errors.CloudError``'s subclasses (``app.cloud.errors``).
@@ -7,18 +9,14 @@ as one of ``app.errors.CloudError``'s subclasses (``app.cloud.errors``).
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 from urllib.parse import urlparse
 
-from azure.core.credentials import AccessToken, TokenCredential
 from azure.core.exceptions import ResourceNotFoundError
-from azure.core.pipeline.policies import BearerTokenCredentialPolicy
-from azure.core.rest import HttpRequest
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 
 from app.cloud import parse
+from app.cloud.clients import ManagementClients, build_credential
 from app.cloud.errors import translated
 from app.cloud.ids import (
     ItemRef,
@@ -26,7 +24,7 @@ from app.cloud.ids import (
     is_resource_group_id,
     name_of,
     parse_resource_id,
-    subscription_id_of,
+    resource_group_id_of,
     subscription_of,
 )
 from app.cloud.types import (
@@ -40,85 +38,27 @@ from app.cloud.types import (
     VirtualMachine,
 )
 from app.errors import CloudPermanent, InvalidRequest
-from app.settings import AzureMode, AzureSettings
+from app.settings import AzureSettings
 
-ARM_SCOPE = "https://management.azure.com/.default"
-
-# api-versions of the plain ARM reads, by resource provider.
-_API_VERSIONS = {
-    "microsoft.compute": "2024-07-01",
-    "microsoft.storage": "2023-05-01",
-    "microsoft.network": "2024-05-01",
-    "resourcegroups": "2021-04-01",
-}
-
-
-class StaticTokenCredential:
-    """A fixed bearer token: what the emulator accepts. Never used against real Azure."""
-
-    def __init__(self, token: str):
-        self._token = token
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self._token, int(time.time()) + 3600)
-
-
-class LocalHttpBearerPolicy(BearerTokenCredentialPolicy):  # type: ignore[type-arg]
-    """Bearer auth that also allows plain http: only ever built for the local emulator."""
-
-    def on_request(self, request: Any) -> None:
-        # azure-core reads this per request; the constructor keyword is not honoured by every version.
-        request.context["enforce_https"] = False
-        super().on_request(request)
-
-
-def build_credential(settings: AzureSettings) -> TokenCredential:
-    """The credential for ``settings``: a static token for the emulator, Entra ID for Azure."""
-    if settings.mode == AzureMode.EMULATOR:
-        return StaticTokenCredential(settings.local_token.get_secret_value())
-    from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
-
-    if settings.credential == "managed_identity":
-        return ManagedIdentityCredential(client_id=settings.managed_identity_client_id)
-    return DefaultAzureCredential(managed_identity_client_id=settings.managed_identity_client_id)
+# api-version for reads of resource types no dedicated client covers (generic ``resources.get_by_id``).
+_GENERIC_API_VERSIONS = {"microsoft.network": "2024-05-01"}
+_DEFAULT_API_VERSION = "2021-04-01"
 
 
 class AzureCloud:
-    """``Cloud`` over the official Site Recovery SDK (one client per subscription, built lazily)."""
+    """``Cloud`` over the Azure SDK (one client per provider and subscription, built lazily)."""
 
     def __init__(self, settings: AzureSettings, *, retry_total: int = 0):
         self._settings = settings
-        self._retry_total = retry_total
-        self._credential = build_credential(settings)
-        self._clients: dict[str, SiteRecoveryManagementClient] = {}
-        self._lock = threading.Lock()
+        self.clients = ManagementClients(settings, build_credential(settings), retry_total=retry_total)
 
     def client(self, subscription_id: str) -> SiteRecoveryManagementClient:
-        """The SDK client for one subscription."""
-        key = subscription_id.lower()
-        with self._lock:
-            if key not in self._clients:
-                self._clients[key] = self._build_client(subscription_id)
-            return self._clients[key]
-
-    def _build_client(self, subscription_id: str) -> SiteRecoveryManagementClient:
-        kwargs: dict[str, Any] = {
-            "retry_total": self._retry_total,
-            "connection_timeout": min(10.0, self._settings.request_timeout_seconds),
-            "read_timeout": self._settings.request_timeout_seconds,
-        }
-        if self._settings.mode == AzureMode.EMULATOR:
-            kwargs["base_url"] = self._settings.endpoint.rstrip("/")
-            # The default policy refuses plain http; the emulator is local, so allow it there only.
-            kwargs["authentication_policy"] = LocalHttpBearerPolicy(self._credential, ARM_SCOPE)
-        return SiteRecoveryManagementClient(self._credential, subscription_id, **kwargs)
+        """The Site Recovery client for one subscription."""
+        return self.clients.site_recovery(subscription_id)
 
     def close(self) -> None:
         """Close every client's HTTP session."""
-        with self._lock:
-            for client in self._clients.values():
-                client.close()
-            self._clients.clear()
+        self.clients.close()
 
     # -- Site Recovery --------------------------------------------------------------------------
 
@@ -205,52 +145,57 @@ class AzureCloud:
         with translated():
             ops.begin_cancel(vault.resource_group, vault.name, job_name, polling=False)
 
-    # -- plain ARM reads ------------------------------------------------------------------------
+    # -- ARM reads, each through its provider's client in the resource's own subscription --------
 
     def get_resource(self, arm_id: str) -> Resource | None:
-        found = self._arm_get(subscription_of(arm_id), arm_id)
+        if is_resource_group_id(arm_id):
+            groups = self.clients.resources(subscription_of(arm_id)).resource_groups
+            found = self._or_none(lambda: groups.get(name_of(arm_id)))
+            return None if found is None else parse.resource(found)
+        rid = parse_resource_id(arm_id)
+        sub, group, name = rid.subscription_id, rid.resource_group, rid.name
+        kind = f"{rid.provider}/{rid.type_path}".lower()
+        if kind == "microsoft.storage/storageaccounts":
+            found = self._or_none(lambda: self.clients.storage(sub).storage_accounts.get_properties(group, name))
+        elif kind == "microsoft.compute/availabilitysets":
+            found = self._or_none(lambda: self.clients.compute(sub).availability_sets.get(group, name))
+        elif kind == "microsoft.compute/proximityplacementgroups":
+            found = self._or_none(lambda: self.clients.compute(sub).proximity_placement_groups.get(group, name))
+        elif kind == "microsoft.compute/disks":
+            found = self._or_none(lambda: self.clients.compute(sub).disks.get(group, name))
+        else:
+            version = _GENERIC_API_VERSIONS.get(rid.provider.lower(), _DEFAULT_API_VERSION)
+            found = self._or_none(lambda: self.clients.resources(sub).resources.get_by_id(arm_id, api_version=version))
         return None if found is None else parse.resource(found)
 
     def get_vm(self, arm_id: str) -> VirtualMachine | None:
-        found = self._arm_get(subscription_of(arm_id), arm_id)
+        rid = parse_resource_id(arm_id)
+        vms = self.clients.compute(rid.subscription_id).virtual_machines
+        found = self._or_none(lambda: vms.get(rid.resource_group, rid.name))
         return None if found is None else parse.virtual_machine(found)
 
     def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
-        scope = subscription_id_of(subscription_id)
-        return [parse.virtual_machine(raw) for raw in self._list(scope, "Microsoft.Compute/virtualMachines")]
+        vms = self.clients.compute(subscription_id).virtual_machines
+        with translated():
+            return [parse.virtual_machine(_json(vm)) for vm in vms.list_all()]
 
     def list_storage_accounts(self, resource_group_id: str) -> list[Resource]:
-        return [parse.resource(raw) for raw in self._list(resource_group_id, "Microsoft.Storage/storageAccounts")]
-
-    def _list(self, scope_id: str, resource_type: str) -> list[dict[str, Any]]:
-        url: str | None = f"{scope_id.rstrip('/')}/providers/{resource_type}"
-        found: list[dict[str, Any]] = []
-        while url:
-            page = self._arm_get(subscription_of(scope_id), url, api_version=_api_version(resource_type))
-            if page is None:
-                return found
-            found.extend(page.get("value", []))
-            url = page.get("nextLink")
-        return found
-
-    def _arm_get(self, subscription: str, url: str, *, api_version: str | None = None) -> dict[str, Any] | None:
-        version = api_version or _api_version_for_id(url)
-        params = {} if "api-version=" in url else {"api-version": version}
-        request = HttpRequest("GET", url, params=params)
+        accounts = self.clients.storage(subscription_of(resource_group_id)).storage_accounts
+        group = name_of(resource_group_id_of(resource_group_id))
         with translated():
-            response = self.client(subscription).send_request(request)
-            if response.status_code == 404:
+            return [parse.resource(_json(a)) for a in accounts.list_by_resource_group(group)]
+
+    @staticmethod
+    def _or_none(read: Any) -> dict[str, Any] | None:
+        """The resource's JSON, or None when Azure answers 404."""
+        with translated():
+            try:
+                return _json(read())
+            except ResourceNotFoundError:
                 return None
-            response.raise_for_status()
-            body: dict[str, Any] = response.json()
-            return body
 
 
-def _api_version(resource_type: str) -> str:
-    return _API_VERSIONS.get(resource_type.split("/", 1)[0].lower(), "2021-04-01")
-
-
-def _api_version_for_id(arm_id: str) -> str:
-    if is_resource_group_id(arm_id):
-        return _API_VERSIONS["resourcegroups"]
-    return _api_version(parse_resource_id(arm_id).provider)
+def _json(model: Any) -> dict[str, Any]:
+    """A management SDK model as its wire JSON (camelCase, as ``app.cloud.parse`` reads it)."""
+    found: dict[str, Any] = model.as_dict() if hasattr(model, "as_dict") else dict(model)
+    return found

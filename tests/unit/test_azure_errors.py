@@ -18,7 +18,7 @@ from azure.core.rest import HttpRequest
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from requests.adapters import BaseAdapter, HTTPAdapter
 
-from app.cloud.azure_sdk import StaticTokenCredential
+from app.cloud.clients import StaticTokenCredential
 from app.cloud.errors import translate_error
 from app.errors import CloudPermanent, CloudThrottled, CloudTransient
 
