@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.auth.authenticator import Authenticator
 from app.cloud.azure_sdk import AzureCloud
 from app.cloud.cache import CachedCloud
+from app.cloud.identity import IdentityCheck
 from app.cloud.types import Cloud
 from app.db import build_engine, build_session_factory
 from app.job import history
@@ -36,6 +37,7 @@ class Container:
     doorbell: Doorbell
     sender: WebhookSender
     auth: Authenticator
+    identity: IdentityCheck | None = None  # the Azure identity probe of /readyz (None: not checked)
 
     def close(self) -> None:
         """Release connections."""
@@ -62,6 +64,7 @@ def bootstrap(settings: Settings | None = None, *, cloud: Cloud | None = None, a
         doorbell=doorbell,
         sender=build_sender(settings.webhook),
         auth=Authenticator(settings.auth, sessions),
+        identity=IdentityCheck.for_settings(settings.azure),
     )
 
 

@@ -11,6 +11,8 @@
         ├── CloudThrottled       429: retry after ``retry_after`` seconds
         ├── CloudTransient       5xx, timeouts, connection errors: retry with backoff
         └── CloudPermanent       4xx with ASR's code and message: do not retry
+            ├── CloudAuthFailed  the service's own identity cannot sign in (Entra ID, ARM 401)
+            └── CloudForbidden   ARM 403: the identity lacks a role for an action over a scope
 
 The API maps classes to HTTP statuses in one table (``app.api.problems``); workers map them to
 retry-or-fail (``app.job.service``).
@@ -132,3 +134,15 @@ class CloudPermanent(CloudError):
     """Azure refused for good; ``code`` is ASR's or ARM's own error code."""
 
     code = "azure_refused"
+
+
+class CloudAuthFailed(CloudPermanent):
+    """The service's identity cannot get or use a token (Entra ID refused, ARM answered 401)."""
+
+    code = "azure_auth_failed"
+
+
+class CloudForbidden(CloudPermanent):
+    """ARM refused an action to the service's identity (403); ``details`` name the principal, action, scope."""
+
+    code = "azure_forbidden"

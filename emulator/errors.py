@@ -1,11 +1,15 @@
 """ARM and ASR error bodies: one exception carrying status, code and text, and the ASR codes we chose.
 
+ARM's own errors are ``{"error": {code, message}}``. A synchronous ASR refusal comes, as from real Site
+Recovery, in ARM's envelope with a generic top-level code for the status (``BadRequest``, ``Conflict``, ...)
+and ASR's code, causes and action inside ``error.details[]`` (README.md: "Error envelope", with sources).
 Synchronous ASR refusals use numeric codes in a block we picked (28053-28058); job failures use real
 ASR-style six-digit codes. README.md lists them all.
 """
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +29,9 @@ QUOTA_EXCEEDED = "150097"
 DNS_RESOLUTION_FAILED = "151195"
 PROTECTION_FAILED = "45005"
 JOB_CANCELLED = "JobCancelled"
+
+# The generic top-level code ARM-fronted Site Recovery puts over an ASR refusal, by HTTP status.
+GENERIC_CODES = {400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict"}
 
 
 class ArmError(Exception):
@@ -51,13 +58,19 @@ class ArmError(Exception):
         self.asr = asr or possible_causes is not None
 
     def body(self) -> dict[str, Any]:
-        """The JSON answer; ASR adds causes, action and an empty details list."""
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.asr:
-            error["possibleCauses"] = self.possible_causes or ""
-            error["recommendedAction"] = self.recommended_action or ""
-            error["details"] = []
-        return {"error": error}
+        """The JSON answer: ARM's ``{code, message}``; an ASR refusal nests ASR's error in ``details``."""
+        if not self.asr:
+            return {"error": {"code": self.code, "message": self.message}}
+        detail = {
+            "code": self.code,
+            "message": self.message,
+            "possibleCauses": self.possible_causes or "",
+            "recommendedAction": self.recommended_action or "",
+            "activityId": str(uuid.uuid4()),
+            "clientRequestId": str(uuid.uuid4()),
+        }
+        generic = GENERIC_CODES.get(self.status, "BadRequest")
+        return {"error": {"code": generic, "message": self.message, "details": [detail]}}
 
 
 def asr_refusal(status: int, code: str, message: str, causes: str, action: str) -> ArmError:

@@ -1,4 +1,5 @@
-"""The admin API under ``/_emulator`` (no auth): scenario, stats, reset, throttle, faults, outages, time."""
+"""The admin API under ``/_emulator`` (no auth): scenario, stats, reset, throttle, faults, access, outages,
+time."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ async def get_stats(request: Request) -> dict[str, Any]:
 
 @router.post("/reset")
 async def reset(request: Request) -> dict[str, Any]:
-    """Reload the scenario; clear faults and stats; restart the clock (throttle settings stay)."""
+    """Reload the scenario; clear faults, access denials and stats; restart the clock (throttle settings stay)."""
     emulator = _emulator(request)
     emulator.reset()
     return {"status": "reset", "time_scale": emulator.clock.time_scale}
@@ -122,6 +123,34 @@ async def put_latency(request: Request) -> dict[str, Any]:
 async def post_job_failure(request: Request) -> dict[str, Any]:
     """``{"vm": "web-01" or "*", "task": "ProtectReplicaTask", "code": "151195", "message", "times": 1}``."""
     return await _change_faults(request, Faults.add_job_failure)
+
+
+@router.get("/rbac")
+async def get_rbac(request: Request) -> dict[str, Any]:
+    """The caller's denied actions and token validity."""
+    return _emulator(request).access.describe()
+
+
+@router.put("/rbac")
+async def put_rbac(request: Request) -> dict[str, Any]:
+    """``{"deny": [action, ...], "client_id", "object_id"}``: those actions answer 403 AuthorizationFailed."""
+    access = _emulator(request).access
+    try:
+        access.set_rbac(await _body(request))
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return access.describe()
+
+
+@router.put("/auth")
+async def put_auth(request: Request) -> dict[str, Any]:
+    """``{"tokens_valid": false}``: every ARM request answers 401 InvalidAuthenticationToken."""
+    access = _emulator(request).access
+    try:
+        access.set_auth(await _body(request))
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    return access.describe()
 
 
 @router.put("/regions/{location}/outage")

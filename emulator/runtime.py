@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from emulator import admin_views, routes_arm, routes_asr, routes_jobs, routes_reprotect, scenario
+from emulator.access import Access
 from emulator.builder import build_world
 from emulator.clock import SimClock
 from emulator.engine import Engine
@@ -41,16 +42,18 @@ class Emulator:
         self.router = build_router()
         self.throttle = Throttle()
         self.faults = Faults()
+        self.access = Access()
         self.stats = Stats()
         self.reset()
 
     def reset(self) -> None:
-        """Reload the scenario; clear faults and stats; restart the clock at the initial time scale.
+        """Reload the scenario; clear faults, access denials and stats; restart the clock at the initial time scale.
 
         The throttle configuration stays (its buckets refill)."""
         self.clock = SimClock(self.initial_time_scale)
         self.world = build_world(copy.deepcopy(self.raw), random.Random(f"{self.seed}:world"))
         self.faults.clear()
+        self.access.clear()
         self.faults.rng = random.Random(f"{self.seed}:faults")
         self.engine = Engine(self.world, self.clock, random.Random(f"{self.seed}:sim"), self.faults.take_job_failure)
         self._ids = random.Random(f"{self.seed}:ids")
@@ -103,6 +106,7 @@ class Emulator:
                 "AuthenticationFailed",
                 "Authentication failed. The 'Authorization' header is missing or not a bearer token.",
             )
+        self.access.check(method, path)
         if not query.get("api-version"):
             raise ArmError(
                 400,

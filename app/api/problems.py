@@ -18,7 +18,9 @@ from starlette.routing import Match
 
 from app.auth.tokens import AuthError, KeySetUnavailable
 from app.errors import (
+    CloudAuthFailed,
     CloudError,
+    CloudForbidden,
     CloudPermanent,
     CloudThrottled,
     CloudTransient,
@@ -45,6 +47,11 @@ _STATUS: list[tuple[type[ServiceError], int, str]] = [
     (Conflict, 409, "Conflict"),
     (CloudThrottled, 503, "Azure is throttling requests"),
     (CloudTransient, 503, "Azure is temporarily unavailable"),
+    # The service's own Azure identity failing is the server's fault, never the caller's, and it does not
+    # pass with time: 502 (a gateway's upstream refused it), not 503 + Retry-After, not 401/403 (those would
+    # say the *caller's* credentials are wrong). The problem's code says what to fix.
+    (CloudAuthFailed, 502, "The service's Azure identity cannot sign in"),
+    (CloudForbidden, 502, "The service's Azure identity lacks a permission"),
     (CloudPermanent, 502, "Azure refused the request"),
     (CloudError, 502, "Azure error"),
 ]

@@ -156,18 +156,31 @@ def job(raw: dict[str, Any]) -> AsrJob:
 
 
 def _error(raw: dict[str, Any]) -> AsrError:
+    """One ``JobErrorDetails``: ASR's ``serviceErrorDetails`` and the provider's ``providerErrorDetails``
+    (an integer ``errorCode``); a side Azure leaves out (null) is filled from the other where it can be."""
     service = _dict(raw.get("serviceErrorDetails"))
     provider = _dict(raw.get("providerErrorDetails"))
-    provider_code = provider.get("errorCode")
+    provider_code = _int(provider.get("errorCode"))
     return AsrError(
-        code=_str(service.get("code")) or _str(raw.get("errorCode")),
-        message=str(service.get("message") or raw.get("errorMessage") or ""),
-        possible_causes=_str(service.get("possibleCauses")),
-        recommended_action=_str(service.get("recommendedAction")),
-        provider_code=provider_code if isinstance(provider_code, int) else None,
+        code=_str(service.get("code"))
+        or _str(raw.get("errorCode"))
+        or (str(provider_code) if provider_code is not None else None),
+        message=str(service.get("message") or raw.get("errorMessage") or provider.get("errorMessage") or ""),
+        possible_causes=_str(service.get("possibleCauses")) or _str(provider.get("possibleCauses")),
+        recommended_action=_str(service.get("recommendedAction")) or _str(provider.get("recommendedAction")),
+        provider_code=provider_code,
         provider_message=_str(provider.get("errorMessage")),
         task_id=_str(raw.get("taskId")),
     )
+
+
+def _int(value: Any) -> int | None:
+    """An integer code as the SDK model types it; a numeric string is read too, anything else is ``None``."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return int(value) if isinstance(value, str) and value.strip().lstrip("-").isdigit() else None
 
 
 def _task(raw: dict[str, Any]) -> AsrTask:

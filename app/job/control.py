@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.cloud.ids import parse_item_id, parse_vault_id
 from app.cloud.types import Cloud
-from app.errors import CloudPermanent, Conflict
+from app.errors import CloudAuthFailed, CloudForbidden, CloudPermanent, Conflict
 from app.job import history
 from app.job.models import Job
 from app.job.queries import get_job
@@ -110,6 +110,8 @@ def cancel_in_azure(*, cloud: Cloud, order: AzureCancel) -> None:
         raise Conflict(f"Azure no longer allows cancelling this reprotect{where}.", code="cancel_not_allowed")
     try:
         cloud.cancel_job(vault, order.asr_job_name)
+    except (CloudAuthFailed, CloudForbidden):
+        raise  # the service's identity is the problem, not the job's state
     except CloudPermanent as exc:
         raise Conflict(f"Azure refused to cancel the reprotect: {exc.message}", code="cancel_not_allowed") from exc
 

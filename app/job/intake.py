@@ -14,7 +14,16 @@ from sqlalchemy.orm import Session
 
 from app.cloud.ids import parse_item_id, parse_vault_id
 from app.cloud.types import Cloud
-from app.errors import CloudPermanent, CloudThrottled, CloudTransient, Conflict, PrerequisitesFailed, VmProblem
+from app.errors import (
+    CloudAuthFailed,
+    CloudForbidden,
+    CloudPermanent,
+    CloudThrottled,
+    CloudTransient,
+    Conflict,
+    PrerequisitesFailed,
+    VmProblem,
+)
 from app.job import history
 from app.job.models import Job, ReprotectRequest
 from app.job.plan import ReprotectPlan
@@ -38,6 +47,10 @@ def check_all(*, cloud: Cloud, targets: list[VmTarget], concurrency: int) -> lis
             return _patiently(lambda: resolve_plan(cloud, target))
         except VmCheckFailed as failed:
             return failed.problem
+        except CloudAuthFailed:
+            raise  # no VM can be checked: the whole request fails with the identity's problem
+        except CloudForbidden as exc:  # roles may differ per VM (its resource group, its subscription)
+            return VmProblem(vm=target.label, code=exc.code, message=exc.message, asr_error=exc.details)
         except CloudPermanent as exc:
             return VmProblem(vm=target.label, code="azure_refused", message=exc.message, asr_error=exc.details)
 

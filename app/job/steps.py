@@ -303,10 +303,13 @@ def _mirror(asr_job: AsrJob) -> Learned:
 
 
 def asr_error_of(asr_job: AsrJob) -> tuple[str, str]:
-    """ASR's own error code and message for a failed job."""
+    """ASR's own error code and message for a failed job (with the provider's code and the advice)."""
     for error in asr_job.errors:
         if error.code:
             message = error.message or "The ASR job failed."
+            if error.provider_code is not None and str(error.provider_code) != error.code:
+                said = f": {error.provider_message}" if error.provider_message else ""
+                message = f"{message} (provider error {error.provider_code}{said})"
             action = error.recommended_action
             return error.code, f"{message} {action}".strip() if action else message
     return "asr_job_failed", f"The ASR reprotect job failed ({asr_job.state_description or 'no details'})."

@@ -107,7 +107,7 @@ def test_health_and_readiness(api):
     assert api.get("/healthz").json() == {"status": "ok"}
     ready = api.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "broker": "ok", "azure_identity": "ok"}
 
 
 def test_naive_timestamps_in_filters_are_refused_not_crashing(api):

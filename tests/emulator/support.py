@@ -52,6 +52,13 @@ def sdk_client(url: str, subscription_id: str, **kwargs: Any) -> SiteRecoveryMan
     )
 
 
+def asr_code(error: Any) -> str:
+    """ASR's own code in a refusal: real Site Recovery puts it in ``error.details[0]`` under a generic code."""
+    details = error.error.details if error.error is not None else None
+    assert details, f"no ASR details under {error.error.code if error.error else None!r}"
+    return str(details[0].code)
+
+
 def arm_get(client: SiteRecoveryManagementClient, path: str, **params: str) -> HttpResponse:
     """A plain ARM GET through the SDK's pipeline."""
     params.setdefault("api-version", "2024-07-01")

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from azure.core.exceptions import HttpResponseError
 
-from tests.emulator.support import advance, item_json, job_name_of, submit, switch_body
+from tests.emulator.support import advance, asr_code, item_json, job_name_of, submit, switch_body
 
 
 def test_cancel_is_allowed_in_the_first_tasks_and_returns_the_item_to_committed(client, demo, admin, emu_url):
@@ -29,7 +29,7 @@ def test_cancel_is_refused_once_the_vm_is_being_reprotected(client, demo, admin)
     advance(admin, 120)
     with pytest.raises(HttpResponseError) as caught:
         client.replication_jobs.begin_cancel(demo.rg, demo.vault, name, polling=False)
-    assert (caught.value.status_code, caught.value.error.code) == (400, "28058")
+    assert (caught.value.status_code, caught.value.error.code, asr_code(caught.value)) == (400, "BadRequest", "28058")
     with pytest.raises(HttpResponseError):
         client.replication_jobs.begin_resume(demo.rg, demo.vault, name, {"properties": {}}, polling=False)
 

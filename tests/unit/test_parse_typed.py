@@ -57,6 +57,34 @@ def test_a_non_integer_provider_code_is_not_invented():
     assert (error.code, error.provider_code) == (None, None)
 
 
+def test_a_job_error_with_only_the_providers_side_keeps_its_code_and_advice():
+    # Azure may leave serviceErrorDetails null (ProviderError and ServiceError are both optional in the model).
+    raw = {
+        "serviceErrorDetails": None,
+        "providerErrorDetails": {
+            "errorCode": 539,
+            "errorMessage": "Access denied.",
+            "errorId": "e1",
+            "possibleCauses": "The cache account refuses the service.",
+            "recommendedAction": "Allow trusted Microsoft services on the account.",
+        },
+    }
+    (error,) = parse.job(_failed_job([raw])).errors
+    assert (error.code, error.message, error.provider_code, error.provider_message) == (
+        "539",
+        "Access denied.",
+        539,
+        "Access denied.",
+    )
+    assert error.possible_causes == "The cache account refuses the service."
+    assert error.recommended_action == "Allow trusted Microsoft services on the account."
+
+
+def test_a_provider_code_sent_as_a_numeric_string_is_read_as_the_integer_it_is():
+    (error,) = parse.job(_failed_job([{"providerErrorDetails": {"errorCode": "4711"}}])).errors
+    assert error.provider_code == 4711
+
+
 def test_a_vm_is_read_with_its_availability_set_and_managed_disks_os_first():
     vm = parse.virtual_machine(
         {

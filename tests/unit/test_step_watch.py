@@ -153,7 +153,9 @@ def test_a_failed_asr_job_fails_the_job_with_asrs_code_message_and_advice():
 
     result = watching(asr)
 
-    message = "The replica disk could not be created. Raise the disk quota and retry."
+    message = (
+        "The replica disk could not be created. (provider error 4711: quota exceeded) Raise the disk quota and retry."
+    )
     assert result == StepResult(
         to_state=JobState.FAILED,
         reason=message,

@@ -1,6 +1,8 @@
-"""``/healthz`` (the process is up) and ``/readyz`` (database and broker reachable)."""
+"""``/healthz`` (the process is up) and ``/readyz`` (database and broker reachable, Azure identity signs in)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -19,13 +21,16 @@ def healthz() -> dict[str, str]:
 
 @router.get("/readyz", operation_id="readyz", responses={503: {"description": "A dependency is down"}})
 def readyz(container: ContainerDep) -> JSONResponse:
-    """Whether the job database and the broker are reachable."""
+    """Whether the job database and the broker are reachable and the Azure identity can get a token."""
     checks = {"database": _database_ok(container), "broker": container.doorbell.reachable()}
+    body: dict[str, Any] = {"checks": {k: "ok" if v else "down" for k, v in checks.items()}}
+    if container.identity is not None:
+        identity = container.identity.status()
+        checks["azure_identity"] = identity.ok
+        body["checks"]["azure_identity"] = "ok" if identity.ok else "failing"
+        body["azure_identity"] = {"status": "ok" if identity.ok else "failing", "detail": identity.detail}
     ready = all(checks.values())
-    body = {
-        "status": "ready" if ready else "unavailable",
-        "checks": {k: "ok" if v else "down" for k, v in checks.items()},
-    }
+    body = {"status": "ready" if ready else "unavailable", **body}
     headers = {} if ready else {"Retry-After": "5"}
     return JSONResponse(body, status_code=200 if ready else 503, headers=headers)
 
