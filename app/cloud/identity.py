@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import ClientAuthenticationError
 
-from app.cloud.azure_sdk import ARM_SCOPE, build_credential
+from app.cloud.clients import arm_scope, build_credential
 from app.settings import AzureMode, AzureSettings
 
 
@@ -30,7 +30,7 @@ class IdentityCheck:
         self,
         credential: TokenCredential | None,
         *,
-        scope: str = ARM_SCOPE,
+        scope: str = "https://management.azure.com/.default",
         ttl_seconds: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -44,7 +44,9 @@ class IdentityCheck:
     @classmethod
     def for_settings(cls, settings: AzureSettings) -> IdentityCheck:
         """The check for the configured mode: Entra ID in Azure mode, nothing to ask of the emulator."""
-        return cls(None if settings.mode == AzureMode.EMULATOR else build_credential(settings))
+        if settings.mode == AzureMode.EMULATOR:
+            return cls(None)
+        return cls(build_credential(settings), scope=arm_scope(settings))
 
     def status(self) -> IdentityStatus:
         """The identity's state, asked anew once the cached answer is older than the TTL."""
