@@ -5,6 +5,7 @@ DisableProtection allowed; failed jobs offer Restart, and a restart starts again
 from __future__ import annotations
 
 import pytest
+from azure.core.exceptions import ResourceNotFoundError
 
 from tests.emulator.support import advance, item_json, job_name_of, submit, switch_body
 
@@ -49,7 +50,7 @@ def test_moved_disable_mode_leaves_the_item_under_the_new_container_and_restart_
     job = client.replication_jobs.get(demo.rg, demo.vault, name).properties
     assert (job.state, job.allowed_actions) == ("Failed", ["Restart"])
     assert job.custom_details.new_replication_protected_item_id
-    with pytest.raises(Exception):  # the old id is gone
+    with pytest.raises(ResourceNotFoundError):  # the old id is gone
         item_json(client, demo, "web-01")
     moved = item_json(client, demo, "web-01", east=False)
     assert moved["id"].lower() == job.custom_details.new_replication_protected_item_id.lower()
