@@ -401,9 +401,9 @@ class Engine:
         item.scenario_name, item.scenario_job_id, item.scenario_start = "None", None, None
         item.protection_state = "UnprotectedStatesBegin"
         item.protection_state_description = "Reprotect failed"
-        item.allowed_operations = ["DisableProtection", "SwitchProtection"] if mode == "moved_switch" else [
-            "DisableProtection"
-        ]
+        item.allowed_operations = (
+            ["DisableProtection", "SwitchProtection"] if mode == "moved_switch" else ["DisableProtection"]
+        )
         item.last_job = job.name
         job.removed.clear()
 
