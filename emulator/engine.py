@@ -3,7 +3,7 @@
 Item phases: failover committed -> ``SwitchProtectionInProgress`` (job's first tasks, old id) -> moved to
 the other region's container as ``UnprotectedStatesBegin`` (during "Reprotecting virtual machine") ->
 job done, resync with ``monitoringPercentageCompletion`` -> ``Protected``. A failed or cancelled job rolls
-the item back to failover committed.
+the item back to failover committed, unless it had moved and the leftovers mode says it stays moved.
 """
 
 from __future__ import annotations
@@ -16,20 +16,39 @@ from emulator import artifacts, errors, ids
 from emulator import simulation as sim
 from emulator.builder import COMMITTED_OPERATIONS, PROTECTED_OPERATIONS, guid
 from emulator.clock import SimClock
-from emulator.state import DiskInput, Item, ItemDisk, Job, JobError, Operation, ReprotectRequest, Vault, World
+from emulator.state import (
+    DiskInput,
+    Item,
+    ItemDisk,
+    Job,
+    JobError,
+    Operation,
+    PlannedFailure,
+    ReprotectRequest,
+    Vault,
+    World,
+)
 
-# (vm name, item name) -> planned failure (task id, code, message) for the next job, if any.
-FailureSource = Callable[[str, str], tuple[str, str, str | None] | None]
+# (vm name, item name) -> planned failure for the next job, if any.
+FailureSource = Callable[[str, str], PlannedFailure | None]
 
 
 class Engine:
     """The simulation over one world; deterministic for a given seed and request sequence."""
 
-    def __init__(self, world: World, clock: SimClock, rng: random.Random, failures: FailureSource):
+    def __init__(
+        self,
+        world: World,
+        clock: SimClock,
+        rng: random.Random,
+        failures: FailureSource,
+        leftovers: Callable[[], str] = lambda: "restore",
+    ):
         self.world = world
         self.clock = clock
         self.rng = rng
         self.failures = failures
+        self.leftovers = leftovers
 
     # -- time -----------------------------------------------------------------------------------
 
@@ -57,6 +76,7 @@ class Engine:
     def submit(self, vault: Vault, item: Item, request: ReprotectRequest) -> Job:
         """Create and queue the reprotect job of ``item``; the item enters switch protection."""
         now = self.clock.now()
+        item, resumed = self._base_item(vault, item)
         loads = [sim.DiskLoad(d.changed_gib, d.throughput_mb_s) for d in item.disks]
         est = sim.estimate(item.enable_s, loads, sim.sample_autoscale(self.rng))
         plan = sim.plan_reprotect(est, self.rng)
@@ -71,8 +91,9 @@ class Engine:
             created=now,
             guids={"activity": guid(self.rng), "child": guid(self.rng)},
             snapshot=copy.deepcopy(item),
+            resumed=resumed,
         )
-        job.planned_failure = self.failures(item.vm_name, item.name)
+        self._plan_failure(job, item)
         vault.jobs[name.lower()] = job
         self._enter_switch(vault, item, job, now)
         self.world.active_jobs.add((ids.key(_arm_vault(vault)), name.lower()))
@@ -87,8 +108,31 @@ class Engine:
         item.protection_state_description = "Reprotect in progress"
         item.last_job = job.name
 
+    def _base_item(self, vault: Vault, item: Item) -> tuple[Item, bool]:
+        """The item a reprotect starts from: an item an earlier attempt left moved starts again from the
+        item as it was before that attempt (its failed-over orientation); True when it did."""
+        before = item.leftover_snapshot
+        if before is None:
+            return item, False
+        restored = copy.deepcopy(before)
+        restored.artifacts, restored.last_job = item.artifacts, item.last_job
+        vault.items[item.name.lower()] = restored
+        return restored, True
+
+    def _plan_failure(self, job: Job, item: Item) -> None:
+        """Take the next injected failure for this job; one part-way through a task gets its own event."""
+        planned = job.planned_failure = self.failures(item.vm_name, item.name)
+        if planned is None or planned.at_fraction <= 0:
+            return
+        start = next((e for e in job.events if e.kind == "task_start" and e.task == planned.task), None)
+        if start is None:
+            return
+        at = start.at + planned.at_fraction * job.plan.durations.get(planned.task, 0.0)
+        job.events.append(sim.Event(at, "planned_fail", planned.task))
+        job.events.sort(key=lambda e: e.at)  # stable: the failure comes after what happens at the same instant
+
     def cancel(self, vault: Vault, job: Job) -> None:
-        """Cancel a job still in its first tasks; the item goes back to failover committed."""
+        """Cancel a running job (Azure offers Cancel until it ends); see ``_rollback`` for what stays."""
         now = self.clock.now()
         for task in job.tasks:
             if task.state == "InProgress":
@@ -99,7 +143,7 @@ class Engine:
     def restart(self, vault: Vault, job: Job) -> None:
         """Run a failed job again from its first task."""
         now = self.clock.now()
-        item = vault.items[job.item.lower()]
+        item, resumed = self._base_item(vault, vault.items[job.item.lower()])
         fresh = Job(
             name=job.name,
             item=job.item,
@@ -110,8 +154,9 @@ class Engine:
             created=job.created,
             guids=job.guids,
             snapshot=copy.deepcopy(item),
+            resumed=resumed or job.resumed,
         )
-        fresh.planned_failure = self.failures(item.vm_name, item.name)
+        self._plan_failure(fresh, item)
         vault.jobs[job.name.lower()] = fresh
         self._enter_switch(vault, item, fresh, now)
         self.world.active_jobs.add((ids.key(_arm_vault(vault)), job.name.lower()))
@@ -150,6 +195,10 @@ class Engine:
             self._task_end(vault, job, item, str(event.task), event.at)
         elif event.kind == "milestone":
             self._milestone(vault, job, item, str(event.name))
+        elif event.kind == "planned_fail" and job.planned_failure is not None:
+            job.restartable = job.planned_failure.restartable
+            failure = job.planned_failure
+            self._fail(vault, job, failure.task, failure.code, failure.message, event.at)
         elif event.kind == "job_end":
             self._succeed(vault, job, item, event.at)
 
@@ -158,8 +207,13 @@ class Engine:
         task.state, task.start = "InProgress", at
         if self.world.region_down(self._target_location(vault, job)):
             self._fail(vault, job, task_id, errors.TARGET_REGION_UNAVAILABLE, None, at)
-        elif job.planned_failure and job.planned_failure[0].lower() == task_id.lower():
-            self._fail(vault, job, task_id, job.planned_failure[1], job.planned_failure[2], at)
+        elif (
+            job.planned_failure
+            and job.planned_failure.at_fraction <= 0
+            and job.planned_failure.task.lower() == task_id.lower()
+        ):
+            job.restartable = job.planned_failure.restartable
+            self._fail(vault, job, task_id, job.planned_failure.code, job.planned_failure.message, at)
         elif task_id == sim.PROTECT:
             if not (job.request.vm_disks if item.unmanaged else job.request.managed_disks) or (
                 job.request.legacy and not item.unmanaged
@@ -175,7 +229,9 @@ class Engine:
             if self.world.region_down(self._target_location(vault, job)):
                 self._fail(vault, job, task_id, errors.TARGET_REGION_UNAVAILABLE, None, at)
                 return
-            if self.world.get(job.snapshot.source_vm_id) is None:
+            # A retry of a reprotect whose earlier attempt deleted the target-side VM itself goes on: the
+            # docs' "target VM and disks don't exist" case (a full copy).
+            if self.world.get(job.snapshot.source_vm_id) is None and not job.resumed:
                 self._fail(vault, job, task_id, errors.SOURCE_VM_MISSING, None, at)
                 return
         task.state, task.end = "Succeeded", at
@@ -320,8 +376,13 @@ class Engine:
         self._rollback(vault, job)
 
     def _rollback(self, vault: Vault, job: Job) -> None:
-        """Back to failover committed with SwitchProtection allowed, under the original container."""
+        """Back to failover committed with SwitchProtection allowed, under the original container; or, when
+        the item had already moved and the leftovers mode says so, left where it is (see ``_leave_moved``)."""
         item = vault.items[job.item.lower()]
+        mode = self.leftovers()
+        if job.new_item_id is not None and mode != "restore":
+            self._leave_moved(item, job, mode)
+            return
         artifacts.rollback(self.world, job)
         restored = copy.deepcopy(job.snapshot)
         restored.artifacts, restored.last_job = item.artifacts, job.name
@@ -331,6 +392,20 @@ class Engine:
         restored.allowed_operations = list(COMMITTED_OPERATIONS)
         vault.items[job.item.lower()] = restored
         job.new_item_id = None
+
+    def _leave_moved(self, item: Item, job: Job, mode: str) -> None:
+        """The item stays under the new container with its new id; what the job made or deleted stays too
+        (seed blobs, replica disks, the deleted target-side VM). ``moved_switch``: SwitchProtection is
+        allowed again there; ``moved_disable``: only DisableProtection."""
+        item.leftover_snapshot = job.snapshot if item.leftover_snapshot is None else item.leftover_snapshot
+        item.scenario_name, item.scenario_job_id, item.scenario_start = "None", None, None
+        item.protection_state = "UnprotectedStatesBegin"
+        item.protection_state_description = "Reprotect failed"
+        item.allowed_operations = (
+            ["DisableProtection", "SwitchProtection"] if mode == "moved_switch" else ["DisableProtection"]
+        )
+        item.last_job = job.name
+        job.removed.clear()
 
     def _finish(self, vault: Vault, job: Job, state: str, at: float) -> None:
         job.state, job.end = state, at

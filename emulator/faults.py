@@ -8,6 +8,12 @@ from typing import Any
 
 from emulator import errors
 from emulator.errors import ArmError
+from emulator.state import PlannedFailure
+
+# What a reprotect that fails (or is cancelled) after the item moved leaves behind; Azure's answer is not
+# public (emulator/README.md, "Failure leftovers"): the item put back, or left under the new container
+# with SwitchProtection allowed again, or with only DisableProtection.
+LEFTOVERS = ("restore", "moved_switch", "moved_disable")
 
 _TRANSIENT = {
     408: ("RequestTimeout", "The request timed out."),
@@ -28,6 +34,8 @@ class JobFailure:
     code: str
     message: str | None
     times: int
+    at_fraction: float = 0.0
+    restartable: bool = True
 
 
 @dataclass
@@ -42,12 +50,21 @@ class Faults:
     latency_ms: float = 0.0
     latency_methods: frozenset[str] | None = None  # None: every method
     job_failures: list[JobFailure] = field(default_factory=list)
+    leftovers: str = "restore"
 
     def clear(self) -> None:
         """No faults."""
         self.rate, self.status, self.methods, self.after, self.latency_ms = 0.0, 503, None, False, 0.0
         self.latency_methods = None
         self.job_failures.clear()
+        self.leftovers = "restore"
+
+    def set_leftovers(self, body: dict[str, Any]) -> None:
+        """``{"after_move": "restore" | "moved_switch" | "moved_disable"}``."""
+        mode = str(body.get("after_move", ""))
+        if mode not in LEFTOVERS:
+            raise ValueError(f"after_move must be one of {', '.join(LEFTOVERS)}")
+        self.leftovers = mode
 
     def set_transient(self, body: dict[str, Any]) -> None:
         """``{"rate": 0.2, "status": 503, "methods": ["GET"], "after": false}``."""
@@ -89,20 +106,26 @@ class Faults:
             code=str(body.get("code") or errors.PROTECTION_FAILED),
             message=body.get("message"),
             times=int(body.get("times", 1)),
+            at_fraction=float(body.get("at_fraction", 0.0)),
+            restartable=bool(body.get("restartable", True)),
         )
         if failure.times < 1:
             raise ValueError("times must be at least 1")
+        if not 0.0 <= failure.at_fraction < 1.0:
+            raise ValueError("at_fraction must be within 0..1 (0: when the task starts)")
         self.job_failures.append(failure)
         return failure
 
-    def take_job_failure(self, vm_name: str, item_name: str) -> tuple[str, str, str | None] | None:
+    def take_job_failure(self, vm_name: str, item_name: str) -> PlannedFailure | None:
         """Consume the first planned failure matching the VM (or item) name."""
         for failure in self.job_failures:
             if failure.vm == "*" or failure.vm.lower() in (vm_name.lower(), item_name.lower()):
                 failure.times -= 1
                 if failure.times <= 0:
                     self.job_failures.remove(failure)
-                return failure.task, failure.code, failure.message
+                return PlannedFailure(
+                    failure.task, failure.code, failure.message, failure.at_fraction, failure.restartable
+                )
         return None
 
     def describe(self) -> dict[str, Any]:
@@ -119,4 +142,5 @@ class Faults:
                 "methods": sorted(self.latency_methods) if self.latency_methods else None,
             },
             "job_failures": [vars(f) for f in self.job_failures],
+            "leftovers": {"after_move": self.leftovers},
         }

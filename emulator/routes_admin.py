@@ -121,7 +121,8 @@ async def put_latency(request: Request) -> dict[str, Any]:
 
 @router.post("/faults/job-failure")
 async def post_job_failure(request: Request) -> dict[str, Any]:
-    """``{"vm": "web-01" or "*", "task": "ProtectReplicaTask", "code": "151195", "message", "times": 1}``."""
+    """``{"vm": "web-01" or "*", "task": "ProtectReplicaTask", "code": "151195", "message", "times": 1,
+    "at_fraction": 0.0, "restartable": true}``."""
     return await _change_faults(request, Faults.add_job_failure)
 
 
@@ -151,6 +152,13 @@ async def put_auth(request: Request) -> dict[str, Any]:
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
     return access.describe()
+
+
+@router.put("/faults/leftovers")
+async def put_leftovers(request: Request) -> dict[str, Any]:
+    """``{"after_move": "restore" | "moved_switch" | "moved_disable"}``: what a reprotect that fails or is
+    cancelled after its item moved leaves behind (Azure's answer is not public)."""
+    return await _change_faults(request, Faults.set_leftovers)
 
 
 @router.put("/regions/{location}/outage")

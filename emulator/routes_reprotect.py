@@ -59,8 +59,14 @@ def parse_request(details: dict[str, Any], *, legacy: bool) -> ReprotectRequest:
 
 
 def check(vault: Vault, item: Item, request: ReprotectRequest) -> None:
-    """Refuse what ASR refuses synchronously (state, direction, policy, disks)."""
-    if item.protection_state != "UnplannedFailoverCommitted" or "SwitchProtection" not in item.allowed_operations:
+    """Refuse what ASR refuses synchronously (state, direction, policy, disks).
+
+    An item an earlier reprotect left moved (``leftover_snapshot``, leftovers mode ``moved_switch``) is
+    checked as it was before that reprotect: the same request is valid again, posted where it lives now.
+    """
+    allowed = item.allowed_operations
+    item = item.leftover_snapshot or item
+    if item.protection_state != "UnplannedFailoverCommitted" or "SwitchProtection" not in allowed:
         raise asr_refusal(
             400,
             errors.NOT_ALLOWED,

@@ -55,7 +55,13 @@ class Emulator:
         self.faults.clear()
         self.access.clear()
         self.faults.rng = random.Random(f"{self.seed}:faults")
-        self.engine = Engine(self.world, self.clock, random.Random(f"{self.seed}:sim"), self.faults.take_job_failure)
+        self.engine = Engine(
+            self.world,
+            self.clock,
+            random.Random(f"{self.seed}:sim"),
+            self.faults.take_job_failure,
+            leftovers=lambda: self.faults.leftovers,
+        )
         self._ids = random.Random(f"{self.seed}:ids")
         self.stats = Stats()
         self.throttle.refill_all()

@@ -156,6 +156,9 @@ class Item:
     protected_at: float | None = None
     last_job: str | None = None
     artifacts: dict[str, Any] = field(default_factory=dict)
+    # Set when a failed/cancelled reprotect left the item moved (see Faults.leftovers): the item as it was
+    # before that reprotect, which a Restart or a new switch protection starts from again.
+    leftover_snapshot: Item | None = None
 
 
 @dataclass
@@ -183,6 +186,17 @@ class ReprotectRequest:
     managed_disks: list[DiskInput]
     vm_disks: list[DiskInput]
     legacy: bool = False
+
+
+@dataclass(frozen=True)
+class PlannedFailure:
+    """An injected failure of one job: at ``task``, ``at_fraction`` of the way through it."""
+
+    task: str
+    code: str
+    message: str | None
+    at_fraction: float = 0.0
+    restartable: bool = True  # whether the failed job then offers Restart
 
 
 @dataclass
@@ -232,7 +246,9 @@ class Job:
     tasks: list[Task] = field(default_factory=fresh_tasks)
     errors: list[JobError] = field(default_factory=list)
     cursor: int = 0
-    planned_failure: tuple[str, str, str | None] | None = None  # task id, code, message
+    planned_failure: PlannedFailure | None = None
+    restartable: bool = True  # a failed job offers Restart unless its failure says otherwise
+    resumed: bool = False  # started again from an item an earlier attempt left moved
     new_item_id: str | None = None
     removed: list[Resource] = field(default_factory=list)  # what the job deleted, for rollback
 

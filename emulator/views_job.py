@@ -26,10 +26,12 @@ def job_id(vault: Vault, name: str) -> str:
 
 
 def allowed_actions(job: Job) -> list[str]:
-    """Cancel until "Reprotecting virtual machine" starts; Restart once failed."""
-    if job.running and job.task(sim.PROTECT).state == "NotStarted":
+    """Cancel while the job runs, "Reprotecting virtual machine" included (recorded: A2AReprotectTest shows
+    ``["Cancel"]`` with that task in progress and the item already moved); Restart once failed (unless the
+    injected failure says the job cannot be restarted); nothing once it succeeded or was cancelled."""
+    if job.running:
         return ["Cancel"]
-    if job.state == "Failed":
+    if job.state == "Failed" and job.restartable:
         return ["Restart"]
     return []
 

@@ -158,6 +158,9 @@ class FakeCloud:
     def cancel_job(self, vault: VaultRef, job_name: str) -> None:
         return None
 
+    def restart_job(self, vault: VaultRef, job_name: str) -> None:
+        return None
+
     def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
         """The vault's jobs in the order given (newest first, as Azure lists them)."""
         return [j for j in self.jobs if j.id.lower().startswith(vault.key + "/")]

@@ -37,6 +37,7 @@ from app.webhook.events import TERMINAL_EVENT, EventType
 from app.webhook.models import WebhookEvent
 
 SWITCH_PROTECTION = "ReplicationProtectionContainers_SwitchProtection"
+JOB_RESTART = "ReplicationJobs_Restart"
 _STATES = {s.value: s for s in JobState}
 _TERMINAL_VALUES = frozenset(s.value for s in TERMINAL_STATES)
 _TERMINAL_EVENT_TYPES = {event.value: state.value for state, event in TERMINAL_EVENT.items()}
@@ -118,9 +119,12 @@ def check(
 
 
 def switch_calls_from_stats(stats: Mapping[str, Any]) -> dict[str, int]:
-    """Switch-protection calls per item name from the emulator's ``GET /_emulator/stats`` answer."""
+    """Submissions per item name from the emulator's ``GET /_emulator/stats`` answer: switch-protection
+    calls plus restarts of a failed ASR job (a retry's one call, sent instead of a switch protection)."""
     by_item: Mapping[str, Mapping[str, int]] = stats.get("calls_by_item") or {}
-    return {item: int(calls.get(SWITCH_PROTECTION, 0)) for item, calls in by_item.items()}
+    return {
+        item: int(calls.get(SWITCH_PROTECTION, 0)) + int(calls.get(JOB_RESTART, 0)) for item, calls in by_item.items()
+    }
 
 
 # -- loading ---------------------------------------------------------------------------------------

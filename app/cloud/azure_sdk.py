@@ -145,6 +145,11 @@ class AzureCloud:
         with translated():
             ops.begin_cancel(vault.resource_group, vault.name, job_name, polling=False)
 
+    def restart_job(self, vault: VaultRef, job_name: str) -> None:
+        ops = self.client(vault.subscription_id).replication_jobs
+        with translated():
+            ops.begin_restart(vault.resource_group, vault.name, job_name, polling=False)
+
     # -- ARM reads, each through its provider's client in the resource's own subscription --------
 
     def get_resource(self, arm_id: str) -> Resource | None:

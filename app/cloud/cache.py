@@ -109,6 +109,9 @@ class CachedCloud:
     def cancel_job(self, vault: VaultRef, job_name: str) -> None:
         self.inner.cancel_job(vault, job_name)
 
+    def restart_job(self, vault: VaultRef, job_name: str) -> None:
+        self.inner.restart_job(vault, job_name)
+
     def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
         return self.inner.list_jobs(vault)
 

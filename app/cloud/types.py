@@ -212,5 +212,8 @@ class Cloud(Protocol):
     def cancel_job(self, vault: VaultRef, job_name: str) -> None:
         """Ask Azure to cancel an ASR job."""
 
+    def restart_job(self, vault: VaultRef, job_name: str) -> None:
+        """Ask Azure to restart a failed ASR job (ReplicationJobs_Restart); it runs again under its name."""
+
     def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
         """The vault's ASR jobs, newest first."""

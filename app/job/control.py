@@ -138,12 +138,16 @@ def retry(session: Session, *, job_id: uuid.UUID, settings: JobSettings, now: da
         raise Conflict(f"Only a failed job can be retried; this one is {job.state}.", code="job_not_failed")
     azure_failed = job.error_code not in WATCHING_FAILURES
     failed_in = JobState(job.failed_in) if job.failed_in else JobState.VALIDATING
-    entry = retry_entry_state(failed_in, azure_failed=azure_failed or not job.asr_job_name)
+    entry = retry_entry_state(
+        failed_in, azure_failed=azure_failed or not job.asr_job_name, asr_job_known=bool(job.asr_job_name)
+    )
     job.attempt += 1
     if entry == JobState.VALIDATING:
         job.asr_job_id = job.asr_job_name = job.asr_job_state = None
         job.asr_tasks = []
         job.submitted_at = None
+    if entry in (JobState.VALIDATING, JobState.SUBMITTING):
+        # This attempt has sent nothing yet; the failed ASR job stays known so the retry can Restart it.
         job.switch_sent_at = None
     job.error_code = job.error_message = None
     job.error_details = None

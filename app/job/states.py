@@ -34,7 +34,9 @@ _FORWARD: dict[JobState, JobState] = {
 }
 
 # A retry re-enters the machine where the failed attempt stopped (see ``retry_entry_state``).
-_RETRY_ENTRIES: frozenset[JobState] = frozenset({JobState.VALIDATING, JobState.REPROTECTING, JobState.SYNCING})
+_RETRY_ENTRIES: frozenset[JobState] = frozenset(
+    {JobState.VALIDATING, JobState.SUBMITTING, JobState.REPROTECTING, JobState.SYNCING}
+)
 
 
 def is_terminal(state: JobState) -> bool:
@@ -57,15 +59,19 @@ def check_transition(current: JobState, target: JobState) -> None:
         raise Conflict(f"A job cannot go from {current.value} to {target.value}.", code="invalid_transition")
 
 
-def retry_entry_state(failed_in: JobState, *, azure_failed: bool = True) -> JobState:
+def retry_entry_state(failed_in: JobState, *, azure_failed: bool = True, asr_job_known: bool = False) -> JobState:
     """Where a retried job starts again, given the state it was in when it failed.
 
-    When Azure's own reprotect failed, the retry re-validates and submits again (a new ASR attempt).
-    When only our watching stopped (a deadline, an internal error) while Azure still works or already
-    finished, the retry resumes watching the same ASR job or resync.
+    When Azure's own reprotect job failed, the retry submits again from where Azure left the item
+    (``submitting`` with the failed ASR job known: a Restart of that job where Azure offers it, else a new
+    switch protection); a failure before any ASR job re-validates first. When only our watching stopped
+    (a deadline, an internal error) while Azure still works or already finished, the retry resumes
+    watching the same ASR job or resync.
     """
     if failed_in == JobState.SYNCING:
         return JobState.SYNCING
     if failed_in == JobState.REPROTECTING and not azure_failed:
         return JobState.REPROTECTING
+    if failed_in == JobState.REPROTECTING and asr_job_known:
+        return JobState.SUBMITTING
     return JobState.VALIDATING

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from app.cloud.ids import ItemRef, name_of, parse_item_id, parse_vault_id, same_id
+from app.cloud.ids import ItemRef, VaultRef, name_of, parse_item_id, parse_vault_id, same_id
 from app.cloud.types import AsrJob, AsrTask, Cloud, DiskReplication, ReplicatedItem, SwitchProtectionSpec
 from app.errors import CloudPermanent, CloudThrottled
 from app.job.plan import ReprotectPlan
@@ -132,6 +132,8 @@ def _validate(cloud: Cloud, job: JobView) -> StepResult:
 
 
 def _submit(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
+    if job.asr_job_name:  # a retry after Azure's reprotect job failed: see _resubmit_after_failure
+        return _resubmit_after_failure(cloud, job, guard)
     ref = parse_item_id(job.item_id)
     item = cloud.get_item(ref)
     adopted = _adoptable(cloud, job, ref, item)
@@ -164,6 +166,95 @@ def _submit(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
         to_state=JobState.REPROTECTING,
         reason=f"switch protection submitted (ASR job {job_name})",
         learned=_asr_job_learned(ref, job_name),
+    )
+
+
+def _resubmit_after_failure(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
+    """Retry an attempt whose ASR job failed, by the means Azure offers: Restart of that job where its
+    ``allowedActions`` has it, else a new switch protection where the item lives now; never both, never
+    twice for one failure. The item is found by name (it may have moved under the other region's container
+    with a new id, or been put back); a Restart or switch protection sent before a crash is recognised by
+    the job running again, and one that ran and failed again ends this attempt instead of being resent.
+    """
+    vault = parse_vault_id(job.vault_id)
+    failed_name = str(job.asr_job_name)
+    item = cloud.find_item(vault, job.vm_name)
+    where = Learned(new_item_id=item.ref.id) if item is not None else Learned()
+    if item is not None and item.current_job_id and is_reprotect_scenario(item.current_scenario):
+        name = name_of(item.current_job_id)
+        return StepResult(
+            to_state=JobState.REPROTECTING,
+            reason=f"the ASR job {name} already runs on the item (sent by this retry before)",
+            learned=_asr_job_learned(item.ref, name) | where,
+        )
+    failed = cloud.get_job(vault, failed_name)
+    if failed is not None and failed.state.lower() not in ("failed", "cancelled"):
+        return StepResult(
+            to_state=JobState.REPROTECTING,
+            reason=f"the ASR job {failed_name} runs again (restarted by this retry before)",
+            learned=Learned(asr_job_name=failed_name, asr_job_id=failed.id) | where,
+            poll=False,
+        )
+    if job.switch_sent_seconds_ago is not None:  # this attempt already sent its one Restart or switch
+        unsettled = _unsettled_send(job, guard)
+        if unsettled is not None:
+            return unsettled
+        code, message = asr_error_of(failed) if failed is not None else ("asr_job_not_found", "")
+        return replace(
+            _failure(
+                code,
+                f"{message} The retry's restart or switch protection did not succeed; retry the job to try "
+                "once more.".strip(),
+            ),
+            learned=where,
+        )
+    if item is None:
+        return _failure("vm_not_found", "Site Recovery no longer lists a replicated item for this VM.")
+    if failed is not None and "Restart" in failed.allowed_actions:
+
+        def restart() -> str:
+            cloud.restart_job(vault, failed_name)
+            return failed_name
+
+        return _send_retry(
+            guard,
+            restart,
+            reason=f"restarted the failed ASR job {failed_name}",
+            ref=item.ref,
+            where=where,
+        )
+    if "SwitchProtection" in item.allowed_operations:
+        return _send_retry(
+            guard,
+            lambda: cloud.switch_protection(spec_from_plan(item.ref, _plan_of(job))),
+            reason="switch protection submitted again where the item is now",
+            ref=item.ref,
+            where=where,
+        )
+    allowed = ", ".join(item.allowed_operations) or "nothing"
+    return replace(
+        _failure(
+            "reprotect_retry_not_possible",
+            f"Site Recovery offers no way to retry this reprotect: its ASR job {failed_name} does not allow "
+            f"Restart and the replicated item (now {item.ref.id}) allows only {allowed}. Disable replication "
+            "for the VM, enable it again, then submit a new reprotect.",
+        ),
+        learned=where,
+    )
+
+
+def _send_retry(guard: SendGuard, send: Callable[[], str], *, reason: str, ref: ItemRef, where: Learned) -> StepResult:
+    """Send the retry's one call, noted durably first (a throttled call was not processed: take it back)."""
+    guard.record_sending()
+    try:
+        job_name = send()
+    except CloudThrottled:
+        guard.record_not_sent()
+        raise
+    return StepResult(
+        to_state=JobState.REPROTECTING,
+        reason=f"{reason} (ASR job {job_name})",
+        learned=_asr_job_learned(ref, job_name) | where,
     )
 
 
@@ -292,10 +383,18 @@ def _watch_asr_job(cloud: Cloud, job: JobView) -> StepResult:
     if state == "failed":
         code, message = asr_error_of(asr_job)
         details = {"asr_errors": [asdict(error) for error in asr_job.errors]}
-        return replace(_failure(code, message, details), learned=mirrored)
+        return replace(_failure(code, message, details), learned=mirrored | _where_now(cloud, vault, job))
     if state == "cancelled":
-        return StepResult(to_state=JobState.CANCELLED, reason="the ASR job was cancelled", learned=mirrored)
+        learned = mirrored | _where_now(cloud, vault, job)
+        return StepResult(to_state=JobState.CANCELLED, reason="the ASR job was cancelled", learned=learned)
     return StepResult(learned=mirrored)
+
+
+def _where_now(cloud: Cloud, vault: VaultRef, job: JobView) -> Learned:
+    """Where the item is after its reprotect job ended without success: found by name, as a failed or
+    cancelled job may leave it under either container (with its old id or the new one)."""
+    item = cloud.find_item(vault, job.vm_name)
+    return Learned(new_item_id=item.ref.id) if item is not None else Learned()
 
 
 def _mirror(asr_job: AsrJob) -> Learned:

@@ -1,4 +1,4 @@
-"""Job actions and planned job failures: cancel (early only), restart of a failed job, a task failing
+"""Job actions and planned job failures: cancel (while the job runs, as recorded), restart of a failed job, a task failing
 with ASR code 151195 (seen in the job and by the SDK's poller), and a retry afterwards."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import httpx
 import pytest
 from azure.core.exceptions import HttpResponseError
 
+from tests.data import load
 from tests.emulator.support import advance, asr_code, item_json, job_name_of, submit, switch_body
 
 
@@ -24,9 +25,22 @@ def test_cancel_is_allowed_in_the_first_tasks_and_returns_the_item_to_committed(
     assert status["status"] == "Canceled"
 
 
-def test_cancel_is_refused_once_the_vm_is_being_reprotected(client, demo, admin):
+def test_cancel_is_offered_late_in_reprotecting_as_recorded_and_refused_once_the_job_succeeded(client, demo, admin):
+    recorded = load("a2a_reprotect_job_in_progress.json")["properties"]
+    protect = next(t for t in recorded["tasks"] if t["taskId"] == "ProtectReplicaTask")
+    assert (protect["state"], recorded["allowedActions"]) == ("InProgress", ["Cancel"])
+    assert recorded["customDetails"]["newReplicationProtectedItemId"]
+
     name = job_name_of(submit(client, demo, switch_body(demo, item_json(client, demo, "web-01"))))
-    advance(admin, 120)
+    advance(admin, 600)  # well into "Reprotecting virtual machine": the item has moved
+    job = client.replication_jobs.get(demo.rg, demo.vault, name).properties
+    task = next(t for t in job.tasks if t.task_id == "ProtectReplicaTask")
+    assert task.state == "InProgress"
+    assert job.custom_details.new_replication_protected_item_id
+    assert job.allowed_actions == recorded["allowedActions"]
+
+    advance(admin, 40000)
+    assert client.replication_jobs.get(demo.rg, demo.vault, name).properties.state == "Succeeded"
     with pytest.raises(HttpResponseError) as caught:
         client.replication_jobs.begin_cancel(demo.rg, demo.vault, name, polling=False)
     assert (caught.value.status_code, caught.value.error.code, asr_code(caught.value)) == (400, "BadRequest", "28058")

@@ -48,7 +48,7 @@ def test_protected_and_cancelled_are_final(state):
 
 def test_failed_only_reenters_through_a_retry_entry():
     allowed = {t for t in JobState if can_transition(JobState.FAILED, t)}
-    assert allowed == {JobState.VALIDATING, JobState.REPROTECTING, JobState.SYNCING}
+    assert allowed == {JobState.VALIDATING, JobState.SUBMITTING, JobState.REPROTECTING, JobState.SYNCING}
 
 
 def test_illegal_transition_raises_conflict_with_a_stable_code():
@@ -63,6 +63,13 @@ def test_retry_resumes_watching_when_azure_already_did_the_work():
     assert retry_entry_state(JobState.VALIDATING) == JobState.VALIDATING
     # Only our watching stopped (deadline): keep watching the same ASR job instead of resubmitting.
     assert retry_entry_state(JobState.REPROTECTING, azure_failed=False) == JobState.REPROTECTING
+
+
+def test_retry_after_azure_failed_its_job_submits_again_from_where_azure_left_the_item():
+    # The failed ASR job is known: Restart it (or send a new switch protection) without re-validating a
+    # committed failover the item may no longer show.
+    assert retry_entry_state(JobState.REPROTECTING, asr_job_known=True) == JobState.SUBMITTING
+    assert retry_entry_state(JobState.SUBMITTING, asr_job_known=True) == JobState.VALIDATING
 
 
 def test_terminal_and_active_partition_the_states():
