@@ -1,6 +1,6 @@
 """ARM and ASR error bodies: one exception carrying status, code and text, and the ASR codes we chose.
 
-Synchronous ASR refusals use numeric codes in a block we picked (28053-28058); job failures use real
+Synchronous ASR refusals use numeric codes in a block we picked (28053-28059); job failures use real
 ASR-style six-digit codes. README.md lists them all.
 """
 
@@ -16,6 +16,7 @@ WRONG_CONTAINER = "28055"
 POLICY_NOT_MAPPED = "28056"
 DISK_NOT_ATTACHED = "28057"
 ACTION_NOT_ALLOWED = "28058"
+TARGET_GROUP_NOT_CHANGEABLE = "28059"
 
 # Job (task) failures.
 TARGET_REGION_UNAVAILABLE = "150020"
