@@ -20,8 +20,8 @@ class Stats:
     calls: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     calls_by_item: dict[str, dict[str, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
     statuses: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    by_subscription: dict[str, dict[str, int]] = field(
-        default_factory=lambda: defaultdict(lambda: {"reads": 0, "writes": 0, "throttled": 0})
+    by_subscription: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: defaultdict(lambda: {"reads": 0, "writes": 0, "throttled": 0, "calls": {}})
     )
     switch_protection_bodies: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
     reprotect_bodies: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
@@ -34,7 +34,9 @@ class Stats:
             self.reads += 1
         else:
             self.writes += 1
-        self.by_subscription[subscription.lower()][kind] += 1
+        counts = self.by_subscription[subscription.lower()]
+        counts[kind] += 1
+        counts["calls"][operation_id] = counts["calls"].get(operation_id, 0) + 1
 
     def throttle(self, subscription: str) -> None:
         """A 429 served for ``subscription``."""
@@ -55,7 +57,7 @@ class Stats:
             "calls": dict(self.calls),
             "calls_by_item": {k: dict(v) for k, v in self.calls_by_item.items()},
             "statuses": dict(self.statuses),
-            "by_subscription": {k: dict(v) for k, v in self.by_subscription.items()},
+            "by_subscription": copy.deepcopy(dict(self.by_subscription)),
             "switch_protection_bodies": copy.deepcopy(dict(self.switch_protection_bodies)),
             "reprotect_bodies": copy.deepcopy(dict(self.reprotect_bodies)),
         }

@@ -120,10 +120,24 @@ def test_reads_are_charged_to_the_subscription_in_their_path(central_url, centra
     finally:
         other.close()
     counted = central_admin.get("/_emulator/stats").json()["by_subscription"]
-    assert counted[VM_SUBS[0].lower()] == {"reads": 3, "writes": 0, "throttled": 1}
-    assert counted[HUB.lower()]["reads"] == 2  # the item read, then the fabric list
-    assert counted[HUB.lower()]["throttled"] == 0
-    assert counted[VM_SUBS[1].lower()] == {"reads": 1, "writes": 0, "throttled": 0}
+    assert counted[VM_SUBS[0].lower()] == {
+        "reads": 3,
+        "writes": 0,
+        "throttled": 1,
+        "calls": {"ARM_VirtualMachines_Get": 3},
+    }
+    assert counted[HUB.lower()] == {
+        "reads": 2,
+        "writes": 0,
+        "throttled": 0,
+        "calls": {"ReplicationProtectedItems_Get": 1, "ReplicationFabrics_List": 1},
+    }
+    assert counted[VM_SUBS[1].lower()] == {
+        "reads": 1,
+        "writes": 0,
+        "throttled": 0,
+        "calls": {"ARM_ResourceGroups_Get": 1},
+    }
 
 
 def test_switch_protection_in_the_central_vault_works_in_the_vms_subscription(hub_client, vault, central_admin):
