@@ -104,7 +104,9 @@ def scheduler(loglevel: str = "INFO") -> None:
 def emulator(
     host: str = "127.0.0.1",
     port: int = 8900,
-    scenario: Annotated[str, typer.Option(help="Built-in name (demo, fleet:N[:S]) or a YAML/JSON file.")] = "demo",
+    scenario: Annotated[
+        str, typer.Option(help="Built-in name (demo, fleet:N[:S][:central]) or a YAML/JSON file.")
+    ] = "demo",
     time_scale: Annotated[float | None, typer.Option(help="Simulated seconds per real second.")] = None,
     seed: int = 1,
 ) -> None:

@@ -14,7 +14,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m emulator", description="Azure Site Recovery emulator")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8900)
-    parser.add_argument("--scenario", default="demo", help="built-in name (demo), fleet:N[:S], or a YAML/JSON file")
+    parser.add_argument(
+        "--scenario", default="demo", help="built-in name (demo), fleet:N[:S][:central], or a YAML/JSON file"
+    )
     parser.add_argument("--time-scale", type=float, default=None, help="simulated seconds per real second")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--log-level", default="warning")

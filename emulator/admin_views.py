@@ -39,6 +39,8 @@ def item_summary(world: World, vault: Vault, item: Item, now: float) -> dict[str
         "protection_state": item.protection_state,
         "active_location": item.active_location,
         "source_vm": source_vm_status(world, vault, item),
+        "source_vm_id": item.source_vm_id,  # fabricObjectId: may lie in another subscription than the vault
+        "running_vm_id": item.running_vm_id,
         "fabric": fabric.name,
         "container": fabric.container,
         "location": fabric.location,

@@ -65,15 +65,23 @@ class _Builder:
         self.vnets: dict[tuple[str, str], Resource] = {}  # (subscription, name): scenario VMs name their vnet
 
     def build(self) -> World:
+        # Every subscription's groups and plain resources first: a central vault's VMs and network
+        # mappings name resources of other subscriptions, declared before or after the vault's own.
         for sub in self.raw["subscriptions"]:
             sid = str(sub["id"])
             self.world.subscriptions[sid.lower()] = sid
             for group in sub.get("resource_groups", []):
                 self.world.add_group(sid, group["name"], group["location"])
             self._plain_resources(sid, sub)
+        for sub in self.raw["subscriptions"]:
             for vault in sub.get("vaults", []):
-                self._vault(sid, vault)
+                self._vault(str(sub["id"]), vault)
         return self.world
+
+    def _subscription(self, spec: dict[str, Any], default: str) -> str:
+        """The canonical subscription an object names with ``subscription`` (a central vault's VM), else ``default``."""
+        named = spec.get("subscription")
+        return self.world.subscriptions.get(str(named).lower(), str(named)) if named else default
 
     def _put(self, resource: Resource) -> Resource:
         ref = ids.parse(resource.id)
@@ -147,6 +155,7 @@ class _Builder:
             vault.items[item.name.lower()] = item
 
     def _network_mapping(self, sid: str, vault: Vault, spec: dict[str, Any]) -> None:
+        sid = self._subscription(spec, sid)  # the networks' subscription (a central vault's VMs)
         source, target = self._vnet(sid, spec.get("from_vnet")), self._vnet(sid, spec.get("to_vnet"))
         if source is None or target is None:
             return
@@ -173,7 +182,8 @@ class _Builder:
         recovery = vault.fabric_at(vault_spec["recovery"]["location"])
         assert primary is not None
         assert recovery is not None
-        return _VmBuilder(self, sid, vault, primary, recovery, spec).build()
+        # The VM and everything of it (groups, disks, NICs, its failed-over copy) live in its own subscription.
+        return _VmBuilder(self, self._subscription(spec, sid), vault, primary, recovery, spec).build()
 
 
 class _VmBuilder:

@@ -1,4 +1,9 @@
-"""``fleet:N[:S]``: N failed-over, committed VMs over S subscriptions (one vault each), small disks."""
+"""``fleet:N[:S][:central]``: N failed-over, committed VMs over S subscriptions, small disks.
+
+Plain: one vault in each subscription, protecting that subscription's VMs. ``central``: one central DR vault
+in a subscription of its own protecting the VMs of all S subscriptions (a source VM may be in any
+subscription of the vault's tenant, as the portal's enable-replication page says).
+"""
 
 from __future__ import annotations
 
@@ -15,37 +20,77 @@ def subscription_id(index: int) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"fleet-subscription-{index}"))
 
 
-def generate(vms: int, subscriptions: int = 1) -> dict[str, Any]:
+def central_subscription_id() -> str:
+    """The subscription holding the central vault of ``fleet:N:S:central`` (none of its VMs live there)."""
+    return str(uuid.uuid5(_NAMESPACE, "fleet-central-vault-subscription"))
+
+
+def generate(vms: int, subscriptions: int = 1, *, central: bool = False) -> dict[str, Any]:
     """The fleet scenario as plain data (same format as a YAML scenario)."""
     if vms < 1 or subscriptions < 1:
         raise ValueError("fleet:N[:S] needs N >= 1 and S >= 1")
-    subs = [_subscription(i) for i in range(subscriptions)]
+    subs = [_subscription(i, with_vault=not central) for i in range(subscriptions)]
+    hub = _central(subs) if central else None
+    local_counts = [0] * subscriptions
     for n in range(vms):
-        sub = subs[n % subscriptions]
-        vault = sub["vaults"][0]
-        local = len(vault["vms"])
+        index = n % subscriptions
+        sub = subs[index]
+        local = local_counts[index]
+        local_counts[index] += 1
         group = f"fleet-app-rg-{local // VMS_PER_GROUP:03d}"
         if local % VMS_PER_GROUP == 0:
             sub["resource_groups"] += [
                 {"name": group, "location": "eastasia"},
                 {"name": f"{group}-asr", "location": "southeastasia"},
             ]
-        vault["vms"].append(
+        vm = {
+            "name": f"vm-{n + 1:05d}",
+            "resource_group": group,
+            "size": "Standard_B2s",
+            "os": "Linux",
+            "vnet": "fleet-vnet-ea",
+            "ip": f"10.50.{(local // 250) % 250}.{local % 250 + 4}",
+            "enable_replication_minutes": 10,
+            "disks": [{"size_gib": 32, "sku": "StandardSSD_LRS", "changed_gib": 1}],
+        }
+        if hub is not None:
+            hub["vaults"][0]["vms"].append({**vm, "subscription": sub["id"]})
+        else:
+            sub["vaults"][0]["vms"].append(vm)
+    name = f"fleet:{vms}:{subscriptions}" + (":central" if central else "")
+    all_subs = [hub, *subs] if hub is not None else subs
+    return {"name": name, "time_scale": FLEET_TIME_SCALE, "subscriptions": all_subs}
+
+
+def _central(subs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The central vault's subscription: the vault, and network mappings for every VM subscription's vnets."""
+    vault = _vault("fleet-central-vault")
+    vault["network_mappings"] = [
+        mapping
+        for i, sub in enumerate(subs)
+        for mapping in (
             {
-                "name": f"vm-{n + 1:05d}",
-                "resource_group": group,
-                "size": "Standard_B2s",
-                "os": "Linux",
-                "vnet": "fleet-vnet-ea",
-                "ip": f"10.50.{(local // 250) % 250}.{local % 250 + 4}",
-                "enable_replication_minutes": 10,
-                "disks": [{"size_gib": 32, "sku": "StandardSSD_LRS", "changed_gib": 1}],
-            }
+                "name": f"fleet-{i:02d}-ea-sea",
+                "subscription": sub["id"],
+                "from_vnet": "fleet-vnet-ea",
+                "to_vnet": "fleet-vnet-sea",
+            },
+            {
+                "name": f"fleet-{i:02d}-sea-ea",
+                "subscription": sub["id"],
+                "from_vnet": "fleet-vnet-sea",
+                "to_vnet": "fleet-vnet-ea",
+            },
         )
-    return {"name": f"fleet:{vms}:{subscriptions}", "time_scale": FLEET_TIME_SCALE, "subscriptions": subs}
+    ]
+    return {
+        "id": central_subscription_id(),
+        "resource_groups": [{"name": "fleet-dr-rg", "location": "southeastasia"}],
+        "vaults": [vault],
+    }
 
 
-def _subscription(index: int) -> dict[str, Any]:
+def _subscription(index: int, *, with_vault: bool = True) -> dict[str, Any]:
     return {
         "id": subscription_id(index),
         "resource_groups": [
@@ -67,30 +112,32 @@ def _subscription(index: int) -> dict[str, Any]:
                 "address_prefix": "10.60.0.0/16",
             },
         ],
-        "vaults": [
-            {
-                "name": f"fleet-vault-{index + 1:02d}",
-                "resource_group": "fleet-dr-rg",
-                "location": "southeastasia",
-                "primary": {"location": "eastasia", "friendly_name": "East Asia"},
-                "recovery": {"location": "southeastasia", "friendly_name": "Southeast Asia"},
-                "policies": [
-                    {"name": "24-hour-retention-policy"},
-                    {"name": "24-hour-retention-policy-failback"},
-                ],
-                "container_mappings": [
-                    {"from": "eastasia", "to": "southeastasia", "policy": "24-hour-retention-policy"},
-                    {
-                        "from": "southeastasia",
-                        "to": "eastasia",
-                        "policy": "24-hour-retention-policy-failback",
-                    },
-                ],
-                "network_mappings": [
-                    {"from_vnet": "fleet-vnet-ea", "to_vnet": "fleet-vnet-sea"},
-                    {"from_vnet": "fleet-vnet-sea", "to_vnet": "fleet-vnet-ea"},
-                ],
-                "vms": [],
-            }
+        "vaults": [_vault(f"fleet-vault-{index + 1:02d}")] if with_vault else [],
+    }
+
+
+def _vault(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "resource_group": "fleet-dr-rg",
+        "location": "southeastasia",
+        "primary": {"location": "eastasia", "friendly_name": "East Asia"},
+        "recovery": {"location": "southeastasia", "friendly_name": "Southeast Asia"},
+        "policies": [
+            {"name": "24-hour-retention-policy"},
+            {"name": "24-hour-retention-policy-failback"},
         ],
+        "container_mappings": [
+            {"from": "eastasia", "to": "southeastasia", "policy": "24-hour-retention-policy"},
+            {
+                "from": "southeastasia",
+                "to": "eastasia",
+                "policy": "24-hour-retention-policy-failback",
+            },
+        ],
+        "network_mappings": [
+            {"from_vnet": "fleet-vnet-ea", "to_vnet": "fleet-vnet-sea"},
+            {"from_vnet": "fleet-vnet-sea", "to_vnet": "fleet-vnet-ea"},
+        ],
+        "vms": [],
     }

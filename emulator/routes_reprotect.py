@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator import errors, lookup, lro
+from emulator import errors, ids, lookup, lro
 from emulator.errors import asr_not_found, asr_refusal, bad_request
 from emulator.router import Ctx, Reply, Router
 from emulator.routes_asr import C, V
@@ -99,6 +99,7 @@ def check(vault: Vault, item: Item, request: ReprotectRequest) -> None:
             "Reprotect uses the replication policy of the reverse container mapping.",
             "Create the reverse container mapping, or pass the policy of the existing one.",
         )
+    _check_target_group(item, request)
     in_use = {(d.recovery_target_disk_id or "").lower() for d in item.disks} | {
         (d.recovery_disk_uri or "").lower() for d in item.disks
     }
@@ -117,6 +118,25 @@ def check(vault: Vault, item: Item, request: ReprotectRequest) -> None:
                 "Reprotect replicates the disks of the failed-over virtual machine (where it runs now).",
                 "Pass the ids of the disks the failed-over virtual machine uses.",
             )
+
+
+def _check_target_group(item: Item, request: ReprotectRequest) -> None:
+    """Reprotecting to the original VM cannot change its resource group (Azure's reprotect docs). What ASR
+    answers to another ``recoveryResourceGroupId`` is not public; this stand-in refuses it synchronously."""
+    ref = ids.parse(item.source_vm_id)
+    if ref is None or not request.recovery_rg_id:
+        return
+    original = ids.group_id(ref.subscription, ref.group)
+    if not ids.same(request.recovery_rg_id, original):
+        raise asr_refusal(
+            400,
+            errors.TARGET_GROUP_NOT_CHANGEABLE,
+            f"The target resource group '{request.recovery_rg_id}' differs from the resource group '{original}' "
+            f"of the virtual machine '{item.vm_name}'.",
+            "When you reprotect a failed over virtual machine to the source virtual machine, the target resource "
+            "group can't be changed.",
+            f"Use recoveryResourceGroupId '{original}', or disable replication and enable it again.",
+        )
 
 
 def _in_progress(item: Item) -> None:

@@ -121,7 +121,7 @@ class Emulator:
             )
         allowed, retry_after = self.throttle.take(subscription, kind)
         if not allowed:
-            self.stats.throttled += 1
+            self.stats.throttle(subscription)
             raise ArmError(
                 429,
                 "SubscriptionRequestsThrottled",
@@ -138,7 +138,7 @@ class Emulator:
                 raise ArmError(405, "MethodNotAllowed", f"The method '{method}' is not allowed on '{path}'.")
             raise ArmError(404, "InvalidResourceType", f"No resource type or action matches the path '{path}'.")
         ctx = Ctx(self, method.upper(), path, params, query, body, base_url)
-        self.stats.call(route.operation_id, method)
+        self.stats.call(route.operation_id, method, subscription)
         try:
             ctx.now = self.engine.advance()
             reply = route.handler(ctx)

@@ -1,4 +1,4 @@
-"""Scenario loading: a built-in name (``demo``), a generated fleet (``fleet:N[:S]``) or a YAML/JSON file.
+"""Scenario loading: a built-in name (``demo``), a generated fleet (``fleet:N[:S][:central]``) or a YAML/JSON file.
 
 A scenario is plain data (see README.md for the format); ``builder.build_world`` turns it into a world.
 """
@@ -16,7 +16,7 @@ import yaml
 from emulator import fleet
 
 VM_STATES = ("failover_committed", "failed_over_not_committed", "protected")
-_FLEET = re.compile(r"^fleet:(\d+)(?::(\d+))?$", re.IGNORECASE)
+_FLEET = re.compile(r"^fleet:(\d+)(?::(\d+))?(:central)?$", re.IGNORECASE)
 
 
 class ScenarioError(ValueError):
@@ -27,7 +27,7 @@ def load(source: str) -> dict[str, Any]:
     """The scenario named by ``source``, validated."""
     match = _FLEET.match(source.strip())
     if match:
-        raw = fleet.generate(int(match.group(1)), int(match.group(2) or 1))
+        raw = fleet.generate(int(match.group(1)), int(match.group(2) or 1), central=bool(match.group(3)))
     elif Path(source).is_file():
         raw = _parse(Path(source).read_text(encoding="utf-8"), source)
     else:
@@ -46,7 +46,7 @@ def _builtin(name: str) -> dict[str, Any]:
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name) or name not in builtin_names():
         raise ScenarioError(
             f"Unknown scenario '{name}': use a built-in name ({', '.join(builtin_names())}), "
-            "fleet:N[:S], or the path of a YAML/JSON file."
+            "fleet:N[:S][:central], or the path of a YAML/JSON file."
         )
     text = (resources.files("emulator") / "scenarios" / f"{name}.yaml").read_text(encoding="utf-8")
     return _parse(text, name)
@@ -77,9 +77,15 @@ def validate(raw: dict[str, Any]) -> None:
     scale = raw.get("time_scale")
     if scale is not None and (not isinstance(scale, int | float) or scale <= 0):
         raise ScenarioError("'time_scale' must be a positive number.")
+    groups_of = {
+        str(_need(sub, "id", "subscription")).lower(): {
+            str(g["name"]).lower() for g in sub.get("resource_groups", []) if "name" in g
+        }
+        for sub in subs
+    }
     for sub in subs:
-        sub_id = _need(sub, "id", "subscription")
-        groups = {str(g["name"]).lower() for g in sub.get("resource_groups", []) if "name" in g}
+        sub_id = sub["id"]
+        groups = groups_of[str(sub_id).lower()]
         for vault in sub.get("vaults", []):
             where = f"vault in subscription {sub_id}"
             for key in ("name", "resource_group", "location", "primary", "recovery"):
@@ -90,8 +96,22 @@ def validate(raw: dict[str, Any]) -> None:
             for mapping in vault.get("container_mappings", []):
                 if str(_need(mapping, "policy", f"container mapping of {vault['name']}")).lower() not in policies:
                     raise ScenarioError(f"{where}: container mapping uses unknown policy '{mapping['policy']}'.")
+            for mapping in vault.get("network_mappings", []):
+                _declared_subscription(mapping, groups_of, f"network mapping of {vault['name']}")
             for vm in vault.get("vms", []):
-                _validate_vm(vm, groups, f"VM in vault {vault['name']}")
+                where = f"VM in vault {vault['name']}"
+                vm_sub = _declared_subscription(vm, groups_of, where)
+                _validate_vm(vm, groups_of[vm_sub] if vm_sub else groups, where)
+
+
+def _declared_subscription(obj: dict[str, Any], groups_of: dict[str, set[str]], where: str) -> str | None:
+    """The folded ``subscription`` an object names (a central vault's VM or network mapping), if any."""
+    named = obj.get("subscription")
+    if named in (None, ""):
+        return None
+    if str(named).lower() not in groups_of:
+        raise ScenarioError(f"{where}: subscription '{named}' is not declared in 'subscriptions'.")
+    return str(named).lower()
 
 
 def _validate_vm(vm: dict[str, Any], groups: set[str], where: str) -> None:

@@ -20,7 +20,6 @@ from app.cloud.ids import (
     resource_group_id_of,
     same_id,
     storage_account_id,
-    subscription_of,
 )
 from app.cloud.types import Cloud, ReplicatedItem, VirtualMachine
 from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransient, VmProblem
@@ -282,20 +281,25 @@ def _exists(cloud: Cloud, arm_id: str) -> bool:
 
 
 def _target_resource_group(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> PlannedResource:
-    if target.target_resource_group_id:
-        rg_id = target.target_resource_group_id
-    elif item.source_vm_id:
-        rg_id = resource_group_id_of(item.source_vm_id)
-    elif item.recovery_resource_group_id:
-        rg_id = item.recovery_resource_group_id
-    else:
-        raise _fail(target, "target_resource_group_unknown", "Name a target_resource_group_id for this VM.")
-    if not same_id(subscription_of(rg_id), item.ref.vault.subscription_id):
+    """Where the VM goes back to: the original VM's own group, in the original VM's own subscription.
+
+    The vault may sit in another subscription of the tenant (a central DR vault); the group is read in
+    its own subscription. Reprotecting to the original VM cannot change the group (Azure's reprotect
+    docs), so a named group is only accepted when it is that group.
+    """
+    original = resource_group_id_of(item.source_vm_id) if item.source_vm_id else None
+    wanted = target.target_resource_group_id
+    if original and wanted and not same_id(wanted, original):
         raise _fail(
             target,
-            "target_resource_group_other_subscription",
-            "The target resource group must be in the vault's subscription.",
+            "target_resource_group_not_changeable",
+            f"Reprotect returns the VM to its original resource group {original}; the target resource group "
+            "cannot be changed when reprotecting to the original VM. Remove target_resource_group_id (or name "
+            "that group); to place the VM elsewhere, disable replication and enable it again.",
         )
+    rg_id = original or wanted or item.recovery_resource_group_id
+    if not rg_id:
+        raise _fail(target, "target_resource_group_unknown", "Name a target_resource_group_id for this VM.")
     exists = _exists(cloud, rg_id)
     return PlannedResource(id=rg_id, name=name_of(rg_id), status="existing" if exists else "new")
 

@@ -55,8 +55,15 @@ class VmTarget(Strict):
         default=None, min_length=10, max_length=400, pattern=ARM_ID, json_schema_extra={"pattern": VAULT_ID_PATTERN}
     )
     vm_name: str | None = Field(default=None, min_length=1, max_length=200, pattern=r"^[^/\\]+$")
+    # Deprecated: reprotect to the original VM cannot change the target group (Azure's reprotect docs).
+    # Kept so old clients still work when they name the original group; any other group is refused.
     target_resource_group_id: str | None = Field(
-        default=None, max_length=400, pattern=r"^/[Ss]ubscriptions/[\w-]+/[Rr]esource[Gg]roups/[\w().-]*[\w()-]$"
+        default=None,
+        max_length=400,
+        pattern=r"^/[Ss]ubscriptions/[\w-]+/[Rr]esource[Gg]roups/[\w().-]*[\w()-]$",
+        description="Deprecated: the VM always returns to its original VM's resource group. Only that group is "
+        "accepted here; any other is refused (target_resource_group_not_changeable).",
+        json_schema_extra={"deprecated": True},
     )
     cache_storage_account_id: str | None = Field(default=None, max_length=800, pattern=ARM_ID)
     availability_set_id: str | None = Field(default=None, max_length=800, pattern=ARM_ID)

@@ -129,11 +129,10 @@ def test_a_new_cache_account_is_marked_new_and_then_created(api, container, emul
 
 def test_customisation_reaches_the_switch_protection_call(api, container, emulator, demo):
     item = demo["committed"][0]
-    sub = demo["vault_id"].split("/")[2]
-    target_rg = f"/subscriptions/{sub}/resourceGroups/custom-target-rg"
+    original_group = emulator.get(f"/_emulator/items/{item['name']}").json()["source_vm_id"].split("/providers/")[0]
     vm = {
         **_vm(item),
-        "target_resource_group_id": target_rg,
+        "target_resource_group_id": original_group,  # the original VM's group is still accepted
         "target_disk_type": "StandardSSD_LRS",
         "replica_disk_type": "Standard_LRS",
     }
@@ -142,9 +141,21 @@ def test_customisation_reaches_the_switch_protection_call(api, container, emulat
     bodies = emulator.get("/_emulator/stats").json()["switch_protection_bodies"][item["name"]]
     assert len(bodies) == 1
     details = bodies[0]["properties"]["providerSpecificDetails"]
-    assert details["recoveryResourceGroupId"].lower() == target_rg.lower()
+    assert details["recoveryResourceGroupId"].lower() == original_group.lower()
+    assert {d["recoveryResourceGroupId"].lower() for d in details["vmManagedDisks"]} == {original_group.lower()}
     assert {d["recoveryTargetDiskAccountType"] for d in details["vmManagedDisks"]} == {"StandardSSD_LRS"}
     assert {d["recoveryReplicaDiskAccountType"] for d in details["vmManagedDisks"]} == {"Standard_LRS"}
+
+
+def test_another_target_resource_group_is_refused_before_anything_is_sent(api, container, emulator, demo):
+    item = demo["committed"][0]
+    sub = demo["vault_id"].split("/")[2]
+    vm = {**_vm(item), "target_resource_group_id": f"/subscriptions/{sub}/resourceGroups/custom-target-rg"}
+    refused = api.post("/reprotect", json={"vms": [vm]})
+    assert refused.status_code == 422
+    assert refused.json()["vms"][0]["code"] == "target_resource_group_not_changeable"
+    assert _job_count(container) == 0
+    assert item["name"] not in emulator.get("/_emulator/stats").json()["switch_protection_bodies"]
 
 
 def test_network_customisation_is_refused(api, container, demo):

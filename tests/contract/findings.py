@@ -38,7 +38,7 @@ AZURE_STATE_CODES = frozenset(
         "cache_storage_account_wrong_region",
         "proximity_placement_group_not_found",
         "target_resource_group_unknown",
-        "target_resource_group_other_subscription",
+        "target_resource_group_not_changeable",
         "azure_refused",
         "duplicate_vm",  # the same VM by item id and by vault + name: only Azure knows they are one
     }

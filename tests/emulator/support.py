@@ -122,11 +122,12 @@ def switch_body(
     """SwitchProtectionInput as Azure PowerShell builds it, from the item's ARM JSON (camelCase)."""
     props = item["properties"]
     a2a = props["providerSpecificDetails"]
-    running_group = a2a["recoveryFabricObjectId"].split("/")[4]
-    source_group = a2a["fabricObjectId"].split("/")[4]
-    target = target_group or demo.group_id(source_group)
+    # The VM's own subscription, which is the vault's except under a central vault.
+    running_sub, running_group = a2a["recoveryFabricObjectId"].split("/")[2:5:2]
+    source_sub, source_group = a2a["fabricObjectId"].split("/")[2:5:2]
+    target = target_group or f"/subscriptions/{source_sub}/resourceGroups/{source_group}"
     cache_id = cache or (
-        f"/subscriptions/{demo.sub}/resourceGroups/{running_group}/providers/Microsoft.Storage/"
+        f"/subscriptions/{running_sub}/resourceGroups/{running_group}/providers/Microsoft.Storage/"
         f"storageAccounts/{item['name'][:6].lower().replace('-', '')}cacheasrcache"
     )
     disks = [

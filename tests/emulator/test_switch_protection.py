@@ -4,7 +4,7 @@ the item moving to Southeast Asia, the artifacts in ARM, the resync, protection 
 from __future__ import annotations
 
 import pytest
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from tests.emulator.support import advance, arm_get, item_json, job_name_of, submit, switch_body
 
@@ -139,8 +139,7 @@ def test_customised_targets_are_created_or_reused_and_recorded(client, demo, adm
     body = switch_body(
         demo,
         item_json(client, demo, "app-01"),
-        target_group=demo.group_id("custom-target-rg"),
-        recoveryAvailabilitySetId=_avset(demo, "custom-target-rg", "app-avset"),
+        recoveryAvailabilitySetId=_avset(demo, "contoso-app-rg", "app-avset-new"),
         recoveryProximityPlacementGroupId=f"{demo.group_id('contoso-db-rg')}/providers/Microsoft.Compute/"
         "proximityPlacementGroups/contoso-db-ppg",
     )
@@ -150,19 +149,31 @@ def test_customised_targets_are_created_or_reused_and_recorded(client, demo, adm
     submit(client, demo, body)
     advance(admin, 60)
     record = admin.get("/_emulator/items/app-01").json()["artifacts"]
-    assert record["target_resource_group"]["action"] == "created"
+    assert record["target_resource_group"]["action"] == "reused"  # the original VM's group
     assert record["availability_set"]["action"] == "created"
     assert record["proximity_placement_group"]["action"] == "reused"
     assert record["cache_storage_accounts"][0]["action"] == "created"
-    assert arm_get(client, demo.group_id("custom-target-rg")).json()["location"] == "eastasia"
     disks = item_json(client, demo, "app-01", east=False)["properties"]["providerSpecificDetails"]
     assert {d["recoveryTargetDiskAccountType"] for d in disks["protectedManagedDisks"]} == {"StandardSSD_LRS"}
     assert {d["recoveryReplicaDiskAccountType"] for d in disks["protectedManagedDisks"]} == {"Standard_LRS"}
-    assert disks["recoveryAzureResourceGroupId"].endswith("custom-target-rg")
+    assert disks["recoveryAzureResourceGroupId"].lower().endswith("/contoso-app-rg")
     advance(admin, 30000)
-    vm = arm_get(client, f"{demo.group_id('custom-target-rg')}/providers/Microsoft.Compute/virtualMachines/app-01")
+    vm = arm_get(client, f"{demo.group_id('contoso-app-rg')}/providers/Microsoft.Compute/virtualMachines/app-01")
     assert vm.status_code == 200
     assert len(vm.json()["properties"]["storageProfile"]["dataDisks"]) == 2
+
+
+def test_another_target_resource_group_than_the_original_vms_is_refused(client, demo, admin):
+    body = switch_body(demo, item_json(client, demo, "app-01"), target_group=demo.group_id("custom-target-rg"))
+    with pytest.raises(HttpResponseError) as refused:
+        submit(client, demo, body)
+    assert refused.value.status_code == 400
+    error = refused.value.response.json()["error"]
+    # ASR's own code at the top or inside details[] (Azure's envelope): either way it is there, with what to do.
+    assert "28059" in {error["code"], *(d.get("code") for d in error.get("details") or [])}
+    assert "contoso-app-rg" in refused.value.response.text()
+    assert arm_get(client, demo.group_id("custom-target-rg")).status_code == 404  # nothing was created
+    assert item_json(client, demo, "app-01")["properties"]["protectionState"] == "UnplannedFailoverCommitted"
 
 
 def test_an_existing_cache_account_is_reused(client, demo, admin):

@@ -333,14 +333,16 @@ def test_a_vm_with_no_resource_group_to_return_to_needs_one_named(cloud, item, d
     )
 
 
-def test_a_target_resource_group_in_another_subscription_is_refused(cloud, item):
+def test_a_target_resource_group_other_than_the_original_vms_is_refused(cloud, item):
     target = by_id(
         item, target_resource_group_id="/subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/x"
     )
     assert refused(cloud, target) == problem(
         item,
-        "target_resource_group_other_subscription",
-        "The target resource group must be in the vault's subscription.",
+        "target_resource_group_not_changeable",
+        f"Reprotect returns the VM to its original resource group {SUB}/resourcegroups/vijami-alertrg; the target "
+        "resource group cannot be changed when reprotecting to the original VM. Remove target_resource_group_id (or "
+        "name that group); to place the VM elsewhere, disable replication and enable it again.",
     )
 
 

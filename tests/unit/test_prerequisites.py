@@ -1,5 +1,7 @@
 """Prerequisite checks and the resolved plan, against the recorded item and an injected fake cloud."""
 
+import json
+
 import pytest
 
 from app.cloud.types import Fabric
@@ -52,11 +54,18 @@ def test_an_existing_cache_account_in_the_running_region_is_reused(cloud, item):
     assert resolve_plan(cloud, _target(item)).cache_storage_account.status == "existing"
 
 
-def test_customisation_is_honoured_and_marked_new_when_absent(cloud, item):
-    rg = f"{SUB}/resourceGroups/elsewhere"
+def test_naming_the_original_group_is_accepted_and_other_customisation_honoured(cloud, item):
+    rg = f"{SUB}/resourceGroups/VIJAMI-ALERTRG"  # the original VM's group, in another case
     plan = resolve_plan(cloud, _target(item, target_resource_group_id=rg, target_disk_type="StandardSSD_LRS"))
-    assert (plan.target_resource_group.id, plan.target_resource_group.status) == (rg, "new")
+    assert (plan.target_resource_group.name, plan.target_resource_group.status) == ("vijami-alertrg", "existing")
     assert plan.disks[0].target_disk_type == "StandardSSD_LRS"
+
+
+def test_another_target_group_than_the_original_vms_is_refused(cloud, item):
+    problem = _problem(cloud, _target(item, target_resource_group_id=f"{SUB}/resourceGroups/elsewhere"))
+    assert problem.code == "target_resource_group_not_changeable"
+    assert "vijami-alertrg" in problem.message
+    assert "Remove target_resource_group_id" in problem.message
 
 
 def test_target_network_cannot_be_changed(cloud, item):
@@ -124,3 +133,41 @@ def test_cache_account_names_are_valid_storage_names():
     assert 3 <= len(name) <= 24
     assert name.isalnum()
     assert name == name.lower()
+
+
+OTHER = "0b1f6471-1bf0-4dda-aec3-111122223333"  # the VM's subscription; the vault stays in the recorded one
+
+
+def _vm_in_another_subscription(item):
+    """The recorded item with everything of the VM (original, failed-over, disks, networks) in ``OTHER``."""
+    details = item["properties"]["providerSpecificDetails"]
+    moved = json.loads(json.dumps(details).replace(SUB.split("/")[-1], OTHER))
+    item["properties"]["providerSpecificDetails"] = moved
+    cloud = ready_cloud(item)
+    cloud.add_resource(f"/subscriptions/{OTHER}/resourceGroups/vijami-alertrg", location="uksouth")
+    return cloud
+
+
+def test_a_vm_in_another_subscription_than_the_vault_resolves_against_its_own_subscription(item):
+    cloud = _vm_in_another_subscription(item)
+    cache = f"/subscriptions/{OTHER}/resourceGroups/vijami-alertrg-asr-1/providers/Microsoft.Storage/storageAccounts/c1asrcache"
+    cloud.add_resource(cache, location="ukwest")
+
+    plan = resolve_plan(cloud, _target(item))
+
+    assert plan.vault_id.startswith(SUB)  # ASR calls stay with the vault
+    assert plan.recovery_container_id.lower().startswith(SUB.lower())
+    assert plan.target_resource_group.id.lower() == f"/subscriptions/{OTHER}/resourcegroups/vijami-alertrg"
+    assert plan.target_resource_group.status == "existing"  # read in the VM's subscription, where it is
+    assert (plan.cache_storage_account.id, plan.cache_storage_account.status) == (cache, "existing")
+    assert plan.disks[0].status == "existing"  # the original VM (and its disks) read in the VM's subscription
+    assert plan.disks[0].disk_id.lower().startswith(f"/subscriptions/{OTHER}/")
+
+
+def test_a_vm_in_another_subscription_keeps_its_group_there(item):
+    cloud = _vm_in_another_subscription(item)
+    same_name_in_vault_subscription = f"{SUB}/resourceGroups/vijami-alertrg"
+    problem = _problem(cloud, _target(item, target_resource_group_id=same_name_in_vault_subscription))
+    assert problem.code == "target_resource_group_not_changeable"
+    named = f"/subscriptions/{OTHER}/resourceGroups/vijami-alertrg"
+    assert resolve_plan(cloud, _target(item, target_resource_group_id=named)).target_resource_group.status == "existing"

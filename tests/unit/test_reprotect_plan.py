@@ -90,15 +90,11 @@ def test_a_worker_resolves_the_same_plan(cloud, item):
 
 
 def test_named_targets_are_used_and_marked_new_when_they_do_not_exist(cloud, item):
-    group = f"{SUB}/resourceGroups/elsewhere"
     cache = f"{SUB}/resourceGroups/elsewhere/{STORAGE}/mycache"
     avset = f"{SUB}/resourceGroups/elsewhere/providers/Microsoft.Compute/availabilitySets/web-set"
-    resolved = plan(
-        cloud, item, target_resource_group_id=group, cache_storage_account_id=cache, availability_set_id=avset
-    )
+    resolved = plan(cloud, item, cache_storage_account_id=cache, availability_set_id=avset)
     assert resolved == dataclasses.replace(
         RECORDED_PLAN,
-        target_resource_group=PlannedResource(id=group, name="elsewhere", status="new"),
         cache_storage_account=PlannedResource(id=cache, name="mycache", status="new"),
         availability_set=PlannedResource(id=avset, name="web-set", status="new"),
     )

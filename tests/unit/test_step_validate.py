@@ -14,7 +14,9 @@ from app.job.steps import JobView, Learned, SendGuard, StepResult, run_step
 from tests.fakes import SAMPLE_SUBSCRIPTION, FakeCloud, ready_cloud, sample_item
 
 NO_SENDS = SendGuard(settle_seconds=180, record_sending=lambda: None, record_not_sent=lambda: None)
-ELSEWHERE = f"{SAMPLE_SUBSCRIPTION}/resourceGroups/elsewhere"
+ELSEWHERE = (
+    f"{SAMPLE_SUBSCRIPTION}/resourceGroups/vijami-alertrg/providers/Microsoft.Compute/availabilitySets/elsewhere"
+)
 
 
 def job(item: dict[str, Any], state: JobState, **overrides: Any) -> JobView:
@@ -82,11 +84,11 @@ def test_a_recheck_that_finds_the_failover_uncommitted_fails_the_job(cloud, item
 
 @pytest.mark.parametrize("age", [None, 600.0, 3600.0])
 def test_a_plan_from_a_retry_or_older_than_ten_minutes_is_resolved_again(cloud, item, age):
-    custom = {"target_resource_group_id": ELSEWHERE}
+    custom = {"availability_set_id": ELSEWHERE}
 
     result = run_step(cloud, job(item, JobState.VALIDATING, plan_age_seconds=age, customization=custom), NO_SENDS)
 
-    expected = resolve_plan(cloud, VmTarget(item_id=item["id"], target_resource_group_id=ELSEWHERE))
+    expected = resolve_plan(cloud, VmTarget(item_id=item["id"], availability_set_id=ELSEWHERE))
     assert result == StepResult(
         to_state=JobState.SUBMITTING,
         reason="prerequisites re-checked and plan resolved again",
@@ -94,7 +96,8 @@ def test_a_plan_from_a_retry_or_older_than_ten_minutes_is_resolved_again(cloud, 
         poll=False,
     )
     assert result.learned.plan is not None
-    assert (result.learned.plan.target_resource_group.id, result.learned.plan.target_resource_group.status) == (
+    assert result.learned.plan.availability_set is not None
+    assert (result.learned.plan.availability_set.id, result.learned.plan.availability_set.status) == (
         ELSEWHERE,
         "new",
     )
