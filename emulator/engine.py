@@ -161,13 +161,17 @@ class Engine:
         self._enter_switch(vault, item, fresh, now)
         self.world.active_jobs.add((ids.key(_arm_vault(vault)), job.name.lower()))
 
-    def outage(self, location: str, down: bool) -> None:
+    def outage(self, location: str, down: bool, fabric_health: str = "Normal") -> None:
         """Mark a region down (or up); running reprotects towards it fail at their current task."""
         now = self.advance()
         if not down:
             self.world.outages.discard(location.lower())
+            self.world.outage_started.pop(location.lower(), None)
+            self.world.outage_fabric_health.pop(location.lower(), None)
             return
         self.world.outages.add(location.lower())
+        self.world.outage_started.setdefault(location.lower(), now)
+        self.world.outage_fabric_health[location.lower()] = fabric_health
         for vault_key, job_name in sorted(self.world.active_jobs):
             vault = self.world.vaults[vault_key]
             job = vault.jobs[job_name]

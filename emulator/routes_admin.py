@@ -163,10 +163,16 @@ async def put_leftovers(request: Request) -> dict[str, Any]:
 
 @router.put("/regions/{location}/outage")
 async def put_outage(request: Request, location: str) -> dict[str, Any]:
-    """``{"down": true}``: fabric Critical, ARM reads 503, running reprotects towards it fail."""
+    """``{"down": true, "fabric_health": "Normal"}``: the region's Compute/Storage/Network reads answer 503,
+    Resource Health reports its VMs Unavailable (platform, unplanned), running reprotects towards it fail.
+    ``fabric_health`` (default ``Normal``; not public what Azure shows) is the vault's fabric health there."""
     emulator = _emulator(request)
-    down = bool((await _body(request)).get("down", True))
-    emulator.engine.outage(location, down)
+    body = await _body(request)
+    down = bool(body.get("down", True))
+    fabric_health = str(body.get("fabric_health") or "Normal")
+    if fabric_health not in ("Normal", "Warning", "Critical"):
+        raise HTTPException(400, "fabric_health must be Normal, Warning or Critical")
+    emulator.engine.outage(location, down, fabric_health)
     return {"location": location.lower(), "down": down, "outages": sorted(emulator.world.outages)}
 
 

@@ -11,7 +11,7 @@ import random
 import uuid
 from typing import Any
 
-from emulator import admin_views, routes_arm, routes_asr, routes_jobs, routes_reprotect, scenario
+from emulator import admin_views, routes_arm, routes_asr, routes_health, routes_jobs, routes_reprotect, scenario
 from emulator.access import Access
 from emulator.builder import build_world
 from emulator.clock import SimClock
@@ -26,7 +26,7 @@ from emulator.throttle import Throttle
 def build_router() -> Router:
     """Every ARM/ASR route."""
     router = Router()
-    for module in (routes_reprotect, routes_jobs, routes_asr, routes_arm):
+    for module in (routes_reprotect, routes_jobs, routes_asr, routes_arm, routes_health):
         module.register(router)
     return router
 

@@ -326,6 +326,8 @@ class World:
     resources: dict[str, Resource] = field(default_factory=dict)
     vaults: dict[str, Vault] = field(default_factory=dict)
     outages: set[str] = field(default_factory=set)
+    outage_started: dict[str, float] = field(default_factory=dict)  # location -> simulated start
+    outage_fabric_health: dict[str, str] = field(default_factory=dict)  # location -> fabric health shown
     active_jobs: set[tuple[str, str]] = field(default_factory=set)  # (vault key, job name folded)
     resyncing: set[tuple[str, str]] = field(default_factory=set)  # (vault key, item name folded)
 

@@ -60,9 +60,15 @@ def health_errors(world: World, location: str, clock: SimClock) -> list[dict[str
     ]
 
 
+def fabric_health(world: World, location: str, clock: SimClock) -> tuple[str, list[dict[str, Any]]]:
+    """A fabric's health: what the outage was declared to show (not public what Azure shows; Normal by default)."""
+    shown = world.outage_fabric_health.get(location.lower(), "Normal") if world.region_down(location) else "Normal"
+    return shown, (health_errors(world, location, clock) if shown != "Normal" else [])
+
+
 def fabric(world: World, vault: Vault, f: Fabric, clock: SimClock) -> dict[str, Any]:
-    """A replication fabric; ``health`` is Critical during an outage of its region."""
-    errors = health_errors(world, f.location, clock)
+    """A replication fabric; ``health`` during an outage of its region is what the outage declared."""
+    health, errors = fabric_health(world, f.location, clock)
     return {
         "id": fabric_id(vault, f),
         "name": f.name,
@@ -81,7 +87,7 @@ def fabric(world: World, vault: Vault, f: Fabric, clock: SimClock) -> dict[str, 
                 "zones": [],
             },
             "healthErrorDetails": errors,
-            "health": "Critical" if errors else "Normal",
+            "health": health,
         },
     }
 
@@ -109,7 +115,7 @@ def container(vault: Vault, f: Fabric) -> dict[str, Any]:
 def container_mapping(world: World, vault: Vault, m: ContainerMapping, clock: SimClock) -> dict[str, Any]:
     """A protection container mapping (id under its source container)."""
     source, target = vault.fabrics[m.source_fabric.lower()], vault.fabrics[m.target_fabric.lower()]
-    errors = health_errors(world, target.location, clock)
+    health, errors = fabric_health(world, target.location, clock)
     return {
         "id": f"{container_id(vault, source)}/replicationProtectionContainerMappings/{m.name}",
         "name": m.name,
@@ -126,7 +132,7 @@ def container_mapping(world: World, vault: Vault, m: ContainerMapping, clock: Si
                 "scheduleName": None,
                 "jobScheduleName": None,
             },
-            "health": "Critical" if errors else "Normal",
+            "health": health,
             "healthErrorDetails": errors,
             "policyId": policy_id(vault, vault.policies[m.policy.lower()].name),
             "state": "Paired",

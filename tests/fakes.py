@@ -14,6 +14,7 @@ from app.cloud import parse
 from app.cloud.ids import ItemRef, VaultRef, same_id
 from app.cloud.types import (
     AsrJob,
+    AvailabilityStatus,
     ContainerMapping,
     Fabric,
     NetworkMapping,
@@ -80,6 +81,7 @@ class FakeCloud:
     on_switch: Callable[[FakeCloud], None] | None = None
     lagging_reads: set[str] = field(default_factory=set)
     stale_listed_vms: list[dict[str, Any]] = field(default_factory=list)
+    health: dict[str, AvailabilityStatus] = field(default_factory=dict)  # Resource Health by resource id
 
     def _fail_if_told(self, call: str) -> None:
         if call in self.failures:
@@ -119,6 +121,7 @@ class FakeCloud:
         return list(self.networks) if self._holds(vault) else []
 
     def get_resource(self, arm_id: str) -> Resource | None:
+        self._fail_if_told("get_resource")
         raw = self.resources.get(arm_id.lower())
         return parse.resource(raw) if raw else None
 
@@ -143,6 +146,13 @@ class FakeCloud:
 
     def add_resource(self, arm_id: str, **body: Any) -> None:
         self.resources[arm_id.lower()] = {"id": arm_id, "name": arm_id.rsplit("/", 1)[-1], **body}
+
+    def availability(self, arm_id: str) -> AvailabilityStatus | None:
+        """What Resource Health says (``health``), else Available for a resource that exists, else None."""
+        self._fail_if_told("availability")
+        if arm_id.lower() in self.health:
+            return self.health[arm_id.lower()]
+        return AvailabilityStatus(arm_id, "Available") if arm_id.lower() in self.resources else None
 
     def switch_protection(self, spec: SwitchProtectionSpec) -> str:
         self.submitted.append(spec)

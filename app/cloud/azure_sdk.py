@@ -29,6 +29,7 @@ from app.cloud.ids import (
 )
 from app.cloud.types import (
     AsrJob,
+    AvailabilityStatus,
     ContainerMapping,
     Fabric,
     NetworkMapping,
@@ -189,6 +190,12 @@ class AzureCloud:
         group = name_of(resource_group_id_of(resource_group_id))
         with translated():
             return [parse.resource(_json(a)) for a in accounts.list_by_resource_group(group)]
+
+    def availability(self, arm_id: str) -> AvailabilityStatus | None:
+        """Resource Health's current status of a resource, read in the resource's own subscription."""
+        statuses = self.clients.resource_health(subscription_of(arm_id)).availability_statuses
+        found = self._or_none(lambda: statuses.get_by_resource(arm_id.lstrip("/")))
+        return None if found is None else parse.availability_status(found, arm_id)
 
     @staticmethod
     def _or_none(read: Any) -> dict[str, Any] | None:

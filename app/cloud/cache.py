@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from app.cloud.ids import ItemRef, VaultRef, is_resource_group_id
 from app.cloud.types import (
     AsrJob,
+    AvailabilityStatus,
     Cloud,
     ContainerMapping,
     Fabric,
@@ -99,6 +100,9 @@ class CachedCloud:
     def list_storage_accounts(self, resource_group_id: str) -> list[Resource]:
         key = ("storage_accounts", resource_group_id.lower())
         return self._remember(key, lambda: self.inner.list_storage_accounts(resource_group_id))
+
+    def availability(self, arm_id: str) -> AvailabilityStatus | None:
+        return self.inner.availability(arm_id)  # per VM and quick to change: always read fresh
 
     def switch_protection(self, spec: SwitchProtectionSpec) -> str:
         return self.inner.switch_protection(spec)

@@ -10,6 +10,7 @@ from app.cloud.types import (
     AsrError,
     AsrJob,
     AsrTask,
+    AvailabilityStatus,
     ContainerMapping,
     DiskReplication,
     Fabric,
@@ -250,4 +251,22 @@ def virtual_machine(raw: dict[str, Any]) -> VirtualMachine:
         location=str(raw.get("location") or ""),
         availability_set_id=_str(_dict(props.get("availabilitySet")).get("id")),
         disk_ids=tuple(str(d["managedDisk"]["id"]) for d in disks if _str(_dict(d.get("managedDisk")).get("id"))),
+    )
+
+
+def availability_status(raw: dict[str, Any], resource_id: str) -> AvailabilityStatus:
+    """Resource Health's ``availabilityStatus`` JSON (``AvailabilityStatus_GetByResource``) as Azure said it."""
+    props = _dict(raw.get("properties"))
+    return AvailabilityStatus(
+        resource_id=resource_id,
+        state=str(props.get("availabilityState") or "Unknown"),
+        title=_str(props.get("title")),
+        summary=_str(props.get("summary")),
+        detailed_status=_str(props.get("detailedStatus")),
+        reason_type=_str(props.get("reasonType")),
+        context=_str(props.get("context")),
+        category=_str(props.get("category")),
+        health_event_cause=_str(props.get("healthEventCause")),
+        health_event_category=_str(props.get("healthEventCategory")),
+        occurred_time=_str(props.get("occuredTime")) or _str(props.get("occurredTime")),
     )

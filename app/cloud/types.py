@@ -146,6 +146,26 @@ class VirtualMachine:
 
 
 @dataclass(frozen=True)
+class AvailabilityStatus:
+    """Azure Resource Health's current availability status of one resource (``availabilityStatuses/current``).
+
+    Azure's own words, unjudged: ``app.job.region`` decides what they mean for reprotect.
+    """
+
+    resource_id: str
+    state: str  # availabilityState: Available, Unavailable, Degraded, Unknown (free text in the spec)
+    title: str | None = None
+    summary: str | None = None
+    detailed_status: str | None = None
+    reason_type: str | None = None  # "Examples are planned, unplanned, user initiated or an outage etc."
+    context: str | None = None  # Platform Initiated, Customer Initiated, VM Initiated, Unknown
+    category: str | None = None  # Planned, Unplanned (for platform-initiated events)
+    health_event_cause: str | None = None  # PlatformInitiated, UserInitiated, ...
+    health_event_category: str | None = None
+    occurred_time: str | None = None
+
+
+@dataclass(frozen=True)
 class DiskReplication:
     """One managed disk in a switch protection: the disk, its cache account and where its replica goes."""
 
@@ -202,6 +222,9 @@ class Cloud(Protocol):
 
     def list_storage_accounts(self, resource_group_id: str) -> list[Resource]:
         """The storage accounts of a resource group."""
+
+    def availability(self, arm_id: str) -> AvailabilityStatus | None:
+        """Resource Health's current availability status of a resource, or None when it has none for it."""
 
     def switch_protection(self, spec: SwitchProtectionSpec) -> str:
         """Start reprotect; returns the ASR job's name (the operation's guid)."""

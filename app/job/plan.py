@@ -45,6 +45,56 @@ class ReprotectDirection:
 
 
 @dataclass(frozen=True)
+class RegionRead:
+    """One read of a resource reprotect writes to, and what answered."""
+
+    what: str  # "original resource group", "original VM", "disk of the original VM", ...
+    id: str
+    answer: str  # "found", "not found", "failed: …", or how it was known without a read of its own
+
+
+@dataclass(frozen=True)
+class RegionHealth:
+    """Azure Resource Health's word on the original VM, and what the service makes of it."""
+
+    # outage: platform trouble, blocks; user_initiated: stopped/deallocated by its owner; planned: platform
+    # maintenance; unexplained: unavailable with no cause given; unknown: Unknown or no status; unread: RH failed
+    verdict: Literal["available", "outage", "user_initiated", "planned", "unexplained", "unknown", "unread"]
+    state: str | None  # availabilityState as Azure said it
+    reason: str | None  # reasonType / context / category / healthEventCause as Azure said them
+    summary: str | None  # Azure's summary (or why Resource Health could not be read)
+
+
+@dataclass(frozen=True)
+class TargetRegionCheck:
+    """What was asked to see that the target region can be reached and is not in an outage.
+
+    Fabric health is shown for information only: it is a free string served from the vault's region with no
+    public evidence that it reflects an outage of the target region.
+    """
+
+    location: str
+    reads: tuple[RegionRead, ...]
+    resource_health: RegionHealth | None  # None: no original VM to ask about
+    fabric_health: str | None  # None: the fabric could not be read
+    fabric_health_errors: tuple[str, ...] = ()
+    advisories: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, stored: dict[str, Any]) -> TargetRegionCheck:
+        """A check stored by ``asdict``."""
+        health = stored.get("resource_health")
+        return cls(
+            location=stored["location"],
+            reads=tuple(RegionRead(**read) for read in stored.get("reads", ())),
+            resource_health=RegionHealth(**health) if health else None,
+            fabric_health=stored.get("fabric_health"),
+            fabric_health_errors=tuple(stored.get("fabric_health_errors", ())),
+            advisories=tuple(stored.get("advisories", ())),
+        )
+
+
+@dataclass(frozen=True)
 class ReprotectPlan:
     """Everything switch protection will be sent with for one VM, and how long it should take."""
 
@@ -61,11 +111,17 @@ class ReprotectPlan:
     proximity_placement_group: PlannedResource | None
     disks: tuple[PlannedDisk, ...]
     estimated_seconds: float
+    target_region: TargetRegionCheck | None = None  # None in plans stored before the check was recorded
 
     def to_json(self) -> dict[str, Any]:
         """The plan as stored with the job (plain JSON types)."""
         stored = asdict(self)
         stored["disks"] = list(stored["disks"])
+        if stored["target_region"] is not None:
+            region = stored["target_region"]
+            region["reads"] = list(region["reads"])
+            region["fabric_health_errors"] = list(region["fabric_health_errors"])
+            region["advisories"] = list(region["advisories"])
         return stored
 
     @classmethod
@@ -89,4 +145,5 @@ class ReprotectPlan:
             proximity_placement_group=artifact(stored.get("proximity_placement_group")),
             disks=tuple(PlannedDisk(**disk) for disk in stored.get("disks", ())),
             estimated_seconds=float(stored["estimated_seconds"]),
+            target_region=TargetRegionCheck.from_json(region) if (region := stored.get("target_region")) else None,
         )

@@ -21,10 +21,11 @@ from app.cloud.ids import (
     same_id,
     storage_account_id,
 )
-from app.cloud.types import Cloud, ReplicatedItem, VirtualMachine
-from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransient, VmProblem
+from app.cloud.types import Cloud, ReplicatedItem, Resource, VirtualMachine
+from app.errors import VmProblem
 from app.job.eta import DiskLoad, estimate_reprotect_seconds
 from app.job.plan import PlannedDisk, PlannedResource, ReprotectDirection, ReprotectPlan
+from app.job.region import RegionFindings, RegionRefused, inspect
 from app.job.schemas import VmTarget
 
 COMMITTED_STATES = frozenset({"unplannedfailovercommitted", "plannedfailovercommitted", "failovercommitted"})
@@ -59,12 +60,12 @@ def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Re
         )
     item = _find_item(cloud, target)
     _check_state(target, item)
-    _check_target_region(cloud, target, item, patient=patient)
-    source_vm = _check_source_vm(cloud, target, item)
+    region = _check_target_region(cloud, target, item, patient=patient)
+    source_vm = _check_source_vm(cloud, target, item, region.source_vm)
     _check_running_vm(cloud, target, item)
     recovery_container_id, policy_id = _reverse_container_mapping(cloud, target, item)
     network_id = _reverse_network(cloud, target, item)
-    target_rg = _target_resource_group(cloud, target, item)
+    target_rg = _target_resource_group(cloud, target, item, region.resource_group)
     cache = _cache_storage_account(cloud, target, item)
     availability_set = _availability_set(cloud, target, source_vm)
     ppg = _proximity_placement_group(cloud, target)
@@ -91,18 +92,21 @@ def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Re
         proximity_placement_group=ppg,
         disks=tuple(disks),
         estimated_seconds=round(estimate, 1),
+        target_region=region.check,
     )
 
 
 def recheck(cloud: Cloud, target: VmTarget) -> None:
-    """The checks whose answer can change within minutes: the item's state and the target region's health.
+    """The checks whose answer can change within minutes: the item's state and Resource Health's word on the
+    target region.
 
     Used just before submitting when the full plan was resolved moments ago (when the request was
-    accepted): it costs one item read, where a full re-resolution costs several ARM reads per VM.
+    accepted): it costs an item read and a Resource Health read, where a full re-resolution costs several
+    ARM reads per VM (the region's resources answered those reads moments ago).
     """
     item = _find_item(cloud, target)
     _check_state(target, item)
-    _check_target_region(cloud, target, item, patient=True)
+    _check_target_region(cloud, target, item, patient=True, read_resources=False)
 
 
 def item_ref_of(target: VmTarget) -> ItemRef | None:
@@ -166,49 +170,21 @@ def _check_state(target: VmTarget, item: ReplicatedItem) -> None:
         )
 
 
-def _check_target_region(cloud: Cloud, target: VmTarget, item: ReplicatedItem, *, patient: bool) -> None:
-    region = item.primary_fabric_name or item.ref.fabric
+def _check_target_region(
+    cloud: Cloud, target: VmTarget, item: ReplicatedItem, *, patient: bool, read_resources: bool = True
+) -> RegionFindings:
     try:
-        fabric = cloud.get_fabric(item.ref.vault, item.ref.fabric)
-    except (CloudPermanent, CloudThrottled):
-        raise  # throttling says nothing about the region: the caller waits and retries
-    except CloudTransient:
-        if patient:  # a worker backs off and asks again rather than failing the job on one blip
-            raise
-        raise _fail(
-            target,
-            "target_region_unreachable",
-            f"The target region {region} did not answer. Retry when it is reachable.",
-        ) from None
-    except CloudError as exc:
-        raise _fail(
-            target,
-            "target_region_unreachable",
-            f"The target region {region} did not answer ({exc.message}). Retry when it is reachable.",
-        ) from exc
-    if fabric is None or fabric.health.lower() != "normal":
-        why = "; ".join(e for e in (fabric.health_errors if fabric else ()) if e) or "its fabric is not healthy"
-        raise _fail(
-            target,
-            "target_region_unavailable",
-            f"The target region {region} is not available ({why}). Reprotect needs it to create resources; "
-            "retry once the region has recovered.",
-        )
+        return inspect(cloud, item, patient=patient, read_resources=read_resources)
+    except RegionRefused as refused:
+        raise _fail(target, refused.code, refused.message, refused.details()) from None
 
 
-def _check_source_vm(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> VirtualMachine | None:
+def _check_source_vm(
+    cloud: Cloud, target: VmTarget, item: ReplicatedItem, vm: VirtualMachine | None
+) -> VirtualMachine | None:
+    """The original VM (read by the target region's check): gone or moved is refused."""
     if not item.source_vm_id:
         return None
-    try:
-        vm = cloud.get_vm(item.source_vm_id)
-    except (CloudPermanent, CloudThrottled, CloudTransient):
-        raise  # the fabric answered, so this is a passing fault: the caller waits and retries
-    except CloudError as exc:
-        raise _fail(
-            target,
-            "target_region_unreachable",
-            f"The original VM in {item.primary_fabric_name} could not be read ({exc.message}). Retry later.",
-        ) from exc
     if vm is not None:
         return vm
     source = parse_resource_id(item.source_vm_id)
@@ -280,7 +256,9 @@ def _exists(cloud: Cloud, arm_id: str) -> bool:
     return cloud.get_resource(arm_id) is not None
 
 
-def _target_resource_group(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> PlannedResource:
+def _target_resource_group(
+    cloud: Cloud, target: VmTarget, item: ReplicatedItem, original_group: Resource | None
+) -> PlannedResource:
     """Where the VM goes back to: the original VM's own group, in the original VM's own subscription.
 
     The vault may sit in another subscription of the tenant (a central DR vault); the group is read in
@@ -300,7 +278,8 @@ def _target_resource_group(cloud: Cloud, target: VmTarget, item: ReplicatedItem)
     rg_id = original or wanted or item.recovery_resource_group_id
     if not rg_id:
         raise _fail(target, "target_resource_group_unknown", "Name a target_resource_group_id for this VM.")
-    exists = _exists(cloud, rg_id)
+    # The original group was read by the target region's check.
+    exists = original_group is not None if original and same_id(rg_id, original) else _exists(cloud, rg_id)
     return PlannedResource(id=rg_id, name=name_of(rg_id), status="existing" if exists else "new")
 
 

@@ -150,6 +150,42 @@ class Direction(BaseModel):
     target_location: str
 
 
+class RegionReadOut(BaseModel):
+    """One read of a resource reprotect writes to, and what answered."""
+
+    model_config = ConfigDict(from_attributes=True)  # rendered from app.job.plan
+
+    what: str
+    id: str
+    answer: str
+
+
+class RegionHealthOut(BaseModel):
+    """Azure Resource Health's current status of the original VM, and what the service made of it."""
+
+    model_config = ConfigDict(from_attributes=True)  # rendered from app.job.plan
+
+    verdict: Literal["available", "outage", "user_initiated", "planned", "unexplained", "unknown", "unread"] = Field(
+        description="only `outage` (Unavailable or Degraded for a platform, unplanned or outage cause) refuses"
+    )
+    state: str | None = Field(description="availabilityState as Azure said it")
+    reason: str | None = Field(description="reasonType, context, category, healthEventCause as Azure said them")
+    summary: str | None
+
+
+class TargetRegion(BaseModel):
+    """How the target region was found available: what was read, Resource Health, and (advisory) fabric health."""
+
+    model_config = ConfigDict(from_attributes=True)  # rendered from app.job.plan
+
+    location: str
+    reads: list[RegionReadOut]
+    resource_health: RegionHealthOut | None
+    fabric_health: str | None = Field(description="the vault's fabric health: shown only, never refuses")
+    fabric_health_errors: list[str]
+    advisories: list[str]
+
+
 class Plan(BaseModel):
     """What reprotect will do for one VM, resolved against Azure."""
 
@@ -168,6 +204,7 @@ class Plan(BaseModel):
     proximity_placement_group: Resolved | None
     disks: list[DiskPlan]
     estimated_seconds: float
+    target_region: TargetRegion | None = None
 
 
 class JobLink(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.cloud.types import ContainerMapping, Fabric
+from app.cloud.types import AvailabilityStatus, ContainerMapping
 from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransient, VmProblem
 from app.job.prerequisites import VmCheckFailed, recheck, resolve_plan
 from app.job.schemas import VmTarget
@@ -150,92 +150,68 @@ def test_a_committed_vm_whose_item_does_not_allow_switch_protection_is_refused(c
     )
 
 
-UNAVAILABLE = (
-    "The target region {region} is not available ({why}). Reprotect needs it to create resources; retry once the "
-    "region has recovered."
+ORIGINAL_GROUP = f"{SUB}/resourcegroups/vijami-alertrg"
+
+
+def tried(vm_answer: str) -> str:
+    return f"original resource group {ORIGINAL_GROUP}: found; original VM {ORIGINAL_VM}: {vm_answer}"
+
+
+def unreachable(vm_answer: str) -> str:
+    return (
+        f"The target region UK South did not answer reads of the resources reprotect writes to ({tried(vm_answer)}). "
+        "Retry when it is reachable."
+    )
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        CloudTransient("Azure answered 503: The resource provider is unavailable", status=503),
+        CloudTransient("Azure could not be reached: read timed out"),  # a timeout: no status
+        CloudError("the subscription is disabled"),  # unclassified
+    ],
 )
-
-
-def test_an_unhealthy_target_region_is_refused_with_every_health_error(cloud, item):
-    cloud.fabrics["asr-a2a-default-uksouth"] = Fabric(
-        "asr-a2a-default-uksouth", "UK South", "uksouth", "Critical", ("Region outage", "", "Agent unreachable")
-    )
-    assert refused(cloud, by_id(item)) == problem(
-        item,
-        "target_region_unavailable",
-        UNAVAILABLE.format(region="UK South", why="Region outage; Agent unreachable"),
-    )
-
-
-def test_a_target_region_the_vault_does_not_know_is_unavailable(cloud, item):
-    cloud.fabrics.clear()
-    assert refused(cloud, by_id(item)) == problem(
-        item, "target_region_unavailable", UNAVAILABLE.format(region="UK South", why="its fabric is not healthy")
-    )
-
-
-def test_a_target_region_without_a_friendly_name_is_named_by_its_fabric(cloud, item, props):
-    props["primaryFabricFriendlyName"] = ""
-    cloud.fabrics["asr-a2a-default-uksouth"] = Fabric("asr-a2a-default-uksouth", "", "uksouth", "Warning")
-    assert refused(cloud, by_id(item)) == problem(
-        item,
-        "target_region_unavailable",
-        UNAVAILABLE.format(region="asr-a2a-default-uksouth", why="its fabric is not healthy"),
-    )
-
-
-def test_a_target_region_that_does_not_answer_is_unreachable_for_the_api(cloud, item):
-    cloud.failures["get_fabric"] = CloudTransient("read timed out", status=504)
-    with pytest.raises(VmCheckFailed) as failed:
-        resolve_plan(cloud, by_id(item))  # as the API calls it: not patient
-    assert failed.value.problem == problem(
-        item, "target_region_unreachable", "The target region UK South did not answer. Retry when it is reachable."
-    )
+def test_a_target_region_that_does_not_answer_is_unreachable_for_the_api_with_what_was_tried(cloud, item, fault):
+    cloud.failures["get_vm"] = fault
+    failed = refused(cloud, by_id(item))  # as the API calls it: not patient
+    assert (failed.code, failed.message) == ("target_region_unreachable", unreachable(f"failed: {fault.message}"))
+    assert failed.asr_error is not None
+    reads = failed.asr_error["target_region"]["reads"]
+    assert [(r["what"], r["answer"]) for r in reads] == [
+        ("original resource group", "found"),
+        ("original VM", f"failed: {fault.message}"),
+    ]
 
 
 def test_a_worker_waits_out_a_target_region_that_does_not_answer(cloud, item):
     blip = CloudTransient("read timed out", status=504)
-    cloud.failures["get_fabric"] = blip
+    cloud.failures["get_vm"] = blip
     with pytest.raises(CloudTransient) as raised:
         resolve_plan(cloud, by_id(item), patient=True)
     assert raised.value is blip
 
 
-@pytest.mark.parametrize("patient", [False, True])
-def test_an_unclassified_azure_failure_reading_the_target_region_is_unreachable(cloud, item, patient):
-    cloud.failures["get_fabric"] = CloudError("the vault is being moved")
-    assert refused(cloud, by_id(item), patient=patient) == problem(
-        item,
-        "target_region_unreachable",
-        "The target region UK South did not answer (the vault is being moved). Retry when it is reachable.",
-    )
-
-
 @pytest.mark.parametrize(
     "fault", [CloudThrottled("slow down", retry_after=7), CloudPermanent("no", code="AuthorizationFailed", status=403)]
 )
-@pytest.mark.parametrize("method", ["get_fabric", "get_vm"])
+@pytest.mark.parametrize("method", ["get_vm", "availability"])
 def test_throttling_and_refusals_reading_the_regions_reach_the_caller(cloud, item, fault, method):
+    if method == "availability" and isinstance(fault, CloudPermanent):
+        return  # Resource Health refusing is advisory: tests/unit/test_target_region.py
     cloud.failures[method] = fault
     with pytest.raises(CloudError) as raised:
         resolve_plan(cloud, by_id(item))
     assert raised.value is fault
 
 
-def test_a_transient_failure_reading_the_original_vm_reaches_the_caller(cloud, item):
-    blip = CloudTransient("connection reset")
-    cloud.failures["get_vm"] = blip
-    with pytest.raises(CloudTransient) as raised:
-        resolve_plan(cloud, by_id(item))
-    assert raised.value is blip
-
-
-def test_an_unclassified_azure_failure_reading_the_original_vm_is_unreachable(cloud, item):
-    cloud.failures["get_vm"] = CloudError("the subscription is disabled")
-    assert refused(cloud, by_id(item)) == problem(
-        item,
-        "target_region_unreachable",
-        "The original VM in UK South could not be read (the subscription is disabled). Retry later.",
+def test_the_vault_fabric_failing_to_answer_does_not_refuse_and_is_shown(cloud, item):
+    cloud.failures["get_fabric"] = CloudTransient("read timed out", status=504)
+    region = resolve_plan(cloud, by_id(item)).target_region
+    assert region is not None
+    assert region.fabric_health is None
+    assert region.advisories == (
+        "The vault's fabric for the target region could not be read; its health is not shown.",
     )
 
 
@@ -389,22 +365,23 @@ def test_the_recheck_refuses_a_vm_whose_state_changed_since_it_was_accepted(clou
 
 
 def test_the_recheck_refuses_a_vm_whose_target_region_went_down(cloud, item):
-    cloud.fabrics["asr-a2a-default-uksouth"] = Fabric("asr-a2a-default-uksouth", "UK South", "uksouth", "Critical")
+    cloud.health[ORIGINAL_VM] = AvailabilityStatus(
+        ORIGINAL_VM, "Unavailable", summary="We're sorry, your virtual machine isn't available", reason_type="Unplanned"
+    )
     with pytest.raises(VmCheckFailed) as failed:
         recheck(cloud, VmTarget(vault_id=VAULT, vm_name="reprotectvm"))
-    assert failed.value.problem == VmProblem(
-        vm=f"{VAULT}/reprotectvm",
-        code="target_region_unavailable",
-        message=UNAVAILABLE.format(region="UK South", why="its fabric is not healthy"),
+    assert (failed.value.problem.vm, failed.value.problem.code, failed.value.problem.message) == (
+        f"{VAULT}/reprotectvm",
+        "target_region_unavailable",
+        "Azure Resource Health reports the original VM in the target region UK South as Unavailable (Unplanned; "
+        "We're sorry, your virtual machine isn't available). Reprotect needs to create resources there; retry once "
+        "the region has recovered.",
     )
 
 
-def test_the_recheck_in_a_worker_waits_out_a_target_region_that_does_not_answer(cloud, item):
-    blip = CloudTransient("read timed out")
-    cloud.failures["get_fabric"] = blip
-    with pytest.raises(CloudTransient) as raised:
-        recheck(cloud, by_id(item))
-    assert raised.value is blip
+def test_the_recheck_asks_resource_health_only(cloud, item):
+    cloud.failures["get_vm"] = CloudTransient("read timed out")  # read by the plan moments ago
+    recheck(cloud, by_id(item))
 
 
 def test_the_recheck_names_a_vm_the_vault_no_longer_protects(cloud, item):

@@ -103,13 +103,14 @@ def test_moved_source_vm_is_refused_and_says_where_it_went(cloud, item):
     assert "other-rg" in problem.message
 
 
-def test_unhealthy_target_region_is_refused(cloud, item):
+def test_a_critical_fabric_is_shown_not_refused(cloud, item):
     cloud.fabrics["asr-a2a-default-uksouth"] = Fabric(
         "asr-a2a-default-uksouth", "UK South", "uksouth", "Critical", ("Region outage",)
     )
-    problem = _problem(cloud, _target(item))
-    assert problem.code == "target_region_unavailable"
-    assert "Region outage" in problem.message
+    region = resolve_plan(cloud, _target(item)).target_region
+    assert region is not None
+    assert (region.fabric_health, region.fabric_health_errors) == ("Critical", ("Region outage",))
+    assert "Region outage" in " ".join(region.advisories)
 
 
 def test_missing_reverse_mappings_are_refused(cloud, item):

@@ -6,7 +6,15 @@ import dataclasses
 
 import pytest
 
-from app.job.plan import PlannedDisk, PlannedResource, ReprotectDirection, ReprotectPlan
+from app.job.plan import (
+    PlannedDisk,
+    PlannedResource,
+    RegionHealth,
+    RegionRead,
+    ReprotectDirection,
+    ReprotectPlan,
+    TargetRegionCheck,
+)
 from app.job.prerequisites import default_cache_account_name, resolve_plan
 from app.job.schemas import VmTarget
 from tests.fakes import ready_cloud, sample_item
@@ -55,6 +63,21 @@ RECORDED_PLAN = ReprotectPlan(
     ),
     # 127 GiB of Premium (200 MB/s): 650.24 s copy + 141.36 s resync of 5 %, plus 1/5, plus 25 min autoscale.
     estimated_seconds=2449.9,
+    # The original resource group and VM answered (the VM names its disk); Resource Health says Available.
+    target_region=TargetRegionCheck(
+        location="uksouth",
+        reads=(
+            RegionRead("original resource group", f"{SUB}/resourcegroups/vijami-alertrg", "found"),
+            RegionRead("original VM", ORIGINAL_VM, "found"),
+            RegionRead(
+                "disk of the original VM",
+                f"{SUB}/resourcegroups/vijami-alertrg/providers/microsoft.compute/disks/{OS_DISK.lower()}",
+                "named by the original VM's answer",
+            ),
+        ),
+        resource_health=RegionHealth("available", "Available", None, None),
+        fabric_health="Normal",
+    ),
 )
 
 

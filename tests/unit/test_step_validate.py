@@ -119,7 +119,7 @@ def test_a_resolution_that_fails_fails_the_job_with_the_checks_code_and_message(
 
 
 def test_an_unreachable_target_region_is_waited_out_by_the_worker_not_failed(cloud, item):
-    cloud.failures["get_fabric"] = CloudTransient("connection reset")
+    cloud.failures["get_vm"] = CloudTransient("connection reset")
 
     with pytest.raises(CloudTransient):
         run_step(cloud, job(item, JobState.VALIDATING), NO_SENDS)
