@@ -15,6 +15,8 @@ from app.cloud.ids import ItemRef, VaultRef, same_id
 from app.cloud.types import (
     AsrJob,
     ContainerMapping,
+    Disk,
+    DiskEncryptionSet,
     Fabric,
     NetworkMapping,
     ReplicatedItem,
@@ -126,6 +128,14 @@ class FakeCloud:
         self._fail_if_told("get_vm")
         raw = self.resources.get(arm_id.lower())
         return parse.virtual_machine(raw) if raw else None
+
+    def get_disk(self, arm_id: str) -> Disk | None:
+        raw = self.resources.get(arm_id.lower())
+        return parse.managed_disk(raw) if raw else None
+
+    def get_disk_encryption_set(self, arm_id: str) -> DiskEncryptionSet | None:
+        raw = self.resources.get(arm_id.lower())
+        return parse.disk_encryption_set(raw) if raw else None
 
     def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
         prefix = f"/subscriptions/{subscription_id}/".lower()

@@ -32,6 +32,14 @@ class PlannedDisk:
     size_gb: float
     target_disk_type: str | None
     replica_disk_type: str | None
+    disk_type: str | None = None  # OperatingSystem or Data
+    # Encryption in the region the VM goes back to: the disk encryption set of its replica disk
+    # (customer-managed keys) and its Azure Disk Encryption secret / key encryption key with their vaults.
+    disk_encryption_set_id: str | None = None
+    ade_secret_url: str | None = None
+    ade_secret_vault_id: str | None = None
+    ade_key_url: str | None = None
+    ade_key_vault_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class ReprotectPlan:
     proximity_placement_group: PlannedResource | None
     disks: tuple[PlannedDisk, ...]
     estimated_seconds: float
+    scale_set: PlannedResource | None = None  # the original VM's flexible scale set, kept on the way back
 
     def to_json(self) -> dict[str, Any]:
         """The plan as stored with the job (plain JSON types)."""
@@ -89,4 +98,5 @@ class ReprotectPlan:
             proximity_placement_group=artifact(stored.get("proximity_placement_group")),
             disks=tuple(PlannedDisk(**disk) for disk in stored.get("disks", ())),
             estimated_seconds=float(stored["estimated_seconds"]),
+            scale_set=artifact(stored.get("scale_set")),
         )

@@ -130,6 +130,9 @@ class DiskPlan(BaseModel):
     size_gb: float
     target_disk_type: str | None
     replica_disk_type: str | None
+    disk_encryption_set_id: str | None = None
+    ade_secret_vault_id: str | None = None
+    ade_key_vault_id: str | None = None
 
 
 class Direction(BaseModel):
@@ -161,6 +164,7 @@ class Plan(BaseModel):
     proximity_placement_group: Resolved | None
     disks: list[DiskPlan]
     estimated_seconds: float
+    scale_set: Resolved | None = None
 
 
 class JobLink(BaseModel):
