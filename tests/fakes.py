@@ -130,6 +130,7 @@ class FakeCloud:
         return parse.virtual_machine(raw) if raw else None
 
     def get_disk(self, arm_id: str) -> Disk | None:
+        self._fail_if_told("get_disk")
         raw = self.resources.get(arm_id.lower())
         return parse.managed_disk(raw) if raw else None
 
