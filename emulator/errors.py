@@ -16,6 +16,7 @@ WRONG_CONTAINER = "28055"
 POLICY_NOT_MAPPED = "28056"
 DISK_NOT_ATTACHED = "28057"
 ACTION_NOT_ALLOWED = "28058"
+ENCRYPTION_DETAILS_INVALID = "28059"  # encrypted disk without its keys in the target region (not public)
 
 # Job (task) failures.
 TARGET_REGION_UNAVAILABLE = "150020"
