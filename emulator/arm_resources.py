@@ -15,6 +15,9 @@ PPG = "Microsoft.Compute/proximityPlacementGroups"
 STORAGE = "Microsoft.Storage/storageAccounts"
 VNET = "Microsoft.Network/virtualNetworks"
 NIC = "Microsoft.Network/networkInterfaces"
+KEY_VAULT = "Microsoft.KeyVault/vaults"
+DES = "Microsoft.Compute/diskEncryptionSets"
+VMSS = "Microsoft.Compute/virtualMachineScaleSets"
 
 _POWER_TEXT = {"running": "VM running", "stopped": "VM stopped", "deallocated": "VM deallocated"}
 
@@ -64,6 +67,7 @@ def make_vm(
     avset_id: str | None = None,
     ppg_id: str | None = None,
     power: str = "running",
+    scale_set_id: str | None = None,
 ) -> Resource:
     """A virtual machine; ``power`` shows in its instance view."""
     os_disk = next(d for d in disks if d.disk_type == "OperatingSystem")
@@ -83,6 +87,8 @@ def make_vm(
         props["availabilitySet"] = {"id": avset_id}
     if ppg_id:
         props["proximityPlacementGroup"] = {"id": ppg_id}
+    if scale_set_id:
+        props["virtualMachineScaleSet"] = {"id": scale_set_id}
     vm_id = ids.resource_id(sub, group, VM, name)
     return Resource(vm_id, VM, name, location, {"properties": props}, power_state=power)
 
@@ -123,8 +129,9 @@ def make_disk(
     sku: str,
     os_type: str | None = None,
     managed_by: str | None = None,
+    encryption: dict[str, Any] | None = None,
 ) -> Resource:
-    """A managed disk."""
+    """A managed disk; ``encryption`` holds ``diskEncryptionSetId`` or ``encryptionSettingsCollection``."""
     props: dict[str, Any] = {
         "diskSizeGB": int(size_gib),
         "diskSizeBytes": int(size_gib * 1024**3),
@@ -134,6 +141,14 @@ def make_disk(
     }
     if os_type:
         props["osType"] = os_type
+    encryption = encryption or {}
+    props["encryption"] = (
+        {"type": "EncryptionAtRestWithCustomerKey", "diskEncryptionSetId": encryption["diskEncryptionSetId"]}
+        if encryption.get("diskEncryptionSetId")
+        else {"type": "EncryptionAtRestWithPlatformKey"}
+    )
+    if encryption.get("encryptionSettingsCollection"):
+        props["encryptionSettingsCollection"] = encryption["encryptionSettingsCollection"]
     body: dict[str, Any] = {"sku": {"name": sku, "tier": sku.split("_")[0]}, "properties": props}
     if managed_by:
         body["managedBy"] = managed_by
@@ -207,3 +222,43 @@ def make_nic(sub: str, group: str, name: str, location: str, *, subnet_id: str, 
     }
     body = {"properties": {"provisioningState": "Succeeded", "ipConfigurations": [config]}}
     return Resource(nic_id, NIC, name, location, body)
+
+
+def make_key_vault(sub: str, group: str, name: str, location: str) -> Resource:
+    """A key vault enabled for disk encryption (Microsoft.KeyVault/vaults, as ARM shows it)."""
+    body = {
+        "properties": {
+            "tenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "sku": {"family": "A", "name": "standard"},
+            "vaultUri": f"https://{name}.vault.azure.net/",
+            "enabledForDiskEncryption": True,
+            "enableSoftDelete": True,
+            "provisioningState": "Succeeded",
+        }
+    }
+    return Resource(ids.resource_id(sub, group, KEY_VAULT, name), KEY_VAULT, name, location, body)
+
+
+def make_disk_encryption_set(sub: str, group: str, name: str, location: str, *, key_vault_id: str) -> Resource:
+    """A disk encryption set whose active key lives in ``key_vault_id`` (Compute DiskEncryptionSet)."""
+    vault = key_vault_id.rstrip("/").rsplit("/", 1)[-1]
+    body = {
+        "identity": {"type": "SystemAssigned", "principalId": "00000000-0000-0000-0000-000000000001"},
+        "properties": {
+            "encryptionType": "EncryptionAtRestWithCustomerKey",
+            "activeKey": {
+                "sourceVault": {"id": key_vault_id},
+                "keyUrl": f"https://{vault}.vault.azure.net/keys/{name}-key/0123456789abcdef0123456789abcdef",
+            },
+            "provisioningState": "Succeeded",
+        },
+    }
+    return Resource(ids.resource_id(sub, group, DES, name), DES, name, location, body)
+
+
+def make_scale_set(sub: str, group: str, name: str, location: str) -> Resource:
+    """A virtual machine scale set in flexible orchestration (VMs join it by ``virtualMachineScaleSet.id``)."""
+    body = {
+        "properties": {"orchestrationMode": "Flexible", "platformFaultDomainCount": 1, "provisioningState": "Succeeded"}
+    }
+    return Resource(ids.resource_id(sub, group, VMSS, name), VMSS, name, location, body)

@@ -207,6 +207,8 @@ class _VmBuilder:
         self.os_type = str(spec.get("os", "Windows"))
         self.size = str(spec.get("size", "Standard_D2s_v3"))
         self.unmanaged = bool(spec.get("unmanaged", False))
+        self.encryption = str(spec.get("encryption") or "none").lower()  # none | ade | ade_kek | des
+        self.keys: dict[str, dict[str, Any]] = {}  # side (primary | recovery) -> disk encryption of that side
         defaults = parent.defaults
         self.hours = float(spec.get("failed_over_hours_ago", defaults.get("failed_over_hours_ago", 6)))
         enable = spec.get("enable_replication_minutes", defaults.get("enable_replication_minutes"))
@@ -247,13 +249,20 @@ class _VmBuilder:
         ea_avset = p._put(arm.make_avset(sid, self.group, avset, self.primary.location)).id if avset else None
         ea_ppg = p._put(arm.make_ppg(sid, self.group, ppg, self.primary.location)).id if ppg else None
         cache = p._cache(sid, self.group, self.primary.location, self.vault)
+        self._key_material()
+        scale_set = self.spec.get("scale_set")
+        ea_vmss = (
+            p._put(arm.make_scale_set(sid, self.group, scale_set, self.primary.location)).id if scale_set else None
+        )
         source = str(self.spec.get("source_vm", "present"))
         source_group = None if source == "deleted" else source.split(":", 1)[1] if ":" in source else self.group
         original_vm_id = ids.resource_id(sid, self.group, arm.VM, self.name)
         ea_accounts = self._vhd_accounts()
         ea_nic = self._nic(self.group, f"{self.name}-nic", self.primary.location, vnet, ip)
         if source_group is not None:
-            vm_disks = self._materialise(disks, source_group, self.primary.location, ea_accounts[0], original_vm_id)
+            vm_disks = self._materialise(
+                disks, source_group, self.primary.location, ea_accounts[0], original_vm_id, side="primary"
+            )
             power = str(self.spec.get("source_power", "running"))
             p._put(
                 arm.make_vm(
@@ -269,6 +278,7 @@ class _VmBuilder:
                     avset_id=ea_avset,
                     ppg_id=ea_ppg,
                     power=power,
+                    scale_set_id=ea_vmss,
                 )
             )
         item_disks = [self._item_disk(d, cache, ea_accounts) for d in disks]
@@ -295,6 +305,7 @@ class _VmBuilder:
             initial_primary_location=self.primary.location,
             initial_recovery_location=self.recovery.location,
             unmanaged=self.unmanaged,
+            encryption_type="OnePassEncrypted" if self.encryption.startswith("ade") else "NotEncrypted",
         )
         if self.state == "protected":
             self._protected(item, disks)
@@ -316,12 +327,58 @@ class _VmBuilder:
         self.p._put(arm.make_storage_account(self.sid, self.rec_group, recovery, self.recovery.location))
         return original, recovery
 
+    def _key_material(self) -> None:
+        """Keys on each side, as enable replication left them: ADE secrets (and KEK) copied to an ``asr`` key
+        vault of the recovery region; for customer-managed keys a disk encryption set per region, each with
+        a key vault of its own region (docs: ADE and CMK replication)."""
+        if self.encryption == "none":
+            return
+        secret = uuid.UUID(int=self.p.rng.getrandbits(128))
+        version = uuid.UUID(int=self.p.rng.getrandbits(128)).hex
+        for side, group, location, suffix in (
+            ("primary", self.group, self.primary.location, ""),
+            ("recovery", self.rec_group, self.recovery.location, "asr"),
+        ):
+            if self.encryption == "des":
+                vault = self.p._put(arm.make_key_vault(self.sid, group, f"{self.name}-deskv{suffix}", location))
+                des = arm.make_disk_encryption_set(
+                    self.sid, group, f"{self.name}-des{suffix}", location, key_vault_id=vault.id
+                )
+                self.keys[side] = {"diskEncryptionSetId": self.p._put(des).id}
+                continue
+            vault = self.p._put(arm.make_key_vault(self.sid, group, f"{self.name}-kv{suffix}", location))
+            entry: dict[str, Any] = {
+                "diskEncryptionKey": {
+                    "sourceVault": {"id": vault.id},
+                    "secretUrl": f"https://{vault.name}.vault.azure.net/secrets/{secret}/{version}",
+                }
+            }
+            if self.encryption == "ade_kek":
+                entry["keyEncryptionKey"] = {
+                    "sourceVault": {"id": vault.id},
+                    "keyUrl": f"https://{vault.name}.vault.azure.net/keys/{self.name}-kek/{version}",
+                }
+            self.keys[side] = {
+                "encryptionSettingsCollection": {
+                    "enabled": True,
+                    "encryptionSettings": [entry],
+                    "encryptionSettingsVersion": "1.1",
+                }
+            }
+
     def _nic(self, group: str, name: str, location: str, vnet: Resource | None, ip: str) -> str:
         subnet = f"{vnet.id}/subnets/default" if vnet else ""
         return self.p._put(arm.make_nic(self.sid, group, name, location, subnet_id=subnet, ip=ip)).id
 
     def _materialise(
-        self, disks: list[dict[str, Any]], group: str, location: str, account: str | None, vm_id: str
+        self,
+        disks: list[dict[str, Any]],
+        group: str,
+        location: str,
+        account: str | None,
+        vm_id: str,
+        *,
+        side: str,
     ) -> list[arm.VmDisk]:
         """Create the disks (managed) in ``group`` and describe them for a VM profile."""
         out = []
@@ -341,6 +398,7 @@ class _VmBuilder:
                     sku=d["sku"],
                     os_type=os_type,
                     managed_by=vm_id,
+                    encryption=self.keys.get(side),
                 )
             )
             out.append(arm.VmDisk(d["name"], d["type"], d["size"], d["sku"], managed_id=disk.id, lun=d["lun"]))
@@ -361,6 +419,7 @@ class _VmBuilder:
             staging_account_id=cache,
             failover_disk_name=d["name"],
         )
+        self._item_encryption(disk)
         original, recovery = accounts
         if original and recovery:
             disk.disk_id = ""
@@ -369,6 +428,17 @@ class _VmBuilder:
             disk.recovery_disk_uri = sim.vhd_uri(recovery, d["name"])
             disk.recovery_account_id = ids.resource_id(self.sid, self.rec_group, arm.STORAGE, recovery)
         return disk
+
+    def _item_encryption(self, disk: ItemDisk) -> None:
+        """What the item shows: both sides' disk encryption sets; the ADE keys replication uses (the recovery
+        region's copies, which enable replication named as the target key vaults)."""
+        primary, recovery = self.keys.get("primary", {}), self.keys.get("recovery", {})
+        disk.primary_des_id = primary.get("diskEncryptionSetId")
+        disk.recovery_des_id = recovery.get("diskEncryptionSetId")
+        settings = recovery.get("encryptionSettingsCollection", {}).get("encryptionSettings") or [{}]
+        dek, kek = settings[0].get("diskEncryptionKey") or {}, settings[0].get("keyEncryptionKey") or {}
+        disk.ade_secret, disk.ade_vault_id = dek.get("secretUrl"), (dek.get("sourceVault") or {}).get("id")
+        disk.ade_kek, disk.ade_kek_vault_id = kek.get("keyUrl"), (kek.get("sourceVault") or {}).get("id")
 
     def _protected(self, item: Item, disks: list[dict[str, Any]]) -> None:
         item.protection_state = item.protection_state_description = "Protected"
@@ -407,7 +477,16 @@ class _VmBuilder:
         sea_vm_id = ids.resource_id(sid, self.rec_group, arm.VM, self.name)
         sea_vnet = p.world.get(recovery_vnet_id)
         sea_nic = self._nic(self.rec_group, f"{self.name}-nic-asr", self.recovery.location, sea_vnet, ip)
-        vm_disks = self._materialise(disks, self.rec_group, self.recovery.location, self._vhd_accounts()[1], sea_vm_id)
+        vm_disks = self._materialise(
+            disks, self.rec_group, self.recovery.location, self._vhd_accounts()[1], sea_vm_id, side="recovery"
+        )
+        scale_set = self.spec.get("scale_set")
+        sea_vmss = (
+            p._put(arm.make_scale_set(sid, self.rec_group, f"{scale_set}-asr", self.recovery.location)).id
+            if scale_set
+            else None
+        )
+        item.scale_set_id = sea_vmss
         p._put(
             arm.make_vm(
                 sid,
@@ -421,6 +500,7 @@ class _VmBuilder:
                 nic_ids=[sea_nic],
                 avset_id=sea_avset,
                 ppg_id=sea_ppg,
+                scale_set_id=sea_vmss,
             )
         )
         for disk in item.disks:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Callable
+from typing import Any
 
 from emulator import artifacts, errors, ids
 from emulator import simulation as sim
@@ -268,6 +269,7 @@ class Engine:
         item.recovery_rg_id = target_group
         item.recovery_avset_id = request.avset_id
         item.recovery_ppg_id = request.ppg_id
+        item.scale_set_id = request.scale_set_id
         running_net = old.recovery_network_id
         mapping = next((m for m in vault.network_mappings if ids.same(m.primary_network_id, running_net)), None)
         back_net = mapping.recovery_network_id if mapping else (old.nics[0].network_id if old.nics else None)
@@ -339,6 +341,9 @@ class Engine:
             target_sku=wanted.target_sku or was.sku,
             staging_account_id=wanted.staging_account_id,
             failover_disk_name=was.name,
+            primary_des_id=was.recovery_des_id,
+            recovery_des_id=wanted.des_id,
+            **_ade_fields(wanted.encryption or job.request.encryption if was.ade_secret else None),
         )
 
     # -- endings --------------------------------------------------------------------------------
@@ -419,6 +424,17 @@ class Engine:
         op = vault.operations.get(job.name.lower())
         if op is not None and op.follows_job and op.status is None:
             _settle(op, job, at)
+
+
+def _ade_fields(info: dict[str, Any] | None) -> dict[str, str | None]:
+    """The item's ADE fields after reprotect: the keys the request named for the way back."""
+    dek, kek = (info or {}).get("diskEncryptionKeyInfo") or {}, (info or {}).get("keyEncryptionKeyInfo") or {}
+    return {
+        "ade_secret": dek.get("secretIdentifier"),
+        "ade_vault_id": dek.get("keyVaultResourceArmId"),
+        "ade_kek": kek.get("keyIdentifier"),
+        "ade_kek_vault_id": kek.get("keyVaultResourceArmId"),
+    }
 
 
 def _settle(op: Operation, job: Job, at: float) -> None:

@@ -21,6 +21,7 @@ POLICY_NOT_MAPPED = "28056"
 DISK_NOT_ATTACHED = "28057"
 ACTION_NOT_ALLOWED = "28058"
 TARGET_GROUP_NOT_CHANGEABLE = "28059"
+ENCRYPTION_DETAILS_INVALID = "28060"  # encrypted disk without its keys in the target region (not public)
 
 # Job (task) failures.
 TARGET_REGION_UNAVAILABLE = "150020"

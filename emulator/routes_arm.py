@@ -22,6 +22,9 @@ TYPES = {
     arm.STORAGE: ("StorageAccounts", "GetProperties", "ListByResourceGroup", "List"),
     arm.VNET: ("VirtualNetworks", "Get", "List", "ListAll"),
     arm.NIC: ("NetworkInterfaces", "Get", "List", "ListAll"),
+    arm.KEY_VAULT: ("KeyVaults", "Get", "ListByResourceGroup", "ListBySubscription"),
+    arm.DES: ("DiskEncryptionSets", "Get", "ListByResourceGroup", "List"),
+    arm.VMSS: ("VirtualMachineScaleSets", "Get", "List", "ListAll"),
     "Microsoft.RecoveryServices/vaults": ("Vaults", "Get", "ListByResourceGroup", "ListBySubscriptionId"),
 }
 G = "/subscriptions/{sub}/resourceGroups/{rg}"

@@ -9,7 +9,7 @@ from emulator import errors, ids, lookup, lro
 from emulator.errors import asr_not_found, asr_refusal, bad_request
 from emulator.router import Ctx, Reply, Router
 from emulator.routes_asr import C, V
-from emulator.state import DiskInput, Item, Operation, ReprotectRequest, Vault
+from emulator.state import DiskInput, Item, Operation, ReprotectRequest, Vault, World
 from emulator.views_asr import container, container_id
 from emulator.views_item import item_id, item_json
 from emulator.views_job import job_id, job_json, operation_status
@@ -41,6 +41,8 @@ def _disk(raw: Any) -> DiskInput:
         replica_sku=raw.get("recoveryReplicaDiskAccountType"),
         target_sku=raw.get("recoveryTargetDiskAccountType"),
         recovery_account_id=raw.get("recoveryAzureStorageAccountId"),
+        des_id=raw.get("recoveryDiskEncryptionSetId"),
+        encryption=raw.get("diskEncryptionInfo") if isinstance(raw.get("diskEncryptionInfo"), dict) else None,
     )
 
 
@@ -55,6 +57,8 @@ def parse_request(details: dict[str, Any], *, legacy: bool) -> ReprotectRequest:
         managed_disks=[_disk(d) for d in details.get("vmManagedDisks") or []],
         vm_disks=[_disk(d) for d in details.get("vmDisks") or []],
         legacy=legacy,
+        encryption=details.get("diskEncryptionInfo") if isinstance(details.get("diskEncryptionInfo"), dict) else None,
+        scale_set_id=details.get("recoveryVirtualMachineScaleSetId"),
     )
 
 
@@ -139,6 +143,39 @@ def _check_target_group(item: Item, request: ReprotectRequest) -> None:
         )
 
 
+def check_encryption(world: World, vault: Vault, item: Item, request: ReprotectRequest) -> None:
+    """An encrypted disk needs its keys named, in the region the VM goes back to (emulator's rule: Azure's
+    answer to a missing or misplaced key is not public; README.md)."""
+    target = vault.fabrics[item.fabric.lower()].location
+    for disk in item.disks:
+        wanted = next((d for d in request.managed_disks if ids.same(d.disk_id, disk.recovery_target_disk_id)), None)
+        if wanted is None:
+            continue
+        if disk.recovery_des_id or disk.primary_des_id:
+            _key_in(world, disk.name, "disk encryption set (recoveryDiskEncryptionSetId)", wanted.des_id, target)
+        if disk.ade_secret:
+            info = wanted.encryption or request.encryption or {}
+            secret = (info.get("diskEncryptionKeyInfo") or {}).get("keyVaultResourceArmId")
+            _key_in(world, disk.name, "disk encryption key vault (diskEncryptionInfo)", secret, target)
+            if disk.ade_kek:
+                kek = (info.get("keyEncryptionKeyInfo") or {}).get("keyVaultResourceArmId")
+                _key_in(world, disk.name, "key encryption key vault (diskEncryptionInfo)", kek, target)
+
+
+def _key_in(world: World, disk: str, what: str, arm_id: str | None, location: str) -> None:
+    found = world.get(arm_id) if arm_id else None
+    if found is not None and found.location.lower() == location.lower():
+        return
+    why = "is not given" if not arm_id else "does not exist" if found is None else f"is in {found.location}"
+    raise asr_refusal(
+        400,
+        errors.ENCRYPTION_DETAILS_INVALID,
+        f"The {what} for the encrypted disk '{disk}' {why}.",
+        "An encrypted disk is replicated with keys in the target region.",
+        f"Pass a {what} in '{location}'.",
+    )
+
+
 def _in_progress(item: Item) -> None:
     if item.scenario_name != "None":
         raise asr_refusal(
@@ -176,6 +213,7 @@ def _switch_protection(ctx: Ctx) -> Reply:
         )
     request = parse_request(details, legacy=False)
     check(vault, item, request)
+    check_encryption(ctx.emulator.world, vault, item, request)
     job = ctx.emulator.engine.submit(vault, item, request)
     op = Operation(job.name, job.name, ctx.now, "container", fabric.name, fabric.container)
     reply = lro.accepted(ctx, vault, op, container_id(vault, fabric))

@@ -22,6 +22,13 @@ from emulator.router import Ctx, Reply, Router
 from emulator.stats import Stats
 from emulator.throttle import Throttle
 
+# Storage resource provider calls under its own limits (operation id -> bucket).
+STORAGE_LIMITED = {
+    "ARM_StorageAccounts_ListByResourceGroup": "storage-lists",
+    "ARM_StorageAccounts_List": "storage-lists",
+    "ARM_StorageAccounts_GetProperties": "storage-reads",
+}
+
 
 def build_router() -> Router:
     """Every ARM/ASR route."""
@@ -91,6 +98,9 @@ class Emulator:
         reply.headers[f"x-ms-ratelimit-remaining-subscription-{kind}"] = str(
             self.throttle.remaining(subscription, kind)
         )
+        reply.headers[f"x-ms-ratelimit-remaining-subscription-global-{kind}"] = str(
+            self.throttle.remaining(subscription, f"global-{kind}")
+        )
         self.stats.statuses[str(reply.status)] += 1
         return reply
 
@@ -137,6 +147,19 @@ class Emulator:
             if other_method:
                 raise ArmError(405, "MethodNotAllowed", f"The method '{method}' is not allowed on '{path}'.")
             raise ArmError(404, "InvalidResourceType", f"No resource type or action matches the path '{path}'.")
+        storage_kind = STORAGE_LIMITED.get(route.operation_id)
+        if storage_kind is not None:
+            allowed, retry_after = self.throttle.take_storage(subscription, storage_kind)
+            if not allowed:
+                self.stats.throttled += 1
+                operation = "List" if storage_kind == "storage-lists" else "Read_ObservationWindow_00:05:00"
+                raise ArmError(
+                    429,
+                    "TooManyRequests",
+                    f"The request is being throttled as the limit has been reached for operation type - {operation}. "
+                    "For more information, see - https://aka.ms/srpthrottlinglimits",
+                    headers={"Retry-After": str(retry_after)},
+                )
         ctx = Ctx(self, method.upper(), path, params, query, body, base_url)
         self.stats.call(route.operation_id, method, subscription)
         try:

@@ -125,6 +125,9 @@ def _validate_vm(vm: dict[str, Any], groups: set[str], where: str) -> None:
     source = str(vm.get("source_vm", "present"))
     if source not in ("present", "deleted") and not source.startswith("moved:"):
         raise ScenarioError(f"{where}: source_vm must be present, deleted or moved:<resource group>.")
+    encryption = str(vm.get("encryption") or "none").lower()
+    if encryption not in ("none", "ade", "ade_kek", "des"):
+        raise ScenarioError(f"{where}: encryption must be none, ade, ade_kek or des, not '{encryption}'.")
     disks = vm.get("disks")
     if not isinstance(disks, list) or not disks:
         raise ScenarioError(f"{where}: at least one disk (the OS disk) is required.")

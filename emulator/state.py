@@ -99,6 +99,15 @@ class ItemDisk:
     target_sku: str | None = None
     staging_account_id: str | None = None
     failover_disk_name: str | None = None
+    # Encryption as A2AProtectedManagedDiskDetails shows it: disk encryption sets of each side (customer-
+    # managed keys) and the Azure Disk Encryption keys replication uses (secretIdentifier, dekKeyVaultArmId,
+    # keyIdentifier, kekKeyVaultArmId).
+    primary_des_id: str | None = None
+    recovery_des_id: str | None = None
+    ade_secret: str | None = None
+    ade_vault_id: str | None = None
+    ade_kek: str | None = None
+    ade_kek_vault_id: str | None = None
     # Unmanaged disks only.
     disk_uri: str | None = None
     primary_account_id: str | None = None
@@ -144,6 +153,8 @@ class Item:
     initial_primary_location: str
     initial_recovery_location: str
     unmanaged: bool = False
+    encryption_type: str = "NotEncrypted"  # vmEncryptionType
+    scale_set_id: str | None = None  # recoveryVirtualMachineScaleSetId
     replication_health: str = "Normal"
     recovery_avset_id: str | None = None
     recovery_ppg_id: str | None = None
@@ -172,6 +183,8 @@ class DiskInput:
     replica_sku: str | None = None
     target_sku: str | None = None
     recovery_account_id: str | None = None
+    des_id: str | None = None  # recoveryDiskEncryptionSetId
+    encryption: dict[str, Any] | None = None  # diskEncryptionInfo
 
 
 @dataclass
@@ -186,6 +199,8 @@ class ReprotectRequest:
     managed_disks: list[DiskInput]
     vm_disks: list[DiskInput]
     legacy: bool = False
+    encryption: dict[str, Any] | None = None  # diskEncryptionInfo (the VM's)
+    scale_set_id: str | None = None  # recoveryVirtualMachineScaleSetId
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""ARM's per-subscription token buckets (reads and writes). They refill in real time, never scaled."""
+"""ARM's per-subscription token buckets (reads and writes, per principal and the global 15x ones) and the
+Storage resource provider's own limits on storage-account management calls. They refill in real time,
+never scaled. Sources: "Understand how Azure Resource Manager throttles requests" (token buckets 250/25 s
+reads, 200/10 s writes per principal; a global subscription limit 15 times that) and "Scalability targets
+for the Azure Storage resource provider" (800 reads and 100 lists per 5 minutes)."""
 
 from __future__ import annotations
 
@@ -53,20 +57,49 @@ class Throttle:
     enabled: bool = True
     reads: BucketConfig = field(default_factory=lambda: BucketConfig(250, 25))
     writes: BucketConfig = field(default_factory=lambda: BucketConfig(200, 10))
+    # Storage resource provider, per subscription (Azure: per subscription and region; one bucket for all
+    # regions is never easier): storage-account lists and reads.
+    storage_lists: BucketConfig = field(default_factory=lambda: BucketConfig(100, 100 / 300))
+    storage_reads: BucketConfig = field(default_factory=lambda: BucketConfig(800, 800 / 300))
     buckets: dict[tuple[str, str], TokenBucket] = field(default_factory=dict)
+
+    def _config(self, kind: str) -> BucketConfig:
+        base = kind.removeprefix("global-")
+        config = {"reads": self.reads, "writes": self.writes}.get(base) or (
+            self.storage_lists if base == "storage-lists" else self.storage_reads
+        )
+        if kind.startswith("global-"):  # every principal's calls together: 15 times one principal's bucket
+            return BucketConfig(config.burst * 15, config.per_second * 15)
+        return config
 
     def _bucket(self, subscription: str, kind: str) -> TokenBucket:
         key = (subscription.lower(), kind)
         if key not in self.buckets:
-            config = self.reads if kind == "reads" else self.writes
+            config = self._config(kind)
             self.buckets[key] = TokenBucket(config, config.burst, self.clock())
         return self.buckets[key]
 
     def take(self, subscription: str, kind: str) -> tuple[bool, int]:
-        """Spend a token: (allowed, Retry-After seconds when not)."""
-        bucket = self._bucket(subscription, kind)
+        """Spend a token of the principal's and of the global bucket: (allowed, Retry-After seconds when not)."""
         if not self.enabled:
             return True, 0
+        own, shared = self._bucket(subscription, kind), self._bucket(subscription, f"global-{kind}")
+        now = self.clock()  # after creating the buckets: a bucket stamped later than ``now`` would lose tokens
+        own.refill(now)
+        shared.refill(now)
+        if own.tokens >= 1.0 and shared.tokens >= 1.0:
+            own.tokens -= 1.0
+            shared.tokens -= 1.0
+            return True, 0
+        return False, max(
+            own.retry_after() if own.tokens < 1.0 else 0, shared.retry_after() if shared.tokens < 1.0 else 0
+        )
+
+    def take_storage(self, subscription: str, kind: str) -> tuple[bool, int]:
+        """The Storage provider's own limit (``storage-lists`` or ``storage-reads``), after ARM's."""
+        if not self.enabled:
+            return True, 0
+        bucket = self._bucket(subscription, kind)
         if bucket.take(self.clock()):
             return True, 0
         return False, bucket.retry_after()
@@ -78,13 +111,14 @@ class Throttle:
         return int(bucket.tokens)
 
     def configure(self, body: dict[str, Any]) -> None:
-        """Apply ``{"enabled", "reads": {"burst", "per_second"}, "writes": {...}}`` (each part optional)."""
+        """Apply ``{"enabled", "reads": {"burst", "per_second"}, "writes": {...}, "storage_lists": {...},
+        "storage_reads": {...}}`` (each part optional)."""
         if "enabled" in body:
             self.enabled = bool(body["enabled"])
-        for kind in ("reads", "writes"):
+        for kind in ("reads", "writes", "storage_lists", "storage_reads"):
             part = body.get(kind)
             if isinstance(part, dict):
-                config = self.reads if kind == "reads" else self.writes
+                config = getattr(self, kind)
                 config.burst = float(part.get("burst", config.burst))
                 config.per_second = float(part.get("per_second", config.per_second))
                 if "enabled" not in body:
@@ -101,4 +135,6 @@ class Throttle:
             "enabled": self.enabled,
             "reads": {"burst": self.reads.burst, "per_second": self.reads.per_second},
             "writes": {"burst": self.writes.burst, "per_second": self.writes.per_second},
+            "storage_lists": {"burst": self.storage_lists.burst, "per_second": self.storage_lists.per_second},
+            "storage_reads": {"burst": self.storage_reads.burst, "per_second": self.storage_reads.per_second},
         }

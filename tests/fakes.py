@@ -16,6 +16,8 @@ from app.cloud.types import (
     AsrJob,
     AvailabilityStatus,
     ContainerMapping,
+    Disk,
+    DiskEncryptionSet,
     Fabric,
     NetworkMapping,
     ReplicatedItem,
@@ -129,6 +131,15 @@ class FakeCloud:
         self._fail_if_told("get_vm")
         raw = self.resources.get(arm_id.lower())
         return parse.virtual_machine(raw) if raw else None
+
+    def get_disk(self, arm_id: str) -> Disk | None:
+        self._fail_if_told("get_disk")
+        raw = self.resources.get(arm_id.lower())
+        return parse.managed_disk(raw) if raw else None
+
+    def get_disk_encryption_set(self, arm_id: str) -> DiskEncryptionSet | None:
+        raw = self.resources.get(arm_id.lower())
+        return parse.disk_encryption_set(raw) if raw else None
 
     def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
         prefix = f"/subscriptions/{subscription_id}/".lower()

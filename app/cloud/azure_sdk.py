@@ -31,6 +31,8 @@ from app.cloud.types import (
     AsrJob,
     AvailabilityStatus,
     ContainerMapping,
+    Disk,
+    DiskEncryptionSet,
     Fabric,
     NetworkMapping,
     ReplicatedItem,
@@ -42,7 +44,7 @@ from app.errors import CloudPermanent, InvalidRequest
 from app.settings import AzureSettings
 
 # api-version for reads of resource types no dedicated client covers (generic ``resources.get_by_id``).
-_GENERIC_API_VERSIONS = {"microsoft.network": "2024-05-01"}
+_GENERIC_API_VERSIONS = {"microsoft.network": "2024-05-01", "microsoft.keyvault": "2023-07-01"}
 _DEFAULT_API_VERSION = "2021-04-01"
 
 
@@ -169,6 +171,8 @@ class AzureCloud:
             found = self._or_none(lambda: self.clients.compute(sub).proximity_placement_groups.get(group, name))
         elif kind == "microsoft.compute/disks":
             found = self._or_none(lambda: self.clients.compute(sub).disks.get(group, name))
+        elif kind == "microsoft.compute/diskencryptionsets":
+            found = self._or_none(lambda: self.clients.compute(sub).disk_encryption_sets.get(group, name))
         else:
             version = _GENERIC_API_VERSIONS.get(rid.provider.lower(), _DEFAULT_API_VERSION)
             found = self._or_none(lambda: self.clients.resources(sub).resources.get_by_id(arm_id, api_version=version))
@@ -179,6 +183,18 @@ class AzureCloud:
         vms = self.clients.compute(rid.subscription_id).virtual_machines
         found = self._or_none(lambda: vms.get(rid.resource_group, rid.name))
         return None if found is None else parse.virtual_machine(found)
+
+    def get_disk(self, arm_id: str) -> Disk | None:
+        rid = parse_resource_id(arm_id)
+        disks = self.clients.compute(rid.subscription_id).disks
+        found = self._or_none(lambda: disks.get(rid.resource_group, rid.name))
+        return None if found is None else parse.managed_disk(found)
+
+    def get_disk_encryption_set(self, arm_id: str) -> DiskEncryptionSet | None:
+        rid = parse_resource_id(arm_id)
+        sets = self.clients.compute(rid.subscription_id).disk_encryption_sets
+        found = self._or_none(lambda: sets.get(rid.resource_group, rid.name))
+        return None if found is None else parse.disk_encryption_set(found)
 
     def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
         vms = self.clients.compute(subscription_id).virtual_machines

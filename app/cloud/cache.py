@@ -18,6 +18,8 @@ from app.cloud.types import (
     AvailabilityStatus,
     Cloud,
     ContainerMapping,
+    Disk,
+    DiskEncryptionSet,
     Fabric,
     NetworkMapping,
     ReplicatedItem,
@@ -93,6 +95,13 @@ class CachedCloud:
 
     def get_vm(self, arm_id: str) -> VirtualMachine | None:
         return self.inner.get_vm(arm_id)
+
+    def get_disk(self, arm_id: str) -> Disk | None:
+        return self.inner.get_disk(arm_id)
+
+    def get_disk_encryption_set(self, arm_id: str) -> DiskEncryptionSet | None:
+        # Shared by every VM whose disks use it, and slow to change: remembered like vault data.
+        return self._remember(("des", arm_id.lower()), lambda: self.inner.get_disk_encryption_set(arm_id))
 
     def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
         return self._remember(("vms", subscription_id.lower()), lambda: self.inner.list_vms(subscription_id))

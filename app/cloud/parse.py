@@ -12,6 +12,9 @@ from app.cloud.types import (
     AsrTask,
     AvailabilityStatus,
     ContainerMapping,
+    Disk,
+    DiskEncryptionSet,
+    DiskKeys,
     DiskReplication,
     Fabric,
     ManagedDisk,
@@ -81,6 +84,8 @@ def item(raw: dict[str, Any]) -> ReplicatedItem:
         disks=tuple(_disk(_dict(d)) for d in _list(details.get("protectedManagedDisks"))),
         monitoring_percent=int(percent) if isinstance(percent, int | float) else None,
         policy_id=_str(props.get("policyId")),
+        vm_encryption_type=str(details.get("vmEncryptionType") or "NotEncrypted"),
+        unmanaged_disk_count=len(_list(details.get("protectedDisks"))),
     )
 
 
@@ -94,7 +99,27 @@ def _disk(raw: dict[str, Any]) -> ManagedDisk:
         target_disk_type=_str(raw.get("recoveryTargetDiskAccountType")),
         replica_disk_type=_str(raw.get("recoveryReplicaDiskAccountType")),
         disk_type=str(raw.get("diskType") or "Data"),
+        primary_disk_encryption_set_id=_str(raw.get("primaryDiskEncryptionSetId")),
+        recovery_disk_encryption_set_id=_str(raw.get("recoveryDiskEncryptionSetId")),
+        ade_encrypted=raw.get("isDiskEncrypted") is True,
+        ade_keys=_keys(
+            raw.get("secretIdentifier"),
+            raw.get("dekKeyVaultArmId"),
+            raw.get("keyIdentifier") if raw.get("isDiskKeyEncrypted") is True else None,
+            raw.get("kekKeyVaultArmId") if raw.get("isDiskKeyEncrypted") is True else None,
+        ),
     )
+
+
+def _keys(secret_url: Any, secret_vault: Any, key_url: Any, key_vault: Any) -> DiskKeys | None:
+    """ADE keys when the secret and its vault are both named (a KEK only counts as a pair, as PowerShell's)."""
+    secret, vault = _str(secret_url), _str(secret_vault)
+    if secret is None or vault is None:
+        return None
+    kek, kek_vault = _str(key_url), _str(key_vault)
+    if kek is None or kek_vault is None:
+        kek = kek_vault = None
+    return DiskKeys(secret_url=secret, secret_vault_id=vault, key_url=kek, key_vault_id=kek_vault)
 
 
 def fabric(raw: dict[str, Any]) -> Fabric:
@@ -215,12 +240,26 @@ def switch_protection_body(spec: SwitchProtectionSpec) -> dict[str, Any]:
         details["recoveryAvailabilitySetId"] = spec.availability_set_id
     if spec.proximity_placement_group_id:
         details["recoveryProximityPlacementGroupId"] = spec.proximity_placement_group_id
+    if spec.scale_set_id:
+        details["recoveryVirtualMachineScaleSetId"] = spec.scale_set_id
+    if spec.disk_encryption:
+        details["diskEncryptionInfo"] = _encryption_info(spec.disk_encryption)
     return {"properties": {"replicationProtectedItemName": spec.item.name, "providerSpecificDetails": details}}
 
 
-def _disk_input(disk: DiskReplication) -> dict[str, str]:
+def _encryption_info(keys: DiskKeys) -> dict[str, Any]:
+    """``DiskEncryptionInfo``: the secret with its vault, and the key encryption key only as a pair."""
+    info: dict[str, Any] = {
+        "diskEncryptionKeyInfo": {"secretIdentifier": keys.secret_url, "keyVaultResourceArmId": keys.secret_vault_id}
+    }
+    if keys.key_url and keys.key_vault_id:
+        info["keyEncryptionKeyInfo"] = {"keyIdentifier": keys.key_url, "keyVaultResourceArmId": keys.key_vault_id}
+    return info
+
+
+def _disk_input(disk: DiskReplication) -> dict[str, Any]:
     """``A2AVmManagedDiskInputDetails`` for one disk."""
-    entry = {
+    entry: dict[str, Any] = {
         "diskId": disk.disk_id,
         "primaryStagingAzureStorageAccountId": disk.staging_account_id,
         "recoveryResourceGroupId": disk.recovery_resource_group_id,
@@ -229,6 +268,10 @@ def _disk_input(disk: DiskReplication) -> dict[str, str]:
         entry["recoveryReplicaDiskAccountType"] = disk.replica_disk_type
     if disk.target_disk_type:
         entry["recoveryTargetDiskAccountType"] = disk.target_disk_type
+    if disk.disk_encryption_set_id:
+        entry["recoveryDiskEncryptionSetId"] = disk.disk_encryption_set_id
+    if disk.keys:
+        entry["diskEncryptionInfo"] = _encryption_info(disk.keys)
     return entry
 
 
@@ -251,6 +294,39 @@ def virtual_machine(raw: dict[str, Any]) -> VirtualMachine:
         location=str(raw.get("location") or ""),
         availability_set_id=_str(_dict(props.get("availabilitySet")).get("id")),
         disk_ids=tuple(str(d["managedDisk"]["id"]) for d in disks if _str(_dict(d.get("managedDisk")).get("id"))),
+        scale_set_id=_str(_dict(props.get("virtualMachineScaleSet")).get("id")),
+    )
+
+
+def managed_disk(raw: dict[str, Any]) -> Disk:
+    """A Compute disk: its location, disk encryption set and Azure Disk Encryption settings (first entry)."""
+    props = _dict(raw.get("properties"))
+    collection = _dict(props.get("encryptionSettingsCollection"))
+    settings = [_dict(e) for e in _list(collection.get("encryptionSettings"))]
+    keys = None
+    if collection.get("enabled") is True and settings:
+        dek, kek = _dict(settings[0].get("diskEncryptionKey")), _dict(settings[0].get("keyEncryptionKey"))
+        keys = _keys(
+            dek.get("secretUrl"),
+            _dict(dek.get("sourceVault")).get("id"),
+            kek.get("keyUrl"),
+            _dict(kek.get("sourceVault")).get("id"),
+        )
+    return Disk(
+        id=str(raw.get("id") or ""),
+        location=str(raw.get("location") or ""),
+        disk_encryption_set_id=_str(_dict(props.get("encryption")).get("diskEncryptionSetId")),
+        ade_keys=keys,
+    )
+
+
+def disk_encryption_set(raw: dict[str, Any]) -> DiskEncryptionSet:
+    """A disk encryption set: its location and the key vault of its active key."""
+    active = _dict(_dict(raw.get("properties")).get("activeKey"))
+    return DiskEncryptionSet(
+        id=str(raw.get("id") or ""),
+        location=str(raw.get("location") or ""),
+        key_vault_id=_str(_dict(active.get("sourceVault")).get("id")),
     )
 
 

@@ -12,6 +12,17 @@ from app.cloud.ids import ItemRef, VaultRef
 
 
 @dataclass(frozen=True)
+class DiskKeys:
+    """Azure Disk Encryption keys of a disk: the BitLocker/dm-crypt secret (DEK) and, when it is wrapped,
+    the key encryption key (KEK), each with the key vault that holds it (SDK ``DiskEncryptionInfo``)."""
+
+    secret_url: str
+    secret_vault_id: str
+    key_url: str | None = None
+    key_vault_id: str | None = None
+
+
+@dataclass(frozen=True)
 class ManagedDisk:
     """One protected managed disk of a failed-over item."""
 
@@ -22,6 +33,12 @@ class ManagedDisk:
     target_disk_type: str | None
     replica_disk_type: str | None
     disk_type: str  # OperatingSystem or Data
+    # Customer-managed keys (A2AProtectedManagedDiskDetails): the disk encryption set of the original disk
+    # (``primaryDiskEncryptionSetId``) and of the failed-over one (``recoveryDiskEncryptionSetId``).
+    primary_disk_encryption_set_id: str | None = None
+    recovery_disk_encryption_set_id: str | None = None
+    ade_encrypted: bool = False  # isDiskEncrypted: Azure Disk Encryption
+    ade_keys: DiskKeys | None = None  # secretIdentifier / dekKeyVaultArmId / keyIdentifier / kekKeyVaultArmId
 
 
 @dataclass(frozen=True)
@@ -50,6 +67,15 @@ class ReplicatedItem:
     disks: tuple[ManagedDisk, ...]
     monitoring_percent: int | None
     policy_id: str | None
+    vm_encryption_type: str = "NotEncrypted"  # A2AReplicationDetails.vmEncryptionType
+    unmanaged_disk_count: int = 0  # protectedDisks: page-blob (unmanaged) disks
+
+    @property
+    def encrypted(self) -> bool:
+        """Whether any disk uses Azure Disk Encryption or a customer-managed disk encryption set."""
+        return self.vm_encryption_type.lower() not in ("", "notencrypted") or any(
+            d.ade_encrypted or d.primary_disk_encryption_set_id or d.recovery_disk_encryption_set_id for d in self.disks
+        )
 
 
 @dataclass(frozen=True)
@@ -143,6 +169,26 @@ class VirtualMachine:
     location: str
     availability_set_id: str | None
     disk_ids: tuple[str, ...]  # managed disks, OS disk first
+    scale_set_id: str | None = None  # virtualMachineScaleSet.id: the flexible scale set the VM belongs to
+
+
+@dataclass(frozen=True)
+class Disk:
+    """A managed disk as Compute reports it, reduced to where it is and how it is encrypted."""
+
+    id: str
+    location: str
+    disk_encryption_set_id: str | None  # encryption.diskEncryptionSetId (customer-managed keys)
+    ade_keys: DiskKeys | None  # encryptionSettingsCollection (Azure Disk Encryption), first entry
+
+
+@dataclass(frozen=True)
+class DiskEncryptionSet:
+    """A disk encryption set: where it is and the key vault of its active key."""
+
+    id: str
+    location: str
+    key_vault_id: str | None
 
 
 @dataclass(frozen=True)
@@ -174,6 +220,8 @@ class DiskReplication:
     recovery_resource_group_id: str
     replica_disk_type: str | None = None
     target_disk_type: str | None = None
+    disk_encryption_set_id: str | None = None  # recoveryDiskEncryptionSetId
+    keys: DiskKeys | None = None  # per-disk diskEncryptionInfo
 
 
 @dataclass(frozen=True)
@@ -188,6 +236,8 @@ class SwitchProtectionSpec:
     disks: tuple[DiskReplication, ...]
     availability_set_id: str | None = None
     proximity_placement_group_id: str | None = None
+    scale_set_id: str | None = None  # recoveryVirtualMachineScaleSetId
+    disk_encryption: DiskKeys | None = None  # the VM's diskEncryptionInfo (its OS disk's keys)
 
 
 class Cloud(Protocol):
@@ -216,6 +266,12 @@ class Cloud(Protocol):
 
     def get_vm(self, arm_id: str) -> VirtualMachine | None:
         """A virtual machine, or None when it does not exist."""
+
+    def get_disk(self, arm_id: str) -> Disk | None:
+        """A managed disk (with its encryption settings), or None when it does not exist."""
+
+    def get_disk_encryption_set(self, arm_id: str) -> DiskEncryptionSet | None:
+        """A disk encryption set, or None when it does not exist."""
 
     def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
         """Every virtual machine of a subscription."""

@@ -32,6 +32,14 @@ class PlannedDisk:
     size_gb: float
     target_disk_type: str | None
     replica_disk_type: str | None
+    disk_type: str | None = None  # OperatingSystem or Data
+    # Encryption in the region the VM goes back to: the disk encryption set of its replica disk
+    # (customer-managed keys) and its Azure Disk Encryption secret / key encryption key with their vaults.
+    disk_encryption_set_id: str | None = None
+    ade_secret_url: str | None = None
+    ade_secret_vault_id: str | None = None
+    ade_key_url: str | None = None
+    ade_key_vault_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,7 @@ class ReprotectPlan:
     disks: tuple[PlannedDisk, ...]
     estimated_seconds: float
     target_region: TargetRegionCheck | None = None  # None in plans stored before the check was recorded
+    scale_set: PlannedResource | None = None  # the original VM's flexible scale set, kept on the way back
 
     def to_json(self) -> dict[str, Any]:
         """The plan as stored with the job (plain JSON types)."""
@@ -146,4 +155,5 @@ class ReprotectPlan:
             disks=tuple(PlannedDisk(**disk) for disk in stored.get("disks", ())),
             estimated_seconds=float(stored["estimated_seconds"]),
             target_region=TargetRegionCheck.from_json(region) if (region := stored.get("target_region")) else None,
+            scale_set=artifact(stored.get("scale_set")),
         )

@@ -21,8 +21,9 @@ from app.cloud.ids import (
     same_id,
     storage_account_id,
 )
-from app.cloud.types import Cloud, ReplicatedItem, Resource, VirtualMachine
+from app.cloud.types import Cloud, ManagedDisk, ReplicatedItem, Resource, VirtualMachine
 from app.errors import VmProblem
+from app.job import encryption_keys
 from app.job.eta import DiskLoad, estimate_reprotect_seconds
 from app.job.plan import PlannedDisk, PlannedResource, ReprotectDirection, ReprotectPlan
 from app.job.region import RegionFindings, RegionRefused, inspect
@@ -60,6 +61,7 @@ def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Re
         )
     item = _find_item(cloud, target)
     _check_state(target, item)
+    _check_managed_disks(target, item)
     region = _check_target_region(cloud, target, item, patient=patient)
     source_vm = _check_source_vm(cloud, target, item, region.source_vm)
     _check_running_vm(cloud, target, item)
@@ -69,7 +71,12 @@ def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Re
     cache = _cache_storage_account(cloud, target, item)
     availability_set = _availability_set(cloud, target, source_vm)
     ppg = _proximity_placement_group(cloud, target)
-    disks = _disks(target, item, source_vm)
+    scale_set = _scale_set(cloud, target, source_vm)
+    try:
+        encryption = encryption_keys.resolve(cloud, item)
+    except encryption_keys.KeysUnavailable as exc:
+        raise _fail(target, "encryption_keys_unavailable", str(exc)) from None
+    disks = _disks(target, item, source_vm, encryption)
     estimate = estimate_reprotect_seconds(
         [DiskLoad(size_bytes=int(d.size_gb * GIB), disk_type=d.target_disk_type) for d in disks]
     )
@@ -93,6 +100,7 @@ def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Re
         disks=tuple(disks),
         estimated_seconds=round(estimate, 1),
         target_region=region.check,
+        scale_set=scale_set,
     )
 
 
@@ -167,6 +175,18 @@ def _check_state(target: VmTarget, item: ReplicatedItem) -> None:
             "reprotect_not_allowed",
             "Site Recovery does not allow reprotect on this VM now (SwitchProtection is not among its "
             "allowed operations). Check the item's health in the vault.",
+        )
+
+
+def _check_managed_disks(target: VmTarget, item: ReplicatedItem) -> None:
+    """Unmanaged (page-blob) disks were retired on 30 September 2025: such a VM cannot run, so it is refused."""
+    if item.unmanaged_disk_count:
+        raise _fail(
+            target,
+            "unmanaged_disks_not_supported",
+            f"The VM replicates {item.unmanaged_disk_count} unmanaged (page-blob) disk(s). Unmanaged disks were "
+            "retired on 30 September 2025 and the service reprotects managed disks only. Migrate the VM to "
+            "managed disks (ConvertTo-AzVMManagedDisk), enable replication again, then reprotect.",
         )
 
 
@@ -335,17 +355,51 @@ def _proximity_placement_group(cloud: Cloud, target: VmTarget) -> PlannedResourc
     return PlannedResource(id=wanted, name=name_of(wanted), status="existing")
 
 
-def _disks(target: VmTarget, item: ReplicatedItem, source_vm: VirtualMachine | None) -> list[PlannedDisk]:
-    existing = {d.lower() for d in (source_vm.disk_ids if source_vm else ())}
-    return [
-        PlannedDisk(
-            name=disk.name,
-            disk_id=disk.in_use_disk_id,
-            target_disk_id=disk.disk_id,
-            status="existing" if disk.disk_id.lower() in existing else "new",
-            size_gb=round(disk.capacity_bytes / GIB, 2),
-            target_disk_type=target.target_disk_type or disk.target_disk_type,
-            replica_disk_type=target.replica_disk_type or disk.replica_disk_type,
+def _scale_set(cloud: Cloud, target: VmTarget, source_vm: VirtualMachine | None) -> PlannedResource | None:
+    """The original VM's (flexible) scale set: the VM goes back into it (``recoveryVirtualMachineScaleSetId``)."""
+    wanted = source_vm.scale_set_id if source_vm else None
+    if not wanted:
+        return None
+    if not _exists(cloud, wanted):
+        raise _fail(
+            target,
+            "scale_set_not_found",
+            f"The original VM belonged to the virtual machine scale set {name_of(wanted)}, which no longer exists. "
+            "Recreate it (flexible orchestration) in the original region, then retry.",
         )
+    return PlannedResource(id=wanted, name=name_of(wanted), status="existing")
+
+
+def _disks(
+    target: VmTarget,
+    item: ReplicatedItem,
+    source_vm: VirtualMachine | None,
+    encryption: dict[str, encryption_keys.DiskEncryption],
+) -> list[PlannedDisk]:
+    existing = {d.lower() for d in (source_vm.disk_ids if source_vm else ())}
+    plain = encryption_keys.DiskEncryption()
+    return [
+        _planned_disk(target, disk, disk.disk_id.lower() in existing, encryption.get(disk.disk_id.lower(), plain))
         for disk in item.disks
     ]
+
+
+def _planned_disk(
+    target: VmTarget, disk: ManagedDisk, exists: bool, encryption: encryption_keys.DiskEncryption
+) -> PlannedDisk:
+    keys = encryption.keys
+    return PlannedDisk(
+        name=disk.name,
+        disk_id=disk.in_use_disk_id,
+        target_disk_id=disk.disk_id,
+        status="existing" if exists else "new",
+        size_gb=round(disk.capacity_bytes / GIB, 2),
+        target_disk_type=target.target_disk_type or disk.target_disk_type,
+        replica_disk_type=target.replica_disk_type or disk.replica_disk_type,
+        disk_type=disk.disk_type,
+        disk_encryption_set_id=encryption.disk_encryption_set_id,
+        ade_secret_url=keys.secret_url if keys else None,
+        ade_secret_vault_id=keys.secret_vault_id if keys else None,
+        ade_key_url=keys.key_url if keys else None,
+        ade_key_vault_id=keys.key_vault_id if keys else None,
+    )

@@ -137,6 +137,9 @@ class DiskPlan(BaseModel):
     size_gb: float
     target_disk_type: str | None
     replica_disk_type: str | None
+    disk_encryption_set_id: str | None = None
+    ade_secret_vault_id: str | None = None
+    ade_key_vault_id: str | None = None
 
 
 class Direction(BaseModel):
@@ -205,6 +208,7 @@ class Plan(BaseModel):
     disks: list[DiskPlan]
     estimated_seconds: float
     target_region: TargetRegion | None = None
+    scale_set: Resolved | None = None
 
 
 class JobLink(BaseModel):

@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from app.cloud.ids import ItemRef, VaultRef, name_of, parse_item_id, parse_vault_id, same_id
-from app.cloud.types import AsrJob, AsrTask, Cloud, DiskReplication, ReplicatedItem, SwitchProtectionSpec
+from app.cloud.types import AsrJob, AsrTask, Cloud, DiskKeys, DiskReplication, ReplicatedItem, SwitchProtectionSpec
 from app.errors import CloudPermanent, CloudThrottled
-from app.job.plan import ReprotectPlan
+from app.job.plan import PlannedDisk, ReprotectPlan
 from app.job.prerequisites import VmCheckFailed, recheck, resolve_plan
 from app.job.schemas import VmTarget
 from app.job.states import JobState
@@ -349,9 +349,14 @@ def spec_from_plan(ref: ItemRef, plan: ReprotectPlan) -> SwitchProtectionSpec:
             recovery_resource_group_id=target_rg,
             replica_disk_type=disk.replica_disk_type,
             target_disk_type=disk.target_disk_type,
+            disk_encryption_set_id=disk.disk_encryption_set_id,
+            keys=_keys_of(disk),
         )
         for disk in plan.disks
     ]
+    # The VM-level diskEncryptionInfo is its OS disk's (PowerShell's -DiskEncryptionSecretUrl & co.).
+    os_first = sorted(zip(plan.disks, disks, strict=True), key=lambda pair: pair[0].disk_type != "OperatingSystem")
+    vm_keys = next((sent.keys for _, sent in os_first if sent.keys), None)
     return SwitchProtectionSpec(
         item=ref,
         recovery_container_id=plan.recovery_container_id,
@@ -361,7 +366,15 @@ def spec_from_plan(ref: ItemRef, plan: ReprotectPlan) -> SwitchProtectionSpec:
         disks=tuple(disks),
         availability_set_id=plan.availability_set.id if plan.availability_set else None,
         proximity_placement_group_id=plan.proximity_placement_group.id if plan.proximity_placement_group else None,
+        scale_set_id=plan.scale_set.id if plan.scale_set else None,
+        disk_encryption=vm_keys,
     )
+
+
+def _keys_of(disk: PlannedDisk) -> DiskKeys | None:
+    if not disk.ade_secret_url or not disk.ade_secret_vault_id:
+        return None
+    return DiskKeys(disk.ade_secret_url, disk.ade_secret_vault_id, disk.ade_key_url, disk.ade_key_vault_id)
 
 
 def _watch_asr_job(cloud: Cloud, job: JobView) -> StepResult:

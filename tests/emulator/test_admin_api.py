@@ -65,6 +65,8 @@ def test_the_throttle_and_fault_settings_are_readable_and_validated(admin):
         "enabled": True,
         "reads": {"burst": 250, "per_second": 25},
         "writes": {"burst": 200, "per_second": 10},
+        "storage_lists": {"burst": 100, "per_second": 100 / 300},
+        "storage_reads": {"burst": 800, "per_second": 800 / 300},
     }
     assert admin.put("/_emulator/throttle", json={"enabled": False}).json()["enabled"] is False
     assert admin.put("/_emulator/faults/transient", json={"rate": 2}).status_code == 400

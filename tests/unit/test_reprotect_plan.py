@@ -59,6 +59,7 @@ RECORDED_PLAN = ReprotectPlan(
             size_gb=127.0,
             target_disk_type="Premium_LRS",
             replica_disk_type="Premium_LRS",
+            disk_type="OperatingSystem",
         ),
     ),
     # 127 GiB of Premium (200 MB/s): 650.24 s copy + 141.36 s resync of 5 %, plus 1/5, plus 25 min autoscale.
@@ -185,6 +186,7 @@ def test_a_disk_the_original_vm_does_not_have_is_new_and_sizes_keep_two_decimals
         diskCapacityInBytes=1_000_000_000,  # 0.931 GiB
         recoveryTargetDiskAccountType="Standard_LRS",
         recoveryReplicaDiskAccountType="StandardSSD_LRS",
+        diskType="Data",
     )
     details["protectedManagedDisks"].append(data_disk)
     assert plan(cloud, item).disks[1] == PlannedDisk(
@@ -195,6 +197,7 @@ def test_a_disk_the_original_vm_does_not_have_is_new_and_sizes_keep_two_decimals
         size_gb=0.93,
         target_disk_type="Standard_LRS",
         replica_disk_type="StandardSSD_LRS",
+        disk_type="Data",
     )
 
 
