@@ -1,4 +1,7 @@
-"""``fleet:N[:S]``: N failed-over, committed VMs over S subscriptions (one vault each), small disks."""
+"""``fleet:N[:S]``: N failed-over, committed VMs over S subscriptions (one vault each), small disks.
+
+Odd-numbered subscriptions hold a cache storage account in the vault's resource group already; in the
+others the first reprotect creates one (Site Recovery itself never does)."""
 
 from __future__ import annotations
 
@@ -46,8 +49,14 @@ def generate(vms: int, subscriptions: int = 1) -> dict[str, Any]:
 
 
 def _subscription(index: int) -> dict[str, Any]:
+    # Every second subscription already has a cache account for the way back in its vault's resource group
+    # (where the portal puts it); the others' first reprotect has the service create one.
+    existing_cache = [
+        {"name": f"fleetsub{index:03d}asrcache", "resource_group": "fleet-dr-rg", "location": "southeastasia"}
+    ]
     return {
         "id": subscription_id(index),
+        "storage_accounts": existing_cache if index % 2 else [],
         "resource_groups": [
             {"name": "fleet-dr-rg", "location": "southeastasia"},
             {"name": "fleet-net-rg", "location": "eastasia"},

@@ -11,7 +11,7 @@ import random
 import uuid
 from typing import Any
 
-from emulator import admin_views, routes_arm, routes_asr, routes_jobs, routes_reprotect, scenario
+from emulator import admin_views, routes_arm, routes_asr, routes_jobs, routes_reprotect, routes_storage, scenario
 from emulator.builder import build_world
 from emulator.clock import SimClock
 from emulator.engine import Engine
@@ -25,7 +25,7 @@ from emulator.throttle import Throttle
 def build_router() -> Router:
     """Every ARM/ASR route."""
     router = Router()
-    for module in (routes_reprotect, routes_jobs, routes_asr, routes_arm):
+    for module in (routes_reprotect, routes_jobs, routes_asr, routes_storage, routes_arm):
         module.register(router)
     return router
 

@@ -312,6 +312,8 @@ class World:
     outages: set[str] = field(default_factory=set)
     active_jobs: set[tuple[str, str]] = field(default_factory=set)  # (vault key, job name folded)
     resyncing: set[tuple[str, str]] = field(default_factory=set)  # (vault key, item name folded)
+    creating_accounts: dict[str, float] = field(default_factory=dict)  # storage account key -> ready at (sim s)
+    storage_operations: dict[str, str] = field(default_factory=dict)  # create operation id -> account id
 
     def group(self, sub: str, name: str) -> ResourceGroup | None:
         """A resource group."""
