@@ -21,6 +21,11 @@ from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from cli.stack import free_port
 
 ARM_SCOPE = "https://management.azure.com/.default"
+# The demo's cache account in Southeast Asia (where the committed VMs run now): switch protection names it.
+DEMO_CACHE = (
+    "/subscriptions/{sub}/resourceGroups/contoso-db-rg-asr/providers/Microsoft.Storage/storageAccounts/"
+    "k3v9qpcontosodrvasrcache"
+)
 
 
 class StaticToken:
@@ -115,13 +120,9 @@ def switch_body(
     """SwitchProtectionInput as Azure PowerShell builds it, from the item's ARM JSON (camelCase)."""
     props = item["properties"]
     a2a = props["providerSpecificDetails"]
-    running_group = a2a["recoveryFabricObjectId"].split("/")[4]
     source_group = a2a["fabricObjectId"].split("/")[4]
     target = target_group or demo.group_id(source_group)
-    cache_id = cache or (
-        f"/subscriptions/{demo.sub}/resourceGroups/{running_group}/providers/Microsoft.Storage/"
-        f"storageAccounts/{item['name'][:6].lower().replace('-', '')}cacheasrcache"
-    )
+    cache_id = cache or DEMO_CACHE.format(sub=demo.sub)  # Site Recovery needs an existing one
     disks = [
         {
             "diskId": d["recoveryTargetDiskId"],
