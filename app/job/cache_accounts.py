@@ -153,13 +153,12 @@ def ensure(
     for current in names:
         if current != claim.account_id:
             claims.update(key, owner, account_id=current, state="creating")
-        answer = _create_or_find(
-            cloud,
-            current,
-            location,
-            caller_named=caller_named,
-            requested=claim.state == "requested" and current == claim.account_id,
-        )
+        requested = claim.state == "requested" and current == claim.account_id
+        try:
+            answer = _create_or_find(cloud, current, location, caller_named=caller_named, requested=requested)
+        except CloudPermanent:
+            claims.release(key, owner)  # this job fails; another one needing the account may try again
+            raise
         if answer.outcome == "ready":
             claims.update(key, owner, account_id=current, state="ready")
             return answer

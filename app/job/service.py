@@ -242,7 +242,7 @@ def advance(deps: Deps, *, job_id: uuid.UUID, worker: str) -> runner.Advanced:
         record_sending=lambda: _mark_sent(deps, job_id=job_id, worker=worker, sent=True),
         record_not_sent=lambda: _mark_sent(deps, job_id=job_id, worker=worker, sent=False),
     )
-    outcome = runner.run(deps.cloud, claimed, guard, settings, _ClaimsInDb(deps.sessions))
+    outcome = runner.run(deps.cloud, claimed, guard, settings, ClaimsInDb(deps.sessions))
     unrecorded = runner.Advanced(job_id=job_id, ran=True, state=None, due_in=None)
     if outcome.lease_lost:
         with transaction(deps.sessions) as session:
@@ -265,7 +265,7 @@ def advance(deps: Deps, *, job_id: uuid.UUID, worker: str) -> runner.Advanced:
     return done
 
 
-class _ClaimsInDb:
+class ClaimsInDb:
     """The cache-account claims in the database, one transaction per call (``app.job.claims``)."""
 
     def __init__(self, sessions: sessionmaker[Session]):

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from app.job.plan import PlannedDisk, PlannedResource, ReprotectDirection, ReprotectPlan
 from app.job.cache_accounts import candidate_name
+from app.job.plan import PlannedDisk, PlannedResource, ReprotectDirection, ReprotectPlan
 from app.job.prerequisites import resolve_plan
 from app.job.schemas import VmTarget
 from tests.fakes import ready_cloud, sample_item
