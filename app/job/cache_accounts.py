@@ -23,8 +23,13 @@ from app.cloud.types import Cloud, StorageAccount, StorageAccountSpec
 from app.errors import CloudPermanent
 
 # Storage's refusals of a create whose name is held elsewhere (ARM's storage-name troubleshooting page).
-NAME_TAKEN_CODES = frozenset(
-    {"storageaccountalreadytaken", "storageaccountinanotherresourcegroup", "storageaccountalreadyexists"}
+NAME_TAKEN_CODES = frozenset(  # and a create in the same group but another region (InvalidResourceLocation)
+    {
+        "storageaccountalreadytaken",
+        "storageaccountinanotherresourcegroup",
+        "storageaccountalreadyexists",
+        "invalidresourcelocation",
+    }
 )
 CANDIDATES = 4  # deterministic names tried, in order, when an earlier one is taken elsewhere in Azure
 LOOK_AGAIN_SECONDS = 5.0
@@ -224,22 +229,17 @@ def _create_or_find(cloud: Cloud, account_id: str, location: str, *, caller_name
         return Ensured(
             "wait", account_id=account_id, reason=f"the cache storage account {name_of(account_id)} is being created"
         )
+    # Straight to the create: a name held elsewhere is refused with its own code (one write, where a name
+    # check first would spend two of the subscription's writes on every try under throttling).
     ref = parse_resource_id(account_id)
-    check = cloud.check_storage_account_name(ref.subscription_id, ref.name)
-    if not check.available:
-        if (check.reason or "").lower() == "accountnameinvalid":
-            return Ensured(
-                "failed",
-                code="cache_storage_account_name_invalid",
-                reason=check.message or f"{ref.name} is not a valid storage account name.",
-            )
-        return Ensured("failed", code="taken")
     spec = StorageAccountSpec(id=account_id, location=location)
     try:
         created = cloud.create_storage_account(spec)
     except CloudPermanent as exc:
         if exc.code.lower() in NAME_TAKEN_CODES:
             return Ensured("failed", code="taken")
+        if exc.code.lower() == "accountnameinvalid":
+            return Ensured("failed", code="cache_storage_account_name_invalid", reason=exc.message)
         raise
     if created is not None and created.usable:
         return Ensured("ready", account_id=created.id)

@@ -347,6 +347,14 @@ def _named_cache_account(cloud: Cloud, target: VmTarget, account_id: str, locati
                 f"The resource group {ref.resource_group} of the cache storage account does not exist. Create it, "
                 "or leave cache_storage_account_id out to let the service choose an account.",
             )
+        free = cloud.check_storage_account_name(ref.subscription_id, ref.name)
+        if not free.available:  # held in another group or subscription: never renamed, so refused now
+            raise _fail(
+                target,
+                "cache_storage_account_name_taken",
+                f"The storage account name {ref.name} is taken elsewhere in Azure ({free.message or free.reason}); "
+                "storage account names are global. Name another account, or leave cache_storage_account_id out.",
+            )
         return PlannedResource(id=account_id, name=ref.name, status="new")
     why = unsuitable(account, location, caller_named=True)
     if why is not None:

@@ -89,7 +89,7 @@ def test_many_jobs_needing_one_account_create_it_once(cloud):
 def test_a_name_taken_elsewhere_in_azure_moves_to_the_next_name(cloud):
     cloud.taken_storage_names.add(FIRST.rsplit("/", 1)[-1])
     result = step(cloud, LocalClaims())
-    assert [s.id for s in cloud.created_accounts] == [SECOND]
+    assert [s.id for s in cloud.created_accounts] == [FIRST, SECOND]  # Storage refused the first name
     assert result.to_state == JobState.REPROTECTING
     assert cloud.submitted[0].cache_storage_account_id == SECOND
     assert result.learned.plan.cache_storage_account.name == SECOND.rsplit("/", 1)[-1]
@@ -128,7 +128,7 @@ def test_a_caller_named_account_whose_name_is_taken_is_never_renamed(cloud):
     result = step(cloud, LocalClaims(), account_id=named, cache_storage_account_id=named)
     assert result.to_state == JobState.FAILED
     assert result.error_code == "cache_storage_account_name_taken"
-    assert cloud.created_accounts == []
+    assert [s.id for s in cloud.created_accounts] == [named]  # the one create Storage refused; no other name
     assert cloud.submitted == []
 
 

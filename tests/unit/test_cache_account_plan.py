@@ -131,3 +131,12 @@ def test_a_caller_named_invalid_name_is_refused(cloud, item):
 def test_a_caller_named_id_that_is_not_a_storage_account_is_refused(cloud, item):
     named = f"{VM_GROUP}/providers/Microsoft.Compute/disks/mycache"
     assert refusal(cloud, item, cache_storage_account_id=named).code == "cache_storage_account_not_storage"
+
+
+def test_a_caller_named_missing_account_whose_name_is_taken_elsewhere_is_refused_up_front(cloud, item):
+    named = f"{VM_GROUP}/{STORAGE}/someoneelses"
+    cloud.add_resource(VM_GROUP, location="ukwest")
+    cloud.taken_storage_names.add("someoneelses")
+    problem = refusal(cloud, item, cache_storage_account_id=named)
+    assert problem.code == "cache_storage_account_name_taken"
+    assert "global" in problem.message
