@@ -1,6 +1,6 @@
 """ARM and ASR error bodies: one exception carrying status, code and text, and the ASR codes we chose.
 
-Synchronous ASR refusals use numeric codes in a block we picked (28053-28060); job failures use real
+Synchronous ASR refusals use numeric codes in a block we picked (28053-28058, 28081-28082); job failures use real
 ASR-style six-digit codes. README.md lists them all.
 """
 
@@ -16,8 +16,8 @@ WRONG_CONTAINER = "28055"
 POLICY_NOT_MAPPED = "28056"
 DISK_NOT_ATTACHED = "28057"
 ACTION_NOT_ALLOWED = "28058"
-CACHE_ACCOUNT_NOT_FOUND = "28059"
-CACHE_ACCOUNT_WRONG_REGION = "28060"
+CACHE_ACCOUNT_NOT_FOUND = "28081"
+CACHE_ACCOUNT_WRONG_REGION = "28082"
 
 # Job (task) failures.
 TARGET_REGION_UNAVAILABLE = "150020"

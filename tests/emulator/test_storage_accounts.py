@@ -170,7 +170,7 @@ def test_switch_protection_naming_a_missing_cache_account_is_refused(client, dem
     with pytest.raises(HttpResponseError) as refused:
         submit(client, demo, body)
     assert refused.value.status_code == 400
-    assert _asr_code(refused.value) == "28059"
+    assert _asr_code(refused.value) == "28081"
     assert "nosuchasrcache" in refused.value.response.text()
     assert admin.get("/_emulator/items/web-01").json()["artifacts"] in ({}, None)
     stats = admin.get("/_emulator/stats").json()
@@ -189,5 +189,5 @@ def test_switch_protection_naming_a_cache_account_in_the_wrong_region_is_refused
     with pytest.raises(HttpResponseError) as refused:
         submit(client, demo, body)
     assert refused.value.status_code == 400
-    assert _asr_code(refused.value) == "28060"
+    assert _asr_code(refused.value) == "28082"
     assert "must be located in the same region as the source VM" in refused.value.response.text()
