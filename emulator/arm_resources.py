@@ -155,11 +155,13 @@ def make_disk(
     return Resource(ids.resource_id(sub, group, DISK, name), DISK, name, location, body)
 
 
-def make_storage_account(sub: str, group: str, name: str, location: str, *, sku: str = "Standard_LRS") -> Resource:
-    """A general-purpose v2 storage account."""
+def make_storage_account(
+    sub: str, group: str, name: str, location: str, *, sku: str = "Standard_LRS", kind: str = "StorageV2"
+) -> Resource:
+    """A storage account (general-purpose v2 unless ``kind`` says otherwise)."""
     body = {
-        "sku": {"name": sku, "tier": "Standard"},
-        "kind": "StorageV2",
+        "sku": {"name": sku, "tier": sku.split("_")[0]},
+        "kind": kind,
         "properties": {
             "provisioningState": "Succeeded",
             "primaryLocation": location,

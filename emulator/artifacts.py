@@ -50,7 +50,6 @@ def prepare(world: World, vault: Vault, item: Item, job: Job, rng: random.Random
     """Create or reuse every artifact the request names (or implies); return the record."""
     source_location = vault.fabrics[job.snapshot.recovery_fabric.lower()].location
     target_location = vault.fabrics[job.snapshot.fabric.lower()].location
-    running = ids.parse(job.snapshot.running_vm_id or "")
     group = target_group_id(job)
     group_ref = group.strip("/").split("/")
     record: dict[str, Any] = {
@@ -63,13 +62,9 @@ def prepare(world: World, vault: Vault, item: Item, job: Job, rng: random.Random
     _ensure_group(world, group, target_location)
     wanted: list[tuple[str, str, str]] = []
     for disk in job.request.managed_disks + job.request.vm_disks:
-        staging = disk.staging_account_id
-        if not staging and running is not None:
-            name = sim.cache_account_name(vault.name, sim.random_token(rng))
-            staging = ids.resource_id(running.subscription, running.group, arm.STORAGE, name)
-            disk.staging_account_id = staging
-        if staging:
-            wanted.append(("cache_storage_account", staging, source_location))
+        # Switch protection refused any disk whose cache account is missing: ASR only ever reuses it.
+        if disk.staging_account_id:
+            wanted.append(("cache_storage_account", disk.staging_account_id, source_location))
     for disk in job.request.vm_disks:
         wanted.append(
             (

@@ -3,7 +3,7 @@
 ARM's own errors are ``{"error": {code, message}}``. A synchronous ASR refusal comes, as from real Site
 Recovery, in ARM's envelope with a generic top-level code for the status (``BadRequest``, ``Conflict``, ...)
 and ASR's code, causes and action inside ``error.details[]`` (README.md: "Error envelope", with sources).
-Synchronous ASR refusals use numeric codes in a block we picked (28053-28059); job failures use real
+Synchronous ASR refusals use numeric codes in a block we picked (28053-28060, 28081-28082); job failures use real
 ASR-style six-digit codes. README.md lists them all.
 """
 
@@ -22,6 +22,8 @@ DISK_NOT_ATTACHED = "28057"
 ACTION_NOT_ALLOWED = "28058"
 TARGET_GROUP_NOT_CHANGEABLE = "28059"
 ENCRYPTION_DETAILS_INVALID = "28060"  # encrypted disk without its keys in the target region (not public)
+CACHE_ACCOUNT_NOT_FOUND = "28081"
+CACHE_ACCOUNT_WRONG_REGION = "28082"
 
 # Job (task) failures.
 TARGET_REGION_UNAVAILABLE = "150020"

@@ -3,7 +3,9 @@
 Plain: one vault in each subscription, protecting that subscription's VMs. ``central``: one central DR vault
 in a subscription of its own protecting the VMs of all S subscriptions (a source VM may be in any
 subscription of the vault's tenant, as the portal's enable-replication page says).
-"""
+
+With a vault per subscription, odd-numbered subscriptions hold a cache storage account in the vault's resource
+group already; elsewhere the first reprotect has the service create one (Site Recovery itself never does)."""
 
 from __future__ import annotations
 
@@ -91,8 +93,14 @@ def _central(subs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _subscription(index: int, *, with_vault: bool = True) -> dict[str, Any]:
+    # Every second subscription already has a cache account for the way back in its vault's resource group
+    # (where the portal puts it); the others' first reprotect has the service create one.
+    existing_cache = [
+        {"name": f"fleetsub{index:03d}asrcache", "resource_group": "fleet-dr-rg", "location": "southeastasia"}
+    ]
     return {
         "id": subscription_id(index),
+        "storage_accounts": existing_cache if index % 2 and with_vault else [],
         "resource_groups": [
             {"name": "fleet-dr-rg", "location": "southeastasia"},
             {"name": "fleet-net-rg", "location": "eastasia"},

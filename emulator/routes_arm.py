@@ -11,6 +11,7 @@ from emulator.builder import LOCATIONS
 from emulator.errors import ArmError, group_not_found, resource_not_found
 from emulator.router import Ctx, Reply, Router
 from emulator.routes_asr import page
+from emulator.routes_storage import settle
 from emulator.state import Resource
 
 # type -> (operation group, get verb, list-in-group verb, list-in-subscription verb), swagger style
@@ -90,6 +91,7 @@ def _render(ctx: Ctx, resource: Resource) -> dict[str, object]:
 
 def _find(ctx: Ctx, resource_type: str) -> Resource:
     world = ctx.emulator.world
+    settle(world, ctx.now)  # storage accounts being created become usable in their time
     sub, group, name = ctx.params["sub"], ctx.params["rg"], ctx.params["name"]
     lookup.subscription(world, sub)
     if world.group(sub, group) is None:
@@ -112,6 +114,7 @@ def _getter(resource_type: str) -> Callable[[Ctx], Reply]:
 def _lister(resource_type: str, in_group: bool) -> Callable[[Ctx], Reply]:
     def list_(ctx: Ctx) -> Reply:
         world = ctx.emulator.world
+        settle(world, ctx.now)
         sub = lookup.subscription(world, ctx.params["sub"])
         group = ctx.params["rg"] if in_group else None
         if group is not None and world.group(sub, group) is None:

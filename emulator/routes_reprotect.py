@@ -62,8 +62,8 @@ def parse_request(details: dict[str, Any], *, legacy: bool) -> ReprotectRequest:
     )
 
 
-def check(vault: Vault, item: Item, request: ReprotectRequest) -> None:
-    """Refuse what ASR refuses synchronously (state, direction, policy, disks).
+def check(vault: Vault, item: Item, request: ReprotectRequest, world: World) -> None:
+    """Refuse what ASR refuses synchronously (state, direction, policy, disks, cache accounts).
 
     An item an earlier reprotect left moved (``leftover_snapshot``, leftovers mode ``moved_switch``) is
     checked as it was before that reprotect: the same request is valid again, posted where it lives now.
@@ -121,6 +121,38 @@ def check(vault: Vault, item: Item, request: ReprotectRequest) -> None:
                 f"{recovery.friendly_name}.",
                 "Reprotect replicates the disks of the failed-over virtual machine (where it runs now).",
                 "Pass the ids of the disks the failed-over virtual machine uses.",
+            )
+    check_cache_accounts(world, item, request, recovery.location, recovery.friendly_name)
+
+
+def check_cache_accounts(world: World, item: Item, request: ReprotectRequest, location: str, region: str) -> None:
+    """Every disk's cache (staging) account must be named, exist, and lie where the VM runs now.
+
+    Site Recovery does not create it (README.md "Cache storage accounts", with sources).
+    """
+    for disk in request.managed_disks + request.vm_disks:
+        staging = disk.staging_account_id
+        if not staging:
+            raise bad_request("'primaryStagingAzureStorageAccountId' is required for every disk.")
+        account = world.get(staging)
+        if account is None:
+            raise asr_refusal(
+                400,
+                errors.CACHE_ACCOUNT_NOT_FOUND,
+                f"The cache storage account '{staging}' specified for the virtual machine '{item.vm_name}' "
+                "could not be found (HvrStorageAccountNotFound).",
+                "The storage account does not exist, or was deleted, or is in another subscription.",
+                f"Create a general-purpose v2 storage account in {region}, or pass an existing one, then retry.",
+            )
+        if account.location.lower() != location.lower():
+            raise asr_refusal(
+                400,
+                errors.CACHE_ACCOUNT_WRONG_REGION,
+                f"The cache storage account '{staging}' specified must be located in the same region as the "
+                f"source VM. The specific cache storage account location is : '{account.location}', ",
+                "Reprotect stages the virtual machine's writes in a cache storage account in the region where "
+                "it runs now.",
+                f"Pass a cache storage account in {region} ({location}).",
             )
 
 
@@ -212,7 +244,7 @@ def _switch_protection(ctx: Ctx) -> Reply:
             f"Post to the container '{vault.fabrics[item.fabric.lower()].container}'.",
         )
     request = parse_request(details, legacy=False)
-    check(vault, item, request)
+    check(vault, item, request, ctx.emulator.world)
     check_encryption(ctx.emulator.world, vault, item, request)
     job = ctx.emulator.engine.submit(vault, item, request)
     op = Operation(job.name, job.name, ctx.now, "container", fabric.name, fabric.container)
@@ -229,7 +261,7 @@ def _reprotect(ctx: Ctx) -> Reply:
     details = _details(body)
     _in_progress(item)
     request = parse_request(details, legacy=True)
-    check(vault, item, request)
+    check(vault, item, request, ctx.emulator.world)
     path = item_id(vault, item)
     job = ctx.emulator.engine.submit(vault, item, request)
     op = Operation(job.name, job.name, ctx.now, "item")

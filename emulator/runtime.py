@@ -11,7 +11,16 @@ import random
 import uuid
 from typing import Any
 
-from emulator import admin_views, routes_arm, routes_asr, routes_health, routes_jobs, routes_reprotect, scenario
+from emulator import (
+    admin_views,
+    routes_arm,
+    routes_asr,
+    routes_health,
+    routes_jobs,
+    routes_reprotect,
+    routes_storage,
+    scenario,
+)
 from emulator.access import Access
 from emulator.builder import build_world
 from emulator.clock import SimClock
@@ -33,7 +42,7 @@ STORAGE_LIMITED = {
 def build_router() -> Router:
     """Every ARM/ASR route."""
     router = Router()
-    for module in (routes_reprotect, routes_jobs, routes_asr, routes_arm, routes_health):
+    for module in (routes_reprotect, routes_jobs, routes_asr, routes_storage, routes_arm, routes_health):
         module.register(router)
     return router
 

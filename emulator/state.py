@@ -345,6 +345,8 @@ class World:
     outage_fabric_health: dict[str, str] = field(default_factory=dict)  # location -> fabric health shown
     active_jobs: set[tuple[str, str]] = field(default_factory=set)  # (vault key, job name folded)
     resyncing: set[tuple[str, str]] = field(default_factory=set)  # (vault key, item name folded)
+    creating_accounts: dict[str, float] = field(default_factory=dict)  # storage account key -> ready at (sim s)
+    storage_operations: dict[str, str] = field(default_factory=dict)  # create operation id -> account id
 
     def group(self, sub: str, name: str) -> ResourceGroup | None:
         """A resource group."""

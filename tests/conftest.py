@@ -33,6 +33,7 @@ TABLES = [
     "webhook_events",
     "webhook_endpoints",
     "job_transitions",
+    "cache_account_claims",
     "jobs",
     "reprotect_requests",
 ]

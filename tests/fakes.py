@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.cloud import parse
-from app.cloud.ids import ItemRef, VaultRef, same_id
+from app.cloud.ids import ItemRef, VaultRef, name_of, same_id
 from app.cloud.types import (
     AsrJob,
     AvailabilityStatus,
@@ -19,12 +19,16 @@ from app.cloud.types import (
     Disk,
     DiskEncryptionSet,
     Fabric,
+    NameAvailability,
     NetworkMapping,
     ReplicatedItem,
     Resource,
+    StorageAccount,
+    StorageAccountSpec,
     SwitchProtectionSpec,
     VirtualMachine,
 )
+from app.errors import CloudPermanent
 from tests.data import load
 
 SAMPLE_SUBSCRIPTION = "/subscriptions/7c943c1b-5122-4097-90c8-861411bdd574"
@@ -68,7 +72,10 @@ class FakeCloud:
     ``failures`` makes a call raise (by method name, e.g. ``{"get_job": CloudTransient(...)}``);
     ``on_switch`` is what Azure does to the items when a switch protection arrives (before it answers);
     ``lagging_reads`` are item ids whose GET still answers 404 while the vault's list already shows them;
-    ``stale_listed_vms`` are VMs a subscription's listing still shows after they were deleted.
+    ``stale_listed_vms`` are VMs a subscription's listing still shows after they were deleted;
+    ``taken_storage_names`` are storage account names held elsewhere in Azure (names are global);
+    ``created_accounts`` records every storage account create, and ``new_account_state`` is the
+    provisioning state a created account starts in (Storage creates asynchronously).
     """
 
     items: list[dict[str, Any]] = field(default_factory=list)
@@ -84,6 +91,9 @@ class FakeCloud:
     lagging_reads: set[str] = field(default_factory=set)
     stale_listed_vms: list[dict[str, Any]] = field(default_factory=list)
     health: dict[str, AvailabilityStatus] = field(default_factory=dict)  # Resource Health by resource id
+    taken_storage_names: set[str] = field(default_factory=set)
+    created_accounts: list[StorageAccountSpec] = field(default_factory=list)
+    new_account_state: str = "Succeeded"
 
     def _fail_if_told(self, call: str) -> None:
         if call in self.failures:
@@ -147,12 +157,49 @@ class FakeCloud:
         listed = [*self._under(f"/subscriptions/{subscription_id}", "compute"), *stale]
         return [parse.virtual_machine(raw) for raw in listed]
 
-    def list_storage_accounts(self, resource_group_id: str) -> list[Resource]:
-        return [parse.resource(raw) for raw in self._under(resource_group_id, "storage")]
+    def list_storage_accounts(self, resource_group_id: str) -> list[StorageAccount]:
+        return [parse.storage_account(raw) for raw in self._under(resource_group_id, "storage")]
+
+    def get_storage_account(self, arm_id: str) -> StorageAccount | None:
+        self._fail_if_told("get_storage_account")
+        raw = self.resources.get(arm_id.lower())
+        return parse.storage_account(raw) if raw else None
+
+    def _storage_name_holder(self, name: str) -> str | None:
+        if name.lower() in self.taken_storage_names:
+            return "elsewhere"
+        return next(
+            (r["id"] for r in self._under("/subscriptions", "storage") if str(r["name"]).lower() == name.lower()), None
+        )
+
+    def check_storage_account_name(self, subscription_id: str, name: str) -> NameAvailability:
+        if not (3 <= len(name) <= 24 and name.isalnum() and name == name.lower()):
+            return NameAvailability(False, "AccountNameInvalid", f"{name} is not a valid storage account name.")
+        if self._storage_name_holder(name):
+            return NameAvailability(False, "AlreadyExists", f"The storage account named {name} is already taken.")
+        return NameAvailability(True)
+
+    def create_storage_account(self, spec: StorageAccountSpec) -> StorageAccount | None:
+        self._fail_if_told("create_storage_account")
+        self.created_accounts.append(spec)
+        holder = self._storage_name_holder(name_of(spec.id))
+        if holder is not None and not same_id(holder, spec.id):
+            raise CloudPermanent("The storage account is already taken.", code="StorageAccountAlreadyTaken", status=409)
+        self.add_resource(
+            spec.id,
+            location=spec.location,
+            kind=spec.kind,
+            sku={"name": spec.sku},
+            properties={"provisioningState": self.new_account_state},
+        )
+        return self.get_storage_account(spec.id) if self.new_account_state == "Succeeded" else None
 
     def _under(self, scope_id: str, provider: str) -> list[dict[str, Any]]:
         prefix = scope_id.lower().rstrip("/") + "/"
-        kind = {"compute": "/providers/microsoft.compute/virtualmachines/", "storage": "/providers/microsoft.storage/"}
+        kind = {
+            "compute": "/providers/microsoft.compute/virtualmachines/",
+            "storage": "/providers/microsoft.storage/storageaccounts/",
+        }
         return [r for key, r in self.resources.items() if key.startswith(prefix) and kind[provider] in key]
 
     def add_resource(self, arm_id: str, **body: Any) -> None:
@@ -164,6 +211,20 @@ class FakeCloud:
         if arm_id.lower() in self.health:
             return self.health[arm_id.lower()]
         return AvailabilityStatus(arm_id, "Available") if arm_id.lower() in self.resources else None
+
+    def add_storage_account(
+        self,
+        arm_id: str,
+        location: str,
+        *,
+        kind: str = "StorageV2",
+        sku: str = "Standard_LRS",
+        state: str = "Succeeded",
+    ) -> None:
+        """A storage account as Storage lists it (kind, SKU, provisioning state)."""
+        self.add_resource(
+            arm_id, location=location, kind=kind, sku={"name": sku}, properties={"provisioningState": state}
+        )
 
     def switch_protection(self, spec: SwitchProtectionSpec) -> str:
         self.submitted.append(spec)

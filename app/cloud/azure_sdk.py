@@ -9,11 +9,13 @@ as one of ``app.errors.CloudError``'s subclasses (``app.cloud.errors``).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlparse
 
 from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
+from azure.mgmt.storage.models import StorageAccountCheckNameAvailabilityParameters, StorageAccountCreateParameters
 
 from app.cloud import parse
 from app.cloud.clients import ManagementClients, build_credential
@@ -34,9 +36,12 @@ from app.cloud.types import (
     Disk,
     DiskEncryptionSet,
     Fabric,
+    NameAvailability,
     NetworkMapping,
     ReplicatedItem,
     Resource,
+    StorageAccount,
+    StorageAccountSpec,
     SwitchProtectionSpec,
     VirtualMachine,
 )
@@ -201,11 +206,46 @@ class AzureCloud:
         with translated():
             return [parse.virtual_machine(_json(vm)) for vm in vms.list_all()]
 
-    def list_storage_accounts(self, resource_group_id: str) -> list[Resource]:
+    def list_storage_accounts(self, resource_group_id: str) -> list[StorageAccount]:
         accounts = self.clients.storage(subscription_of(resource_group_id)).storage_accounts
         group = name_of(resource_group_id_of(resource_group_id))
         with translated():
-            return [parse.resource(_json(a)) for a in accounts.list_by_resource_group(group)]
+            return [parse.storage_account(_json(a)) for a in accounts.list_by_resource_group(group)]
+
+    def get_storage_account(self, arm_id: str) -> StorageAccount | None:
+        rid = parse_resource_id(arm_id)
+        accounts = self.clients.storage(rid.subscription_id).storage_accounts
+        found = self._or_none(lambda: accounts.get_properties(rid.resource_group, rid.name))
+        return None if found is None else parse.storage_account(found)
+
+    def check_storage_account_name(self, subscription_id: str, name: str) -> NameAvailability:
+        accounts = self.clients.storage(subscription_id).storage_accounts
+        body = StorageAccountCheckNameAvailabilityParameters(name=name)
+        with translated():
+            return parse.name_availability(_json(accounts.check_name_availability(body)))
+
+    def create_storage_account(self, spec: StorageAccountSpec) -> StorageAccount | None:
+        rid = parse_resource_id(spec.id)
+        accounts = self.clients.storage(rid.subscription_id).storage_accounts
+        answered: dict[str, Any] = {}
+
+        def remember_answer(response: Any) -> None:
+            http = response.http_response
+            answered["status"] = http.status_code
+            answered["body"] = http.text() if http.status_code == 200 else ""
+
+        with translated():
+            # Storage answers 202 (Location, Retry-After) while it creates; the job reads the account again later.
+            accounts.begin_create(
+                rid.resource_group,
+                rid.name,
+                StorageAccountCreateParameters(parse.storage_account_body(spec)),
+                polling=False,
+                raw_response_hook=remember_answer,
+            )
+        if answered.get("status") == 200 and answered.get("body"):
+            return parse.storage_account(json.loads(answered["body"]))
+        return None
 
     def availability(self, arm_id: str) -> AvailabilityStatus | None:
         """Resource Health's current status of a resource, read in the resource's own subscription."""

@@ -21,9 +21,12 @@ from app.cloud.types import (
     Disk,
     DiskEncryptionSet,
     Fabric,
+    NameAvailability,
     NetworkMapping,
     ReplicatedItem,
     Resource,
+    StorageAccount,
+    StorageAccountSpec,
     SwitchProtectionSpec,
     VirtualMachine,
 )
@@ -106,12 +109,22 @@ class CachedCloud:
     def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
         return self._remember(("vms", subscription_id.lower()), lambda: self.inner.list_vms(subscription_id))
 
-    def list_storage_accounts(self, resource_group_id: str) -> list[Resource]:
+    def list_storage_accounts(self, resource_group_id: str) -> list[StorageAccount]:
         key = ("storage_accounts", resource_group_id.lower())
         return self._remember(key, lambda: self.inner.list_storage_accounts(resource_group_id))
 
     def availability(self, arm_id: str) -> AvailabilityStatus | None:
         return self.inner.availability(arm_id)  # per VM and quick to change: always read fresh
+
+    # A cache account's provisioning state changes while it is created: these always go to Azure.
+    def get_storage_account(self, arm_id: str) -> StorageAccount | None:
+        return self.inner.get_storage_account(arm_id)
+
+    def check_storage_account_name(self, subscription_id: str, name: str) -> NameAvailability:
+        return self.inner.check_storage_account_name(subscription_id, name)
+
+    def create_storage_account(self, spec: StorageAccountSpec) -> StorageAccount | None:
+        return self.inner.create_storage_account(spec)
 
     def switch_protection(self, spec: SwitchProtectionSpec) -> str:
         return self.inner.switch_protection(spec)

@@ -18,9 +18,12 @@ from app.cloud.types import (
     DiskReplication,
     Fabric,
     ManagedDisk,
+    NameAvailability,
     NetworkMapping,
     ReplicatedItem,
     Resource,
+    StorageAccount,
+    StorageAccountSpec,
     SwitchProtectionSpec,
     VirtualMachine,
 )
@@ -280,6 +283,43 @@ def resource(raw: dict[str, Any]) -> Resource:
     arm_id = str(raw.get("id") or "")
     name = raw.get("name") or azure_id(name_of, arm_id)
     return Resource(id=arm_id, name=str(name), location=str(raw.get("location") or ""))
+
+
+def storage_account(raw: dict[str, Any]) -> StorageAccount:
+    """A storage account from its ARM JSON (``Microsoft.Storage/storageAccounts``)."""
+    base = resource(raw)
+    props = _dict(raw.get("properties"))
+    shared_key = props.get("allowSharedKeyAccess")
+    return StorageAccount(
+        id=base.id,
+        name=base.name,
+        location=base.location,
+        kind=str(raw.get("kind") or ""),
+        sku=str(_dict(raw.get("sku")).get("name") or ""),
+        provisioning_state=str(props.get("provisioningState") or ""),
+        allow_shared_key_access=shared_key if isinstance(shared_key, bool) else None,
+    )
+
+
+def storage_account_body(spec: StorageAccountSpec) -> dict[str, Any]:
+    """``StorageAccountCreateParameters`` as the portal sends them for a new cache account."""
+    return {
+        "location": spec.location,
+        "kind": spec.kind,
+        "sku": {"name": spec.sku},
+        "properties": {
+            "minimumTlsVersion": spec.minimum_tls_version,
+            "allowBlobPublicAccess": spec.allow_blob_public_access,
+            "supportsHttpsTrafficOnly": True,
+        },
+    }
+
+
+def name_availability(raw: dict[str, Any]) -> NameAvailability:
+    """``CheckNameAvailabilityResult``: nameAvailable, reason, message."""
+    return NameAvailability(
+        available=bool(raw.get("nameAvailable")), reason=_str(raw.get("reason")), message=_str(raw.get("message"))
+    )
 
 
 def virtual_machine(raw: dict[str, Any]) -> VirtualMachine:

@@ -161,6 +161,42 @@ class Resource:
 
 
 @dataclass(frozen=True)
+class StorageAccount(Resource):
+    """A storage account: where it is, what kind, and whether it is usable yet (``provisioning_state``)."""
+
+    kind: str = ""  # StorageV2, Storage, BlobStorage, BlockBlobStorage, FileStorage
+    sku: str = ""  # Standard_LRS, Premium_LRS, ...
+    provisioning_state: str = ""  # Creating, ResolvingDNS, Succeeded
+    allow_shared_key_access: bool | None = None  # None: not stated (Azure's default allows it)
+
+    @property
+    def usable(self) -> bool:
+        """Whether Azure finished creating it."""
+        return self.provisioning_state.lower() == "succeeded"
+
+
+@dataclass(frozen=True)
+class StorageAccountSpec:
+    """A storage account to create: where, named what, and of which kind."""
+
+    id: str  # the account's ARM id (subscription, resource group and name)
+    location: str
+    kind: str = "StorageV2"
+    sku: str = "Standard_LRS"
+    minimum_tls_version: str = "TLS1_2"
+    allow_blob_public_access: bool = False
+
+
+@dataclass(frozen=True)
+class NameAvailability:
+    """Storage's answer to checkNameAvailability (names are global across Azure)."""
+
+    available: bool
+    reason: str | None = None  # AccountNameInvalid | AlreadyExists
+    message: str | None = None
+
+
+@dataclass(frozen=True)
 class VirtualMachine:
     """A virtual machine, reduced to what reprotect needs from it."""
 
@@ -276,11 +312,21 @@ class Cloud(Protocol):
     def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
         """Every virtual machine of a subscription."""
 
-    def list_storage_accounts(self, resource_group_id: str) -> list[Resource]:
+    def list_storage_accounts(self, resource_group_id: str) -> list[StorageAccount]:
         """The storage accounts of a resource group."""
 
     def availability(self, arm_id: str) -> AvailabilityStatus | None:
         """Resource Health's current availability status of a resource, or None when it has none for it."""
+
+    def get_storage_account(self, arm_id: str) -> StorageAccount | None:
+        """A storage account (with its kind, SKU and provisioning state), or None when it does not exist."""
+
+    def check_storage_account_name(self, subscription_id: str, name: str) -> NameAvailability:
+        """Whether a storage account name is valid and free anywhere in Azure."""
+
+    def create_storage_account(self, spec: StorageAccountSpec) -> StorageAccount | None:
+        """Ask Storage to create an account; the account when Azure answered at once, None while it is
+        being created (read it again until it is usable). Never waits."""
 
     def switch_protection(self, spec: SwitchProtectionSpec) -> str:
         """Start reprotect; returns the ASR job's name (the operation's guid)."""

@@ -124,3 +124,18 @@ class JobTransition(Base):
     actor: Mapped[str] = mapped_column(String(200), default="service")
 
     job: Mapped[Job] = relationship(back_populates="transitions")
+
+
+class CacheAccountClaim(Base):
+    """Who creates one new cache storage account: the primary key makes one job the creator, however many
+    need it; the others wait and read the row again (``app.job.claims``)."""
+
+    __tablename__ = "cache_account_claims"
+
+    key: Mapped[str] = mapped_column(String(900), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(800))
+    state: Mapped[str] = mapped_column(String(20))  # creating | requested | ready
+    owner: Mapped[str] = mapped_column(String(64))  # the job creating it
+    lease_until: Mapped[datetime] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -7,7 +7,6 @@ accepted) and in the worker (just before submitting), since state may change in 
 
 from __future__ import annotations
 
-import hashlib
 import re
 from typing import Any
 
@@ -19,11 +18,12 @@ from app.cloud.ids import (
     parse_vault_id,
     resource_group_id_of,
     same_id,
-    storage_account_id,
+    subscription_of,
 )
 from app.cloud.types import Cloud, ManagedDisk, ReplicatedItem, Resource, VirtualMachine
 from app.errors import VmProblem
 from app.job import encryption_keys
+from app.job.cache_accounts import CACHE_SUFFIX, candidate_ids, unsuitable
 from app.job.eta import DiskLoad, estimate_reprotect_seconds
 from app.job.plan import PlannedDisk, PlannedResource, ReprotectDirection, ReprotectPlan
 from app.job.region import RegionFindings, RegionRefused, inspect
@@ -303,36 +303,84 @@ def _target_resource_group(
     return PlannedResource(id=rg_id, name=name_of(rg_id), status="existing" if exists else "new")
 
 
-def default_cache_account_name(vault_name: str, location: str) -> str:
-    """A deterministic, valid (3-24 lowercase alphanumerics) cache storage account name."""
-    digest = hashlib.sha256(f"{vault_name}/{location}".lower().encode()).hexdigest()[:6]
-    stem = re.sub(r"[^a-z0-9]", "", vault_name.lower())[:10]
-    return f"{stem}{digest}asrcache"
-
-
 def _cache_storage_account(cloud: Cloud, target: VmTarget, item: ReplicatedItem) -> PlannedResource:
+    """The cache account switch protection will name: the caller's, an existing suitable one, or a new one
+    (created before switch protection is sent).
+
+    Searched in the vault's resource group first, as the portal places it, then the failed-over VM's. The
+    account must be in the VM's own subscription (support matrix, "Cache storage"), so with a central vault
+    in another subscription only the VM's group is searched and a new account goes there.
+    """
+    location = item.recovery_location
     if target.cache_storage_account_id:
-        account = cloud.get_resource(target.cache_storage_account_id)
-        if account is not None and account.location.lower() != item.recovery_location.lower():
+        return _named_cache_account(cloud, target, target.cache_storage_account_id, location)
+    vault = item.ref.vault
+    vault_group = f"/subscriptions/{vault.subscription_id}/resourceGroups/{vault.resource_group}"
+    vm_group = resource_group_id_of(item.running_vm_id) if item.running_vm_id else None
+    groups = [vault_group]
+    if vm_group and not same_id(subscription_of(vm_group), vault.subscription_id):
+        groups = [vm_group]
+    elif vm_group and not same_id(vm_group, vault_group):
+        groups.append(vm_group)
+    for group_id in groups:
+        accounts = sorted(cloud.list_storage_accounts(group_id), key=lambda a: a.name)
+        for account in accounts:
+            if account.name.endswith(CACHE_SUFFIX) and unsuitable(account, location) is None and account.usable:
+                return PlannedResource(id=account.id, name=account.name, status="existing")
+    # Not found, or still being created by another job: marked new; the submitting step creates or waits.
+    new_id = candidate_ids(groups[0], location)[0]
+    return PlannedResource(id=new_id, name=name_of(new_id), status="new")
+
+
+def _named_cache_account(cloud: Cloud, target: VmTarget, account_id: str, location: str) -> PlannedResource:
+    """A caller's named account: used as given when it suits; created with exactly that name when it does
+    not exist yet (never renamed: a name taken elsewhere fails the job with what to do)."""
+    ref = parse_resource_id(account_id)
+    if ref.provider.lower() != "microsoft.storage" or ref.type_path.lower() != "storageaccounts":
+        raise _fail(
+            target,
+            "cache_storage_account_not_storage",
+            "cache_storage_account_id must name a storage account (Microsoft.Storage/storageAccounts); "
+            f"it names {ref.provider}/{ref.type_path}.",
+        )
+    if not re.fullmatch(r"[a-z0-9]{3,24}", ref.name):
+        raise _fail(
+            target,
+            "cache_storage_account_name_invalid",
+            f"{ref.name} is not a valid storage account name: 3 to 24 characters, lowercase letters and digits only.",
+        )
+    account = cloud.get_storage_account(account_id)
+    if account is None:
+        if cloud.get_resource(resource_group_id_of(account_id)) is None:
             raise _fail(
                 target,
-                "cache_storage_account_wrong_region",
-                f"The cache storage account must be in {item.recovery_fabric_name} ({item.recovery_location}), "
-                f"where the VM runs now; it is in {account.location}.",
+                "cache_storage_account_group_not_found",
+                f"The resource group {ref.resource_group} of the cache storage account does not exist. Create it, "
+                "or leave cache_storage_account_id out to let the service choose an account.",
             )
-        return PlannedResource(
-            id=target.cache_storage_account_id,
-            name=name_of(target.cache_storage_account_id),
-            status="existing" if account else "new",
+        free = cloud.check_storage_account_name(ref.subscription_id, ref.name)
+        if not free.available:  # held in another group or subscription: never renamed, so refused now
+            raise _fail(
+                target,
+                "cache_storage_account_name_taken",
+                f"The storage account name {ref.name} is taken elsewhere in Azure ({free.message or free.reason}); "
+                "storage account names are global. Name another account, or leave cache_storage_account_id out.",
+            )
+        return PlannedResource(id=account_id, name=ref.name, status="new")
+    why = unsuitable(account, location, caller_named=True)
+    if why is not None:
+        code = (
+            "cache_storage_account_wrong_region"
+            if "where the VM runs now" in why
+            else "cache_storage_account_unsuitable"
         )
-    group_id = resource_group_id_of(item.running_vm_id) if item.running_vm_id else None
-    if group_id is None:
-        raise _fail(target, "cache_storage_account_unknown", "Name a cache_storage_account_id for this VM.")
-    for account in cloud.list_storage_accounts(group_id):
-        if account.name.endswith("asrcache") and account.location.lower() == item.recovery_location.lower():
-            return PlannedResource(id=account.id, name=account.name, status="existing")
-    name = default_cache_account_name(item.ref.vault.name, item.recovery_location)
-    return PlannedResource(id=storage_account_id(group_id, name), name=name, status="new")
+        raise _fail(
+            target,
+            code,
+            f"The cache storage account {account.name} cannot be used: {why}. Name a general-purpose v2 (Standard) "
+            f"account in {location}, or leave cache_storage_account_id out.",
+        )
+    return PlannedResource(id=account.id, name=account.name, status="existing" if account.usable else "new")
 
 
 def _availability_set(cloud: Cloud, target: VmTarget, source_vm: VirtualMachine | None) -> PlannedResource | None:

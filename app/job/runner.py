@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.cloud.types import Cloud
 from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransient
 from app.job import history
+from app.job.cache_accounts import ClaimStore
 from app.job.eta import eta_from_estimate, eta_from_progress
 from app.job.models import Job
 from app.job.states import ACTIVE_STATES, JobState, is_terminal
@@ -123,12 +124,14 @@ def mark_sent(session: Session, *, job_id: uuid.UUID, worker: str, now: datetime
         raise LeaseLost(f"job {job_id} is no longer {worker}'s to submit")
 
 
-def run(cloud: Cloud, claimed: Claimed, guard: SendGuard, settings: JobSettings) -> Outcome:
+def run(
+    cloud: Cloud, claimed: Claimed, guard: SendGuard, settings: JobSettings, claims: ClaimStore | None = None
+) -> Outcome:
     """Run the claimed job's step (no transaction open); Azure's errors become delays or failures."""
     if claimed.overdue is not None:
         return Outcome(result=claimed.overdue, delay=0.0)
     try:
-        result = run_step(cloud, claimed.view, guard)
+        result = run_step(cloud, claimed.view, guard, claims)
         return Outcome(result=result, delay=_delay_for(result, settings))
     except LeaseLost:
         return Outcome(result=StepResult(), lease_lost=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -23,7 +24,8 @@ from app.cloud.types import Cloud
 from app.db import transaction, utcnow
 from app.errors import ServiceError
 from app.idempotency import service as idempotency
-from app.job import control, intake, present, queries, runner, visibility
+from app.job import claims, control, intake, present, queries, runner, visibility
+from app.job.cache_accounts import Claim
 from app.job.models import Job
 from app.job.schemas import JobOut, JobPage, ReprotectIn, RequestOut
 from app.job.states import is_terminal
@@ -240,7 +242,7 @@ def advance(deps: Deps, *, job_id: uuid.UUID, worker: str) -> runner.Advanced:
         record_sending=lambda: _mark_sent(deps, job_id=job_id, worker=worker, sent=True),
         record_not_sent=lambda: _mark_sent(deps, job_id=job_id, worker=worker, sent=False),
     )
-    outcome = runner.run(deps.cloud, claimed, guard, settings)
+    outcome = runner.run(deps.cloud, claimed, guard, settings, ClaimsInDb(deps.sessions))
     unrecorded = runner.Advanced(job_id=job_id, ran=True, state=None, due_in=None)
     if outcome.lease_lost:
         with transaction(deps.sessions) as session:
@@ -261,6 +263,29 @@ def advance(deps: Deps, *, job_id: uuid.UUID, worker: str) -> runner.Advanced:
             runner.JOBS.mark_dispatched(session, [job_id], now=utcnow())
         deps.doorbell.ring([job_id], countdown=done.due_in)
     return done
+
+
+class ClaimsInDb:
+    """The cache-account claims in the database, one transaction per call (``app.job.claims``)."""
+
+    def __init__(self, sessions: sessionmaker[Session]):
+        self._sessions = sessions
+
+    def claim(self, key: str, account_id: str, owner: str) -> Claim:
+        try:
+            with transaction(self._sessions) as session:
+                return claims.insert(session, key=key, account_id=account_id, owner=owner, now=utcnow())
+        except IntegrityError:  # another job claimed it first
+            with transaction(self._sessions) as session:
+                return claims.take(session, key=key, account_id=account_id, owner=owner, now=utcnow())
+
+    def update(self, key: str, owner: str, *, account_id: str, state: claims.ClaimState) -> None:
+        with transaction(self._sessions) as session:
+            claims.record(session, key=key, owner=owner, account_id=account_id, state=state, now=utcnow())
+
+    def release(self, key: str, owner: str) -> None:
+        with transaction(self._sessions) as session:
+            claims.release(session, key=key, owner=owner)
 
 
 def _mark_sent(deps: Deps, *, job_id: uuid.UUID, worker: str, sent: bool) -> None:

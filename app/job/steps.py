@@ -13,7 +13,8 @@ from typing import Any
 from app.cloud.ids import ItemRef, VaultRef, name_of, parse_item_id, parse_vault_id, same_id
 from app.cloud.types import AsrJob, AsrTask, Cloud, DiskKeys, DiskReplication, ReplicatedItem, SwitchProtectionSpec
 from app.errors import CloudPermanent, CloudThrottled
-from app.job.plan import PlannedDisk, ReprotectPlan
+from app.job.cache_accounts import LOOK_AGAIN_SECONDS, ClaimStore, LocalClaims, ensure
+from app.job.plan import PlannedDisk, PlannedResource, ReprotectPlan
 from app.job.prerequisites import VmCheckFailed, recheck, resolve_plan
 from app.job.schemas import VmTarget
 from app.job.states import JobState
@@ -93,14 +94,18 @@ class StepResult:
     look_again_within: float | None = None  # at most this long before the next look (sooner if polls are)
 
 
-def run_step(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
-    """Advance ``job`` by one step (Cloud errors propagate: the runner turns them into delays)."""
+def run_step(cloud: Cloud, job: JobView, guard: SendGuard, claims: ClaimStore | None = None) -> StepResult:
+    """Advance ``job`` by one step (Cloud errors propagate: the runner turns them into delays).
+
+    ``claims`` decides which job creates a new cache storage account many jobs need (the service passes
+    the database's; without it this job is taken to be the only one needing it).
+    """
     if job.state == JobState.ACCEPTED:
         return StepResult(to_state=JobState.VALIDATING, reason="picked up by a worker", poll=False)
     if job.state == JobState.VALIDATING:
         return _validate(cloud, job)
     if job.state == JobState.SUBMITTING:
-        return _submit(cloud, job, guard)
+        return _submit(cloud, job, guard, claims or LocalClaims())
     if job.state == JobState.REPROTECTING:
         return _watch_asr_job(cloud, job)
     if job.state == JobState.SYNCING:
@@ -131,7 +136,7 @@ def _validate(cloud: Cloud, job: JobView) -> StepResult:
     )
 
 
-def _submit(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
+def _submit(cloud: Cloud, job: JobView, guard: SendGuard, claims: ClaimStore) -> StepResult:
     if job.asr_job_name:  # a retry after Azure's reprotect job failed: see _resubmit_after_failure
         return _resubmit_after_failure(cloud, job, guard)
     ref = parse_item_id(job.item_id)
@@ -149,9 +154,28 @@ def _submit(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
             "reprotect_not_allowed",
             f"Site Recovery no longer allows reprotect on this VM (it is '{item.protection_state}').",
         )
+    plan = _plan_of(job)
+    cache = plan.cache_storage_account
+    learned_plan = Learned()
+    if cache.status == "new":  # Site Recovery needs the account to exist: create it (once) before sending
+        ensured = ensure(
+            cloud,
+            claims,
+            account_id=str(cache.id),
+            location=plan.direction.source_location,
+            caller_named=bool(target_of(job).cache_storage_account_id),
+            owner=job.id,
+        )
+        if ensured.outcome == "wait":
+            return StepResult(reason=ensured.reason, look_again_within=LOOK_AGAIN_SECONDS)
+        if ensured.outcome == "failed":
+            return _failure(ensured.code, ensured.reason)
+        ready = PlannedResource(id=ensured.account_id, name=name_of(ensured.account_id), status="existing")
+        plan = replace(plan, cache_storage_account=ready)
+        learned_plan = Learned(plan=plan)  # the job shows the account it got (its name may differ from the plan's)
     guard.record_sending()
     try:
-        job_name = cloud.switch_protection(spec_from_plan(ref, _plan_of(job)))
+        job_name = cloud.switch_protection(spec_from_plan(ref, plan))
     except CloudThrottled:
         guard.record_not_sent()  # a 429 is never processed: sending again later doubles nothing
         raise
@@ -165,7 +189,7 @@ def _submit(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
     return StepResult(
         to_state=JobState.REPROTECTING,
         reason=f"switch protection submitted (ASR job {job_name})",
-        learned=_asr_job_learned(ref, job_name),
+        learned=_asr_job_learned(ref, job_name) | learned_plan,
     )
 
 

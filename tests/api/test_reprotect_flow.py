@@ -333,8 +333,14 @@ def test_an_unanswered_switch_protection_is_waited_for_not_sent_again(api, conta
     settings.azure.request_timeout_seconds = 1.0
     settings.job.switch_settle_seconds = 5.0
     impatient = bootstrap(settings)
+    # An existing cache account: the first submitting step sends switch protection at once.
+    cache = demo["vault_id"].split("/providers/")[0].replace("contoso-dr-rg", "contoso-db-rg-asr")
+    vm = {
+        **_vm(item),
+        "cache_storage_account_id": f"{cache}/providers/Microsoft.Storage/storageAccounts/k3v9qpcontosodrvasrcache",
+    }
     try:
-        job_id = uuid.UUID(api.post("/reprotect", json={"vms": [_vm(item)]}).json()["jobs"][0]["id"])
+        job_id = uuid.UUID(api.post("/reprotect", json={"vms": [vm]}).json()["jobs"][0]["id"])
         drive(impatient, until_state="submitting", job_id=job_id)
         # Azure holds the switch protection 2.5 s and then processes it; the worker gives up after 1 s.
         emulator.put("/_emulator/faults/latency", json={"ms": 2500, "methods": ["POST"]}).raise_for_status()

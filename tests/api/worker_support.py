@@ -32,9 +32,21 @@ def throttle(emulator, **buckets: dict[str, float]) -> None:
     emulator.put("/_emulator/throttle", json=config).raise_for_status()
 
 
+def demo_cache(item: dict[str, Any]) -> str:
+    """The demo's existing cache account in Southeast Asia (the subscription of ``item``)."""
+    sub = item["id"].split("/")[2]
+    return (
+        f"/subscriptions/{sub}/resourceGroups/contoso-db-rg-asr/providers/Microsoft.Storage/storageAccounts/"
+        "k3v9qpcontosodrvasrcache"
+    )
+
+
 def accept(api, *items: dict[str, Any]) -> uuid.UUID:
-    """POST /reprotect for these demo items; the (first) job's id."""
-    answer = api.post("/reprotect", json={"vms": [{"item_id": i["id"]} for i in items]})
+    """POST /reprotect for these demo items, naming the demo's existing cache account so that the first
+    submitting step sends switch protection at once (tests/api/test_cache_account_fleet.py covers creating
+    one); the (first) job's id."""
+    vms = [{"item_id": i["id"], "cache_storage_account_id": demo_cache(i)} for i in items]
+    answer = api.post("/reprotect", json={"vms": vms})
     assert answer.status_code == 202, answer.text
     return uuid.UUID(answer.json()["jobs"][0]["id"])
 

@@ -21,6 +21,11 @@ from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from cli.stack import free_port
 
 ARM_SCOPE = "https://management.azure.com/.default"
+# The demo's cache account in Southeast Asia (where the committed VMs run now): switch protection names it.
+DEMO_CACHE = (
+    "/subscriptions/{sub}/resourceGroups/contoso-db-rg-asr/providers/Microsoft.Storage/storageAccounts/"
+    "k3v9qpcontosodrvasrcache"
+)
 
 
 class StaticToken:
@@ -123,13 +128,10 @@ def switch_body(
     props = item["properties"]
     a2a = props["providerSpecificDetails"]
     # The VM's own subscription, which is the vault's except under a central vault.
-    running_sub, running_group = a2a["recoveryFabricObjectId"].split("/")[2:5:2]
+    running_sub = a2a["recoveryFabricObjectId"].split("/")[2]
     source_sub, source_group = a2a["fabricObjectId"].split("/")[2:5:2]
     target = target_group or f"/subscriptions/{source_sub}/resourceGroups/{source_group}"
-    cache_id = cache or (
-        f"/subscriptions/{running_sub}/resourceGroups/{running_group}/providers/Microsoft.Storage/"
-        f"storageAccounts/{item['name'][:6].lower().replace('-', '')}cacheasrcache"
-    )
+    cache_id = cache or DEMO_CACHE.format(sub=running_sub)  # Site Recovery needs an existing one
     disks = [
         {
             "diskId": d["recoveryTargetDiskId"],

@@ -11,11 +11,23 @@ from typing import Any
 import httpx
 import pytest
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
+from azure.mgmt.storage import StorageManagementClient
 
 from emulator import fleet
 from emulator.builder import build_world
 from emulator.scenario import ScenarioError, load
-from tests.emulator.support import Demo, advance, arm_get, item_json, sdk_client, submit, switch_body
+from tests.emulator.support import (
+    ARM_SCOPE,
+    Demo,
+    LocalBearerTokenPolicy,
+    StaticToken,
+    advance,
+    arm_get,
+    item_json,
+    sdk_client,
+    submit,
+    switch_body,
+)
 from tests.emulator_process import running_emulator
 
 SCENARIO = "fleet:6:3:central"
@@ -140,10 +152,31 @@ def test_reads_are_charged_to_the_subscription_in_their_path(central_url, centra
     }
 
 
-def test_switch_protection_in_the_central_vault_works_in_the_vms_subscription(hub_client, vault, central_admin):
+def _create_cache_account(url: str, subscription: str, group: str, name: str) -> str:
+    """A cache account created first with the Storage API, as the Azure CLI scenario does (ASR never creates it)."""
+    credential = StaticToken()
+    storage = StorageManagementClient(
+        credential,
+        subscription,
+        base_url=url,
+        authentication_policy=LocalBearerTokenPolicy(credential, ARM_SCOPE),
+        retry_total=0,
+        polling_interval=0,
+    )
+    body = {"location": "southeastasia", "kind": "StorageV2", "sku": {"name": "Standard_LRS"}}
+    account = storage.storage_accounts.begin_create(group, name, body).result()
+    storage.close()
+    return str(account.id)
+
+
+def test_switch_protection_in_the_central_vault_works_in_the_vms_subscription(
+    hub_client, vault, central_admin, central_url
+):
     item: dict[str, Any] = item_json(hub_client, vault, "vm-00003")
     vm_sub = _sub_of(item["properties"]["providerSpecificDetails"]["fabricObjectId"])
-    submit(hub_client, vault, switch_body(vault, item))
+    running_group = item["properties"]["providerSpecificDetails"]["recoveryFabricObjectId"].split("/")[4]
+    cache = _create_cache_account(central_url, vm_sub, running_group, "vm3cacheasrcache")
+    submit(hub_client, vault, switch_body(vault, item, cache=cache))
     advance(central_admin, 60)
     record = central_admin.get("/_emulator/items/vm-00003").json()["artifacts"]
     assert _sub_of(record["target_resource_group"]["id"]) == vm_sub

@@ -152,7 +152,7 @@ def test_customised_targets_are_created_or_reused_and_recorded(client, demo, adm
     assert record["target_resource_group"]["action"] == "reused"  # the original VM's group
     assert record["availability_set"]["action"] == "created"
     assert record["proximity_placement_group"]["action"] == "reused"
-    assert record["cache_storage_accounts"][0]["action"] == "created"
+    assert record["cache_storage_accounts"][0]["action"] == "reused"  # Site Recovery never creates it
     disks = item_json(client, demo, "app-01", east=False)["properties"]["providerSpecificDetails"]
     assert {d["recoveryTargetDiskAccountType"] for d in disks["protectedManagedDisks"]} == {"StandardSSD_LRS"}
     assert {d["recoveryReplicaDiskAccountType"] for d in disks["protectedManagedDisks"]} == {"Standard_LRS"}

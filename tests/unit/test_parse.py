@@ -73,7 +73,7 @@ def test_switch_protection_body_for_the_recorded_item_is_what_powershell_sent():
         ContainerMapping(back.replace("uksouth", "ukwest"), back, sent_by_powershell["policyId"], "Paired")
     ]
     cache = sent_by_powershell["vmManagedDisks"][0]["primaryStagingAzureStorageAccountId"]
-    cloud.add_resource(cache, location="ukwest")
+    cloud.add_storage_account(cache, location="ukwest")
     plan = resolve_plan(cloud, VmTarget(item_id=raw_item["id"], cache_storage_account_id=cache))
     body = parse.switch_protection_body(spec_from_plan(parse_item_id(raw_item["id"]), plan))
     _same_as_powershell(body, recorded["body"])

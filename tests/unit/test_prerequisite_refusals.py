@@ -324,18 +324,12 @@ def test_a_target_resource_group_other_than_the_original_vms_is_refused(cloud, i
 
 def test_a_cache_storage_account_outside_the_running_region_is_refused(cloud, item):
     account = f"{SUB}/resourceGroups/vijami-alertrg/providers/Microsoft.Storage/storageAccounts/southcache"
-    cloud.add_resource(account, location="uksouth")
+    cloud.add_storage_account(account, location="uksouth")
     assert refused(cloud, by_id(item, cache_storage_account_id=account)) == problem(
         item,
         "cache_storage_account_wrong_region",
-        "The cache storage account must be in UK West (ukwest), where the VM runs now; it is in uksouth.",
-    )
-
-
-def test_a_vm_with_no_running_copy_recorded_needs_a_cache_account_named(cloud, item, details):
-    del details["recoveryFabricObjectId"]
-    assert refused(cloud, by_id(item)) == problem(
-        item, "cache_storage_account_unknown", "Name a cache_storage_account_id for this VM."
+        "The cache storage account southcache cannot be used: it is in uksouth, not in ukwest where the VM runs "
+        "now. Name a general-purpose v2 (Standard) account in ukwest, or leave cache_storage_account_id out.",
     )
 
 

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from app.cloud.types import Fabric
-from app.job.prerequisites import VmCheckFailed, default_cache_account_name, resolve_plan
+from app.job.cache_accounts import candidate_name
+from app.job.prerequisites import VmCheckFailed, resolve_plan
 from app.job.schemas import VmTarget
 from tests.fakes import ready_cloud, sample_item
 
@@ -42,7 +43,9 @@ def test_committed_vm_resolves_to_the_portals_review_plan(cloud, item):
     assert plan.network.status == "fixed"
     assert plan.network.id.endswith("nzntestvm-vnet")
     assert plan.cache_storage_account.status == "new"
-    assert plan.cache_storage_account.name == default_cache_account_name("vijamireprotecttest", "ukwest")
+    # No cache account in the vault's or the VM's group: a new one in the vault's group, named for it.
+    assert plan.cache_storage_account.name == candidate_name(SUB.split("/")[2], "vijami-alertrg", "ukwest")
+    assert "/resourceGroups/vijami-alertrg/" in str(plan.cache_storage_account.id)
     assert plan.disks[0].status == "existing"
     assert "vijami-alertrg-asr-1" in plan.disks[0].disk_id
     assert plan.estimated_seconds > 25 * 60
@@ -50,7 +53,7 @@ def test_committed_vm_resolves_to_the_portals_review_plan(cloud, item):
 
 def test_an_existing_cache_account_in_the_running_region_is_reused(cloud, item):
     cache = f"{SUB}/resourceGroups/vijami-alertrg-asr-1/providers/Microsoft.Storage/storageAccounts/oldasrcache"
-    cloud.add_resource(cache, location="ukwest")
+    cloud.add_storage_account(cache, location="ukwest")
     assert resolve_plan(cloud, _target(item)).cache_storage_account.status == "existing"
 
 
@@ -130,10 +133,11 @@ def test_unknown_vm_is_not_found(cloud, item):
 
 
 def test_cache_account_names_are_valid_storage_names():
-    name = default_cache_account_name("My-Very_Long.Vault-Name-2026", "southeastasia")
-    assert 3 <= len(name) <= 24
-    assert name.isalnum()
-    assert name == name.lower()
+    for attempt in range(4):
+        name = candidate_name("7c943c1b-5122-4097-90c8-861411bdd574", "My-Very_Long.RG(2026)", "southeastasia", attempt)
+        assert 3 <= len(name) <= 24
+        assert name.isalnum()
+        assert name == name.lower()
 
 
 OTHER = "0b1f6471-1bf0-4dda-aec3-111122223333"  # the VM's subscription; the vault stays in the recorded one
@@ -152,7 +156,7 @@ def _vm_in_another_subscription(item):
 def test_a_vm_in_another_subscription_than_the_vault_resolves_against_its_own_subscription(item):
     cloud = _vm_in_another_subscription(item)
     cache = f"/subscriptions/{OTHER}/resourceGroups/vijami-alertrg-asr-1/providers/Microsoft.Storage/storageAccounts/c1asrcache"
-    cloud.add_resource(cache, location="ukwest")
+    cloud.add_storage_account(cache, location="ukwest")
 
     plan = resolve_plan(cloud, _target(item))
 

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from app.job.cache_accounts import candidate_name
 from app.job.plan import (
     PlannedDisk,
     PlannedResource,
@@ -15,11 +16,12 @@ from app.job.plan import (
     ReprotectPlan,
     TargetRegionCheck,
 )
-from app.job.prerequisites import default_cache_account_name, resolve_plan
+from app.job.prerequisites import resolve_plan
 from app.job.schemas import VmTarget
 from tests.fakes import ready_cloud, sample_item
 
 SUB = "/subscriptions/7c943c1b-5122-4097-90c8-861411bdd574"
+VAULT_GROUP = f"{SUB}/resourceGroups/vijami-alertrg"
 VAULT = f"{SUB}/resourceGroups/vijami-alertrg/providers/Microsoft.RecoveryServices/vaults/vijamireprotecttest"
 CONTAINER = f"{VAULT}/replicationFabrics/asr-a2a-default-uksouth/replicationProtectionContainers/asr-a2a-default-uksouth-container"
 ITEM = f"{CONTAINER}/replicationProtectedItems/YtSLUmr1siwOhCNihjyTaOjo3bXTQoCCN96TnEVq5fM"
@@ -45,8 +47,9 @@ RECORDED_PLAN = ReprotectPlan(
         name="nzntestvm-vnet",
         status="fixed",
     ),
+    # No cache account yet: a new one in the vault's resource group, where the portal puts it.
     cache_storage_account=PlannedResource(
-        id=f"{RUNNING_GROUP}/{STORAGE}/vijamirepr337549asrcache", name="vijamirepr337549asrcache", status="new"
+        id=f"{VAULT_GROUP}/{STORAGE}/vija37ff9433f554asrcache", name="vija37ff9433f554asrcache", status="new"
     ),
     availability_set=None,
     proximity_placement_group=None,
@@ -114,6 +117,8 @@ def test_a_worker_resolves_the_same_plan(cloud, item):
 
 
 def test_named_targets_are_used_and_marked_new_when_they_do_not_exist(cloud, item):
+    group = f"{SUB}/resourceGroups/elsewhere"
+    cloud.add_resource(group, location="uksouth")  # a named cache account's group must exist
     cache = f"{SUB}/resourceGroups/elsewhere/{STORAGE}/mycache"
     avset = f"{SUB}/resourceGroups/elsewhere/providers/Microsoft.Compute/availabilitySets/web-set"
     resolved = plan(cloud, item, cache_storage_account_id=cache, availability_set_id=avset)
@@ -128,7 +133,7 @@ def test_named_targets_that_exist_are_marked_existing(cloud, item):
     cache = f"{SUB}/resourceGroups/vijami-alertrg-asr-1/{STORAGE}/westcache"
     avset = f"{SUB}/resourceGroups/vijami-alertrg/providers/Microsoft.Compute/availabilitySets/web-set"
     ppg = f"{SUB}/resourceGroups/vijami-alertrg/providers/Microsoft.Compute/proximityPlacementGroups/near"
-    cloud.add_resource(cache, location="UKWest")  # locations compare in any case
+    cloud.add_storage_account(cache, location="UKWest")  # locations compare in any case
     cloud.add_resource(avset, location="uksouth")
     cloud.add_resource(ppg, location="uksouth")
     resolved = plan(
@@ -151,11 +156,11 @@ def test_disk_types_can_be_changed_and_the_estimate_follows_the_target_type(clou
 
 
 def test_an_asrcache_account_in_the_running_region_is_reused(cloud, item):
-    cloud.add_resource(f"{RUNNING_GROUP}/{STORAGE}/logsstorage", location="ukwest")  # not a cache account
-    cloud.add_resource(f"{RUNNING_GROUP}/{STORAGE}/southasrcache", location="uksouth")  # wrong region
+    cloud.add_storage_account(f"{RUNNING_GROUP}/{STORAGE}/logsstorage", location="ukwest")  # not a cache account
+    cloud.add_storage_account(f"{RUNNING_GROUP}/{STORAGE}/southasrcache", location="uksouth")  # wrong region
     assert plan(cloud, item).cache_storage_account == RECORDED_PLAN.cache_storage_account
     kept = f"{SUB}/resourceGroups/vijami-alertrg-asr-1/{STORAGE}/keptasrcache"
-    cloud.add_resource(kept, location="UKWest")
+    cloud.add_storage_account(kept, location="UKWest")
     assert plan(cloud, item).cache_storage_account == PlannedResource(id=kept, name="keptasrcache", status="existing")
 
 
@@ -214,17 +219,17 @@ def test_a_self_mapped_or_unrelated_container_mapping_is_not_the_reverse_one(clo
 
 
 @pytest.mark.parametrize(
-    ("vault", "location", "name"),
+    ("subscription", "group", "location", "attempt", "name"),
     [
-        # Stored plans and existing accounts carry these names: they must never change from one version to the next.
-        ("vijamireprotecttest", "ukwest", "vijamirepr337549asrcache"),
-        ("VijamiReprotectTest", "UKWest", "vijamirepr337549asrcache"),
-        ("My-Very_Long.Vault-Name-2026", "southeastasia", "myverylongd58ef9asrcache"),
-        ("v1", "eastus", "v15bf856asrcache"),
+        # Plans and claims carry these names: they must never change from one version to the next.
+        ("7c943c1b-5122-4097-90c8-861411bdd574", "vijami-alertrg", "ukwest", 0, "vija37ff9433f554asrcache"),
+        ("7C943C1B-5122-4097-90c8-861411bdd574", "Vijami-AlertRG", "UKWest", 0, "vija37ff9433f554asrcache"),
+        ("7c943c1b-5122-4097-90c8-861411bdd574", "vijami-alertrg", "ukwest", 1, "vija70af0bf593c8asrcache"),
+        ("6d3c1b8e-2f47-4a9c-b1e5-7c0d9a4f2e18", "contoso-dr-rg", "southeastasia", 0, "cont8c4e856c80b0asrcache"),
     ],
 )
-def test_the_default_cache_account_name_is_stable(vault, location, name):
-    assert default_cache_account_name(vault, location) == name
+def test_the_default_cache_account_name_is_stable(subscription, group, location, attempt, name):
+    assert candidate_name(subscription, group, location, attempt) == name
     assert 3 <= len(name) <= 24
     assert name.isalnum()
     assert name == name.lower()

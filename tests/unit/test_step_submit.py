@@ -67,7 +67,7 @@ def stored_plan(*, placement: bool = True) -> dict[str, Any]:
             "name": "v",
             "status": "fixed",
         },
-        "cache_storage_account": {"id": CACHE, "name": "cache1", "status": "new"},
+        "cache_storage_account": {"id": CACHE, "name": "cache1", "status": "existing"},
         "availability_set": {"id": AVSET, "name": "avset1", "status": "existing"} if placement else None,
         "proximity_placement_group": {"id": PPG, "name": "ppg1", "status": "existing"} if placement else None,
         "disks": [
