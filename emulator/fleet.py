@@ -4,8 +4,9 @@ Plain: one vault in each subscription, protecting that subscription's VMs. ``cen
 in a subscription of its own protecting the VMs of all S subscriptions (a source VM may be in any
 subscription of the vault's tenant, as the portal's enable-replication page says).
 
-With a vault per subscription, odd-numbered subscriptions hold a cache storage account in the vault's resource
-group already; elsewhere the first reprotect has the service create one (Site Recovery itself never does)."""
+With a vault per subscription, even-numbered subscriptions (index 0, 2, ...) hold a cache storage account in the
+vault's resource group already; in odd ones, and under a central vault, the first reprotect has the service
+create one (Site Recovery itself never does)."""
 
 from __future__ import annotations
 
@@ -93,14 +94,14 @@ def _central(subs: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _subscription(index: int, *, with_vault: bool = True) -> dict[str, Any]:
-    # Every second subscription already has a cache account for the way back in its vault's resource group
-    # (where the portal puts it); the others' first reprotect has the service create one.
+    # Even-numbered subscriptions (so a one-subscription fleet too) already have a cache account for the way
+    # back in the vault's resource group (where the portal puts it); odd ones' first reprotect creates one.
     existing_cache = [
         {"name": f"fleetsub{index:03d}asrcache", "resource_group": "fleet-dr-rg", "location": "southeastasia"}
     ]
     return {
         "id": subscription_id(index),
-        "storage_accounts": existing_cache if index % 2 and with_vault else [],
+        "storage_accounts": existing_cache if index % 2 == 0 and with_vault else [],
         "resource_groups": [
             {"name": "fleet-dr-rg", "location": "southeastasia"},
             {"name": "fleet-net-rg", "location": "eastasia"},

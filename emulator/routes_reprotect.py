@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator import errors, ids, lookup, lro
+from emulator import errors, ids, lookup, lro, routes_storage
 from emulator.errors import asr_not_found, asr_refusal, bad_request
 from emulator.router import Ctx, Reply, Router
 from emulator.routes_asr import C, V
@@ -144,6 +144,22 @@ def check_cache_accounts(world: World, item: Item, request: ReprotectRequest, lo
                 "The storage account does not exist, or was deleted, or is in another subscription.",
                 f"Create a general-purpose v2 storage account in {region}, or pass an existing one, then retry.",
             )
+        state = str(account.body.get("properties", {}).get("provisioningState", "Succeeded"))
+        vm_subscription = (item.running_vm_id or item.source_vm_id).split("/")[2]
+        if state.lower() != "succeeded" or not ids.same(staging.split("/")[2], vm_subscription):
+            why = (
+                f"is not ready yet (provisioningState {state})"
+                if state.lower() != "succeeded"
+                else f"is not in the virtual machine's subscription {vm_subscription}"
+            )
+            raise asr_refusal(
+                400,
+                errors.CACHE_ACCOUNT_NOT_FOUND,
+                f"The cache storage account '{staging}' specified for the virtual machine '{item.vm_name}' {why} "
+                "(HvrStorageAccountNotFound).",
+                "The cache storage account must be usable and in the same subscription as the virtual machine.",
+                f"Pass a usable general-purpose v2 storage account in {region} in subscription {vm_subscription}.",
+            )
         if account.location.lower() != location.lower():
             raise asr_refusal(
                 400,
@@ -244,6 +260,7 @@ def _switch_protection(ctx: Ctx) -> Reply:
             f"Post to the container '{vault.fabrics[item.fabric.lower()].container}'.",
         )
     request = parse_request(details, legacy=False)
+    routes_storage.settle(ctx.emulator.world, ctx.now)  # accounts whose create has finished by now
     check(vault, item, request, ctx.emulator.world)
     check_encryption(ctx.emulator.world, vault, item, request)
     job = ctx.emulator.engine.submit(vault, item, request)
@@ -261,6 +278,7 @@ def _reprotect(ctx: Ctx) -> Reply:
     details = _details(body)
     _in_progress(item)
     request = parse_request(details, legacy=True)
+    routes_storage.settle(ctx.emulator.world, ctx.now)
     check(vault, item, request, ctx.emulator.world)
     path = item_id(vault, item)
     job = ctx.emulator.engine.submit(vault, item, request)

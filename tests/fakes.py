@@ -27,6 +27,7 @@ from app.cloud.types import (
     StorageAccountSpec,
     SwitchProtectionSpec,
     VirtualMachine,
+    pick_item,
 )
 from app.errors import CloudPermanent
 from tests.data import load
@@ -111,12 +112,8 @@ class FakeCloud:
 
     def find_item(self, vault: VaultRef, vm_name: str) -> ReplicatedItem | None:
         self._fail_if_told("find_item")
-        for raw in self.items:
-            if not raw["id"].lower().startswith(vault.key + "/"):
-                continue  # another vault's item
-            if raw["properties"]["friendlyName"].lower() == vm_name.lower() or raw["name"].lower() == vm_name.lower():
-                return parse.item(copy.deepcopy(raw))
-        return None
+        mine = [parse.item(copy.deepcopy(raw)) for raw in self.items if raw["id"].lower().startswith(vault.key + "/")]
+        return pick_item(mine, vm_name)
 
     def list_items(self, vault: VaultRef) -> list[ReplicatedItem]:
         self.list_calls += 1

@@ -44,6 +44,7 @@ from app.cloud.types import (
     StorageAccountSpec,
     SwitchProtectionSpec,
     VirtualMachine,
+    pick_item,
 )
 from app.errors import CloudPermanent, InvalidRequest
 from app.settings import AzureSettings
@@ -80,8 +81,7 @@ class AzureCloud:
         return parse.item(model.as_dict())
 
     def find_item(self, vault: VaultRef, vm_name: str) -> ReplicatedItem | None:
-        wanted = vm_name.lower()
-        return next((i for i in self.list_items(vault) if wanted in (i.ref.name.lower(), i.vm_name.lower())), None)
+        return pick_item(self.list_items(vault), vm_name)
 
     def list_items(self, vault: VaultRef) -> list[ReplicatedItem]:
         ops = self.client(vault.subscription_id).replication_protected_items

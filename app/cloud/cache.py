@@ -29,6 +29,7 @@ from app.cloud.types import (
     StorageAccountSpec,
     SwitchProtectionSpec,
     VirtualMachine,
+    pick_item,
 )
 
 T = TypeVar("T")
@@ -71,11 +72,9 @@ class CachedCloud:
 
     def _item_index(self, vault: VaultRef) -> dict[str, ItemRef]:
         def build() -> dict[str, ItemRef]:
-            index: dict[str, ItemRef] = {}
-            for item in self.inner.list_items(vault):
-                index.setdefault(item.ref.name.lower(), item.ref)
-                index.setdefault(item.vm_name.lower(), item.ref)
-            return index
+            items = self.inner.list_items(vault)
+            names = {i.ref.name.lower() for i in items} | {i.vm_name.lower() for i in items}
+            return {name: found.ref for name in names if (found := pick_item(items, name)) is not None}
 
         return self._remember(("item_index", vault.key), build)
 

@@ -30,8 +30,9 @@ _GENERIC_CODES = frozenset(
 
 def translate_error(exc: Exception) -> CloudError:
     """Classify an SDK exception: throttled, transient, or permanent with Azure's own code."""
-    if isinstance(exc, ClientAuthenticationError) and exc.status_code is None:
-        # Raised by azure-identity (CredentialUnavailableError is one): no token, so no request left.
+    if isinstance(exc, ClientAuthenticationError) and exc.status_code in (None, 400, 401):
+        # Raised by azure-identity (CredentialUnavailableError is one; Entra ID's own 400/401 answers carry
+        # their status): no token, so no request left. ARM's 401 comes this way too.
         return auth_failed(str(exc.message or exc))
     if isinstance(exc, HttpResponseError) and exc.status_code is not None:
         status = exc.status_code
@@ -112,7 +113,7 @@ def _retry_after(value: str | None) -> float | None:
 def _error_body(exc: HttpResponseError) -> dict[str, Any]:
     try:
         body = exc.response.json() if exc.response is not None else None  # type: ignore[attr-defined]
-    except ValueError:
+    except Exception:  # not JSON, or a response type without .json(): no body to read
         body = None
     error = body.get("error", body) if isinstance(body, dict) else None
     return error if isinstance(error, dict) else {}

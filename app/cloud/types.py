@@ -276,6 +276,17 @@ class SwitchProtectionSpec:
     disk_encryption: DiskKeys | None = None  # the VM's diskEncryptionInfo (its OS disk's keys)
 
 
+def pick_item(items: list[ReplicatedItem], name: str) -> ReplicatedItem | None:
+    """The item called ``name``: by item name first (it never changes, even when the item moves), else by
+    VM name when exactly one item has it (two VMs in different subscriptions may share a name)."""
+    wanted = name.lower()
+    by_item = [i for i in items if i.ref.name.lower() == wanted]
+    if by_item:
+        return by_item[0]
+    by_vm = [i for i in items if i.vm_name.lower() == wanted]
+    return by_vm[0] if len(by_vm) == 1 else None
+
+
 class Cloud(Protocol):
     """The calls the service makes to Azure Resource Manager and Site Recovery."""
 

@@ -94,6 +94,9 @@ class ClaimStore(Protocol):
     def release(self, key: str, owner: str) -> None:
         """Give the claim up after a failure, so that another job may try again."""
 
+    def forget(self, key: str, account_id: str) -> None:
+        """Drop a ready claim whose account has gone (deleted since), so the next look creates it again."""
+
 
 class LocalClaims:
     """A :class:`ClaimStore` in memory: for one process that runs every job needing the account (tests,
@@ -118,6 +121,12 @@ class LocalClaims:
     def release(self, key: str, owner: str) -> None:
         with self._lock:
             if self._rows.get(key, ("", "", ""))[2] == owner:
+                del self._rows[key]
+
+    def forget(self, key: str, account_id: str) -> None:
+        with self._lock:
+            found = self._rows.get(key)
+            if found is not None and found[0].lower() == account_id.lower() and found[1] == "ready":
                 del self._rows[key]
 
 
@@ -147,7 +156,15 @@ def ensure(
     key = claim_key(account_id, location, caller_named=caller_named)
     claim = claims.claim(key, account_id, owner)
     if claim.state == "ready":
-        return Ensured("ready", account_id=claim.account_id)
+        # Created earlier (by any job): trust it only while Azure still has it; someone may have deleted it.
+        if cloud.get_storage_account(claim.account_id) is not None:
+            return Ensured("ready", account_id=claim.account_id)
+        claims.forget(key, claim.account_id)
+        return Ensured(
+            "wait",
+            account_id=claim.account_id,
+            reason=f"the cache storage account {name_of(claim.account_id)} was deleted; it will be created again",
+        )
     if not claim.mine:
         return Ensured(
             "wait",

@@ -74,3 +74,14 @@ def release(session: Session, *, key: str, owner: str) -> None:
         .where(CacheAccountClaim.key == key, CacheAccountClaim.owner == owner, CacheAccountClaim.state != "ready")
         .execution_options(synchronize_session=False)
     )
+
+
+def forget(session: Session, *, key: str, account_id: str) -> None:
+    """Drop a ready claim whose account was deleted since, so the next job to need it creates it again."""
+    session.execute(
+        delete(CacheAccountClaim)
+        .where(
+            CacheAccountClaim.key == key, CacheAccountClaim.account_id == account_id, CacheAccountClaim.state == "ready"
+        )
+        .execution_options(synchronize_session=False)
+    )

@@ -287,6 +287,10 @@ class ClaimsInDb:
         with transaction(self._sessions) as session:
             claims.release(session, key=key, owner=owner)
 
+    def forget(self, key: str, account_id: str) -> None:
+        with transaction(self._sessions) as session:
+            claims.forget(session, key=key, account_id=account_id)
+
 
 def _mark_sent(deps: Deps, *, job_id: uuid.UUID, worker: str, sent: bool) -> None:
     with transaction(deps.sessions) as session:

@@ -138,7 +138,7 @@ def _validate(cloud: Cloud, job: JobView) -> StepResult:
 
 def _submit(cloud: Cloud, job: JobView, guard: SendGuard, claims: ClaimStore) -> StepResult:
     if job.asr_job_name:  # a retry after Azure's reprotect job failed: see _resubmit_after_failure
-        return _resubmit_after_failure(cloud, job, guard)
+        return _resubmit_after_failure(cloud, job, guard, claims)
     ref = parse_item_id(job.item_id)
     item = cloud.get_item(ref)
     adopted = _adoptable(cloud, job, ref, item)
@@ -154,25 +154,10 @@ def _submit(cloud: Cloud, job: JobView, guard: SendGuard, claims: ClaimStore) ->
             "reprotect_not_allowed",
             f"Site Recovery no longer allows reprotect on this VM (it is '{item.protection_state}').",
         )
-    plan = _plan_of(job)
-    cache = plan.cache_storage_account
-    learned_plan = Learned()
-    if cache.status == "new":  # Site Recovery needs the account to exist: create it (once) before sending
-        ensured = ensure(
-            cloud,
-            claims,
-            account_id=str(cache.id),
-            location=plan.direction.source_location,
-            caller_named=bool(target_of(job).cache_storage_account_id),
-            owner=job.id,
-        )
-        if ensured.outcome == "wait":
-            return StepResult(reason=ensured.reason, look_again_within=LOOK_AGAIN_SECONDS)
-        if ensured.outcome == "failed":
-            return _failure(ensured.code, ensured.reason)
-        ready = PlannedResource(id=ensured.account_id, name=name_of(ensured.account_id), status="existing")
-        plan = replace(plan, cache_storage_account=ready)
-        learned_plan = Learned(plan=plan)  # the job shows the account it got (its name may differ from the plan's)
+    made = _with_real_cache_account(cloud, job, claims, _plan_of(job))
+    if isinstance(made, StepResult):
+        return made
+    plan, learned_plan = made
     guard.record_sending()
     try:
         job_name = cloud.switch_protection(spec_from_plan(ref, plan))
@@ -193,7 +178,32 @@ def _submit(cloud: Cloud, job: JobView, guard: SendGuard, claims: ClaimStore) ->
     )
 
 
-def _resubmit_after_failure(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
+def _with_real_cache_account(
+    cloud: Cloud, job: JobView, claims: ClaimStore, plan: ReprotectPlan
+) -> tuple[ReprotectPlan, Learned] | StepResult:
+    """The plan with its cache account made real (Site Recovery needs it to exist: created once, before
+    sending), and what the job learns; or the step's answer while it is being created or when it cannot be."""
+    cache = plan.cache_storage_account
+    if cache.status != "new":
+        return plan, Learned()
+    ensured = ensure(
+        cloud,
+        claims,
+        account_id=str(cache.id),
+        location=plan.direction.source_location,
+        caller_named=bool(target_of(job).cache_storage_account_id),
+        owner=job.id,
+    )
+    if ensured.outcome == "wait":
+        return StepResult(reason=ensured.reason, look_again_within=LOOK_AGAIN_SECONDS)
+    if ensured.outcome == "failed":
+        return _failure(ensured.code, ensured.reason)
+    ready = PlannedResource(id=ensured.account_id, name=name_of(ensured.account_id), status="existing")
+    plan = replace(plan, cache_storage_account=ready)
+    return plan, Learned(plan=plan)  # the job shows the account it got (its name may differ from the plan's)
+
+
+def _resubmit_after_failure(cloud: Cloud, job: JobView, guard: SendGuard, claims: ClaimStore) -> StepResult:
     """Retry an attempt whose ASR job failed, by the means Azure offers: Restart of that job where its
     ``allowedActions`` has it, else a new switch protection where the item lives now; never both, never
     twice for one failure. The item is found by name (it may have moved under the other region's container
@@ -202,7 +212,7 @@ def _resubmit_after_failure(cloud: Cloud, job: JobView, guard: SendGuard) -> Ste
     """
     vault = parse_vault_id(job.vault_id)
     failed_name = str(job.asr_job_name)
-    item = cloud.find_item(vault, job.vm_name)
+    item = cloud.find_item(vault, _item_name(job))
     where = Learned(new_item_id=item.ref.id) if item is not None else Learned()
     if item is not None and item.current_job_id and is_reprotect_scenario(item.current_scenario):
         name = name_of(item.current_job_id)
@@ -248,12 +258,16 @@ def _resubmit_after_failure(cloud: Cloud, job: JobView, guard: SendGuard) -> Ste
             where=where,
         )
     if "SwitchProtection" in item.allowed_operations:
+        made = _with_real_cache_account(cloud, job, claims, _plan_of(job))
+        if isinstance(made, StepResult):
+            return replace(made, learned=made.learned | where)
+        plan, learned_plan = made
         return _send_retry(
             guard,
-            lambda: cloud.switch_protection(spec_from_plan(item.ref, _plan_of(job))),
+            lambda: cloud.switch_protection(spec_from_plan(item.ref, plan)),
             reason="switch protection submitted again where the item is now",
             ref=item.ref,
-            where=where,
+            where=where | learned_plan,
         )
     allowed = ", ".join(item.allowed_operations) or "nothing"
     return replace(
@@ -430,8 +444,14 @@ def _watch_asr_job(cloud: Cloud, job: JobView) -> StepResult:
 def _where_now(cloud: Cloud, vault: VaultRef, job: JobView) -> Learned:
     """Where the item is after its reprotect job ended without success: found by name, as a failed or
     cancelled job may leave it under either container (with its old id or the new one)."""
-    item = cloud.find_item(vault, job.vm_name)
+    item = cloud.find_item(vault, _item_name(job))
     return Learned(new_item_id=item.ref.id) if item is not None else Learned()
+
+
+def _item_name(job: JobView) -> str:
+    """The item's own name: it stays the same when the item moves to the other container (its id does not),
+    and unlike the VM's name it is unique in the vault."""
+    return parse_item_id(job.item_id).name
 
 
 def _mirror(asr_job: AsrJob) -> Learned:
@@ -455,7 +475,7 @@ def _watch_resync(cloud: Cloud, job: JobView) -> StepResult:
     item_id = job.new_item_id
     item = cloud.get_item(parse_item_id(item_id)) if item_id else None
     if item is None:
-        item = cloud.find_item(parse_vault_id(job.vault_id), job.vm_name)
+        item = cloud.find_item(parse_vault_id(job.vault_id), _item_name(job))
     if item is None:
         return StepResult(reason="the reprotected item is not visible yet")
     learned = Learned(new_item_id=item.ref.id, resync_percent=item.monitoring_percent)

@@ -26,8 +26,8 @@ from tests.emulator_process import running_emulator
 
 @pytest.fixture
 def fleet(tmp_path) -> Iterator[str]:
-    """``fleet:5:1``: five committed VMs of one vault whose group holds no cache account yet."""
-    with running_emulator(tmp_path, seed=11, time_scale=20000, scenario="fleet:5:1") as url:
+    """``fleet:10:2``: the second subscription's five committed VMs, whose vault's group holds no cache account yet."""
+    with running_emulator(tmp_path, seed=11, time_scale=20000, scenario="fleet:10:2") as url:
         yield url
 
 
@@ -43,7 +43,7 @@ def box(database_url, fleet) -> Iterator[Container]:
 
 def test_a_fleet_needing_one_new_cache_account_creates_it_once_and_all_reach_protected(box, fleet):
     with httpx.Client(base_url=fleet, timeout=10) as emulator:
-        vault = emulator.get("/_emulator/scenario").json()["subscriptions"][0]["vaults"][0]
+        vault = emulator.get("/_emulator/scenario").json()["subscriptions"][1]["vaults"][0]
         vms = [{"item_id": item["id"]} for item in vault["items"]]
         headers = {"Authorization": f"Bearer {make_key(box)}"}
         with TestClient(create_app(box), headers=headers) as api:
@@ -56,7 +56,7 @@ def test_a_fleet_needing_one_new_cache_account_creates_it_once_and_all_reach_pro
             assert len(caches) == 1  # a dry run names the one account, and says it is to be created
             ((cache_id, status),) = caches
             assert status == "new"
-            assert f"/subscriptions/{subscription_id(0)}/resourceGroups/fleet-dr-rg/" in cache_id
+            assert f"/subscriptions/{subscription_id(1)}/resourceGroups/fleet-dr-rg/" in cache_id
             accepted = api.post("/reprotect", json={"vms": vms})
             assert accepted.status_code == 202, accepted.text
             drive(box, timeout=120)
@@ -100,6 +100,11 @@ def test_workers_claiming_one_account_at_once_leave_exactly_one_creator(box):
     claims.update(key, won[0], account_id="moved-on", state="ready")
     ready = claims.claim(key, "ignored", other)
     assert (ready.state, ready.account_id, ready.mine) == ("ready", "moved-on", False)
+    claims.forget(key, "not-this-one")  # only the ready claim of the account that went is dropped
+    assert claims.claim(key, "ignored", other).state == "ready"
+    claims.forget(key, "moved-on")
+    anew = claims.claim(key, "fresh", other)
+    assert (anew.state, anew.account_id, anew.mine) == ("creating", "fresh", True)
 
 
 def test_a_claim_whose_holder_went_silent_is_taken_over(box):

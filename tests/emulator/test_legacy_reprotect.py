@@ -76,6 +76,6 @@ def test_legacy_reprotect_of_a_managed_disk_vm_fails_the_job_without_managed_dis
             client.replication_protected_items.begin_reprotect(
                 RG, VAULT, EA, EA_C, "modern-01", _reverse_input(item)
             ).result(timeout=30)
-        assert caught.value.error.code == "150226"
+        assert caught.value.error.code == "28084"
         job = next(iter(client.replication_jobs.list(RG, VAULT, filter="State eq 'Failed'")))
         assert job.properties.errors[0].task_id == "ProtectReplicaTask"

@@ -86,9 +86,9 @@ def test_a_moved_or_deleted_source_vm_fails_the_job_at_the_prerequisite_check(cl
     )
     assert all(t.state == "NotStarted" for t in job.tasks[2:])
     error = job.errors[0]
-    assert (error.service_error_details.code, error.task_id) == ("150225", job.tasks[0].task_id)
+    assert (error.service_error_details.code, error.task_id) == ("28083", job.tasks[0].task_id)
     assert "moved or deleted" in error.service_error_details.message
-    assert job.tasks[0].errors[0].service_error_details.code == "150225"
+    assert job.tasks[0].errors[0].service_error_details.code == "28083"
     back = item_json(client, demo, vm)["properties"]
     assert back["protectionState"] == "UnplannedFailoverCommitted"
     assert "SwitchProtection" in back["allowedOperations"]

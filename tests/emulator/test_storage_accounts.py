@@ -132,21 +132,21 @@ def test_a_missing_resource_group_is_refused(storage):
 
 def test_account_names_are_global_across_subscriptions():
     with serve_in_thread(create_app("fleet:2:2", 800, 3)) as url:
-        mine, other = subscription_id(0), subscription_id(1)
+        mine, other = subscription_id(1), subscription_id(0)  # subscription 0 holds fleetsub000asrcache
         storage = storage_client(url, mine)
         try:
             check = storage.storage_accounts.check_name_availability(
-                StorageAccountCheckNameAvailabilityParameters(name="fleetsub001asrcache")
+                StorageAccountCheckNameAvailabilityParameters(name="fleetsub000asrcache")
             )
             assert (check.name_available, check.reason) == (False, "AlreadyExists")
             with pytest.raises(HttpResponseError) as taken:
                 storage.storage_accounts.begin_create(
-                    "fleet-dr-rg", "fleetsub001asrcache", StorageAccountCreateParameters(PORTAL_SETTINGS), polling=False
+                    "fleet-dr-rg", "fleetsub000asrcache", StorageAccountCreateParameters(PORTAL_SETTINGS), polling=False
                 )
             assert taken.value.status_code == 409
             assert taken.value.error.code == "StorageAccountAlreadyTaken"
             free = storage.storage_accounts.check_name_availability(
-                StorageAccountCheckNameAvailabilityParameters(name="fleetsub000asrcache")
+                StorageAccountCheckNameAvailabilityParameters(name="fleetsub001asrcache")
             )
             assert free.name_available is True
             assert other != mine
@@ -191,3 +191,20 @@ def test_switch_protection_naming_a_cache_account_in_the_wrong_region_is_refused
     assert refused.value.status_code == 400
     assert _asr_code(refused.value) == "28082"
     assert "must be located in the same region as the source VM" in refused.value.response.text()
+
+
+def test_switch_protection_naming_a_cache_account_still_being_created_is_refused_until_it_is_ready(
+    client, demo, storage, admin
+):
+    """Not public what ASR answers for an account still Creating; the emulator refuses it (never easier than
+    Azure), so the service must wait for Succeeded before sending, which it does."""
+    assert _put(storage, "contoso-dr-rg", "slowcacheasrcache", PORTAL_SETTINGS).status_code == 202
+    body = switch_body(
+        demo, item_json(client, demo, "web-01"), cache=_cache(demo, "contoso-dr-rg", "slowcacheasrcache")
+    )
+    with pytest.raises(HttpResponseError) as refused:
+        submit(client, demo, body)
+    assert (refused.value.status_code, _asr_code(refused.value)) == (400, "28081")
+    assert "not ready yet (provisioningState Creating)" in refused.value.response.text()
+    advance(admin, 60)
+    submit(client, demo, body)  # usable now: accepted

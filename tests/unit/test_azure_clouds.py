@@ -14,10 +14,15 @@ from azure.core.pipeline.transport import HttpTransport
 
 from app.cloud.azure_sdk import AzureCloud
 from app.cloud.clients import ManagementClients
+from app.cloud.ids import parse_item_id
 from app.settings import AzureCloudName, AzureMode, AzureSettings
 
 SUB = "8e7d4a1c-0000-4000-8000-000000000001"
 VM = f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"
+ITEM = (
+    f"/subscriptions/{SUB}/resourceGroups/dr/providers/Microsoft.RecoveryServices/vaults/v/replicationFabrics/f/"
+    "replicationProtectionContainers/c/replicationProtectedItems/i"
+)
 
 # The endpoints and scopes Microsoft documents for each cloud (learn.microsoft.com: "Azure China 21Vianet
 # developer guide", "Azure Government developer guide"; azure-mgmt-core's get_arm_endpoints).
@@ -74,8 +79,10 @@ def test_each_cloud_reads_from_its_own_arm_endpoint_with_its_own_scope(cloud: Az
     azure = AzureCloud(settings)
     azure.clients = ManagementClients(settings, credential, transport=transport)
 
-    assert azure.get_vm(VM) is None
-    assert azure.get_resource(f"/subscriptions/{SUB}/resourceGroups/rg") is None
+    assert azure.get_vm(VM) is None  # Compute
+    assert azure.get_resource(f"/subscriptions/{SUB}/resourceGroups/rg") is None  # Resources
+    assert azure.availability(VM) is None  # Resource Health
+    assert azure.get_item(parse_item_id(ITEM)) is None  # Site Recovery
     assert (
         azure.get_resource(f"/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/a")
         is None

@@ -182,3 +182,21 @@ class _Answer(HttpResponse):
 
     def body(self):
         return self._body
+
+
+@pytest.mark.parametrize("status", [400, 401])
+def test_an_entra_id_answer_attached_to_the_sign_in_error_is_still_an_auth_failure(status):
+    """azure-identity's own Entra ID client (workload identity, client assertions) raises with Entra's HTTP
+    answer attached, so the error carries 400/401: still a sign-in failure, never an ARM refusal."""
+    from azure.core.rest import HttpRequest
+
+    answer = HttpResponse(HttpRequest("POST", "https://login.microsoftonline.com/t/oauth2/v2.0/token"), None)
+    answer.status_code = status
+    answer.reason = "Bad Request"
+    exc = ClientAuthenticationError(
+        message="AADSTS700213: No matching federated identity record found", response=answer
+    )
+    assert exc.status_code == status
+    error = translate_error(exc)
+    assert type(error) is CloudAuthFailed
+    assert "AADSTS700213" in error.message

@@ -146,3 +146,19 @@ def test_an_existing_planned_account_is_sent_without_any_storage_call(cloud):
     result = run_step(cloud, job, Sends(cloud).guard, LocalClaims())
     assert result.to_state == JobState.REPROTECTING
     assert cloud.created_accounts == []
+
+
+def test_an_account_deleted_after_it_was_made_ready_is_created_again_not_sent(cloud):
+    """A ready claim is trusted only while Azure still has the account: someone may delete it later, and
+    Site Recovery refuses a cache account that does not exist."""
+    claims = LocalClaims()
+    assert step(cloud, claims, job_id="job-1").to_state == JobState.REPROTECTING
+    del cloud.resources[FIRST.lower()]  # deleted by someone between two reprotects
+
+    noticed = step(cloud, claims, job_id="job-2")
+    assert (noticed.to_state, "deleted" in noticed.reason) == (None, True)
+    assert len(cloud.submitted) == 1  # nothing sent naming the missing account
+    again = step(cloud, claims, job_id="job-2")
+    assert again.to_state == JobState.REPROTECTING
+    assert len(cloud.created_accounts) == 2
+    assert cloud.submitted[-1].cache_storage_account_id == FIRST
