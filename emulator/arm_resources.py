@@ -166,7 +166,10 @@ def make_storage_account(
             "provisioningState": "Succeeded",
             "primaryLocation": location,
             "statusOfPrimary": "available",
-            "primaryEndpoints": {"blob": f"https://{name}.blob.core.windows.net/"},
+            # A general-purpose account's endpoints, as in the Storage spec's StorageAccountCreate example.
+            "primaryEndpoints": {
+                service: f"https://{name}.{service}.core.windows.net/" for service in ("blob", "file", "queue", "table")
+            },
         },
     }
     return Resource(ids.resource_id(sub, group, STORAGE, name), STORAGE, name, location, body)

@@ -99,6 +99,11 @@ def _create(ctx: Ctx) -> Reply:
         return Reply(200, held.as_json())  # a repeated create of the same account answers with it
     account = arm.make_storage_account(sub, group, name, location, sku=sku, kind=kind)
     account.body["properties"].update(_settings(body))
+    account.body["tags"] = body.get("tags") if isinstance(body.get("tags"), dict) else {}
+    # Always in Storage's answer (spec example StorageAccountCreate.json); HTTPS-only is the default since
+    # api-version 2019-04-01 (the spec's supportsHttpsTrafficOnly description).
+    account.body["properties"]["creationTime"] = ctx.emulator.clock.iso(ctx.now)
+    account.body["properties"].setdefault("supportsHttpsTrafficOnly", True)
     account.body["properties"]["provisioningState"] = "Creating"
     world.put(account)
     world.creating_accounts[ids.key(account.id)] = ctx.now + CREATE_SECONDS

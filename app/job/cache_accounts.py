@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -33,6 +35,9 @@ NAME_TAKEN_CODES = frozenset(  # and a create in the same group but another regi
 )
 CANDIDATES = 4  # deterministic names tried, in order, when an earlier one is taken elsewhere in Azure
 LOOK_AGAIN_SECONDS = 5.0
+# Storage creates an account in well under a minute; one accepted (202) but still not readable after this
+# never will be (the create failed on Storage's side): the job fails and a retry creates it anew.
+CREATE_PATIENCE_SECONDS = 600.0
 CACHE_SUFFIX = "asrcache"  # the suffix Site Recovery gives the cache accounts it names
 
 
@@ -78,6 +83,7 @@ class Claim:
     account_id: str
     state: Literal["creating", "requested", "ready"]
     mine: bool
+    age_seconds: float = 0.0  # since the claim was first made
 
 
 class ClaimStore(Protocol):
@@ -102,14 +108,17 @@ class LocalClaims:
     """A :class:`ClaimStore` in memory: for one process that runs every job needing the account (tests,
     one-off tools). The service uses the database's (``app.job.claims``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._rows: dict[str, tuple[str, str, str]] = {}
+        self._since: dict[str, float] = {}
+        self._clock = clock
         self._lock = threading.Lock()
 
     def claim(self, key: str, account_id: str, owner: str) -> Claim:
         with self._lock:
             found, state, holder = self._rows.setdefault(key, (account_id, "creating", owner))
-            return Claim(account_id=found, state=state, mine=holder == owner)  # type: ignore[arg-type]
+            age = self._clock() - self._since.setdefault(key, self._clock())
+            return Claim(account_id=found, state=state, mine=holder == owner, age_seconds=age)  # type: ignore[arg-type]
 
     def update(
         self, key: str, owner: str, *, account_id: str, state: Literal["creating", "requested", "ready"]
@@ -122,12 +131,14 @@ class LocalClaims:
         with self._lock:
             if self._rows.get(key, ("", "", ""))[2] == owner:
                 del self._rows[key]
+                self._since.pop(key, None)
 
     def forget(self, key: str, account_id: str) -> None:
         with self._lock:
             found = self._rows.get(key)
             if found is not None and found[0].lower() == account_id.lower() and found[1] == "ready":
                 del self._rows[key]
+                self._since.pop(key, None)
 
 
 @dataclass(frozen=True)
@@ -170,6 +181,18 @@ def ensure(
             "wait",
             account_id=claim.account_id,
             reason=f"another job is creating the cache storage account {name_of(claim.account_id)}",
+        )
+    overdue = claim.state == "requested" and claim.age_seconds > CREATE_PATIENCE_SECONDS
+    if overdue and cloud.get_storage_account(claim.account_id) is None:
+        claims.release(key, owner)  # a retry (this job's or another's) creates it anew
+        return Ensured(
+            "failed",
+            code="cache_storage_account_not_created",
+            reason=(
+                f"Storage accepted the creation of the cache storage account {name_of(claim.account_id)} "
+                f"{claim.age_seconds / 60:.0f} minutes ago, but it never appeared. Check the subscription's "
+                "storage quota and policies (Azure Policy may deny it), then retry the job."
+            ),
         )
     names = [claim.account_id] if caller_named else _remaining(claim.account_id, location)
     for current in names:

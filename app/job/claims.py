@@ -54,7 +54,8 @@ def take(session: Session, *, key: str, account_id: str, owner: str, now: dateti
     if row is None:  # released meanwhile: the next look claims it anew
         return Claim(account_id=account_id, state="creating", mine=False)
     state: ClaimState = row.state  # type: ignore[assignment]
-    return Claim(account_id=row.account_id, state=state, mine=bool(taken) and state != "ready")
+    age = (now - row.created_at).total_seconds()
+    return Claim(account_id=row.account_id, state=state, mine=bool(taken) and state != "ready", age_seconds=age)
 
 
 def record(session: Session, *, key: str, owner: str, account_id: str, state: ClaimState, now: datetime) -> None:

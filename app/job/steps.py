@@ -5,9 +5,10 @@ A step never waits for Azure: it reads or submits once and says when the job is 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.cloud.ids import ItemRef, VaultRef, name_of, parse_item_id, parse_vault_id, same_id
@@ -107,7 +108,7 @@ def run_step(cloud: Cloud, job: JobView, guard: SendGuard, claims: ClaimStore | 
     if job.state == JobState.SUBMITTING:
         return _submit(cloud, job, guard, claims or LocalClaims())
     if job.state == JobState.REPROTECTING:
-        return _watch_asr_job(cloud, job)
+        return _watch_asr_job(cloud, job, guard.settle_seconds)
     if job.state == JobState.SYNCING:
         return _watch_resync(cloud, job)
     return StepResult(poll=False)
@@ -415,7 +416,7 @@ def _keys_of(disk: PlannedDisk) -> DiskKeys | None:
     return DiskKeys(disk.ade_secret_url, disk.ade_secret_vault_id, disk.ade_key_url, disk.ade_key_vault_id)
 
 
-def _watch_asr_job(cloud: Cloud, job: JobView) -> StepResult:
+def _watch_asr_job(cloud: Cloud, job: JobView, settle_seconds: float) -> StepResult:
     if not job.asr_job_name:  # the item had already moved when we adopted it: nothing left to watch
         return StepResult(to_state=JobState.SYNCING, reason="ASR job already finished", poll=False)
     vault = parse_vault_id(job.vault_id)
@@ -432,6 +433,9 @@ def _watch_asr_job(cloud: Cloud, job: JobView) -> StepResult:
             poll=False,
         )
     if state == "failed":
+        rerun = _rerun_after_restart(cloud, vault, job, asr_job, settle_seconds)
+        if rerun is not None:
+            return replace(rerun, learned=mirrored | rerun.learned)
         code, message = asr_error_of(asr_job)
         details = {"asr_errors": [asdict(error) for error in asr_job.errors]}
         return replace(_failure(code, message, details), learned=mirrored | _where_now(cloud, vault, job))
@@ -439,6 +443,44 @@ def _watch_asr_job(cloud: Cloud, job: JobView) -> StepResult:
         learned = mirrored | _where_now(cloud, vault, job)
         return StepResult(to_state=JobState.CANCELLED, reason="the ASR job was cancelled", learned=learned)
     return StepResult(learned=mirrored)
+
+
+def _rerun_after_restart(
+    cloud: Cloud, vault: VaultRef, job: JobView, failed: AsrJob, settle_seconds: float
+) -> StepResult | None:
+    """A Failed answer that does not end the attempt: the reprotect runs again under another ASR job (Azure's
+    ``ReplicationJobs_Restart`` example answers with a separate job), or it is the failure that our Restart,
+    sent moments ago, has not replaced yet (the job ended before the Restart was sent)."""
+    item = cloud.find_item(vault, _item_name(job))
+    if item is not None and item.current_job_id and is_reprotect_scenario(item.current_scenario):
+        running = name_of(item.current_job_id)
+        if running.lower() != str(job.asr_job_name).lower():
+            return StepResult(
+                reason=f"the reprotect runs again as ASR job {running}",
+                learned=_asr_job_learned(item.ref, running) | Learned(new_item_id=item.ref.id),
+            )
+    sent_ago = job.switch_sent_seconds_ago
+    ended = _utc(failed.end_time)
+    if sent_ago is None or ended is None or sent_ago >= settle_seconds:
+        return None
+    if ended < datetime.now(UTC) - timedelta(seconds=sent_ago):
+        return StepResult(
+            reason=f"the ASR job {failed.name} still shows the failure from before its restart",
+            look_again_within=min(5.0, settle_seconds),
+        )
+    return None
+
+
+def _utc(value: str | None) -> datetime | None:
+    """An ASR timestamp (ISO 8601, up to 7 fractional digits, ``Z`` or an offset) as an aware datetime."""
+    if not value:
+        return None
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", value.replace("Z", "+00:00"))
+    try:
+        parsed = datetime.fromisoformat(trimmed)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _where_now(cloud: Cloud, vault: VaultRef, job: JobView) -> Learned:

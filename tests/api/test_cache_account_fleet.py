@@ -117,6 +117,8 @@ def test_a_claim_whose_holder_went_silent_is_taken_over(box):
         connection.execute(
             text("UPDATE cache_account_claims SET lease_until = :past"), {"past": now[0] - timedelta(seconds=1)}
         )
-    assert claims.claim(key, "acct", "job-b").mine
+    taken = claims.claim(key, "acct", "job-b")
+    assert taken.mine
+    assert 0 <= taken.age_seconds < 60  # since the claim was first made, for the create's patience
     claims.release(key, "job-a")  # the old holder's late release changes nothing
     assert claims.claim(key, "acct", "job-b").mine

@@ -15,6 +15,7 @@ from azure.mgmt.storage.models import StorageAccountCheckNameAvailabilityParamet
 
 from emulator.app import create_app
 from emulator.fleet import subscription_id
+from tests.data import load
 from tests.emulator.support import (
     ARM_SCOPE,
     LocalBearerTokenPolicy,
@@ -208,3 +209,43 @@ def test_switch_protection_naming_a_cache_account_still_being_created_is_refused
     assert "not ready yet (provisioningState Creating)" in refused.value.response.text()
     advance(admin, 60)
     submit(client, demo, body)  # usable now: accepted
+
+
+def _shape(value: Any) -> Any:
+    """Keys and value types, recursively: what must match between a recorded answer and the emulator's."""
+    if isinstance(value, dict):
+        return {key: _shape(inner) for key, inner in value.items() if not key.startswith("_")}
+    return type(value).__name__
+
+
+def test_the_create_answers_have_the_shape_of_the_storage_specs_example(storage, admin):
+    recorded = load("storage_account_create_example.json")["responses"]
+    # As in the example's request: tags and allowSharedKeyAccess given (Storage echoes what was set).
+    settings = {**PORTAL_SETTINGS, "tags": {"key1": "value1"}}
+    settings["properties"] = {**PORTAL_SETTINGS["properties"], "allowSharedKeyAccess": True}
+    created = _put(storage, "contoso-dr-rg", "shapecheckasrcache", settings)
+    assert created.status_code == 202
+    assert created.text() == ""  # the spec's 202 has no body either
+    assert recorded["202"] == {}
+    advance(admin, 60)
+    path = _cache_path(storage, "contoso-dr-rg", "shapecheckasrcache")
+    account = storage.send_request(HttpRequest("GET", path, params={"api-version": API})).json()
+    want = _shape(recorded["200"])
+    got = _shape(account)
+    missing = {key for key in want if key not in got}
+    assert not missing, f"top-level fields the spec example has and the emulator lacks: {missing}"
+    for key in ("sku", "properties"):
+        lacking = {inner for inner in want[key] if inner not in got[key]}
+        assert not lacking, f"{key}: fields the spec example has and the emulator lacks: {lacking}"
+    assert got["properties"]["primaryEndpoints"].keys() >= want["properties"]["primaryEndpoints"].keys()
+    assert (account["type"], account["properties"]["provisioningState"]) == (
+        "Microsoft.Storage/storageAccounts",
+        "Succeeded",
+    )
+
+
+def _cache_path(storage: StorageManagementClient, group: str, name: str) -> str:
+    return (
+        f"/subscriptions/{storage._config.subscription_id}/resourceGroups/{group}/providers/"
+        f"Microsoft.Storage/storageAccounts/{name}"
+    )

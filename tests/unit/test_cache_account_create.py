@@ -162,3 +162,24 @@ def test_an_account_deleted_after_it_was_made_ready_is_created_again_not_sent(cl
     assert again.to_state == JobState.REPROTECTING
     assert len(cloud.created_accounts) == 2
     assert cloud.submitted[-1].cache_storage_account_id == FIRST
+
+
+def test_a_create_storage_accepted_but_never_finished_fails_the_job_after_a_while_and_frees_the_claim(cloud):
+    """Storage answered 202 but the account never appears (its create failed on Storage's side): the job
+    does not wait until its deadline; it fails with what to check, and a retry creates it anew."""
+    now = [0.0]
+    claims = LocalClaims(clock=lambda: now[0])
+    cloud.new_account_state = "Creating"
+    first = step(cloud, claims)
+    assert (first.to_state, len(cloud.created_accounts)) == (None, 1)
+    del cloud.resources[FIRST.lower()]  # the account Storage was creating never comes
+
+    now[0] = 60.0
+    assert step(cloud, claims).to_state is None  # still patient: accounts take seconds to a minute
+    now[0] = 700.0
+    gave_up = step(cloud, claims)
+    assert (gave_up.to_state, gave_up.error_code) == (JobState.FAILED, "cache_storage_account_not_created")
+    assert len(cloud.submitted) == 0
+    cloud.new_account_state = "Succeeded"
+    assert step(cloud, claims).to_state == JobState.REPROTECTING  # the retry creates it anew
+    assert len(cloud.created_accounts) == 2

@@ -282,3 +282,34 @@ def test_the_resync_reads_the_item_it_was_told_about_before_searching():
 )
 def test_which_running_operations_count_as_a_reprotect(scenario, reprotect):
     assert is_reprotect_scenario(scenario) is reprotect
+
+
+def _failed_long_ago() -> AsrJob:
+    return asr_job("Failed", errors=(AsrError(code="151195", message="DNS failed"),), end_time="2020-01-01T00:00:00Z")
+
+
+def test_a_failure_from_before_our_restart_is_looked_at_again_not_taken_as_the_end():
+    """Restart sent 10 s ago; Azure still shows the job's earlier failure (ended before the Restart): wait."""
+    cloud = FakeCloud(items=[sample_item()], jobs=[_failed_long_ago()])
+    result = run_step(cloud, job(JobState.REPROTECTING, switch_sent_seconds_ago=10.0), NO_SENDS)
+    assert (result.to_state, result.error_code) == (None, None)
+    assert "before its restart" in result.reason
+
+
+def test_the_same_stale_failure_after_the_settle_window_fails_the_attempt():
+    cloud = FakeCloud(items=[sample_item()], jobs=[_failed_long_ago()])
+    result = run_step(cloud, job(JobState.REPROTECTING, switch_sent_seconds_ago=600.0), NO_SENDS)
+    assert (result.to_state, result.error_code) == (JobState.FAILED, "151195")
+
+
+def test_a_reprotect_rerun_as_another_asr_job_is_followed():
+    """Azure's Restart example answers with a separate job: the item names the job that runs now."""
+    item = sample_item()
+    item["properties"]["currentScenario"] = {
+        "scenarioName": "SwitchProtection",
+        "jobId": f"{VAULT}/replicationJobs/asr-2",
+        "startTime": "2025-04-09T10:00:00Z",
+    }
+    cloud = FakeCloud(items=[item], jobs=[_failed_long_ago()])
+    result = run_step(cloud, job(JobState.REPROTECTING, switch_sent_seconds_ago=600.0), NO_SENDS)
+    assert (result.to_state, result.error_code, result.learned.asr_job_name) == (None, None, "asr-2")
