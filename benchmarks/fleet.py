@@ -125,18 +125,25 @@ def run(stack, args) -> None:
         f"ARM reads per VM: {reads / len(targets):.2f}; writes per VM: {writes / len(targets):.2f}; 429s served: {throttled}"
     )
     for sub, c in sorted(charged.items(), key=lambda kv: -kv[1]["reads"]):
-        print(f"  subscription {sub}: reads {c['reads']}, writes {c['writes']}, 429s {c['throttled']}")
+        print(
+            f"  subscription {sub}: reads {c['reads']}, writes {c['writes']}, 429s {c['throttled']}, "
+            f"cache accounts created {c['cache_creates']}"
+        )
 
 
 def _per_subscription(before: dict, after: dict) -> dict[str, dict[str, int]]:
     """Reads, writes and 429s charged to each subscription between two ``/_emulator/stats`` answers."""
     old = before.get("by_subscription", {})
     zero = {"reads": 0, "writes": 0, "throttled": 0}
-    return {
-        sub: {k: counts[k] - old.get(sub, zero)[k] for k in zero}
-        for sub, counts in after.get("by_subscription", {}).items()
-        if sub  # requests outside any subscription (none in a fleet run)
-    }
+    charged = {}
+    for sub, counts in after.get("by_subscription", {}).items():
+        if not sub:  # requests outside any subscription (none in a fleet run)
+            continue
+        was = old.get(sub, {})
+        charged[sub] = {k: counts[k] - was.get(k, 0) for k in zero}
+        creates = "ARM_StorageAccounts_Create"
+        charged[sub]["cache_creates"] = counts.get("calls", {}).get(creates, 0) - was.get("calls", {}).get(creates, 0)
+    return charged
 
 
 def _ideal(calls: int, burst: float, per_second: float) -> float:

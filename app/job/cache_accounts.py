@@ -152,12 +152,13 @@ class Ensured:
 
 
 def claim_key(account_id: str, location: str, *, caller_named: bool) -> str:
-    """One key per account to create: a caller's named account, or the default one of a subscription,
-    resource group and region (whatever name it ends up with)."""
+    """One key per account to create: a caller's named account, or the default one of a subscription and
+    region (whatever name and resource group it ends up with: under a central vault each VM's own group is
+    the candidate, and the first job's account then serves every VM of that subscription and region)."""
     if caller_named:
         return f"named:{account_id}".lower()
     ref = parse_resource_id(account_id)
-    return f"default:{ref.subscription_id}/{ref.resource_group}/{location}".lower()
+    return f"default:{ref.subscription_id}/{location}".lower()
 
 
 def ensure(

@@ -183,3 +183,18 @@ def test_a_create_storage_accepted_but_never_finished_fails_the_job_after_a_whil
     cloud.new_account_state = "Succeeded"
     assert step(cloud, claims).to_state == JobState.REPROTECTING  # the retry creates it anew
     assert len(cloud.created_accounts) == 2
+
+
+def test_jobs_planning_the_new_account_in_different_groups_of_one_subscription_share_one(cloud):
+    """Under a central vault each VM's plan names a new account in its own failed-over group: one account per
+    subscription and region is created, and every job sends that one."""
+    other_group = f"{SUB}/resourceGroups/another-app-rg-asr"
+    elsewhere = f"{other_group}/{STORAGE}/{candidate_name(SUB_ID, 'another-app-rg-asr', 'ukwest')}"
+    claims = LocalClaims()
+    first = step(cloud, claims, job_id="job-1", account_id=FIRST)
+    second = step(cloud, claims, job_id="job-2", account_id=elsewhere)
+    assert [r.to_state for r in (first, second)] == [JobState.REPROTECTING] * 2
+    assert len(cloud.created_accounts) == 1
+    assert {s.cache_storage_account_id for s in cloud.submitted} == {FIRST}
+    assert second.learned.plan is not None
+    assert second.learned.plan.cache_storage_account.id == FIRST  # the job shows the account it got
