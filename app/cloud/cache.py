@@ -2,7 +2,9 @@
 
 Fabrics, container and network mappings, resource groups and storage-account lists are the same for
 every VM of a vault; reading them once per vault instead of once per VM keeps ARM reads per VM low
-under throttling. Items and ASR jobs always go to Azure.
+under throttling. A VM's Resource Health status is remembered for the same few seconds (Resource Health
+itself lags minutes), so a batch of checks retried after Azure throttled it does not read it again. Items,
+VMs and ASR jobs always go to Azure.
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ class CachedCloud:
         return self.inner.get_resource(arm_id)
 
     def get_vm(self, arm_id: str) -> VirtualMachine | None:
-        return self.inner.get_vm(arm_id)
+        return self.inner.get_vm(arm_id)  # a VM deleted or moved moments ago must be seen: always read
 
     def get_disk(self, arm_id: str) -> Disk | None:
         return self.inner.get_disk(arm_id)
@@ -113,7 +115,8 @@ class CachedCloud:
         return self._remember(key, lambda: self.inner.list_storage_accounts(resource_group_id))
 
     def availability(self, arm_id: str) -> AvailabilityStatus | None:
-        return self.inner.availability(arm_id)  # per VM and quick to change: always read fresh
+        # Resource Health itself lags minutes behind; a throttled batch retried moments later reuses it.
+        return self._remember(("health", arm_id.lower()), lambda: self.inner.availability(arm_id))
 
     # A cache account's provisioning state changes while it is created: these always go to Azure.
     def get_storage_account(self, arm_id: str) -> StorageAccount | None:
