@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 
 from emulator import admin_views
+from emulator.access import Access
 from emulator.faults import Faults
 from emulator.runtime import Emulator
 
@@ -135,20 +136,20 @@ async def get_rbac(request: Request) -> dict[str, Any]:
 @router.put("/rbac")
 async def put_rbac(request: Request) -> dict[str, Any]:
     """``{"deny": [action, ...], "client_id", "object_id"}``: those actions answer 403 AuthorizationFailed."""
-    access = _emulator(request).access
-    try:
-        access.set_rbac(await _body(request))
-    except ValueError as exc:
-        raise HTTPException(400, str(exc)) from exc
-    return access.describe()
+    return await _change_access(request, Access.set_rbac)
 
 
 @router.put("/auth")
 async def put_auth(request: Request) -> dict[str, Any]:
     """``{"tokens_valid": false}``: every ARM request answers 401 InvalidAuthenticationToken."""
+    return await _change_access(request, Access.set_auth)
+
+
+async def _change_access(request: Request, change: Callable[[Access, Any], None]) -> dict[str, Any]:
+    """Apply one change to the caller's access (a bad body is a 400) and show the result."""
     access = _emulator(request).access
     try:
-        access.set_auth(await _body(request))
+        change(access, await _body(request))
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
     return access.describe()

@@ -98,7 +98,11 @@ class Demo:
 
 def demo_ids(admin: httpx.Client) -> Demo:
     """The demo vault as the admin API describes it."""
-    vault = admin.get("/_emulator/scenario").json()["subscriptions"][0]["vaults"][0]
+    return vault_ids(admin.get("/_emulator/scenario").json()["subscriptions"][0]["vaults"][0])
+
+
+def vault_ids(vault: dict[str, Any]) -> Demo:
+    """A vault of the admin API's scenario answer, with its East Asia and Southeast Asia fabrics."""
     fabrics = {f["location"]: f for f in vault["fabrics"]}
     ea, sea = fabrics["eastasia"], fabrics["southeastasia"]
     return Demo(

@@ -27,6 +27,7 @@ from tests.emulator.support import (
     sdk_client,
     submit,
     switch_body,
+    vault_ids,
 )
 from tests.emulator_process import running_emulator
 
@@ -53,22 +54,7 @@ def central_admin(central_url: str) -> Iterator[httpx.Client]:
 def vault(central_admin: httpx.Client) -> Demo:
     """The central vault's ids (the same shape the demo's tests use)."""
     subs = central_admin.get("/_emulator/scenario").json()["subscriptions"]
-    found = next(v for s in subs for v in s["vaults"])
-    fabrics = {f["location"]: f for f in found["fabrics"]}
-    ea, sea = fabrics["eastasia"], fabrics["southeastasia"]
-    return Demo(
-        sub=found["id"].split("/")[2],
-        rg=found["resource_group"],
-        vault=found["name"],
-        vault_id=found["id"],
-        ea_fabric=ea["name"],
-        ea_container=ea["containers"][0].rsplit("/", 1)[-1],
-        ea_container_id=ea["containers"][0],
-        sea_fabric=sea["name"],
-        sea_container=sea["containers"][0].rsplit("/", 1)[-1],
-        sea_container_id=sea["containers"][0],
-        items={i["vm_name"]: i for i in found["items"]},
-    )
+    return vault_ids(next(v for s in subs for v in s["vaults"]))
 
 
 @pytest.fixture
