@@ -1,0 +1,116 @@
+"""The stream use case: check where a client resumes from, then replay from the log and follow the hub."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.auth.principal import Principal
+from app.db import transaction
+from app.errors import InvalidRequest
+from app.events import log
+from app.events.filter import EventFilter, Matcher
+from app.events.hub import Hub, Subscriber
+from app.events.model import JobEvent, sse_comment, sse_frame
+
+_EVENT_ID = re.compile(r"^[0-9]{1,18}$")
+
+
+def resume_point(header: str | None, query: int | None) -> int | None:
+    """Where the client left off: the ``Last-Event-ID`` header (a browser's reconnect sends it) over the query."""
+    if header is None or header.strip() == "":
+        return query
+    text = header.strip()
+    if not _EVENT_ID.match(text):
+        raise InvalidRequest(
+            "Last-Event-ID must be the id of an event this stream sent (a non-negative integer).",
+            code="invalid_last_event_id",
+        )
+    return int(text)
+
+
+async def open_stream(
+    hub: Hub, sessions: sessionmaker[Session], *, principal: Principal, where: EventFilter, after: int | None
+) -> AsyncIterator[bytes]:
+    """The caller's stream of job changes after ``after`` (None: from now); refuses a resume it cannot serve."""
+    if after is not None:
+        latest = await asyncio.to_thread(_latest, sessions)
+        if after > latest:
+            raise InvalidRequest(
+                f"Event {after} does not exist (the newest is {latest}): subscribe without Last-Event-ID.",
+                code="last_event_id_unknown",
+            )
+        depth = hub.settings.max_replay_events
+        if latest - after > depth:
+            raise InvalidRequest(
+                f"Event {after} is more than {depth} changes old: reload the jobs with GET /jobs, then subscribe "
+                "without Last-Event-ID.",
+                code="last_event_id_too_old",
+                details={"latest_event_id": latest, "max_replay_events": depth},
+            )
+    return _frames(hub, sessions, Matcher(where, principal.scopes), after)
+
+
+async def _frames(
+    hub: Hub, sessions: sessionmaker[Session], matches: Matcher, after: int | None
+) -> AsyncIterator[bytes]:
+    subscriber = hub.subscribe(matches)  # first, so nothing committed during the replay is missed
+    try:
+        yield b"retry: 2000\n" + sse_comment(f"stream open at event {subscriber.start}")
+        sent = subscriber.start if after is None else max(after, subscriber.start)
+        if after is not None and after < subscriber.start:
+            async for frame in _replay(hub, sessions, matches, after, subscriber.start):
+                yield frame
+        async for frame in _live(hub, subscriber, sent):
+            yield frame
+    finally:
+        hub.unsubscribe(subscriber)
+
+
+async def _replay(
+    hub: Hub, sessions: sessionmaker[Session], matches: Matcher, after: int, upto: int
+) -> AsyncIterator[bytes]:
+    """Matching events with ``after < id <= upto`` from the database, in pages."""
+    cursor = after
+    while cursor < upto:
+        page = await asyncio.to_thread(_read, sessions, cursor, hub.settings.poll_page_size, upto)
+        if not page:
+            return
+        for event in page:
+            if matches(event):
+                yield event.frame
+        cursor = page[-1].id
+
+
+async def _live(hub: Hub, subscriber: Subscriber, sent: int) -> AsyncIterator[bytes]:
+    heartbeat = hub.settings.heartbeat_seconds
+    while True:
+        try:
+            await asyncio.wait_for(subscriber.ready.wait(), timeout=heartbeat)
+        except TimeoutError:
+            yield sse_comment("heartbeat")
+            continue
+        for event in subscriber.take():
+            if event.id > sent:
+                yield event.frame
+                sent = event.id
+        if subscriber.overflowed:
+            # Fell too far behind: end here; the client resumes from its last id and catches up by replay.
+            yield sse_frame(None, "resume", {"reason": "subscriber_too_slow", "last_event_id": sent})
+            return
+        if subscriber.closed:
+            yield sse_frame(None, "resume", {"reason": "server_shutting_down", "last_event_id": sent})
+            return
+
+
+def _latest(sessions: sessionmaker[Session]) -> int:
+    with transaction(sessions) as session:
+        return log.latest_id(session)
+
+
+def _read(sessions: sessionmaker[Session], after: int, limit: int, upto: int) -> list[JobEvent]:
+    with transaction(sessions) as session:
+        return log.read_after(session, after, limit=limit, upto=upto)
