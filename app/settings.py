@@ -227,6 +227,9 @@ class EventSettings(BaseModel):
     max_replay_events: int = Field(default=20000, ge=0)
     # A missing transition id (a transaction that has not committed yet) holds later ids back this long.
     gap_grace_seconds: float = Field(default=2.0, ge=0)
+    # A stream ends (``event: resume``) after this long; the client reconnects with Last-Event-ID, which
+    # spreads long-lived subscribers over API processes added since (0: never).
+    max_stream_seconds: float = Field(default=1800.0, ge=0)
 
 
 class Settings(BaseSettings):

@@ -27,30 +27,40 @@ logger = logging.getLogger(__name__)
 
 
 class Subscriber:
-    """One open stream's buffer: events it matches, newest last; ``overflowed`` once it fell too far behind."""
+    """One open stream's buffer: matching events, newest last, plus why the stream must end (if it must).
 
-    def __init__(self, matches: Callable[[JobEvent], bool], *, capacity: int, start: int):
+    No timer per stream: the hub's one clock sets ``beat`` (time for a heartbeat) and ends streams that
+    reached their lifetime, so a wake-up costs one ``Event`` however many streams are open.
+    """
+
+    def __init__(self, matches: Callable[[JobEvent], bool], *, capacity: int, start: int, now: float):
         self.matches = matches
         self.capacity = capacity
         self.start = start  # the hub's watermark at subscription: later events arrive here, earlier ones are replayed
         self.events: deque[JobEvent] = deque()
         self.ready = asyncio.Event()
-        self.overflowed = False
-        self.closed = False
+        self.beat = False
+        self.born = now
+        self.next_beat = now
+        self.ending: str | None = None  # subscriber_too_slow | server_shutting_down | stream_lifetime
+
+    @property
+    def overflowed(self) -> bool:
+        """Whether it fell too far behind (its stream ends; the client resumes by replay)."""
+        return self.ending == "subscriber_too_slow"
 
     def offer(self, event: JobEvent) -> bool:
-        """Buffer ``event``; False (and ``overflowed``) when the buffer is full."""
+        """Buffer ``event``; False (and the stream ends) when the buffer is full."""
         if len(self.events) >= self.capacity:
-            self.overflowed = True
-            self.ready.set()
+            self.end("subscriber_too_slow")
             return False
         self.events.append(event)
         self.ready.set()
         return True
 
-    def close(self) -> None:
-        """End the stream at its next wake-up (the server is going away)."""
-        self.closed = True
+    def end(self, reason: str) -> None:
+        """End the stream at its next wake-up, saying why."""
+        self.ending = self.ending or reason
         self.ready.set()
 
     def take(self) -> list[JobEvent]:
@@ -70,34 +80,39 @@ class Hub:
         self.watermark = 0  # every id up to here has been delivered or given up on
         self.subscribers: set[Subscriber] = set()
         self._gap_since: dict[int, float] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self.closing = False
 
     async def start(self) -> None:
         """Begin after the newest transition: older ones are only ever replayed on request."""
         self.watermark = await asyncio.to_thread(self._latest)
-        self._task = asyncio.create_task(self._run(), name="job-event-poller")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="job-event-poller"),
+            asyncio.create_task(self._clock(), name="job-event-heartbeats"),
+        ]
 
     def close_streams(self) -> None:
         """Tell every open stream to end (graceful shutdown: the server waits for them)."""
         self.closing = True
         for subscriber in list(self.subscribers):
-            subscriber.close()
+            subscriber.end("server_shutting_down")
 
     async def stop(self) -> None:
         """End every stream and the poller."""
         self.close_streams()
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
 
     def subscribe(self, matches: Callable[[JobEvent], bool]) -> Subscriber:
         """A new subscriber receiving every matching event after the current watermark."""
-        subscriber = Subscriber(matches, capacity=self.settings.subscriber_queue_size, start=self.watermark)
+        now = asyncio.get_running_loop().time()
+        subscriber = Subscriber(matches, capacity=self.settings.subscriber_queue_size, start=self.watermark, now=now)
+        subscriber.next_beat = now + self.settings.heartbeat_seconds
         if self.closing:
-            subscriber.close()
+            subscriber.end("server_shutting_down")
         self.subscribers.add(subscriber)
         return subscriber
 
@@ -114,6 +129,22 @@ class Hub:
                 full = False
             if not full:
                 await asyncio.sleep(self.settings.poll_interval_seconds)
+
+    async def _clock(self) -> None:
+        """Heartbeats and stream lifetimes for every subscriber, from one timer."""
+        heartbeat, lifetime = self.settings.heartbeat_seconds, self.settings.max_stream_seconds
+        tick = min(heartbeat, lifetime) if lifetime else heartbeat
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(tick)
+            now = loop.time()
+            for subscriber in list(self.subscribers):
+                if lifetime and now >= subscriber.born + lifetime:
+                    subscriber.end("stream_lifetime")
+                elif now >= subscriber.next_beat:
+                    subscriber.next_beat = now + heartbeat
+                    subscriber.beat = True
+                    subscriber.ready.set()
 
     async def poll_once(self) -> bool:
         """Read and fan out one page after the watermark; True when the page was full (read again at once)."""
@@ -145,7 +176,7 @@ class Hub:
         if not events:
             return
         for subscriber in list(self.subscribers):
-            if subscriber.overflowed or subscriber.closed:
+            if subscriber.ending:
                 continue
             matches = subscriber.matches
             for event in events:

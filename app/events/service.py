@@ -79,31 +79,32 @@ async def _replay(
         page = await asyncio.to_thread(_read, sessions, cursor, hub.settings.poll_page_size, upto)
         if not page:
             return
-        for event in page:
-            if matches(event):
-                yield event.frame
+        frames = [event.frame for event in page if matches(event)]
+        if frames:
+            yield b"".join(frames)
         cursor = page[-1].id
 
 
 async def _live(hub: Hub, subscriber: Subscriber, sent: int) -> AsyncIterator[bytes]:
-    heartbeat = hub.settings.heartbeat_seconds
+    """Buffered events as they come, heartbeats (``: heartbeat W``: every match up to event W has been
+    sent), and an ``event: resume`` when the stream must end."""
     while True:
-        try:
-            await asyncio.wait_for(subscriber.ready.wait(), timeout=heartbeat)
-        except TimeoutError:
-            yield sse_comment("heartbeat")
-            continue
+        await subscriber.ready.wait()
+        watermark = hub.watermark  # read with the buffer: everything up to it has been offered
+        frames = []
         for event in subscriber.take():
             if event.id > sent:
-                yield event.frame
+                frames.append(event.frame)
                 sent = event.id
-        if subscriber.overflowed:
-            # Fell too far behind: end here; the client resumes from its last id and catches up by replay.
-            yield sse_frame(None, "resume", {"reason": "subscriber_too_slow", "last_event_id": sent})
+        if subscriber.beat:
+            subscriber.beat = False
+            frames.append(sse_comment(f"heartbeat {max(watermark, sent)}"))
+        if subscriber.ending:
+            frames.append(sse_frame(None, "resume", {"reason": subscriber.ending, "last_event_id": sent}))
+            yield b"".join(frames)
             return
-        if subscriber.closed:
-            yield sse_frame(None, "resume", {"reason": "server_shutting_down", "last_event_id": sent})
-            return
+        if frames:  # one write for everything since the last wake-up
+            yield b"".join(frames)
 
 
 def _latest(sessions: sessionmaker[Session]) -> int:

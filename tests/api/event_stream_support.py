@@ -170,14 +170,16 @@ class Stream:
                 return got
         raise AssertionError(f"not done after {timeout}s: {[e.data for e in got]}")
 
-    def quiet_for_heartbeats(self, count: int = 2) -> None:
-        """Read ``count`` heartbeats in a row; fails on any event in between (nothing else was queued)."""
-        seen = 0
-        while seen < count:
+    def quiet_until(self, event_id: int) -> None:
+        """Read up to the heartbeat saying every matching event up to ``event_id`` was sent; fails on any
+        event before it."""
+        while True:
             item = self.next()
             assert item is not None, "the stream ended"
             assert item.kind == "comment", f"unexpected event {item.kind} {item.data}"
-            seen += item.text == "heartbeat"
+            word, _, number = item.text.partition(" ")
+            if word == "heartbeat" and int(number) >= event_id:
+                return
 
     def close(self) -> None:
         self._client.close()

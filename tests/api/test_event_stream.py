@@ -58,11 +58,11 @@ def test_a_reader_sees_a_reprotect_in_order_and_nothing_outside_its_scopes(api, 
     assert [e.id for e in events] == [e.data["event_id"] for e in events] == _transition_ids(container, 0)
     assert events[-1].data["vm_name"] == item["name"]
     assert events[-1].data["resync_percent"] == 100
-    # Every event has been fanned out: two idle heartbeats in a row prove the outsider got none, live...
-    outsider.quiet_for_heartbeats(2)
+    # A heartbeat naming the last event says everything up to it went out: the outsider got none, live...
+    outsider.quiet_until(events[-1].id)
     # ... or replayed from the start of the log.
     replayed = Stream(server.url, outsider_key, last_event_id=0)
-    replayed.quiet_for_heartbeats(1)
+    replayed.quiet_until(events[-1].id)
     for each in (stream, outsider, replayed):
         each.close()
 
@@ -89,9 +89,10 @@ def test_filters_pick_the_jobs_like_the_job_list(api, container, demo, server):
     theirs = by_request.job_events_until(_protected(second_job))
     assert {e.data["job_id"] for e in theirs} == {str(second_job)}
     assert [e.data["state"] for e in theirs] == HAPPY
-    # Every job is finished and its events fanned out: two idle heartbeats in a row prove nothing else came.
+    # Up to the last transition, nothing else came.
+    last = _transition_ids(container, 0)[-1]
     for stream in (by_vm, by_state, by_request, elsewhere):
-        stream.quiet_for_heartbeats(2)
+        stream.quiet_until(last)
         stream.close()
 
 
@@ -127,7 +128,7 @@ def test_a_stream_resumes_after_an_api_restart_with_exactly_the_missed_events(
             events = resumed.job_events_until(_protected(second_job))
             assert [e.id for e in events] == missed
             assert [e.data["state"] for e in events] == HAPPY[2:] + HAPPY
-            resumed.quiet_for_heartbeats(1)
+            resumed.quiet_until(missed[-1])
             resumed.close()
 
 
