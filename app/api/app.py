@@ -35,7 +35,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         built = container or bootstrap()
         app.state.container = built
         try:
-            async with event_stream.running(app, built):
+            async with event_stream.running(app, built.sessions, built.settings.events):
                 yield
         finally:
             if own:

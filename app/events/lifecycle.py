@@ -16,17 +16,18 @@ from types import FrameType
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
-from app.bootstrap import Container
 from app.events.hub import Hub
+from app.settings import EventSettings
 
 _EXIT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @asynccontextmanager
-async def running(app: FastAPI, container: Container) -> AsyncIterator[Hub]:
+async def running(app: FastAPI, sessions: sessionmaker[Session], settings: EventSettings) -> AsyncIterator[Hub]:
     """Start the process's poller for the lifespan; stop it (and every stream) afterwards."""
-    hub = Hub(container.sessions, container.settings.events)
+    hub = Hub(sessions, settings)
     await hub.start()
     app.state.event_hub = hub
     restore = _end_streams_on_exit_signals(hub)
