@@ -80,16 +80,14 @@ class Hub:
         self.watermark = 0  # every id up to here has been delivered or given up on
         self.subscribers: set[Subscriber] = set()
         self._gap_since: dict[int, float] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._clock_task: asyncio.Task[None] | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._starting = asyncio.Lock()
         self.closing = False
 
     async def start(self) -> None:
-        """Begin after the newest transition: older ones are only ever replayed on request."""
-        self.watermark = await asyncio.to_thread(self._latest)
-        self._tasks = [
-            asyncio.create_task(self._run(), name="job-event-poller"),
-            asyncio.create_task(self._clock(), name="job-event-heartbeats"),
-        ]
+        """Start the heartbeat clock; the poller runs only while someone subscribes (no idle reads)."""
+        self._clock_task = asyncio.create_task(self._clock(), name="job-event-heartbeats")
 
     def close_streams(self) -> None:
         """Tell every open stream to end (graceful shutdown: the server waits for them)."""
@@ -100,14 +98,25 @@ class Hub:
     async def stop(self) -> None:
         """End every stream and the poller."""
         self.close_streams()
-        for task in self._tasks:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        for task in (self._poller, self._clock_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._poller = self._clock_task = None
 
-    def subscribe(self, matches: Callable[[JobEvent], bool]) -> Subscriber:
-        """A new subscriber receiving every matching event after the current watermark."""
+    async def subscribe(self, matches: Callable[[JobEvent], bool]) -> Subscriber:
+        """A new subscriber receiving every matching event after the watermark; starts the poller after the
+        newest transition when it is not running (older ones are only ever replayed on request)."""
+        async with self._starting:
+            if self._poller is None or self._poller.done():
+                self.watermark = await asyncio.to_thread(self._latest)
+                self._gap_since.clear()
+                self._poller = asyncio.create_task(self._run(), name="job-event-poller")
+            return self.attach(matches)
+
+    def attach(self, matches: Callable[[JobEvent], bool]) -> Subscriber:
+        """Register a subscriber at the current watermark (the poller must be running)."""
         now = asyncio.get_running_loop().time()
         subscriber = Subscriber(matches, capacity=self.settings.subscriber_queue_size, start=self.watermark, now=now)
         subscriber.next_beat = now + self.settings.heartbeat_seconds
@@ -121,7 +130,7 @@ class Hub:
         self.subscribers.discard(subscriber)
 
     async def _run(self) -> None:
-        while True:
+        while self.subscribers:  # the last stream gone, the poller ends; the next subscriber starts another
             try:
                 full = await self.poll_once()
             except Exception:

@@ -57,7 +57,7 @@ async def open_stream(
 async def _frames(
     hub: Hub, sessions: sessionmaker[Session], matches: Matcher, after: int | None
 ) -> AsyncIterator[bytes]:
-    subscriber = hub.subscribe(matches)  # first, so nothing committed during the replay is missed
+    subscriber = await hub.subscribe(matches)  # first, so nothing committed during the replay is missed
     try:
         yield b"retry: 2000\n" + sse_comment(f"stream open at event {subscriber.start}")
         sent = subscriber.start if after is None else max(after, subscriber.start)

@@ -64,8 +64,8 @@ def test_scopes_match_whole_segments_and_filters_ignore_case():
 def test_a_subscriber_that_falls_behind_is_dropped_and_told_why():
     async def scenario() -> None:
         box = hub(subscriber_queue_size=2)
-        slow = box.subscribe(lambda e: True)
-        keeping_up = box.subscribe(lambda e: True)
+        slow = box.attach(lambda e: True)
+        keeping_up = box.attach(lambda e: True)
         box.fan_out([event(1), event(2)])
         assert [e.id for e in keeping_up.take()] == [1, 2]
         box.fan_out([event(3)])
