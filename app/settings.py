@@ -230,6 +230,9 @@ class EventSettings(BaseModel):
     # A stream ends (``event: resume``) after this long; the client reconnects with Last-Event-ID, which
     # spreads long-lived subscribers over API processes added since (0: never).
     max_stream_seconds: float = Field(default=1800.0, ge=0)
+    # An open stream checks its caller's credential again this often: a revoked key, an expired token or
+    # narrowed scopes end it (``credentials_changed``).
+    recheck_seconds: float = Field(default=60.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth.principal import Principal
+from app.auth.authenticator import Authenticator
+from app.auth.principal import Principal, Role
 from app.db import transaction
-from app.errors import InvalidRequest
+from app.errors import InvalidRequest, ServiceError
 from app.events import log
 from app.events.filter import EventFilter, Matcher
 from app.events.hub import Hub, Subscriber
 from app.events.model import JobEvent, sse_comment, sse_frame
 
 _EVENT_ID = re.compile(r"^[0-9]{1,18}$")
+logger = logging.getLogger(__name__)
 
 
 def resume_point(header: str | None, query: int | None) -> int | None:
@@ -32,8 +35,30 @@ def resume_point(header: str | None, query: int | None) -> int | None:
     return int(text)
 
 
+def credential_check(auth: Authenticator, credential: str | None, principal: Principal) -> Callable[[], bool]:
+    """Whether ``credential`` still stands for a reader with the same scopes (revoked, expired: no)."""
+
+    def still_allowed() -> bool:
+        try:
+            again = auth.principal(credential)
+        except ServiceError:
+            return False
+        except Exception:  # the database or the key set briefly unreachable: not a reason to cut the stream
+            logger.warning("could not check a stream's credential again; keeping it open", exc_info=True)
+            return True
+        return again.can(Role.READER) and again.scopes == principal.scopes
+
+    return still_allowed
+
+
 async def open_stream(
-    hub: Hub, sessions: sessionmaker[Session], *, principal: Principal, where: EventFilter, after: int | None
+    hub: Hub,
+    sessions: sessionmaker[Session],
+    *,
+    principal: Principal,
+    where: EventFilter,
+    after: int | None,
+    still_allowed: Callable[[], bool],
 ) -> AsyncIterator[bytes]:
     """The caller's stream of job changes after ``after`` (None: from now); refuses a resume it cannot serve."""
     if after is not None:
@@ -51,11 +76,11 @@ async def open_stream(
                 code="last_event_id_too_old",
                 details={"latest_event_id": latest, "max_replay_events": depth},
             )
-    return _frames(hub, sessions, Matcher(where, principal.scopes), after)
+    return _frames(hub, sessions, Matcher(where, principal.scopes), after, still_allowed)
 
 
 async def _frames(
-    hub: Hub, sessions: sessionmaker[Session], matches: Matcher, after: int | None
+    hub: Hub, sessions: sessionmaker[Session], matches: Matcher, after: int | None, still_allowed: Callable[[], bool]
 ) -> AsyncIterator[bytes]:
     subscriber = await hub.subscribe(matches)  # first, so nothing committed during the replay is missed
     try:
@@ -64,7 +89,7 @@ async def _frames(
         if after is not None and after < subscriber.start:
             async for frame in _replay(hub, sessions, matches, after, subscriber.start):
                 yield frame
-        async for frame in _live(hub, subscriber, sent):
+        async for frame in _live(hub, subscriber, sent, still_allowed):
             yield frame
     finally:
         hub.unsubscribe(subscriber)
@@ -85,11 +110,18 @@ async def _replay(
         cursor = page[-1].id
 
 
-async def _live(hub: Hub, subscriber: Subscriber, sent: int) -> AsyncIterator[bytes]:
+async def _live(hub: Hub, subscriber: Subscriber, sent: int, still_allowed: Callable[[], bool]) -> AsyncIterator[bytes]:
     """Buffered events as they come, heartbeats (``: heartbeat W``: every match up to event W has been
     sent), and an ``event: resume`` when the stream must end."""
+    loop = asyncio.get_running_loop()
+    next_check = loop.time() + hub.settings.recheck_seconds
     while True:
         await subscriber.ready.wait()
+        if subscriber.beat and loop.time() >= next_check:  # checked on the clock's beat: no timer per stream
+            next_check = loop.time() + hub.settings.recheck_seconds
+            if not await asyncio.to_thread(still_allowed):  # nothing more goes out, not even what is buffered
+                yield sse_frame(None, "resume", {"reason": "credentials_changed", "last_event_id": sent})
+                return
         watermark = hub.watermark  # read with the buffer: everything up to it has been offered
         frames = []
         for event in subscriber.take():

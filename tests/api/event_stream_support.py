@@ -56,6 +56,7 @@ class ApiProcess:
             "REPROTECT_AZURE__ENDPOINT": self.emulator_url,
             "REPROTECT_EVENTS__POLL_INTERVAL_SECONDS": "0.1",
             "REPROTECT_EVENTS__HEARTBEAT_SECONDS": "0.3",
+            "REPROTECT_EVENTS__RECHECK_SECONDS": "0.3",
             **{f"REPROTECT_EVENTS__{k.upper()}": v for k, v in self.events.items()},
         }
         with self.log.open("ab") as out:

@@ -41,7 +41,9 @@ def _transition_ids(container, after: int) -> list[int]:
 
 
 def test_a_reader_sees_a_reprotect_in_order_and_nothing_outside_its_scopes(api, container, demo, server):
-    stream = Stream(server.url, make_key(container, role="reader", scopes=(demo["vault_id"],)))
+    dashboard = api.post("/api-keys", json={"name": "dashboard", "role": "reader", "scopes": [demo["vault_id"]]})
+    assert dashboard.status_code == 201, dashboard.text
+    stream = Stream(server.url, dashboard.json()["key"])
     assert stream.status == 200
     assert stream.content_type.startswith("text/event-stream")
     outsider_key = make_key(container, role="admin", scopes=(OTHER_VAULT,))
@@ -63,6 +65,12 @@ def test_a_reader_sees_a_reprotect_in_order_and_nothing_outside_its_scopes(api, 
     # ... or replayed from the start of the log.
     replayed = Stream(server.url, outsider_key, last_event_id=0)
     replayed.quiet_until(events[-1].id)
+    # A revoked key's stream ends at its next check.
+    assert api.delete(f"/api-keys/{dashboard.json()['id']}").status_code == 204
+    ending = stream.next_event()
+    assert ending is not None
+    assert (ending.kind, ending.data) == ("resume", {"reason": "credentials_changed", "last_event_id": events[-1].id})
+    assert stream.next_event() is None
     for each in (stream, outsider, replayed):
         each.close()
 
