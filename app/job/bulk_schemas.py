@@ -28,8 +28,9 @@ def _not_a_number(value: object) -> object:
 
 
 Instant = Annotated[AwareDatetime, BeforeValidator(_not_a_number)]
-ErrorCode = Annotated[str, Field(min_length=1, max_length=100)]
-VaultId = Annotated[str, Field(min_length=1, max_length=400)]
+NO_NUL = r"^[^\x00]+$"  # Postgres text cannot hold NUL: refused as input, never a database error
+ErrorCode = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+VaultId = Annotated[str, Field(min_length=1, max_length=400, pattern=NO_NUL)]
 
 
 class JobSelector(BaseModel):
@@ -51,7 +52,11 @@ class JobSelector(BaseModel):
         default=None, min_length=1, max_length=64, pattern=r"^[\w-]+$", description="The vault's subscription."
     )
     vm_name_prefix: str | None = Field(
-        default=None, min_length=1, max_length=200, description="Start of the VM name (any letter case)."
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=NO_NUL,
+        description="Start of the VM name (any letter case).",
     )
     created_after: Instant | None = None
     created_before: Instant | None = None
