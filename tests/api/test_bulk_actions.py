@@ -7,11 +7,13 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import select
+from standardwebhooks.webhooks import Webhook
 
 from app.auth.models import AuditEntry
 from app.db import transaction
 from tests.api.conftest import make_key
-from tests.drive import drive
+from tests.drive import deliver_due, drive
+from tests.receiver import running_receiver
 
 OTHER_GROUP = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/elsewhere-rg"
 
@@ -199,3 +201,14 @@ def test_unknown_or_out_of_range_input_is_a_422_problem(api):
         answer = api.post("/jobs:retry", json=body)
         assert (answer.status_code, answer.json()["code"]) == (422, "validation_failed"), body
     assert api.get("/jobs:retry").status_code == 405
+
+
+def test_jobs_cancelled_in_bulk_send_the_same_webhooks_as_single_cancels(api, container, demo):
+    with running_receiver() as receiver:
+        endpoint = api.post("/webhooks", json={"url": receiver.url}).json()
+        request_id, jobs = _submit(api, demo["committed"][:2])
+        api.post("/jobs:cancel", json={"filter": {"request_ids": [request_id]}}).raise_for_status()
+        deliver_due(container)
+        events = [Webhook(endpoint["secret"]).verify(r.body, r.headers) for r in receiver.received]
+    cancelled = sorted(e["data"]["job_id"] for e in events if e["type"] == "reprotect.job.cancelled")
+    assert cancelled == sorted(jobs.values())
