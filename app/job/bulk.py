@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -77,14 +78,11 @@ def retry_matching(
 ) -> BulkRun:
     """Retry every failed job the filter matches (or, in a dry run, say which would be retried)."""
     selector, jobs = _select(deps, principal, body, action="retry")
-    results = []
-    for job in jobs:
-        if dry_run:
-            results.append(_would_retry(job))
-            continue
-        result = _attempt(job, partial(service.retry, deps, principal=principal, job_id=job.id), _retried)
-        record(result)
-        results.append(result)
+    if dry_run:
+        results = [_would_retry(job) for job in jobs]
+    else:
+        act = partial(service.retry, deps, principal=principal)
+        results = _each(deps, jobs, lambda job: _attempt(job, partial(act, job_id=job.id), _retried), record)
     return BulkRun(action="retry", dry_run=dry_run, selector=selector, max_count=body.max_count, results=results)
 
 
@@ -99,11 +97,8 @@ def cancel_matching(
             rows = {row.id: row for row in session.scalars(select(Job).where(Job.id.in_([j.id for j in jobs])))}
             results = [_would_cancel(job, rows[job.id], settle) for job in jobs]
         return BulkRun(action="cancel", dry_run=True, selector=selector, max_count=body.max_count, results=results)
-    results = []
-    for job in jobs:
-        result = _attempt(job, partial(service.cancel, deps, principal=principal, job_id=job.id), _cancelled)
-        record(result)
-        results.append(result)
+    act = partial(service.cancel, deps, principal=principal)
+    results = _each(deps, jobs, lambda job: _attempt(job, partial(act, job_id=job.id), _cancelled), record)
     return BulkRun(action="cancel", dry_run=False, selector=selector, max_count=body.max_count, results=results)
 
 
@@ -159,6 +154,22 @@ def _too_many(matched: int, max_count: int) -> InvalidRequest:
         code="too_many_matches",
         details={"matched": matched, "max_count": max_count},
     )
+
+
+def _each(
+    deps: service.Deps, jobs: list[Matched], attempt: Callable[[Matched], JobResult], record: Recorder
+) -> list[JobResult]:
+    """Every job's attempt, recorded as soon as it is done; a few at once (a cancel waits on Azure), in order."""
+
+    def one(job: Matched) -> JobResult:
+        result = attempt(job)
+        record(result)
+        return result
+
+    if len(jobs) <= 1:
+        return [one(job) for job in jobs]
+    with ThreadPoolExecutor(max_workers=min(len(jobs), deps.settings.azure.validation_concurrency)) as pool:
+        return list(pool.map(one, jobs))
 
 
 def _attempt(job: Matched, act: Callable[[], JobOut], done: Callable[[JobOut], tuple[Outcome, str]]) -> JobResult:

@@ -212,3 +212,26 @@ def test_jobs_cancelled_in_bulk_send_the_same_webhooks_as_single_cancels(api, co
         events = [Webhook(endpoint["secret"]).verify(r.body, r.headers) for r in receiver.received]
     cancelled = sorted(e["data"]["job_id"] for e in events if e["type"] == "reprotect.job.cancelled")
     assert cancelled == sorted(jobs.values())
+
+
+def test_jobs_azure_is_running_are_cancelled_through_azure_each_once(api, container, emulator, demo):
+    emulator.put("/_emulator/time-scale", json={"time_scale": 1}).raise_for_status()
+    items = demo["committed"][:2]
+    # The cache account the demo already has (db-01's), so that no account is created at this slow clock.
+    cache = demo["vault_id"].split("/providers/")[0].replace("contoso-dr-rg", "contoso-db-rg-asr")
+    cache += "/providers/Microsoft.Storage/storageAccounts/k3v9qpcontosodrvasrcache"
+    vms = [{"item_id": item["id"], "cache_storage_account_id": cache} for item in items]
+    accepted = api.post("/reprotect", json={"vms": vms})
+    assert accepted.status_code == 202, accepted.text
+    request_id, jobs = accepted.json()["request_id"], {j["vm"]: j["id"] for j in accepted.json()["jobs"]}
+    for job_id in jobs.values():
+        drive(container, until_state="reprotecting", job_id=uuid.UUID(job_id))
+
+    done = api.post("/jobs:cancel", json={"filter": {"request_ids": [request_id], "states": ["reprotecting"]}}).json()
+    assert {(j["outcome"], j["state_after"]) for j in done["jobs"]} == {("cancelled", "reprotecting")}
+    assert done["matched"] == 2
+    emulator.put("/_emulator/time-scale", json={"time_scale": 20000}).raise_for_status()
+    drive(container)
+    assert set(_states(api, jobs.values()).values()) == {"cancelled"}
+    calls = emulator.get("/_emulator/stats").json()["calls_by_item"]
+    assert [calls[item["name"]]["ReplicationJobs_Cancel"] for item in items] == [1, 1]
