@@ -196,6 +196,8 @@ def test_unknown_or_out_of_range_input_is_a_422_problem(api):
         {"filter": {}, "max_count": 0},
         {"filter": {"created_after": 1700000000}},
         {"filter": {"states": []}},
+        {"filter": {"vm_name_prefix": "web\u0000"}},  # Postgres text cannot hold NUL: refused, not a 500
+        {"filter": {"subscription_id": "../other"}},
         {"max_count": 5},
     ):
         answer = api.post("/jobs:retry", json=body)
