@@ -237,3 +237,11 @@ def test_jobs_azure_is_running_are_cancelled_through_azure_each_once(api, contai
     assert set(_states(api, jobs.values()).values()) == {"cancelled"}
     calls = emulator.get("/_emulator/stats").json()["calls_by_item"]
     assert [calls[item["name"]]["ReplicationJobs_Cancel"] for item in items] == [1, 1]
+
+
+def test_a_timestamp_past_what_the_database_holds_is_a_422_problem(api):
+    far = "9999-12-31T23:59:59-14:00"
+    for criterion in ("created_after", "created_before"):
+        answer = api.post("/jobs:cancel", params={"dry_run": True}, json={"filter": {criterion: far}})
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
