@@ -14,11 +14,12 @@ import httpx
 import typer
 from rich.console import Console
 
-from cli import client, keys
+from cli import client, jobs, keys
 from cli.stack import StackConfig, running_stack
 
 app = typer.Typer(help="Reprotect Azure VMs after a failover, at fleet scale.", no_args_is_help=True)
 app.add_typer(keys.app, name="keys")
+app.add_typer(jobs.app, name="jobs")
 console = Console()
 ApiOption = Annotated[str, typer.Option("--api", envvar="REPROTECT_API_URL", help="The service's base URL.")]
 KeyOption = Annotated[

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.api import openapi_links, problems
 from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
-from app.api.routes import admin, health, jobs, reprotect, webhooks
+from app.api.routes import admin, bulk, health, jobs, reprotect, webhooks
 from app.api.routes import events as event_routes
 from app.bootstrap import Container, bootstrap
 from app.events import lifecycle as event_stream
@@ -44,6 +44,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app = FastAPI(title="Reprotect service", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     problems.install(app)
     app.include_router(reprotect.router)
+    app.include_router(bulk.router)  # /jobs:retry, /jobs:cancel (no clash with /jobs/{job_id}: no slash)
     app.include_router(jobs.router)
     app.include_router(event_routes.router)
     app.include_router(webhooks.router)

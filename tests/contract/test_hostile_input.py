@@ -19,6 +19,8 @@ BODY_OPERATIONS = [
     ("PATCH", f"/webhooks/{ANY_ID}"),
     ("POST", f"/webhooks/{ANY_ID}/rotate-secret"),
     ("POST", "/api-keys"),
+    ("POST", "/jobs:retry"),
+    ("POST", "/jobs:cancel"),
 ]
 JSON = {"Content-Type": "application/json"}
 
