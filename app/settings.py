@@ -213,6 +213,28 @@ class AuthConfig(BaseModel):
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
 
 
+class EventSettings(BaseModel):
+    """The job event stream (``GET /jobs/events``): one poller per API process fans changes out."""
+
+    # How often the process's one poller reads new transitions (a PK range scan).
+    poll_interval_seconds: float = Field(default=0.25, gt=0)
+    poll_page_size: int = Field(default=1000, ge=1)
+    # A comment line on every idle stream this often, so proxies and clients know it is alive.
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
+    # Events a subscriber may have waiting; past it the stream ends and the client resumes from its last id.
+    subscriber_queue_size: int = Field(default=1000, ge=1)
+    # A resume may replay at most this many transitions (of every job, before filtering).
+    max_replay_events: int = Field(default=20000, ge=0)
+    # A missing transition id (a transaction that has not committed yet) holds later ids back this long.
+    gap_grace_seconds: float = Field(default=2.0, ge=0)
+    # A stream ends (``event: resume``) after this long; the client reconnects with Last-Event-ID, which
+    # spreads long-lived subscribers over API processes added since (0: never).
+    max_stream_seconds: float = Field(default=1800.0, ge=0)
+    # An open stream checks its caller's credential again this often: a revoked key, an expired token or
+    # narrowed scopes end it (``credentials_changed``).
+    recheck_seconds: float = Field(default=60.0, gt=0)
+
+
 class Settings(BaseSettings):
     """All settings; built once per process by :func:`get_settings`."""
 
@@ -225,6 +247,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    events: EventSettings = Field(default_factory=EventSettings)
 
     @model_validator(mode="after")
     def _settle_outlasts_a_request(self) -> Settings:

@@ -15,7 +15,15 @@ from alembic.config import Config
 from sqlalchemy import text
 
 from app.bootstrap import Container, bootstrap
-from app.settings import AzureSettings, BrokerSettings, DatabaseSettings, JobSettings, Settings, WebhookSettings
+from app.settings import (
+    AzureSettings,
+    BrokerSettings,
+    DatabaseSettings,
+    EventSettings,
+    JobSettings,
+    Settings,
+    WebhookSettings,
+)
 from tests.databases import fresh_database
 from tests.emulator_process import running_emulator
 
@@ -115,6 +123,9 @@ def service_settings(database_url: str, emulator_url: str, broker_url: str | Non
             backoff_base_seconds=0.05,
             backoff_max_seconds=0.2,
         ),
+        # In-process clients read an answer only once it ends: event streams end quickly here (the stream's
+        # own tests run a real server, tests/api/test_event_stream.py).
+        events=EventSettings(max_stream_seconds=0.3),
     )
 
 

@@ -12,7 +12,9 @@ from app.api import openapi_links, problems
 from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
 from app.api.routes import admin, bulk, health, jobs, reprotect, webhooks
+from app.api.routes import events as event_routes
 from app.bootstrap import Container, bootstrap
+from app.events import lifecycle as event_stream
 from app.settings import get_settings
 
 DESCRIPTION = """Reprotect Azure VMs after a failover, at fleet scale.
@@ -33,7 +35,8 @@ def create_app(container: Container | None = None) -> FastAPI:
         built = container or bootstrap()
         app.state.container = built
         try:
-            yield
+            async with event_stream.running(app, built.sessions, built.settings.events):
+                yield
         finally:
             if own:
                 built.close()
@@ -43,6 +46,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(reprotect.router)
     app.include_router(bulk.router)  # /jobs:retry, /jobs:cancel (no clash with /jobs/{job_id}: no slash)
     app.include_router(jobs.router)
+    app.include_router(event_routes.router)
     app.include_router(webhooks.router)
     app.include_router(admin.router)
     app.include_router(health.router)

@@ -1,0 +1,67 @@
+"""``/events/jobs``: a server-sent-events stream of job changes, filtered like ``GET /jobs`` and scoped."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
+
+from app.api.deps import ContainerDep
+from app.api.problems import documented
+from app.api.security import Reader, bearer
+from app.events import service
+from app.events.filter import EventFilter
+from app.events.hub import Hub
+from app.job.states import JobState
+
+router = APIRouter(tags=["events"])
+
+_STREAM_DOC = """Each job transition as an event: `id` is the transition's id, `event: job`, `data` the job's
+compact state after it (`job_id`, `request_id`, `vm_name`, `vault_id`, `state`, `from_state`, `attempt`,
+`at`, `resync_percent`, `eta_at`, `error_code`). Comment lines (`: heartbeat`) every few seconds when idle.
+An `event: resume` (no id) ends the stream when the client fell too far behind, the server stops, the
+stream reached its lifetime or the caller's credential no longer holds: reconnect with `Last-Event-ID`
+and the missed events are replayed."""
+
+
+@router.get(
+    "/events/jobs",
+    operation_id="streamJobEvents",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": _STREAM_DOC, "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+        **documented(401, 403, 422, 429),
+    },
+)
+async def stream_job_events(
+    request: Request,
+    container: ContainerDep,
+    principal: Reader,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    state: JobState | None = None,
+    vault_id: Annotated[str | None, Query(max_length=400)] = None,
+    vm: Annotated[str | None, Query(max_length=800, description="VM name or item id")] = None,
+    request_id: uuid.UUID | None = None,
+    subscription_id: Annotated[str | None, Query(max_length=64, description="The vault's subscription")] = None,
+    last_event_id: Annotated[
+        int | None, Query(ge=0, description="Resume after this event, for clients that cannot set Last-Event-ID")
+    ] = None,
+    last_event_id_header: Annotated[
+        str | None, Header(alias="Last-Event-ID", max_length=40, description="Resume after this event (wins)")
+    ] = None,
+) -> StreamingResponse:
+    """Follow job changes in the caller's scopes as server-sent events; resumable by event id."""
+    hub: Hub = request.app.state.event_hub
+    where = EventFilter(state=state, vault_id=vault_id, vm=vm, request_id=request_id, subscription_id=subscription_id)
+    after = service.resume_point(last_event_id_header, last_event_id)
+    still_allowed = service.credential_check(
+        container.auth, credentials.credentials if credentials else None, principal
+    )
+    frames = await service.open_stream(
+        hub, container.sessions, principal=principal, where=where, after=after, still_allowed=still_allowed
+    )
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(frames, media_type="text/event-stream", headers=headers)
