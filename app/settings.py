@@ -213,6 +213,20 @@ class AuthConfig(BaseModel):
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
 
 
+class FleetSettings(BaseModel):
+    """The inventory (``GET /vms``) and selector-based reprotect: which vaults to watch, how fresh."""
+
+    # Vaults watched by ARM id; with ``discover_in_subscriptions``, every Recovery Services vault found there too.
+    vault_ids: list[str] = Field(default_factory=list)
+    discover_in_subscriptions: list[str] = Field(default_factory=list)
+    # A vault's item list is read again once older than this (in the background while a copy is served).
+    snapshot_ttl_seconds: float = Field(default=60.0, gt=0)
+    # A copy older than this is never served: callers wait for a fresh read instead.
+    snapshot_max_age_seconds: float = Field(default=600.0, gt=0)
+    # The most VMs one selector may resolve to (each 100 become one request).
+    max_selector_vms: int = Field(default=5000, ge=1)
+
+
 class Settings(BaseSettings):
     """All settings; built once per process by :func:`get_settings`."""
 
@@ -225,6 +239,7 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
 
     @model_validator(mode="after")
     def _settle_outlasts_a_request(self) -> Settings:

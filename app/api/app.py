@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.api import openapi_links, problems
 from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
-from app.api.routes import admin, health, jobs, reprotect, webhooks
+from app.api.routes import admin, fleet, health, jobs, reprotect, webhooks
 from app.bootstrap import Container, bootstrap
 from app.settings import get_settings
 
@@ -45,6 +45,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(admin.router)
     app.include_router(health.router)
+    app.include_router(fleet.router)
     settings = (container.settings if container else get_settings()).api
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:  # closed unless configured

@@ -22,6 +22,7 @@ LAYERS: list[tuple[int, str]] = [
     (9, "workers"),  # Celery edge
     (8, "app.bootstrap"),  # composition root: builds and wires everything below
     (7, "app.webhook"),  # domains, in the order they lean on each other
+    (7, "app.fleet"),  # the inventory and selectors: read jobs and Azure, submit through app.job
     (6, "app.job"),
     (5, "app.auth"),
     (5, "app.idempotency"),
