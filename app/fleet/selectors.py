@@ -59,7 +59,15 @@ def submit_selector(
     created: list[CreatedRequest] = []
     problems: list[VmProblem] = []
     for start in range(0, len(item_ids), BATCH):
-        made, refusals = _submit_batch(deps, principal, item_ids[start : start + BATCH], callback_url)
+        try:
+            made, refusals = _submit_batch(deps, principal, item_ids[start : start + BATCH], callback_url)
+        except ServiceError as exc:  # Azure throttled or failed: never a partial silent success
+            if not created:
+                raise
+            problems += [
+                VmProblem(vm=i, code=exc.code, message=f"Not submitted: {exc.message}") for i in item_ids[start:]
+            ]
+            break
         created += made
         problems += refusals
     return _answer(fleet, dry_run=False, requests=created, refused_vms=[refused(p) for p in problems])

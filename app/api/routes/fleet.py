@@ -70,7 +70,7 @@ def list_vms(
     principal: Reader,
     where: FilterDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> VmPage:
     """Replicated VMs of the watched vaults in your scopes with their reprotect status, by vault then name."""
     return service.list_vms(container, principal=principal, where=where, limit=limit, cursor=cursor)
