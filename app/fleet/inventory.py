@@ -67,7 +67,8 @@ def read_fleet(deps: Deps, *, principal: Principal, where: VmFilter) -> Fleet:
         for p in problems
         if p.subscription_id and principal.scopes.covers(f"/subscriptions/{p.subscription_id}")
     ]
-    unreadable += [_out(s.error) for s in snapshots if s.error is not None and s.items is None]
+    # A vault whose last read failed is flagged even while an earlier copy of its items is shown.
+    unreadable += [_out(s.error) for s in snapshots if s.error is not None]
     readable = [s for s in snapshots if s.items is not None]
     if vaults and not readable:
         raise CloudTransient(

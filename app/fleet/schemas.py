@@ -16,7 +16,8 @@ GroupBy = Literal["vault", "subscription", "region"]
 
 
 class UnreadableOut(BaseModel):
-    """A vault (or a subscription searched for vaults) Azure would not list: its VMs are missing here."""
+    """A vault (or a subscription searched for vaults) Azure would not list: its VMs are missing here, or shown
+    from an earlier read (``read_at`` of the page)."""
 
     vault_id: str | None
     subscription_id: str | None

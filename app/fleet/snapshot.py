@@ -92,9 +92,9 @@ class Inventory:
                 self._refresh_later(vault_id, slot)
             return held
         with slot.lock:  # single flight: a second caller waits for the first one's read
-            held = slot.snapshot
-            if held is not None and self._usable(held, self._clock()) and held.checked >= now:
-                return held
+            held, now = slot.snapshot, self._clock()
+            if held is not None and self._usable(held, now) and not self._stale(held, now):
+                return held  # read by the caller this one waited for
             return self._read(vault_id, slot)
 
     def _usable(self, snap: VaultSnapshot, now: float) -> bool:

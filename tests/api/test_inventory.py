@@ -4,7 +4,6 @@ across three vaults, three subscriptions and two region pairs (``tests/api/inven
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,6 +17,7 @@ from emulator.fleet import subscription_id
 from tests.api.conftest import make_key
 from tests.api.inventory_fleet import write
 from tests.conftest import TABLES, service_settings
+from tests.drive import drive
 from tests.emulator_process import running_emulator
 
 SUBSCRIPTIONS = [subscription_id(i) for i in range(3)]
@@ -47,6 +47,7 @@ def fleet_url(tmp_path_factory) -> Iterator[str]:
 def boxed(database_url: str, url: str, fleet: FleetSettings) -> Container:
     """A container on an emptied database and the emulator reset to the scenario's start."""
     httpx.post(f"{url}/_emulator/reset").raise_for_status()
+    httpx.delete(f"{url}/_emulator/faults").raise_for_status()
     # ARM's read budget is not what these tests are about (nor affordable for 250 VMs' checks in seconds).
     httpx.put(f"{url}/_emulator/throttle", json={"enabled": False}).raise_for_status()
     box = bootstrap(service_settings(database_url, url).model_copy(update={"fleet": fleet}))
@@ -182,7 +183,8 @@ def test_a_vault_azure_cannot_list_is_flagged_not_silently_missing(database_url,
             assert len(body["items"]) == 5
             [missing] = body["unreadable"]
             assert missing["vault_id"].lower() == GHOST_VAULT.lower()
-            assert missing["code"] and missing["message"]
+            assert missing["code"]
+            assert missing["message"]
             only_ghost = api.get("/vms", params={"vault_id": GHOST_VAULT})
             assert only_ghost.status_code == 503
             assert only_ghost.headers["content-type"] == "application/problem+json"
@@ -191,13 +193,28 @@ def test_a_vault_azure_cannot_list_is_flagged_not_silently_missing(database_url,
         box.close()
 
 
-def test_our_jobs_show_on_their_vms(api, box):
-    accepted = api.post("/reprotect", json={"vms": [{"vault_id": WEST_VAULT, "vm_name": "west-04"}]})
-    assert accepted.status_code == 202, accepted.text
-    job_id = accepted.json()["jobs"][0]["id"]
-    [vm] = api.get("/vms", params={"vault_id": WEST_VAULT, "name_prefix": "west-04"}).json()["items"]
-    assert vm["reprotect_status"] == "in_progress"
-    assert vm["job"]["id"] == job_id
-    assert vm["job"]["state"] == "accepted"
-    assert vm["job"]["href"] == f"/jobs/{job_id}"
-    assert api.get("/vms/summary", params={"status": "in_progress"}).json()["total"] == 1
+def test_our_jobs_show_on_their_vms_until_they_end_protected_or_failed(database_url, fleet_url):
+    fresh = FleetSettings(vault_ids=[WEST_VAULT], snapshot_ttl_seconds=0.01, snapshot_max_age_seconds=0.01)
+    box = boxed(database_url, fleet_url, fresh)
+    failure = {"vm": "west-05", "task": "ProtectReplicaTask", "code": "151195", "times": 1}
+    httpx.post(f"{fleet_url}/_emulator/faults/job-failure", json=failure).raise_for_status()
+    try:
+        with TestClient(create_app(box), headers={"Authorization": f"Bearer {make_key(box)}"}) as api:
+            accepted = api.post("/reprotect", json={"selector": {"name_prefix": "west"}})
+            assert accepted.status_code == 202, accepted.text
+            [request] = accepted.json()["requests"]
+            assert request["vm_count"] == 2
+            vms = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}
+            assert {vms[n]["reprotect_status"] for n in ("west-04", "west-05")} == {"in_progress"}
+            assert vms["west-04"]["job"]["state"] == "accepted"
+            assert vms["west-04"]["job"]["request_id"] == request["request_id"]
+            assert vms["west-04"]["job"]["href"] == f"/jobs/{vms['west-04']['job']['id']}"
+            drive(box, timeout=30)
+            after = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}
+            assert after["west-04"]["reprotect_status"] == "protected"
+            assert after["west-04"]["job"]["state"] == "protected"
+            assert (after["west-05"]["reprotect_status"], after["west-05"]["reason_code"]) == ("failed", "151195")
+            summary = api.get("/vms/summary").json()["counts"]
+            assert (summary["protected"], summary["failed"]) == (2, 1)
+    finally:
+        box.close()

@@ -47,6 +47,8 @@ def test_a_dry_run_lists_the_resolved_set_and_submits_nothing(api, box):
         assert session.scalar(select(func.count()).select_from(Job)) == 0
 
 
+# Driving 250 jobs is the costly part: once, on SQLite (the other tests cover Postgres).
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_a_selector_of_250_vms_becomes_three_requests_that_reach_protected(api, box):
     answer = api.post("/reprotect", json={"selector": EAST_ASIA_FLEET})
     assert answer.status_code == 202, answer.text
