@@ -210,7 +210,10 @@ def test_our_jobs_show_on_their_vms_until_they_end_protected_or_failed(database_
             assert vms["west-04"]["job"]["request_id"] == request["request_id"]
             assert vms["west-04"]["job"]["href"] == f"/jobs/{vms['west-04']['job']['id']}"
             drive(box, timeout=30)
+            lists_before = _item_lists(fleet_url)
             after = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}
+            # west-04 now lives in the other region's fabric: the vault's list comes in two pages (nextLink).
+            assert _item_lists(fleet_url) - lists_before == 2
             assert after["west-04"]["reprotect_status"] == "protected"
             assert after["west-04"]["job"]["state"] == "protected"
             assert (after["west-05"]["reprotect_status"], after["west-05"]["reason_code"]) == ("failed", "151195")
@@ -218,3 +221,8 @@ def test_our_jobs_show_on_their_vms_until_they_end_protected_or_failed(database_
             assert (summary["protected"], summary["failed"]) == (2, 1)
     finally:
         box.close()
+
+
+def _item_lists(url: str) -> int:
+    """How many ReplicationProtectedItems_List pages the emulator has answered."""
+    return int(httpx.get(f"{url}/_emulator/stats").json()["calls"].get("ReplicationProtectedItems_List", 0))
