@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from app.cloud.ids import parse_vault_id
 from app.cloud.types import Cloud, ReplicatedItem
-from app.errors import CloudError
+from app.errors import CloudError, CloudTransient
 from app.settings import FleetSettings
 
 ERROR_RETRY_SECONDS = 5.0  # a vault Azure would not list is asked again after this, not on every call
@@ -57,7 +57,8 @@ class Inventory:
     def __init__(
         self, cloud: Cloud, settings: FleetSettings, *, workers: int = 4, clock: Callable[[], float] = time.monotonic
     ):
-        self._cloud = cloud
+        # Weakly held: the registry below maps the cloud to this inventory, which must not keep it alive.
+        self._cloud_ref = weakref.ref(cloud)
         self._settings = settings
         self._clock = clock
         self._slots: dict[str, _Slot] = {}
@@ -123,7 +124,7 @@ class Inventory:
     def _read(self, vault_id: str, slot: _Slot) -> VaultSnapshot:
         checked = self._clock()
         try:
-            items = tuple(self._cloud.list_replicated_items(vault_id))
+            items = tuple(self._cloud().list_replicated_items(vault_id))
         except CloudError as exc:
             old = slot.snapshot
             problem = Unreadable(vault_id=vault_id, subscription_id=None, code=exc.code, message=exc.message)
@@ -145,26 +146,44 @@ class Inventory:
             problems: list[Unreadable] = []
             for sub in subscriptions:
                 try:
-                    found += self._cloud.list_vault_ids(sub)
+                    found += self._cloud().list_vault_ids(sub)
                 except CloudError as exc:
                     problems.append(Unreadable(None, sub, exc.code, exc.message))
             self._discovered = (now, found, problems)
             return found, problems
+
+    def cloud_ref(self) -> Cloud | None:
+        """The cloud this inventory reads, while it exists."""
+        return self._cloud_ref()
+
+    def _cloud(self) -> Cloud:
+        cloud = self._cloud_ref()
+        if cloud is None:
+            raise CloudTransient("The Azure clients of this process were closed.")
+        return cloud
 
     def close(self) -> None:
         """Stop the refresh threads."""
         self._pool.shutdown(wait=False, cancel_futures=True)
 
 
-_inventories: weakref.WeakKeyDictionary[object, Inventory] = weakref.WeakKeyDictionary()
+_inventories: dict[int, Inventory] = {}  # by id() of the cloud; dropped when the cloud is collected
 _registry_lock = threading.Lock()
 
 
 def inventory_for(cloud: Cloud, settings: FleetSettings, *, workers: int = 4) -> Inventory:
     """The process's inventory over ``cloud`` (one per cloud object, built on first use)."""
     with _registry_lock:
-        found = _inventories.get(cloud)
-        if found is None:
+        found = _inventories.get(id(cloud))
+        if found is None or found.cloud_ref() is not cloud:
             found = Inventory(cloud, settings, workers=workers)
-            _inventories[cloud] = found
+            _inventories[id(cloud)] = found
+            weakref.finalize(cloud, _forget, id(cloud), found)
         return found
+
+
+def _forget(key: int, inventory: Inventory) -> None:
+    with _registry_lock:
+        if _inventories.get(key) is inventory:
+            del _inventories[key]
+    inventory.close()
