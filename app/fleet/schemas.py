@@ -123,7 +123,7 @@ class SelectorOut(BaseModel):
     matched: int
     requests: list[CreatedRequest]
     refused: list[RefusedVm]
-    vms: list[SelectedVm] = Field(description="the resolved set (dry run only)")
+    vms: list[SelectedVm] = Field(description="the resolved set (those refused are also in refused)")
     partial: bool
     unreadable: list[UnreadableOut]
 

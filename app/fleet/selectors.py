@@ -49,11 +49,11 @@ def submit_selector(
 ) -> SelectorOut:
     """Resolve the selector and submit its VMs in requests of at most 100 (or, in a dry run, list them)."""
     fleet = resolve(deps, principal=principal, selector=selector)
+    vms = [
+        SelectedVm(vm_name=v.vm_name, item_id=v.item_id, vault_id=v.vault_id, reprotect_status=v.reprotect_status)
+        for v in fleet.vms
+    ]
     if dry_run:
-        vms = [
-            SelectedVm(vm_name=v.vm_name, item_id=v.item_id, vault_id=v.vault_id, reprotect_status=v.reprotect_status)
-            for v in fleet.vms
-        ]
         return _answer(fleet, dry_run=True, vms=vms)
     item_ids = [vm.item_id for vm in fleet.vms]
     created: list[CreatedRequest] = []
@@ -70,7 +70,7 @@ def submit_selector(
             break
         created += made
         problems += refusals
-    return _answer(fleet, dry_run=False, requests=created, refused_vms=[refused(p) for p in problems])
+    return _answer(fleet, dry_run=False, vms=vms, requests=created, refused_vms=[refused(p) for p in problems])
 
 
 def _answer(

@@ -16,7 +16,6 @@ from app.job.models import Job
 from app.settings import FleetSettings
 from tests.api.conftest import make_key
 from tests.api.test_inventory import SUBSCRIPTIONS, WEST_VAULT, boxed, fleet_url  # noqa: F401 - the fixture
-from tests.drive import drive
 
 EAST_ASIA_FLEET = {"source_region": "southeastasia", "target_region": "eastasia"}
 
@@ -47,13 +46,11 @@ def test_a_dry_run_lists_the_resolved_set_and_submits_nothing(api, box):
         assert session.scalar(select(func.count()).select_from(Job)) == 0
 
 
-# Driving 250 jobs is the costly part: once, on SQLite (the other tests cover Postgres).
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-def test_a_selector_of_250_vms_becomes_three_requests_that_reach_protected(api, box):
+def test_a_selector_of_250_vms_becomes_three_requests_of_at_most_100(api, box):
     answer = api.post("/reprotect", json={"selector": EAST_ASIA_FLEET})
     assert answer.status_code == 202, answer.text
     body = answer.json()
-    assert body["matched"] == 250
+    assert body["matched"] == len({vm["item_id"] for vm in body["vms"]}) == 250
     assert sorted(r["vm_count"] for r in body["requests"]) == [50, 100, 100]
     assert body["refused"] == []
     for created in body["requests"]:
@@ -63,10 +60,11 @@ def test_a_selector_of_250_vms_becomes_three_requests_that_reach_protected(api, 
     again = api.post("/reprotect", json={"selector": EAST_ASIA_FLEET})
     assert (again.status_code, again.json()["matched"], again.json()["requests"]) == (200, 0, [])
     assert api.get("/vms/summary", params=EAST_ASIA_FLEET).json()["counts"]["in_progress"] == 250
-    drive(box, timeout=60)
     with transaction(box.sessions) as session:
-        states = dict(session.execute(select(Job.state, func.count()).group_by(Job.state)).all())
-    assert states == {"protected": 250}
+        per_request = dict(session.execute(select(Job.request_id, func.count()).group_by(Job.request_id)).all())
+    assert {str(k): v for k, v in per_request.items()} == {r["request_id"]: r["vm_count"] for r in body["requests"]}
+    # Driving 250 jobs to protected costs 15-50 s on a shared CI machine: the west vault's selector test
+    # (tests/api/test_inventory.py) drives its requests to protected and failed instead.
 
 
 def test_refused_vms_are_reported_and_the_rest_of_their_batch_is_submitted(api):
