@@ -43,6 +43,7 @@ class Fleet:
     vms: list[VmOut]
     unreadable: list[UnreadableOut]
     read_at: datetime | None
+    vault_count: int  # vaults read (watched or named, in the caller's scopes)
 
     @property
     def partial(self) -> bool:
@@ -57,8 +58,9 @@ def read_fleet(deps: Deps, *, principal: Principal, where: VmFilter) -> Fleet:
     watched, problems = inventory.watched()
     vaults = [v for v in watched if principal.scopes.covers(v)]
     if where.vault_ids is not None:
-        wanted = {parse_vault_id(v).key for v in where.vault_ids}
-        vaults = [v for v in vaults if v.lower() in wanted]
+        # Named vaults are read even when not watched (one paged list each), within the caller's scopes only.
+        named = {parse_vault_id(v).key: parse_vault_id(v).id for v in where.vault_ids}
+        vaults = [v for key, v in sorted(named.items()) if principal.scopes.covers(v)]
     # A subscription filter names the VMs' own subscription: a central vault elsewhere may hold them, so
     # every vault in scope is read.
     snapshots = inventory.snapshots(vaults)
@@ -86,7 +88,9 @@ def read_fleet(deps: Deps, *, principal: Principal, where: VmFilter) -> Fleet:
     shown = [vm for vm in (_vm_out(i, job, verdicts[i.ref.id]) for i, job in candidates) if _matches(vm, where)]
     shown.sort(key=order_key)
     read_times = [s.read_at for s in readable if s.read_at is not None]
-    return Fleet(vms=shown, unreadable=unreadable, read_at=min(read_times) if read_times else None)
+    return Fleet(
+        vms=shown, unreadable=unreadable, read_at=min(read_times) if read_times else None, vault_count=len(vaults)
+    )
 
 
 def order_key(vm: VmOut) -> tuple[str, str, str]:

@@ -69,6 +69,7 @@ class VmPage(BaseModel):
     partial: bool
     unreadable: list[UnreadableOut]
     read_at: datetime | None = Field(description="when the oldest vault list shown was read from Azure")
+    vault_count: int = Field(description="vaults read: watched (configured or discovered) or named, in your scopes")
 
 
 class SummaryGroup(BaseModel):
@@ -83,6 +84,7 @@ class VmSummary(BaseModel):
     """Counts by reprotect status, grouped; the same filters as ``GET /vms``."""
 
     group_by: GroupBy
+    vault_count: int
     total: int
     counts: dict[str, int]
     groups: list[SummaryGroup]

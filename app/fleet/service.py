@@ -21,7 +21,12 @@ def list_vms(deps: Deps, *, principal: Principal, where: VmFilter, limit: int, c
     shown = vms[:limit]
     next_cursor = encode_cursor(shown[-1]) if len(vms) > limit else None
     return VmPage(
-        items=shown, next_cursor=next_cursor, partial=fleet.partial, unreadable=fleet.unreadable, read_at=fleet.read_at
+        items=shown,
+        next_cursor=next_cursor,
+        partial=fleet.partial,
+        unreadable=fleet.unreadable,
+        read_at=fleet.read_at,
+        vault_count=fleet.vault_count,
     )
 
 
@@ -34,6 +39,7 @@ def summarize(deps: Deps, *, principal: Principal, where: VmFilter, group_by: Gr
     totals: Counter[str] = Counter(vm.reprotect_status.value for vm in fleet.vms)
     return VmSummary(
         group_by=group_by,
+        vault_count=fleet.vault_count,
         total=len(fleet.vms),
         counts=_all_statuses(totals),
         groups=[

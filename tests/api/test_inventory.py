@@ -91,7 +91,7 @@ def test_every_vm_of_the_discovered_vaults_has_its_reprotect_status(api):
     assert "SwitchProtection" in west["west-04"]["allowed_operations"]
     assert west["west-04"]["protection_state"] == "UnplannedFailoverCommitted"
     summary = api.get("/vms/summary", params={"group_by": "vault"}).json()
-    assert summary["total"] == 255
+    assert (summary["total"], summary["vault_count"]) == (255, 3)
     assert summary["counts"] == {
         "needs_reprotect": 252,
         "not_eligible": 2,
@@ -185,6 +185,10 @@ def test_a_vault_azure_cannot_list_is_flagged_not_silently_missing(database_url,
             assert missing["vault_id"].lower() == GHOST_VAULT.lower()
             assert missing["code"]
             assert missing["message"]
+            assert body["vault_count"] == 2
+            # A vault not watched is read when named (in the caller's scopes).
+            named = api.get("/vms/summary", params={"vault_id": vault_id(0)}).json()
+            assert (named["total"], named["vault_count"], named["partial"]) == (125, 1, False)
             only_ghost = api.get("/vms", params={"vault_id": GHOST_VAULT})
             assert only_ghost.status_code == 503
             assert only_ghost.headers["content-type"] == "application/problem+json"
