@@ -13,7 +13,7 @@ from app.auth.principal import Principal
 from app.cloud.ids import parse_resource_id, parse_vault_id, same_id
 from app.cloud.types import Cloud, ReplicatedItem
 from app.db import transaction
-from app.errors import CloudError, CloudTransient, InvalidRequest
+from app.errors import CloudError, CloudPermanent, CloudTransient, InvalidRequest
 from app.fleet.jobs import LatestJob, latest_by_vm
 from app.fleet.schemas import UnreadableOut, VmJobOut, VmOut
 from app.fleet.snapshot import Unreadable, inventory_for
@@ -73,10 +73,7 @@ def read_fleet(deps: Deps, *, principal: Principal, where: VmFilter) -> Fleet:
     unreadable += [_out(s.error) for s in snapshots if s.error is not None]
     readable = [s for s in snapshots if s.items is not None]
     if vaults and not readable:
-        raise CloudTransient(
-            f"Azure could not list the replicated items of any of the {len(vaults)} vault(s) asked for: "
-            + "; ".join(f"{u.vault_id}: {u.message}" for u in unreadable if u.vault_id),
-        )
+        _refuse_unreadable([s.error for s in snapshots if s.error is not None])
     items = [item for s in readable for item in s.items or ()]
     with transaction(deps.sessions) as session:
         jobs = latest_by_vm(session, sorted({i.ref.vault.id for i in items} | set(vaults)))
@@ -91,6 +88,19 @@ def read_fleet(deps: Deps, *, principal: Principal, where: VmFilter) -> Fleet:
     return Fleet(
         vms=shown, unreadable=unreadable, read_at=min(read_times) if read_times else None, vault_count=len(vaults)
     )
+
+
+def _refuse_unreadable(errors: list[Unreadable]) -> None:
+    """None of the vaults could be read: a problem naming each, unless every one is simply not there (404,
+    answered as an empty page that names them)."""
+    if not errors or all(e.status == 404 for e in errors):
+        return
+    named = "; ".join(f"{e.vault_id}: {e.code}: {e.message}" for e in errors)
+    message = f"Azure could not list the replicated items of any of the {len(errors)} vault(s) asked for: {named}"
+    details = {"unreadable": [{"vault_id": e.vault_id, "code": e.code, "message": e.message} for e in errors]}
+    if any(e.passing for e in errors):
+        raise CloudTransient(message, status=503)
+    raise CloudPermanent(message, code=errors[0].code, details=details)
 
 
 def order_key(vm: VmOut) -> tuple[str, str, str]:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 
 from app.cloud.ids import parse_vault_id
 from app.cloud.types import Cloud, ReplicatedItem
-from app.errors import CloudError, CloudTransient
+from app.errors import CloudError, CloudThrottled, CloudTransient
 from app.settings import FleetSettings
 
 ERROR_RETRY_SECONDS = 5.0  # a vault Azure would not list is asked again after this, not on every call
@@ -31,6 +31,8 @@ class Unreadable:
     subscription_id: str | None
     code: str
     message: str
+    status: int | None = None  # Azure's HTTP status, when it answered
+    passing: bool = False  # throttled or transient: expected to pass
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,14 @@ class Inventory:
             items = tuple(self._cloud().list_replicated_items(vault_id))
         except CloudError as exc:
             old = slot.snapshot
-            problem = Unreadable(vault_id=vault_id, subscription_id=None, code=exc.code, message=exc.message)
+            problem = Unreadable(
+                vault_id=vault_id,
+                subscription_id=None,
+                code=exc.code,
+                message=exc.message,
+                status=exc.status,
+                passing=isinstance(exc, CloudThrottled | CloudTransient),
+            )
             keep = old.items if old is not None else None
             slot.snapshot = VaultSnapshot(vault_id, keep, old.read_at if old else None, checked, problem)
             return slot.snapshot

@@ -189,11 +189,26 @@ def test_a_vault_azure_cannot_list_is_flagged_not_silently_missing(database_url,
             # A vault not watched is read when named (in the caller's scopes).
             named = api.get("/vms/summary", params={"vault_id": vault_id(0)}).json()
             assert (named["total"], named["vault_count"], named["partial"]) == (125, 1, False)
-            only_ghost = api.get("/vms", params={"vault_id": GHOST_VAULT})
-            assert only_ghost.status_code == 503
-            assert only_ghost.headers["content-type"] == "application/problem+json"
-            assert "ghost" in only_ghost.json()["detail"]
+            only_ghost = api.get("/vms", params={"vault_id": GHOST_VAULT}).json()
+            assert (only_ghost["items"], only_ghost["partial"]) == ([], True)
+            assert [u["vault_id"].lower() for u in only_ghost["unreadable"]] == [GHOST_VAULT.lower()]
     finally:
+        box.close()
+
+
+def test_when_azure_answers_for_no_vault_the_problem_names_each(database_url, fleet_url):
+    box = boxed(database_url, fleet_url, FleetSettings(vault_ids=[WEST_VAULT, vault_id(0)]))
+    failing = {"rate": 1.0, "status": 503, "methods": ["GET"]}
+    httpx.put(f"{fleet_url}/_emulator/faults/transient", json=failing).raise_for_status()
+    try:
+        with TestClient(create_app(box), headers={"Authorization": f"Bearer {make_key(box)}"}) as api:
+            answer = api.get("/vms")
+            assert answer.status_code == 503
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert "west-vault" in answer.json()["detail"]
+            assert "fleet-vault-01" in answer.json()["detail"]
+    finally:
+        httpx.delete(f"{fleet_url}/_emulator/faults").raise_for_status()
         box.close()
 
 
