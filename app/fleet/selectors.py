@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from app.auth.principal import Principal
 from app.auth.visibility import require_in_scope
+from app.db import utcnow
 from app.errors import InvalidRequest, PrerequisitesFailed, ServiceError, VmProblem
 from app.fleet.inventory import Fleet, VmFilter, read_fleet
 from app.fleet.schemas import CreatedRequest, RefusedVm, SelectedVm, SelectorOut, refused
 from app.fleet.status import ReprotectStatus
+from app.idempotency import service as idempotency
 from app.idempotency.service import Answer
 from app.job import service
 from app.job.schemas import ReprotectIn, VmSelector, VmTarget
@@ -45,9 +47,47 @@ def resolve(deps: service.Deps, *, principal: Principal, selector: VmSelector) -
 
 
 def submit_selector(
-    deps: service.Deps, *, principal: Principal, selector: VmSelector, callback_url: str | None, dry_run: bool
+    deps: service.Deps,
+    *,
+    principal: Principal,
+    selector: VmSelector,
+    callback_url: str | None,
+    dry_run: bool,
+    idempotency_key: str | None,
+) -> service.Submitted:
+    """Resolve the selector and submit its VMs in requests of at most 100 (or, in a dry run, list them); the
+    same ``idempotency_key`` with the same selector replays the first answer."""
+    if idempotency_key is None:
+        return _submitted(_resolve_and_submit(deps, principal, selector, callback_url, dry_run=dry_run))
+    digest = {"selector": selector.model_dump(mode="json"), "callback_url": callback_url, "dry_run": dry_run}
+    claimed = idempotency.begin(
+        deps.sessions,
+        owner=principal.id,
+        key=idempotency.check_key(idempotency_key),
+        digest=idempotency.fingerprint(digest),
+        now=utcnow(),
+        ttl=service.IDEMPOTENCY_TTL,
+        lock=service.IDEMPOTENCY_LOCK,
+    )
+    if isinstance(claimed, Answer):
+        return service.Submitted(status=claimed.status, headers=claimed.headers, body=claimed.body, replayed=True)
+    try:
+        answered = _submitted(_resolve_and_submit(deps, principal, selector, callback_url, dry_run=dry_run))
+    except BaseException:  # a refusal or failure is not stored: the same key may be sent again
+        idempotency.release(deps.sessions, claimed)
+        raise
+    idempotency.store_now(deps.sessions, claimed, Answer(status=answered.status, headers={}, body=answered.body))
+    return answered
+
+
+def _submitted(out: SelectorOut) -> service.Submitted:
+    """202 when a request was created, else 200 (a dry run, or nothing to submit)."""
+    return service.Submitted(status=202 if out.requests else 200, headers={}, body=out.model_dump(mode="json"))
+
+
+def _resolve_and_submit(
+    deps: service.Deps, principal: Principal, selector: VmSelector, callback_url: str | None, *, dry_run: bool
 ) -> SelectorOut:
-    """Resolve the selector and submit its VMs in requests of at most 100 (or, in a dry run, list them)."""
     fleet = resolve(deps, principal=principal, selector=selector)
     vms = [
         SelectedVm(vm_name=v.vm_name, item_id=v.item_id, vault_id=v.vault_id, reprotect_status=v.reprotect_status)

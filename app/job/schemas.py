@@ -108,11 +108,8 @@ ReprotectStatusName = Literal["needs_reprotect", "not_eligible", "in_progress", 
 class VmSelector(Strict):
     """VMs of the watched vaults (inside the caller's scopes) named by what they are, not one by one."""
 
-    vault_ids: list[str] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=100,
-        json_schema_extra={"items": {"type": "string", "pattern": VAULT_ID_PATTERN}},
+    vault_ids: list[Annotated[str, Field(max_length=400, pattern=VAULT_ID_PATTERN)]] | None = Field(
+        default=None, min_length=1, max_length=100
     )
     subscription_ids: list[str] | None = Field(
         default=None, min_length=1, max_length=100, description="the VMs' own subscriptions"
@@ -124,8 +121,19 @@ class VmSelector(Strict):
     status: ReprotectStatusName = "needs_reprotect"
 
 
+# What ``ReprotectIn._vms_or_selector`` enforces, stated in the document: 1-100 VMs, or a selector.
+_VMS_OR_SELECTOR: JsonDict = {
+    "oneOf": [
+        {"required": ["vms"], "properties": {"vms": {"minItems": 1}, "selector": {"type": "null"}}},
+        {"required": ["selector"], "properties": {"selector": {"type": "object"}, "vms": {"maxItems": 0}}},
+    ]
+}
+
+
 class ReprotectIn(Strict):
     """Body of ``POST /reprotect``: a list of 1-100 VMs, or a selector (split into requests of 100)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_VMS_OR_SELECTOR)
 
     vms: list[VmTarget] = Field(default_factory=list, max_length=100)
     selector: VmSelector | None = Field(

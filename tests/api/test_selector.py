@@ -99,8 +99,19 @@ def test_selector_input_is_checked(api, box):
         answer = api.post("/reprotect", json=body)
         assert answer.status_code == 422, body
         assert answer.json()["code"] == "validation_failed"
-    keyed = api.post("/reprotect", json={"selector": {}}, headers={"Idempotency-Key": "k-1"})
-    assert (keyed.status_code, keyed.json()["code"]) == (422, "idempotency_key_with_selector")
     box.settings.fleet.max_selector_vms = 10
     broad = api.post("/reprotect", json={"selector": EAST_ASIA_FLEET})
     assert (broad.status_code, broad.json()["code"]) == (422, "selector_too_broad")
+
+
+def test_the_same_idempotency_key_replays_a_selectors_answer(api, box):
+    west = {"selector": {"vault_ids": [WEST_VAULT]}}
+    first = api.post("/reprotect", json=west, headers={"Idempotency-Key": "west-1"})
+    assert first.status_code == 202, first.text
+    again = api.post("/reprotect", json=west, headers={"Idempotency-Key": "west-1"})
+    assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (202, "true")
+    assert again.json() == first.json()
+    other = api.post("/reprotect", json={"selector": {"name_prefix": "west"}}, headers={"Idempotency-Key": "west-1"})
+    assert (other.status_code, other.json()["code"]) == (422, "idempotency_key_reused")
+    with transaction(box.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 2  # west-04 and west-05, once

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field
 
 from app.api.deps import ContainerDep
 from app.api.problems import documented
 from app.api.security import Reader
+from app.cloud.ids import VAULT_ID_PATTERN
 from app.errors import InvalidRequest
 from app.fleet import service
 from app.fleet.inventory import VmFilter
@@ -16,6 +18,7 @@ from app.fleet.schemas import GroupBy, VmPage, VmSummary
 from app.fleet.status import ReprotectStatus
 
 router = APIRouter(tags=["fleet"])
+VaultId = Annotated[str, Field(max_length=400, pattern=VAULT_ID_PATTERN)]
 
 _FILTERS = ("vault_id", "subscription_id", "source_region", "target_region", "resource_group", "status", "name_prefix")
 
@@ -36,7 +39,7 @@ def _known_query(*names: str) -> object:
 
 
 def _filter(
-    vault_id: Annotated[list[str] | None, Query(max_length=400, description="repeatable")] = None,
+    vault_id: Annotated[list[VaultId] | None, Query(description="repeatable")] = None,
     subscription_id: Annotated[list[str] | None, Query(description="the VM's own subscription; repeatable")] = None,
     source_region: Annotated[str | None, Query(max_length=60, description="where the VM runs now")] = None,
     target_region: Annotated[str | None, Query(max_length=60)] = None,

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from app.api.deps import ContainerDep
 from app.api.problems import PROBLEM_JSON, documented, render_service_error
 from app.api.security import Operator, Reader
-from app.errors import InvalidRequest, ServiceError
+from app.errors import ServiceError
 from app.fleet import selectors
 from app.fleet.schemas import SelectorOut
 from app.idempotency.service import KEY_PATTERN, REPLAYED_HEADER, Answer
@@ -77,19 +77,18 @@ def _by_selector(
     dry_run: bool,
     idempotency_key: str | None,
 ) -> Response:
-    if idempotency_key is not None:
-        raise InvalidRequest(
-            "Idempotency-Key is not supported with a selector; send it again without the key (its default status, "
-            "needs_reprotect, leaves out VMs already being reprotected, so a repeat creates nothing new).",
-            code="idempotency_key_with_selector",
-        )
     assert body.selector is not None
-    out = selectors.submit_selector(
-        container, principal=principal, selector=body.selector, callback_url=body.callback_url, dry_run=dry_run
+    submitted = selectors.submit_selector(
+        container,
+        principal=principal,
+        selector=body.selector,
+        callback_url=body.callback_url,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
     )
-    request.state.audit_vms = [vm.item_id for vm in out.vms]
-    status = 202 if out.requests else 200
-    return JSONResponse(out.model_dump(mode="json"), status_code=status)
+    request.state.audit_vms = [vm["item_id"] for vm in submitted.body.get("vms", [])]
+    headers = {REPLAYED_HEADER: "true"} if submitted.replayed else {}
+    return JSONResponse(submitted.body, status_code=submitted.status, headers=headers)
 
 
 def replayable(exc: ServiceError) -> Answer | None:
