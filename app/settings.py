@@ -233,6 +233,18 @@ class EventSettings(BaseModel):
     # An open stream checks its caller's credential again this often: a revoked key, an expired token or
     # narrowed scopes end it (``credentials_changed``).
     recheck_seconds: float = Field(default=60.0, gt=0)
+class FleetSettings(BaseModel):
+    """The inventory (``GET /vms``) and selector-based reprotect: which vaults to watch, how fresh."""
+
+    # Vaults watched by ARM id; with ``discover_in_subscriptions``, every Recovery Services vault found there too.
+    vault_ids: list[str] = Field(default_factory=list)
+    discover_in_subscriptions: list[str] = Field(default_factory=list)
+    # A vault's item list is read again once older than this (in the background while a copy is served).
+    snapshot_ttl_seconds: float = Field(default=60.0, gt=0)
+    # A copy older than this is never served: callers wait for a fresh read instead.
+    snapshot_max_age_seconds: float = Field(default=600.0, gt=0)
+    # The most VMs one selector may resolve to (each 100 become one request).
+    max_selector_vms: int = Field(default=5000, ge=1)
 
 
 class Settings(BaseSettings):
@@ -248,6 +260,7 @@ class Settings(BaseSettings):
     webhook: WebhookSettings = Field(default_factory=WebhookSettings)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     events: EventSettings = Field(default_factory=EventSettings)
+    fleet: FleetSettings = Field(default_factory=FleetSettings)
 
     @model_validator(mode="after")
     def _settle_outlasts_a_request(self) -> Settings:

@@ -114,3 +114,81 @@ def print_plans(console: Console, plans: list[dict[str, Any]]) -> None:
             disks,
         )
     console.print(table)
+
+
+SELECTOR_LISTS = {"vault_id": "vault_ids", "vault_ids": "vault_ids", "subscription_id": "subscription_ids"}
+SELECTOR_FIELDS = {"source_region", "target_region", "resource_group", "name_prefix", "status", "subscription_ids"}
+
+
+def parse_selector(pairs: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs (vault_id and subscription_id repeatable, or comma-separated) as a selector body."""
+    selector: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().lower().replace("-", "_")
+        if not sep or not value.strip():
+            raise ValueError(f"'{pair}' is not key=value")
+        if key in SELECTOR_LISTS:
+            selector.setdefault(SELECTOR_LISTS[key], []).extend(v.strip() for v in value.split(",") if v.strip())
+        elif key in SELECTOR_FIELDS - {"subscription_ids"}:
+            selector[key] = value.strip()
+        else:
+            known = sorted({*SELECTOR_LISTS, *SELECTOR_FIELDS} - {"vault_ids", "subscription_ids"})
+            raise ValueError(f"unknown selector key '{key}' (known: {', '.join(known)})")
+    return selector
+
+
+def fetch_vms(
+    api: str, params: dict[str, Any], *, headers: dict[str, str], everything: bool = True
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """``GET /vms`` page by page (only the first unless ``everything``); the VMs and the last page's answer."""
+    vms: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        query = {**params, **({"cursor": cursor} if cursor else {})}
+        answer = httpx.get(f"{api}/vms", params=query, headers=headers, timeout=120)
+        body: dict[str, Any] = answer.json()
+        if answer.status_code >= 400:
+            return vms, body
+        vms += body["items"]
+        cursor = body.get("next_cursor")
+        if not cursor or not everything:
+            return vms, body
+
+
+def print_vms(console: Console, vms: list[dict[str, Any]]) -> None:
+    """The inventory as a table."""
+    table = Table("VM", "vault", "regions (now → other)", "Azure state", "reprotect status", "reason", "our job")
+    for vm in vms:
+        job = vm.get("job") or {}
+        progress = f" {job['progress_percent']}%" if job.get("progress_percent") is not None else ""
+        table.add_row(
+            vm["vm_name"],
+            vm["vault_id"].rsplit("/", 1)[-1],
+            f"{vm['source_region']} → {vm['target_region']}",
+            vm["protection_state"],
+            vm["reprotect_status"],
+            vm.get("reason_code") or "",
+            f"{job['state']}{progress}" if job else "",
+        )
+    console.print(table)
+
+
+def print_unreadable(console: Console, body: dict[str, Any]) -> None:
+    """Vaults Azure would not list (the answer is partial)."""
+    for gap in body.get("unreadable") or []:
+        where = gap.get("vault_id") or f"/subscriptions/{gap.get('subscription_id')}"
+        console.print(f"[yellow]partial:[/] {where}: {gap['code']}: {gap['message']}")
+
+
+def print_selector_result(console: Console, body: dict[str, Any]) -> None:
+    """What a selector resolved to, and the requests it became (or, dry run, the VMs)."""
+    console.print(f"selector matched {body['matched']} VM(s)")
+    if body["dry_run"]:
+        for vm in body["vms"]:
+            console.print(f"  {vm['vm_name']}  ({vm['vault_id'].rsplit('/', 1)[-1]}, {vm['reprotect_status']})")
+    for request in body["requests"]:
+        console.print(f"request {request['request_id']}: {request['vm_count']} job(s) accepted")
+    for refused in body["refused"]:
+        console.print(f"[red]refused[/] {refused['vm'].rsplit('/', 1)[-1]}: {refused['code']}: {refused['message']}")
+    print_unreadable(console, body)

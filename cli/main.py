@@ -180,12 +180,22 @@ def submit(
     item_id: Annotated[list[str] | None, typer.Option(help="Replicated item ARM id (repeatable).")] = None,
     dry_run: bool = False,
     watch: bool = True,
+    selector: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Instead of VMs: key=value (repeatable): vault_id, subscription_id, source_region, target_region, "
+            "resource_group, name_prefix, status (default needs_reprotect). Split into requests of 100."
+        ),
+    ] = None,
 ) -> None:
-    """Ask for a reprotect of VMs (by vault + name, or item id) and watch it."""
+    """Ask for a reprotect of VMs (by vault + name, item id, or a selector) and watch it."""
+    if selector:
+        _submit_selector(api, api_key, selector, dry_run=dry_run, watch=watch)
+        return
     targets: list[dict[str, str]] = [{"item_id": i} for i in item_id or []]
     targets += [{"vault_id": vault_id, "vm_name": name} for name in vm or []] if vault_id else []
     if not targets:
-        raise typer.BadParameter("name at least one VM: --item-id, or --vault-id with --vm")
+        raise typer.BadParameter("name at least one VM: --item-id, or --vault-id with --vm (or give --selector)")
     answer = httpx.post(
         f"{api}/reprotect", params={"dry_run": dry_run}, json={"vms": targets}, headers=_auth(api_key), timeout=120
     )
@@ -200,6 +210,73 @@ def submit(
     if watch:
         final = client.watch_request(api, body["request_id"], console=console, headers=_auth(api_key))
         console.print(json.dumps(final["counts"]))
+
+
+def _submit_selector(api: str, api_key: str | None, pairs: list[str], *, dry_run: bool, watch: bool) -> None:
+    try:
+        selector = client.parse_selector(pairs)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--selector") from None
+    answer = httpx.post(
+        f"{api}/reprotect",
+        params={"dry_run": dry_run},
+        json={"selector": selector},
+        headers=_auth(api_key),
+        timeout=600,
+    )
+    body = answer.json()
+    if answer.status_code >= 400:
+        client.print_problem(console, body)
+        raise typer.Exit(1)
+    client.print_selector_result(console, body)
+    if watch and not dry_run:
+        for request in body["requests"]:
+            final = client.watch_request(api, request["request_id"], console=console, headers=_auth(api_key))
+            console.print(json.dumps(final["counts"]))
+
+
+@app.command()
+def vms(
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: KeyOption = None,
+    vault_id: Annotated[list[str] | None, typer.Option(help="Vault ARM id (repeatable).")] = None,
+    subscription_id: Annotated[list[str] | None, typer.Option(help="The VMs' subscription (repeatable).")] = None,
+    source_region: Annotated[str | None, typer.Option(help="Where the VMs run now.")] = None,
+    target_region: Annotated[str | None, typer.Option(help="The other region.")] = None,
+    resource_group: str | None = None,
+    status: Annotated[
+        str | None, typer.Option(help="needs_reprotect, not_eligible, in_progress, protected or failed.")
+    ] = None,
+    name_prefix: str | None = None,
+    limit: Annotated[int, typer.Option(help="VMs per page.")] = 500,
+    all_pages: Annotated[bool, typer.Option("--all/--first-page", help="Follow every page.")] = True,
+    output: Annotated[str, typer.Option(help="table or json.")] = "table",
+) -> None:
+    """The inventory: replicated VMs of the watched vaults with their reprotect status."""
+    if output not in ("table", "json"):
+        raise typer.BadParameter("table or json", param_hint="--output")
+    params: dict[str, Any] = {
+        "vault_id": vault_id or None,
+        "subscription_id": subscription_id or None,
+        "source_region": source_region,
+        "target_region": target_region,
+        "resource_group": resource_group,
+        "status": status,
+        "name_prefix": name_prefix,
+        "limit": limit,
+    }
+    found, last = client.fetch_vms(
+        api, {k: v for k, v in params.items() if v is not None}, headers=_auth(api_key), everything=all_pages
+    )
+    if "items" not in last:
+        client.print_problem(console, last)
+        raise typer.Exit(1)
+    if output == "json":
+        print(json.dumps({"items": found, "partial": last["partial"], "unreadable": last["unreadable"]}, indent=2))
+        return
+    client.print_vms(console, found)
+    client.print_unreadable(console, last)
+    console.print(f"{len(found)} VM(s)" + (" (more: --all)" if last.get("next_cursor") else ""))
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -102,12 +103,21 @@ class Stack:
             emulator_args += ["--time-scale", str(self.config.time_scale)]
         self._spawn("emulator", *emulator_args)
         wait_for(f"{self.emulator_url}/_emulator/scenario", what="emulator")
+        self._watch_scenario_vaults()
         subprocess.run([sys.executable, "-m", "cli", "migrate"], env=self.config.env(self.emulator_url), check=True)
         self.api_key = self._local_key()
         self._spawn("api", "api", "--port", str(self.config.api_port))
         self._spawn("worker", "worker", "--concurrency", str(self.config.worker_concurrency))
         self._spawn("scheduler", "scheduler")
         wait_for(f"{self.api_url}/readyz", what="API")
+
+    def _watch_scenario_vaults(self) -> None:
+        """The inventory (``GET /vms``) discovers the vaults of the scenario's subscriptions, unless told others."""
+        key = "REPROTECT_FLEET__DISCOVER_IN_SUBSCRIPTIONS"
+        if key in os.environ or key in self.config.extra_env:
+            return
+        scenario = httpx.get(f"{self.emulator_url}/_emulator/scenario", timeout=10).json()
+        self.config.extra_env[key] = json.dumps([sub["id"] for sub in scenario.get("subscriptions", [])])
 
     def kill(self, name: str) -> None:
         """SIGKILL the named child's whole process group, as a crash would, and forget it."""

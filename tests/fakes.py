@@ -119,6 +119,18 @@ class FakeCloud:
         self.list_calls += 1
         return [parse.item(copy.deepcopy(raw)) for raw in self.items]
 
+    def list_replicated_items(self, vault_id: str) -> list[ReplicatedItem]:
+        self.list_calls += 1
+        key = vault_id.lower().rstrip("/") + "/"
+        return [parse.item(copy.deepcopy(raw)) for raw in self.items if raw["id"].lower().startswith(key)]
+
+    def list_vault_ids(self, subscription_id: str) -> list[str]:
+        marker = "/providers/microsoft.recoveryservices/vaults/"
+        ids = {
+            raw["id"][: raw["id"].lower().index(marker) + len(marker)] + raw["id"].split("/")[8] for raw in self.items
+        }
+        return sorted(i for i in ids if i.split("/")[2].lower() == subscription_id.lower())
+
     def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
         self._fail_if_told("get_fabric")
         return self.fabrics.get(fabric.lower()) if self._holds(vault) else None

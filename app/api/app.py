@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app.api import openapi_links, problems
 from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
-from app.api.routes import admin, bulk, health, jobs, reprotect, webhooks
+from app.api.routes import admin, bulk, fleet, health, jobs, reprotect, webhooks
 from app.api.routes import events as event_routes
 from app.bootstrap import Container, bootstrap
 from app.events import lifecycle as event_stream
@@ -50,6 +50,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(admin.router)
     app.include_router(health.router)
+    app.include_router(fleet.router)
     settings = (container.settings if container else get_settings()).api
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:  # closed unless configured

@@ -17,7 +17,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.storage.models import StorageAccountCheckNameAvailabilityParameters, StorageAccountCreateParameters
 
-from app.cloud import parse
+from app.cloud import listing, parse
 from app.cloud.clients import ManagementClients, build_credential
 from app.cloud.errors import translated
 from app.cloud.ids import (
@@ -157,6 +157,12 @@ class AzureCloud:
         ops = self.client(vault.subscription_id).replication_jobs
         with translated():
             ops.begin_restart(vault.resource_group, vault.name, job_name, polling=False)
+
+    def list_replicated_items(self, vault_id: str) -> list[ReplicatedItem]:
+        return listing.list_replicated_items(self.clients, vault_id)
+
+    def list_vault_ids(self, subscription_id: str) -> list[str]:
+        return listing.list_vault_ids(self.clients, subscription_id)
 
     # -- ARM reads, each through its provider's client in the resource's own subscription --------
 

@@ -143,6 +143,13 @@ class CachedCloud:
     def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
         return self.inner.list_jobs(vault)
 
+    # The inventory (app.fleet) keeps its own snapshot of these lists: passed through unremembered.
+    def list_replicated_items(self, vault_id: str) -> list[ReplicatedItem]:
+        return self.inner.list_replicated_items(vault_id)
+
+    def list_vault_ids(self, subscription_id: str) -> list[str]:
+        return self.inner.list_vault_ids(subscription_id)
+
     def close(self) -> None:
         """Close the wrapped cloud, if it holds connections."""
         close = getattr(self.inner, "close", None)

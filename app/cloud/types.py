@@ -353,3 +353,9 @@ class Cloud(Protocol):
 
     def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
         """The vault's ASR jobs, newest first."""
+
+    def list_replicated_items(self, vault_id: str) -> list[ReplicatedItem]:
+        """Every replicated item of the vault (by ARM id), in one paged list call."""
+
+    def list_vault_ids(self, subscription_id: str) -> list[str]:
+        """The ARM ids of the Recovery Services vaults in a subscription."""

@@ -102,10 +102,43 @@ class VmTarget(Strict):
         return self.item_id or f"{self.vault_id}/{self.vm_name}"
 
 
-class ReprotectIn(Strict):
-    """Body of ``POST /reprotect``."""
+ReprotectStatusName = Literal["needs_reprotect", "not_eligible", "in_progress", "protected", "failed"]
 
-    vms: list[VmTarget] = Field(min_length=1, max_length=100)
+
+class VmSelector(Strict):
+    """VMs of the watched vaults (inside the caller's scopes) named by what they are, not one by one."""
+
+    vault_ids: list[Annotated[str, Field(max_length=400, pattern=VAULT_ID_PATTERN)]] | None = Field(
+        default=None, min_length=1, max_length=100
+    )
+    subscription_ids: list[str] | None = Field(
+        default=None, min_length=1, max_length=100, description="the VMs' own subscriptions"
+    )
+    source_region: str | None = Field(default=None, max_length=60, description="where the VMs run now")
+    target_region: str | None = Field(default=None, max_length=60)
+    resource_group: str | None = Field(default=None, max_length=90)
+    name_prefix: str | None = Field(default=None, min_length=1, max_length=200)
+    status: ReprotectStatusName = "needs_reprotect"
+
+
+# What ``ReprotectIn._vms_or_selector`` enforces, stated in the document: 1-100 VMs, or a selector.
+_VMS_OR_SELECTOR: JsonDict = {
+    "oneOf": [
+        {"required": ["vms"], "properties": {"vms": {"minItems": 1}, "selector": {"type": "null"}}},
+        {"required": ["selector"], "properties": {"selector": {"type": "object"}, "vms": {"maxItems": 0}}},
+    ]
+}
+
+
+class ReprotectIn(Strict):
+    """Body of ``POST /reprotect``: a list of 1-100 VMs, or a selector (split into requests of 100)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_VMS_OR_SELECTOR)
+
+    vms: list[VmTarget] = Field(default_factory=list, max_length=100)
+    selector: VmSelector | None = Field(
+        default=None, description="Instead of vms: every VM of the watched vaults matching it (GET /vms)"
+    )
     callback_url: str | None = Field(
         default=None,
         min_length=8,
@@ -113,6 +146,12 @@ class ReprotectIn(Strict):
         description="https URL told of each job's outcome and of the request's completion (Standard Webhooks, "
         "signed with the callback_secret of the answer)",
     )
+
+    @model_validator(mode="after")
+    def _vms_or_selector(self) -> ReprotectIn:
+        if bool(self.vms) == (self.selector is not None):
+            raise ValueError("name 1-100 VMs in vms, or give a selector, not both")
+        return self
 
 
 class Resolved(BaseModel):

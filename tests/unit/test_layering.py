@@ -23,6 +23,7 @@ LAYERS: list[tuple[int, str]] = [
     (8, "app.bootstrap"),  # composition root: builds and wires everything below
     (7, "app.webhook"),  # domains, in the order they lean on each other
     (7, "app.events"),  # the job event stream: reads the job domain's transition log
+    (7, "app.fleet"),  # the inventory and selectors: read jobs and Azure, submit through app.job
     (6, "app.job"),
     (5, "app.auth"),
     (5, "app.idempotency"),

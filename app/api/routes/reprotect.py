@@ -13,6 +13,8 @@ from app.api.deps import ContainerDep
 from app.api.problems import PROBLEM_JSON, documented, render_service_error
 from app.api.security import Operator, Reader
 from app.errors import ServiceError
+from app.fleet import selectors
+from app.fleet.schemas import SelectorOut
 from app.idempotency.service import KEY_PATTERN, REPLAYED_HEADER, Answer
 from app.job import service
 from app.job.schemas import DryRunOut, ReprotectAccepted, ReprotectIn, RequestOut
@@ -24,9 +26,12 @@ router = APIRouter(tags=["reprotect"])
     "/reprotect",
     operation_id="reprotect",
     status_code=202,
-    response_model=ReprotectAccepted | DryRunOut,
+    response_model=ReprotectAccepted | DryRunOut | SelectorOut,
     responses={
-        200: {"model": DryRunOut, "description": "Dry run: the plan per VM"},
+        200: {
+            "model": DryRunOut | SelectorOut,
+            "description": "Dry run: the plan per VM (a selector's: the resolved set); a selector matching nothing",
+        },
         **documented(400, 401, 403, 409, 413, 422, 429, 503),
     },
 )
@@ -45,7 +50,10 @@ def reprotect(
         ),
     ] = None,
 ) -> Response:
-    """Reprotect 1-100 failed-over VMs; every prerequisite is checked before anything is accepted."""
+    """Reprotect 1-100 failed-over VMs, or every VM a selector names (in requests of 100); every prerequisite is
+    checked before anything is accepted."""
+    if body.selector is not None:
+        return _by_selector(body, request, container, principal, dry_run=dry_run, idempotency_key=idempotency_key)
     request.state.audit_vms = [vm.label for vm in body.vms]
     submitted = service.submit(
         container,
@@ -58,6 +66,29 @@ def reprotect(
     headers = {**submitted.headers, **({REPLAYED_HEADER: "true"} if submitted.replayed else {})}
     media = PROBLEM_JSON if submitted.status >= 400 else "application/json"
     return JSONResponse(submitted.body, status_code=submitted.status, headers=headers, media_type=media)
+
+
+def _by_selector(
+    body: ReprotectIn,
+    request: Request,
+    container: ContainerDep,
+    principal: Operator,
+    *,
+    dry_run: bool,
+    idempotency_key: str | None,
+) -> Response:
+    assert body.selector is not None
+    submitted = selectors.submit_selector(
+        container,
+        principal=principal,
+        selector=body.selector,
+        callback_url=body.callback_url,
+        dry_run=dry_run,
+        idempotency_key=idempotency_key,
+    )
+    request.state.audit_vms = [vm["item_id"] for vm in submitted.body.get("vms", [])]
+    headers = {REPLAYED_HEADER: "true"} if submitted.replayed else {}
+    return JSONResponse(submitted.body, status_code=submitted.status, headers=headers)
 
 
 def replayable(exc: ServiceError) -> Answer | None:

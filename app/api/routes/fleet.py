@@ -1,0 +1,93 @@
+"""``/vms``: the inventory of the watched vaults (Azure's word joined with our jobs) and its summary."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import Field
+
+from app.api.deps import ContainerDep
+from app.api.problems import documented
+from app.api.security import Reader
+from app.cloud.ids import VAULT_ID_PATTERN
+from app.errors import InvalidRequest
+from app.fleet import service
+from app.fleet.inventory import VmFilter
+from app.fleet.schemas import GroupBy, VmPage, VmSummary
+from app.fleet.status import ReprotectStatus
+
+router = APIRouter(tags=["fleet"])
+VaultId = Annotated[str, Field(max_length=400, pattern=VAULT_ID_PATTERN)]
+
+_FILTERS = ("vault_id", "subscription_id", "source_region", "target_region", "resource_group", "status", "name_prefix")
+
+
+def _known_query(*names: str) -> object:
+    """A dependency refusing query parameters the operation does not define (never silently ignored)."""
+
+    def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - set(names))
+        if unknown:
+            raise InvalidRequest(
+                f"Unknown query parameter(s): {', '.join(unknown)}. Known: {', '.join(names)}.",
+                code="unknown_query_parameter",
+                details={"unknown": unknown},
+            )
+
+    return Depends(check)
+
+
+def _filter(
+    vault_id: Annotated[list[VaultId] | None, Query(description="repeatable")] = None,
+    subscription_id: Annotated[list[str] | None, Query(description="the VM's own subscription; repeatable")] = None,
+    source_region: Annotated[str | None, Query(max_length=60, description="where the VM runs now")] = None,
+    target_region: Annotated[str | None, Query(max_length=60)] = None,
+    resource_group: Annotated[str | None, Query(max_length=90)] = None,
+    status: ReprotectStatus | None = None,
+    name_prefix: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+) -> VmFilter:
+    return VmFilter(
+        vault_ids=tuple(vault_id) if vault_id else None,
+        subscription_ids=tuple(subscription_id) if subscription_id else None,
+        source_region=source_region,
+        target_region=target_region,
+        resource_group=resource_group,
+        status=status,
+        name_prefix=name_prefix,
+    )
+
+
+FilterDep = Annotated[VmFilter, Depends(_filter)]
+
+
+@router.get(
+    "/vms",
+    operation_id="listVms",
+    response_model=VmPage,
+    dependencies=[_known_query(*_FILTERS, "limit", "cursor")],  # type: ignore[list-item]
+    responses=documented(401, 403, 422, 429, 503),
+)
+def list_vms(
+    container: ContainerDep,
+    principal: Reader,
+    where: FilterDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> VmPage:
+    """Replicated VMs of the watched vaults in your scopes with their reprotect status, by vault then name."""
+    return service.list_vms(container, principal=principal, where=where, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/vms/summary",
+    operation_id="summarizeVms",
+    response_model=VmSummary,
+    dependencies=[_known_query(*_FILTERS, "group_by")],  # type: ignore[list-item]
+    responses=documented(401, 403, 422, 429, 503),
+)
+def summarize_vms(
+    container: ContainerDep, principal: Reader, where: FilterDep, group_by: GroupBy = "vault"
+) -> VmSummary:
+    """Counts by reprotect status per vault, subscription or region (source->target), same filters as /vms."""
+    return service.summarize(container, principal=principal, where=where, group_by=group_by)
