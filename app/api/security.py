@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -31,10 +31,10 @@ def current_principal(
     return principal
 
 
-def require(role: Role) -> Callable[..., Principal]:
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting principals whose role grants ``role``."""
 
-    def admitted(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def admitted(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:  # no thread hop
         if not principal.can(role):
             held = principal.role.value if principal.role else "no role"
             raise Forbidden(f"This needs the {role.value} role; the caller has {held}.", code="insufficient_role")
