@@ -9,14 +9,15 @@ the most frequent failure codes, within the caller's scopes. Designed to stay fa
 - **failure codes** are counted index-only from the partial index ``ix_jobs_failed_codes`` over failed jobs
   (a retry clears a job's code before it leaves ``failed``, so a counter could not be kept exactly);
 - **one or several requests** (``request_id``): their jobs are at most 100 each, counted straight from
-  ``jobs`` through the ``(request_id, created_at, id)`` index; grouping by request needs this filter.
+  ``jobs`` through the ``(request_id, created_at, id)`` index; grouping by request without naming any
+  counts the 100 newest requests the same way.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -25,14 +26,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.principal import Principal
 from app.auth.visibility import vault_visible
-from app.errors import InvalidRequest
-from app.job.models import Job, JobTerminalCount
+from app.job.models import Job, JobTerminalCount, ReprotectRequest
 from app.job.reads import reading
 from app.job.schemas import JobSummary
 from app.job.states import ACTIVE_STATES, JobState
 
 GroupBy = Literal["none", "vault", "subscription", "request"]
 TOP_FAILURES = 10
+RECENT_REQUESTS = 100  # group_by=request without request_id: the newest requests
 _ACTIVE = sorted(state.value for state in ACTIVE_STATES)
 
 
@@ -63,10 +64,13 @@ def summarise(
     sessions: sessionmaker[Session], *, principal: Principal, where: SummaryFilter, group_by: GroupBy
 ) -> JobSummary:
     """The summary of the jobs the caller may see that ``where`` selects."""
-    if group_by == "request" and not where.request_ids:
-        raise InvalidRequest("group_by=request needs one or more request_id.", code="summary_needs_request")
     tally = _Tally()
     with reading(sessions) as session:
+        if group_by == "request" and not where.request_ids:
+            newest = select(ReprotectRequest.id).order_by(ReprotectRequest.created_at.desc()).limit(RECENT_REQUESTS)
+            where = replace(where, request_ids=tuple(session.scalars(newest)))
+            if not where.request_ids:
+                return _render(tally, group_by)
         if where.request_ids:
             _from_jobs(session, tally, principal, where, group_by)
         else:

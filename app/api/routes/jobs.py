@@ -30,7 +30,7 @@ def summarise_jobs(
     container: ContainerDep,
     principal: Reader,
     group_by: Annotated[
-        GroupBy, Query(description="count per vault, subscription or request (request needs request_id)")
+        GroupBy, Query(description="count per vault, subscription or request (without request_id: the 100 newest)")
     ] = "none",
     request_id: Annotated[
         list[uuid.UUID] | None, Query(max_length=100, description="one or more requests (repeat the parameter)")
