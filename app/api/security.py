@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ContainerDep
 from app.auth.principal import Principal, Role
@@ -19,14 +20,21 @@ bearer = HTTPBearer(
 )
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The authenticated caller; also kept on the request for the audit trail."""
+    """The authenticated caller; also kept on the request for the audit trail.
+
+    A key found in the process's cache is answered on the event loop; anything needing I/O (the key's
+    row, a token's signing keys, a shared rate limit) runs in a worker thread.
+    """
     # HTTPBearer gives None for a missing header and for any scheme but Bearer: both are refused.
-    principal = container.auth.principal(credentials.credentials if credentials else None)
+    credential = credentials.credentials if credentials else None
+    principal = container.auth.cached(credential)
+    if principal is None:
+        principal = await run_in_threadpool(container.auth.principal, credential)
     request.state.principal = principal
     return principal
 

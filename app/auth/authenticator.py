@@ -44,6 +44,19 @@ class Authenticator:
         self._check_rate(found)
         return found
 
+    def cached(self, credential: str | None) -> Principal | None:
+        """The caller if that needs no I/O at all (a cached key, a per-process rate limit), else None:
+        then call :meth:`principal` from a worker thread."""
+        if not credential or not credential.startswith(api_keys.PREFIX) or self._cache is None:
+            return None
+        if self.revocations is None or (self._limiter is not None and not self._limiter.in_memory):
+            return None
+        epoch = self.revocations.epoch()
+        found = self._cache.get(credential, epoch=epoch) if epoch is not None else None
+        if found is not None:
+            self._check_rate(found)
+        return found
+
     def _api_key(self, credential: str) -> Principal:
         epoch = self.revocations.epoch() if self._cache is not None and self.revocations else None
         if epoch is not None and self._cache is not None:
