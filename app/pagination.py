@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Select, and_, or_
+from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.errors import InvalidRequest
@@ -52,21 +52,6 @@ def page(
     """One page of ``query`` newest first, and the cursor of the next page (None on the last)."""
     ordered = _after(query, created=created, key=key, cursor=cursor).order_by(created.desc(), key.desc())
     rows = list(session.scalars(ordered.limit(limit + 1)))
-    return _cut(rows, created=created, key=key, limit=limit)
-
-
-def page_rows(
-    session: Session | Connection,
-    query: Select[Any],
-    *,
-    created: InstrumentedAttribute[Any],
-    key: InstrumentedAttribute[Any],
-    limit: int,
-    cursor: str | None,
-) -> tuple[list[Any], str | None]:
-    """:func:`page` for a query of columns (rows, not entities): ``query`` must select ``created`` and ``key``."""
-    ordered = _after(query, created=created, key=key, cursor=cursor).order_by(created.desc(), key.desc())
-    rows = list(session.execute(ordered.limit(limit + 1)).all())
     return _cut(rows, created=created, key=key, limit=limit)
 
 

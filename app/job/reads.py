@@ -12,22 +12,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.principal import Principal
-from app.auth.visibility import vault_visible
 from app.errors import NotFound
-from app.job import present
+from app.job import present, statements
 from app.job.models import Job, JobTransition
-from app.job.queries import JobFilter, filtered
+from app.job.queries import JobFilter
 from app.job.states import JobState, is_terminal
-from app.pagination import page_rows
+from app.pagination import encode_cursor
 
 _FULL = [getattr(Job, name) for name in present.FULL_COLUMNS]
-_ITEM = [getattr(Job, name) for name in present.ITEM_COLUMNS]
 _TRANSITION = [getattr(JobTransition, name).label(f"t_{name}") for name in present.TRANSITION_COLUMNS]
 View = Literal["compact", "full"]
+# Built once: executing the very statement object that was compiled spares SQLAlchemy from matching a new
+# statement's columns to the cached compilation's on every call (most of a small query's Python cost).
+_HEAD = select(Job.vault_id, Job.state, Job.version, Job.updated_at).where(Job.id == bindparam("job_id"))
+_WITH_HISTORY = (
+    select(*_FULL, Job.version, *_TRANSITION)
+    .outerjoin(JobTransition, JobTransition.job_id == Job.id)
+    .where(Job.id == bindparam("job_id"))
+    .order_by(JobTransition.id)
+)
 
 
 @contextmanager
@@ -60,19 +67,12 @@ def read_job(
     """A job the caller may see; only its validator when ``if_none_match`` names the current one."""
     with reading(sessions) as session:
         if if_none_match:
-            head = session.execute(
-                select(Job.vault_id, Job.state, Job.version, Job.updated_at).where(Job.id == job_id)
-            ).one_or_none()
+            head = session.execute(_HEAD, {"job_id": job_id}).one_or_none()
             head = _check_visible(head, principal, job_id)
             etag = present.etag_for(job_id, head.version, head.updated_at)
             if etag in {tag.strip() for tag in if_none_match.split(",")}:
                 return JobBody(etag=etag, retry_after=_retry_after(head.state, poll_hint), body=None)
-        rows = session.execute(
-            select(*_FULL, Job.version, *_TRANSITION)
-            .outerjoin(JobTransition, JobTransition.job_id == Job.id)
-            .where(Job.id == job_id)
-            .order_by(JobTransition.id)
-        ).all()
+        rows = session.execute(_WITH_HISTORY, {"job_id": job_id}).all()
     row = _check_visible(rows[0] if rows else None, principal, job_id)
     transitions = [_transition(r) for r in rows if r.t_to_state is not None]
     return JobBody(
@@ -124,15 +124,19 @@ def list_page(
 ) -> bytes:
     """A page of the jobs the caller may see, newest first, as ``JobPage`` JSON: one statement for the
     compact view, a second for the histories of the full view."""
-    columns = _FULL if view == "full" else _ITEM
-    query = filtered(select(*columns), where, vault_visible(Job.vault_id, principal.scopes))
+    statement, params = statements.job_page(
+        where, scopes=principal.scopes, full=view == "full", limit=limit, cursor=cursor
+    )
     with reading(sessions) as session:
-        rows, next_cursor = page_rows(session, query, created=Job.created_at, key=Job.id, limit=limit, cursor=cursor)
+        rows = session.execute(statement, params).all()
+        shown, next_cursor = rows[:limit], None
+        if len(rows) > limit:
+            next_cursor = encode_cursor(shown[-1].created_at, shown[-1].id)
         if view == "compact":
-            items = [present.item_document(row) for row in rows]
+            items = [present.item_document(row) for row in shown]
         else:
-            histories = _histories(session, [row.id for row in rows])
-            items = [present.full_document(row, histories.get(row.id, [])) for row in rows]
+            histories = _histories(session, [row.id for row in shown])
+            items = [present.full_document(row, histories.get(row.id, [])) for row in shown]
     return present.to_json({"items": items, "next_cursor": next_cursor})
 
 
@@ -140,10 +144,6 @@ def _histories(session: Connection, job_ids: list[uuid.UUID]) -> dict[uuid.UUID,
     if not job_ids:
         return {}
     found: dict[uuid.UUID, list[Any]] = {}
-    for row in session.execute(
-        select(JobTransition.job_id, *(getattr(JobTransition, name) for name in present.TRANSITION_COLUMNS))
-        .where(JobTransition.job_id.in_(job_ids))
-        .order_by(JobTransition.id)
-    ):
+    for row in session.execute(statements.HISTORIES, {"job_ids": job_ids}):
         found.setdefault(row.job_id, []).append(row)
     return found
