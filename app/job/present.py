@@ -155,6 +155,7 @@ ITEM_COLUMNS = (
 FULL_COLUMNS = (*ITEM_COLUMNS, "asr_tasks", "customization", "plan")
 TRANSITION_COLUMNS = ("attempt", "from_state", "to_state", "at", "reason", "actor")
 _TASK_FIELDS = tuple(TaskOut.model_fields)
+_TERMINAL = frozenset(state.value for state in JobState if is_terminal(state))
 
 
 def item_document(row: Any) -> dict[str, Any]:
@@ -171,14 +172,14 @@ def item_document(row: Any) -> dict[str, Any]:
     return {
         "id": row.id,
         "request_id": row.request_id,
-        "href": job_href(row.id),
+        "href": f"/jobs/{row.id}",
         "vm": row.vm_name,
         "vault_id": row.vault_id,
         "subscription_id": row.subscription_id,
         "item_id": row.item_id,
         "new_item_id": row.new_item_id,
         "state": state,
-        "terminal": is_terminal(JobState(state)),
+        "terminal": state in _TERMINAL,
         "attempt": row.attempt,
         "created_at": row.created_at,
         "updated_at": row.updated_at,
