@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 SERVICES_ENV := REPROTECT_TEST_POSTGRES_URL=$${REPROTECT_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	REPROTECT_TEST_REDIS_URL=$${REPROTECT_TEST_REDIS_URL:-redis://127.0.0.1:6379/15} REPROTECT_TEST_REQUIRE_SERVICES=1
 
-.PHONY: install demo dev lint format test test-services test-faults test-contract mutation openapi compose-check bench clean
+.PHONY: install demo dev lint format test test-services test-faults test-contract mutation openapi compose-check bench bench-read clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
@@ -60,6 +60,9 @@ compose-check: ## Validate docker-compose.yml (needs docker-compose)
 bench: install ## Fleet benchmark (500 VMs by default), then the webhook benchmark
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/webhooks.py
+
+bench-read: install ## Read-path benchmark: 1M jobs in Postgres, the API against a bare FastAPI app under wrk (BENCH_READ_ARGS=--reuse)
+	$(BIN)/python benchmarks/read_path.py $(BENCH_READ_ARGS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache mutants

@@ -17,7 +17,7 @@ from app.cloud.cache import CachedCloud
 from app.cloud.identity import IdentityCheck
 from app.cloud.types import Cloud
 from app.db import build_engine, build_session_factory
-from app.job import history
+from app.job import counts, history
 from app.outbound.transport import WebhookSender
 from app.outbound.vetting import url_policy
 from app.queue import Doorbell, build_celery
@@ -45,6 +45,7 @@ class Container:
         if callable(close):
             close()
         self.sender.close()
+        self.auth.close()
         self.engine.dispose()
 
 
@@ -75,6 +76,7 @@ def wired_sessions(
     same transaction, and new deliveries are rung for after each commit (when a doorbell is given)."""
     sessions = build_session_factory(engine)
     history.listen(sessions, outbox.on_transition)
+    history.listen(sessions, counts.on_transition)
     if ring_deliveries is not None:
         outbox.install_doorbell(sessions, ring_deliveries)
     return sessions

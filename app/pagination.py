@@ -15,6 +15,8 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from app.errors import InvalidRequest
 
 Row = TypeVar("Row")
+# Integer keys are 32-bit on Postgres (SERIAL): a crafted cursor beyond them is refused before the query.
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
 def encode_cursor(created_at: datetime, row_id: object) -> str:
@@ -48,15 +50,30 @@ def page(
     cursor: str | None,
 ) -> tuple[list[Row], str | None]:
     """One page of ``query`` newest first, and the cursor of the next page (None on the last)."""
-    if cursor:
-        at, raw_id = decode_cursor(cursor)
-        convert = key.type.python_type
-        try:
-            row_id: Any = convert(raw_id) if convert in (uuid.UUID, int) else raw_id
-        except ValueError as exc:
-            raise InvalidRequest("The cursor is not one this service gave out.", code="invalid_cursor") from exc
-        query = query.where(or_(created < at, and_(created == at, key < row_id)))
-    rows = list(session.scalars(query.order_by(created.desc(), key.desc()).limit(limit + 1)))
+    ordered = _after(query, created=created, key=key, cursor=cursor).order_by(created.desc(), key.desc())
+    rows = list(session.scalars(ordered.limit(limit + 1)))
+    return _cut(rows, created=created, key=key, limit=limit)
+
+
+def _after(
+    query: Select[Any], *, created: InstrumentedAttribute[Any], key: InstrumentedAttribute[Any], cursor: str | None
+) -> Select[Any]:
+    if not cursor:
+        return query
+    at, raw_id = decode_cursor(cursor)
+    convert = key.type.python_type
+    try:
+        row_id: Any = convert(raw_id) if convert in (uuid.UUID, int) else raw_id
+    except ValueError as exc:
+        raise InvalidRequest("The cursor is not one this service gave out.", code="invalid_cursor") from exc
+    if convert is int and not _INT_MIN <= row_id <= _INT_MAX:  # the database would refuse it with a 500
+        raise InvalidRequest("The cursor is not one this service gave out.", code="invalid_cursor")
+    return query.where(or_(created < at, and_(created == at, key < row_id)))
+
+
+def _cut(
+    rows: list[Any], *, created: InstrumentedAttribute[Any], key: InstrumentedAttribute[Any], limit: int
+) -> tuple[list[Any], str | None]:
     shown = rows[:limit]
     if len(rows) <= limit:
         return shown, None

@@ -211,6 +211,18 @@ class AuthConfig(BaseModel):
 
     entra: EntraConfig = Field(default_factory=EntraConfig)
     rate_limit: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    # API key lookups are cached in each API process this long, only when revocations can be heard across
+    # processes: a Redis URL here (else the rate limit's Redis, if any). Without Redis every call reads the key.
+    key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    revocation_redis_url: str | None = None
+
+    @property
+    def effective_revocation_url(self) -> str | None:
+        """Where revocations are announced: the configured URL, else the rate limit's Redis, else none."""
+        if self.revocation_redis_url:
+            return self.revocation_redis_url
+        uri = self.rate_limit.storage_uri
+        return uri if uri.startswith(("redis://", "rediss://")) else None
 
 
 class EventSettings(BaseModel):

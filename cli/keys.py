@@ -20,8 +20,14 @@ def _sessions() -> tuple[Engine, sessionmaker[Session]]:
     from app.db import build_engine
     from app.settings import get_settings
 
-    engine = build_engine(get_settings().database.url)
-    return engine, wired_sessions(engine)
+    settings = get_settings()
+    engine = build_engine(settings.database.url)
+    sessions = wired_sessions(engine)
+    if url := settings.auth.effective_revocation_url:  # a revoke here reaches every API process's key cache
+        from app.auth import revocation
+
+        revocation.wire(sessions, revocation.RedisRevocations(url))
+    return engine, sessions
 
 
 @app.command()

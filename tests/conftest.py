@@ -42,6 +42,7 @@ TABLES = [
     "webhook_endpoints",
     "job_transitions",
     "cache_account_claims",
+    "job_terminal_counts",
     "jobs",
     "reprotect_requests",
 ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import openapi_links, problems
+from app.api import openapi_links, problems, query_params
 from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
 from app.api.routes import admin, bulk, fleet, health, jobs, reprotect, webhooks
@@ -41,7 +41,13 @@ def create_app(container: Container | None = None) -> FastAPI:
             if own:
                 built.close()
 
-    app = FastAPI(title="Reprotect service", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Reprotect service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        dependencies=[Depends(query_params.known_only)],  # unknown query parameters are a 422 on every route
+    )
     problems.install(app)
     app.include_router(reprotect.router)
     app.include_router(bulk.router)  # /jobs:retry, /jobs:cancel (no clash with /jobs/{job_id}: no slash)

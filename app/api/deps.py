@@ -11,8 +11,8 @@ from pydantic import AwareDatetime, BeforeValidator
 from app.bootstrap import Container
 
 
-def get_container(request: Request) -> Container:
-    """The process's container, built in the app's lifespan."""
+async def get_container(request: Request) -> Container:
+    """The process's container, built in the app's lifespan (async: no thread hop for a lookup)."""
     container: Container = request.app.state.container
     return container
 

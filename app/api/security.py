@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ContainerDep
 from app.auth.principal import Principal, Role
@@ -19,22 +20,29 @@ bearer = HTTPBearer(
 )
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     container: ContainerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The authenticated caller; also kept on the request for the audit trail."""
+    """The authenticated caller; also kept on the request for the audit trail.
+
+    A key found in the process's cache is answered on the event loop; anything needing I/O (the key's
+    row, a token's signing keys, a shared rate limit) runs in a worker thread.
+    """
     # HTTPBearer gives None for a missing header and for any scheme but Bearer: both are refused.
-    principal = container.auth.principal(credentials.credentials if credentials else None)
+    credential = credentials.credentials if credentials else None
+    principal = container.auth.cached(credential)
+    if principal is None:
+        principal = await run_in_threadpool(container.auth.principal, credential)
     request.state.principal = principal
     return principal
 
 
-def require(role: Role) -> Callable[..., Principal]:
+def require(role: Role) -> Callable[..., Awaitable[Principal]]:
     """A dependency admitting principals whose role grants ``role``."""
 
-    def admitted(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def admitted(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:  # no thread hop
         if not principal.can(role):
             held = principal.role.value if principal.role else "no role"
             raise Forbidden(f"This needs the {role.value} role; the caller has {held}.", code="insufficient_role")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.auth import api_keys, service
+from app.auth import api_keys, revocation, service
+from app.auth.key_cache import KeyCache
 from app.auth.principal import Principal
 from app.auth.rate_limit import RateLimiter
 from app.auth.tokens import AuthError, TokenVerifier
@@ -20,6 +21,12 @@ class Authenticator:
         self._sessions = sessions
         self._tokens = TokenVerifier(config.entra) if config.entra.enabled else None
         self._limiter = RateLimiter(config.rate_limit) if config.rate_limit.enabled else None
+        # Key lookups are cached only where revocations are heard across processes (Redis).
+        url = config.effective_revocation_url
+        self.revocations = revocation.RedisRevocations(url) if url else None
+        self._cache = KeyCache(config.key_cache_seconds) if url and config.key_cache_seconds > 0 else None
+        if self.revocations is not None:
+            revocation.wire(sessions, self.revocations)
 
     def principal(self, credential: str | None) -> Principal:
         """The caller behind a bearer credential (never echoed in errors)."""
@@ -37,11 +44,36 @@ class Authenticator:
         self._check_rate(found)
         return found
 
+    def cached(self, credential: str | None) -> Principal | None:
+        """The caller if that needs no I/O at all (a cached key, a per-process rate limit), else None:
+        then call :meth:`principal` from a worker thread."""
+        if not credential or not credential.startswith(api_keys.PREFIX) or self._cache is None:
+            return None
+        if self.revocations is None or (self._limiter is not None and not self._limiter.in_memory):
+            return None
+        epoch = self.revocations.epoch()
+        found = self._cache.get(credential, epoch=epoch) if epoch is not None else None
+        if found is not None:
+            self._check_rate(found)
+        return found
+
     def _api_key(self, credential: str) -> Principal:
-        found = service.authenticate_key(self._sessions, credential=credential)
+        epoch = self.revocations.epoch() if self._cache is not None and self.revocations else None
+        if epoch is not None and self._cache is not None:
+            cached = self._cache.get(credential, epoch=epoch)
+            if cached is not None:
+                return cached
+        found = service.match_key(self._sessions, credential=credential)
         if found is None:
             raise AuthError("The API key is unknown, revoked or expired.", code="invalid_api_key")
-        return found
+        if epoch is not None and self._cache is not None:
+            self._cache.put(credential, found.principal, epoch=epoch, expires_at=found.expires_at)
+        return found.principal
+
+    def close(self) -> None:
+        """Release the revocation channel's connections."""
+        if self.revocations is not None:
+            self.revocations.close()
 
     def _check_rate(self, principal: Principal) -> None:
         if self._limiter is None:

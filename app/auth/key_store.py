@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth import api_keys
+from app.auth import api_keys, revocation
 from app.auth.models import ApiKey
 from app.auth.principal import Principal, Role
 from app.errors import InvalidRequest, NotFound
@@ -61,8 +61,22 @@ def create(
     return CreatedKey(row=row, plaintext=new.plaintext)
 
 
+@dataclass(frozen=True)
+class KeyMatch:
+    """A presented key that is good now: its principal, and until when (None: no expiry)."""
+
+    principal: Principal
+    expires_at: datetime | None
+
+
 def authenticate(session: Session, plaintext: str, *, now: datetime) -> Principal | None:
     """The principal of a presented key, or None if it is unknown, wrong, revoked or expired."""
+    found = match(session, plaintext, now=now)
+    return found.principal if found else None
+
+
+def match(session: Session, plaintext: str, *, now: datetime) -> KeyMatch | None:
+    """:func:`authenticate` with the key's expiry, for caches that must not outlive it."""
     parsed = api_keys.parse(plaintext)
     if parsed is None:
         return None
@@ -73,7 +87,8 @@ def authenticate(session: Session, plaintext: str, *, now: datetime) -> Principa
         return None
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
         row.last_used_at = now  # coarse, so a busy key does not write on every call
-    return api_keys.principal(key_id=row.id, name=row.name, role=Role(row.role), scopes=ScopeSet.parse(row.scopes))
+    principal = api_keys.principal(key_id=row.id, name=row.name, role=Role(row.role), scopes=ScopeSet.parse(row.scopes))
+    return KeyMatch(principal=principal, expires_at=row.expires_at)
 
 
 def get(session: Session, key_id: str) -> ApiKey:
@@ -89,6 +104,7 @@ def revoke(session: Session, key_id: str, *, by: str, now: datetime) -> ApiKey:
     row = get(session, key_id)
     if row.revoked_at is None:
         row.revoked_at, row.revoked_by = now, by
+    revocation.note(session, key_id)  # announced to every API process's key cache once this commits
     return row
 
 

@@ -51,6 +51,11 @@ class RateLimiter:
         self._bypass_until = -math.inf
 
     @property
+    def in_memory(self) -> bool:
+        """Whether counting needs no I/O (``memory://``: per process)."""
+        return self._config.storage_uri.startswith("memory://")
+
+    @property
     def limit(self) -> int:
         """Requests allowed per window."""
         return self._item.amount

@@ -24,6 +24,12 @@ def authenticate_key(sessions: sessionmaker[Session], *, credential: str) -> Pri
         return key_store.authenticate(session, credential, now=utcnow())
 
 
+def match_key(sessions: sessionmaker[Session], *, credential: str) -> key_store.KeyMatch | None:
+    """:func:`authenticate_key` with the key's expiry (for the key cache)."""
+    with transaction(sessions) as session:
+        return key_store.match(session, credential, now=utcnow())
+
+
 def create_key(
     sessions: sessionmaker[Session],
     *,

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, Uuid, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, PrimaryKeyConstraint, String, Text, Uuid, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UtcDateTime, new_id, utcnow
@@ -48,6 +48,34 @@ class Job(Base):
         ),
         Index("ix_jobs_due", "next_due_at"),
         Index("ix_jobs_created", "created_at", "id"),
+        # The read path (migration 0007): one index per documented filter, each ending in the sort order,
+        # so a filtered page is an index range scan; ARM ids and VM names match case-insensitively.
+        Index("ix_jobs_state_created", "state", "created_at", "id"),
+        Index("ix_jobs_request_created", "request_id", "created_at", "id"),
+        Index("ix_jobs_vault_lower_created", func.lower(text("vault_id")), "created_at", "id"),
+        Index("ix_jobs_vm_name_lower_created", func.lower(text("vm_name")), "created_at", "id"),
+        Index("ix_jobs_item_lower_created", func.lower(text("item_id")), "created_at", "id"),
+        Index("ix_jobs_subscription_lower_created", func.lower(text("subscription_id")), "created_at", "id"),
+        Index("ix_jobs_error_code_created", "error_code", "created_at", "id"),
+        # The summaries: in-flight jobs are few, so they are counted live from this partial index.
+        Index(
+            "ix_jobs_active_summary",
+            "state",
+            "vault_id",
+            "subscription_id",
+            "eta_at",
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
+        # ... and the failure codes from this one over failed jobs (index-only: no row is read).
+        Index(
+            "ix_jobs_failed_codes",
+            "error_code",
+            "vault_id",
+            "subscription_id",
+            sqlite_where=text("state = 'failed'"),
+            postgresql_where=text("state = 'failed'"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -139,3 +167,16 @@ class CacheAccountClaim(Base):
     lease_until: Mapped[datetime] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class JobTerminalCount(Base):
+    """How many jobs sit in each terminal state per vault (lower-cased) and subscription: kept by a transition
+    listener (``app.job.counts``) so the summaries never count a million finished jobs one by one."""
+
+    __tablename__ = "job_terminal_counts"
+    __table_args__ = (PrimaryKeyConstraint("vault_key", "subscription_id", "state"),)
+
+    vault_key: Mapped[str] = mapped_column(String(400))
+    subscription_id: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(20))
+    count: Mapped[int] = mapped_column(Integer, default=0)

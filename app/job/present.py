@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from typing import Any
+
+import pydantic_core
 
 from app.job.models import Job, ReprotectRequest
 from app.job.plan import ReprotectPlan
@@ -114,8 +117,126 @@ def steps_of(history: list[TransitionOut], *, attempt: int) -> list[StepOut]:
 
 def etag_of(job: Job) -> str:
     """A strong validator that changes whenever the job row changes."""
-    digest = hashlib.sha256(f"{job.id}:{job.version}:{job.updated_at.isoformat()}".encode()).hexdigest()[:24]
+    return etag_for(job.id, job.version, job.updated_at)
+
+
+def etag_for(job_id: object, version: int, updated_at: datetime) -> str:
+    """The validator from the three columns that change with every write (no history needed)."""
+    digest = hashlib.sha256(f"{job_id}:{version}:{updated_at.isoformat()}".encode()).hexdigest()[:24]
     return f'"{digest}"'
+
+
+# The read path renders rows (not ORM objects) into plain dicts serialised once by pydantic-core, in the
+# same JSON as the models above (``JobOut``/``JobItem``): a test holds the two renderings equal.
+ITEM_COLUMNS = (
+    "id",
+    "request_id",
+    "vm_name",
+    "vault_id",
+    "subscription_id",
+    "item_id",
+    "new_item_id",
+    "state",
+    "attempt",
+    "created_at",
+    "updated_at",
+    "submitted_at",
+    "finished_at",
+    "deadline_at",
+    "asr_job_id",
+    "asr_job_state",
+    "resync_percent",
+    "eta_at",
+    "error_code",
+    "error_message",
+    "failed_in",
+    "error_details",
+)
+FULL_COLUMNS = (*ITEM_COLUMNS, "asr_tasks", "customization", "plan")
+TRANSITION_COLUMNS = ("attempt", "from_state", "to_state", "at", "reason", "actor")
+_TASK_FIELDS = tuple(TaskOut.model_fields)
+_TERMINAL = frozenset(state.value for state in JobState if is_terminal(state))
+
+
+def item_document(row: Any) -> dict[str, Any]:
+    """A job row (``ITEM_COLUMNS``) as ``GET /jobs`` lists it."""
+    state = row.state
+    error = None
+    if row.error_code:
+        error = {
+            "code": row.error_code,
+            "message": row.error_message or "",
+            "failed_in": row.failed_in or None,
+            "details": row.error_details,
+        }
+    return {
+        "id": row.id,
+        "request_id": row.request_id,
+        "href": f"/jobs/{row.id}",
+        "vm": row.vm_name,
+        "vault_id": row.vault_id,
+        "subscription_id": row.subscription_id,
+        "item_id": row.item_id,
+        "new_item_id": row.new_item_id,
+        "state": state,
+        "terminal": state in _TERMINAL,
+        "attempt": row.attempt,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+        "submitted_at": row.submitted_at,
+        "finished_at": row.finished_at,
+        "deadline_at": row.deadline_at,
+        "asr_job_id": row.asr_job_id,
+        "asr_job_state": row.asr_job_state,
+        "resync_percent": row.resync_percent,
+        "eta": row.eta_at,
+        "error": error,
+    }
+
+
+def full_document(row: Any, transitions: list[Any]) -> dict[str, Any]:
+    """A job row (``FULL_COLUMNS``) and its transitions (``TRANSITION_COLUMNS``, in order) as ``JobOut``."""
+    document = item_document(row)
+    history = [
+        {
+            "attempt": t.attempt,
+            "from_state": t.from_state or None,
+            "to_state": t.to_state,
+            "at": t.at,
+            "reason": t.reason,
+            "actor": t.actor,
+        }
+        for t in transitions
+    ]
+    document["asr_tasks"] = [{name: task.get(name) for name in _TASK_FIELDS} for task in row.asr_tasks or []]
+    document["customization"] = row.customization or {}
+    document["plan"] = row.plan or {}
+    document["steps"] = step_documents(history, attempt=row.attempt)
+    document["history"] = history
+    return document
+
+
+def job_document(row: Any, transitions: list[Any]) -> dict[str, Any]:
+    """``GET /jobs/{id}``'s body: the full document in ``JobOut``'s field order, without ``subscription_id``."""
+    document = full_document(row, transitions)
+    return {name: document[name] for name in JobOut.model_fields}
+
+
+def step_documents(history: list[dict[str, Any]], *, attempt: int) -> list[dict[str, Any]]:
+    """:func:`steps_of` over history documents."""
+    entries = [t for t in history if t["attempt"] == attempt]
+    steps = []
+    for index, entry in enumerate(entries):
+        ended = entries[index + 1]["at"] if index + 1 < len(entries) else None
+        if is_terminal(JobState(entry["to_state"])):
+            ended = entry["at"]
+        steps.append({"state": entry["to_state"], "started_at": entry["at"], "ended_at": ended})
+    return steps
+
+
+def to_json(document: Any) -> bytes:
+    """One serialisation, in pydantic's JSON (RFC 3339 ``Z`` times, uuids as text)."""
+    return pydantic_core.to_json(document)
 
 
 def request_out(request: ReprotectRequest) -> RequestOut:

@@ -348,11 +348,69 @@ class JobOut(BaseModel):
     history: list[TransitionOut]
 
 
+class JobItem(BaseModel):
+    """A job as ``GET /jobs`` lists it: what a dashboard's row shows. ``view=full`` adds the rest of
+    ``JobOut`` (history, steps, ASR tasks, plan, customisation)."""
+
+    id: uuid.UUID
+    request_id: uuid.UUID
+    href: str
+    vm: str
+    vault_id: str
+    subscription_id: str
+    item_id: str
+    new_item_id: str | None
+    state: JobState
+    terminal: bool
+    attempt: int
+    created_at: datetime
+    updated_at: datetime
+    submitted_at: datetime | None
+    finished_at: datetime | None
+    deadline_at: datetime
+    asr_job_id: str | None
+    asr_job_state: str | None
+    resync_percent: int | None
+    eta: datetime | None
+    error: JobError | None
+    asr_tasks: list[TaskOut] | None = Field(default=None, description="only with view=full")
+    customization: dict[str, Any] | None = Field(default=None, description="only with view=full")
+    plan: dict[str, Any] | None = Field(default=None, description="only with view=full")
+    steps: list[StepOut] | None = Field(default=None, description="only with view=full")
+    history: list[TransitionOut] | None = Field(default=None, description="only with view=full")
+
+
 class JobPage(BaseModel):
     """A page of jobs, newest first; ``next_cursor`` fetches the next page."""
 
-    items: list[JobOut]
+    items: list[JobItem]
     next_cursor: str | None
+
+
+class SummaryGroup(BaseModel):
+    """The counts of one vault, subscription or request (``key``), or of everything (``key`` null)."""
+
+    key: str | None
+    total: int
+    counts: dict[str, int] = Field(description="jobs per state, every state listed")
+
+
+class FailureCount(BaseModel):
+    """How many failed jobs carry one error code."""
+
+    code: str
+    count: int
+
+
+class JobSummary(BaseModel):
+    """Counts per state, grouped as asked, the fleet's ETA and the most frequent failure codes."""
+
+    group_by: Literal["none", "vault", "subscription", "request"]
+    groups: list[SummaryGroup]
+    total: int
+    in_flight: int
+    eta: datetime | None = Field(description="when the last in-flight job should finish (the latest ETA)")
+    top_failures: list[FailureCount] = Field(description="error codes of failed jobs, most frequent first")
 
 
 class RequestOut(BaseModel):

@@ -19,15 +19,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth.principal import Principal
-from app.auth.visibility import require_in_scope, vault_visible
+from app.auth.visibility import require_in_scope
 from app.cloud.types import Cloud
 from app.db import transaction, utcnow
 from app.errors import ServiceError
 from app.idempotency import service as idempotency
 from app.job import claims, control, intake, present, queries, runner, visibility
 from app.job.cache_accounts import Claim
-from app.job.models import Job
-from app.job.schemas import JobOut, JobPage, ReprotectIn, RequestOut
+from app.job.schemas import JobOut, ReprotectIn, RequestOut
 from app.job.states import is_terminal
 from app.job.steps import SendGuard
 from app.outbound.vetting import vet_url
@@ -175,15 +174,6 @@ def get_job(deps: Deps, *, principal: Principal, job_id: uuid.UUID, if_none_matc
         if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
             return JobRead(etag=etag, retry_after=retry_after, job=None)
         return JobRead(etag=etag, retry_after=retry_after, job=present.job_out(job))
-
-
-def list_jobs(deps: Deps, *, principal: Principal, where: queries.JobFilter, limit: int, cursor: str | None) -> JobPage:
-    """Jobs the caller may see, newest first, one page at a time."""
-    with transaction(deps.sessions) as session:
-        jobs, next_cursor = queries.list_jobs(
-            session, where=where, limit=limit, cursor=cursor, visible=vault_visible(Job.vault_id, principal.scopes)
-        )
-        return JobPage(items=[present.job_out(j) for j in jobs], next_cursor=next_cursor)
 
 
 def cancel(deps: Deps, *, principal: Principal, job_id: uuid.UUID, touched: list[str] | None = None) -> JobOut:

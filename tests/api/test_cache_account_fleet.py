@@ -60,7 +60,7 @@ def test_a_fleet_needing_one_new_cache_account_creates_it_once_and_all_reach_pro
             accepted = api.post("/reprotect", json={"vms": vms})
             assert accepted.status_code == 202, accepted.text
             drive(box, timeout=120)
-            jobs = api.get("/jobs", params={"limit": 50}).json()["items"]
+            jobs = api.get("/jobs", params={"limit": 50, "view": "full"}).json()["items"]
         stats = emulator.get("/_emulator/stats").json()
     assert len(jobs) == 5
     assert {j["state"] for j in jobs} == {"protected"}

@@ -1,4 +1,4 @@
-"""``/jobs``: one VM's reprotect as dashboards poll it, lists, cancel and retry."""
+"""``/jobs``: one VM's reprotect as dashboards poll it, lists, the summary, cancel and retry."""
 
 from __future__ import annotations
 
@@ -10,12 +10,37 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from app.api.deps import ContainerDep, IsoDateTime
 from app.api.problems import documented
 from app.api.security import Operator, Reader
-from app.job import service
+from app.job import reads, service, summary
 from app.job.queries import JobFilter
-from app.job.schemas import JobOut, JobPage
+from app.job.reads import View
+from app.job.schemas import JobOut, JobPage, JobSummary
 from app.job.states import JobState
+from app.job.summary import GroupBy, SummaryFilter
 
 router = APIRouter(tags=["jobs"])
+
+
+@router.get(
+    "/jobs/summary",
+    operation_id="summariseJobs",
+    response_model=JobSummary,
+    responses=documented(401, 403, 422, 429),
+)
+def summarise_jobs(
+    container: ContainerDep,
+    principal: Reader,
+    group_by: Annotated[
+        GroupBy, Query(description="count per vault, subscription or request (without request_id: the 100 newest)")
+    ] = "none",
+    request_id: Annotated[
+        list[uuid.UUID] | None, Query(max_length=100, description="one or more requests (repeat the parameter)")
+    ] = None,
+    vault_id: Annotated[str | None, Query(max_length=400)] = None,
+    subscription_id: Annotated[str | None, Query(max_length=64)] = None,
+) -> JobSummary:
+    """Counts per job state (grouped as asked), the fleet's ETA and the top failure codes, in your scopes."""
+    where = SummaryFilter(request_ids=tuple(request_id or ()), vault_id=vault_id, subscription_id=subscription_id)
+    return summary.summarise(container.sessions, principal=principal, where=where, group_by=group_by)
 
 
 @router.get(
@@ -26,18 +51,19 @@ router = APIRouter(tags=["jobs"])
 )
 def get_job(
     job_id: uuid.UUID,
-    response: Response,
     container: ContainerDep,
     principal: Reader,
     if_none_match: Annotated[str | None, Header()] = None,
-) -> JobOut | Response:
+) -> Response:
     """State, steps, mirrored ASR tasks, resync progress, ETA, error and history of one job."""
-    read = service.get_job(container, principal=principal, job_id=job_id, if_none_match=if_none_match)
+    poll_hint = str(max(1, round(container.settings.job.poll_interval_seconds)))
+    read = reads.read_job(
+        container.sessions, principal=principal, job_id=job_id, if_none_match=if_none_match, poll_hint=poll_hint
+    )
     headers = {"ETag": read.etag, **({"Retry-After": read.retry_after} if read.retry_after else {})}
-    if read.job is None:
+    if read.body is None:
         return Response(status_code=304, headers=headers)
-    response.headers.update(headers)
-    return read.job
+    return Response(read.body, media_type="application/json", headers=headers)
 
 
 @router.get("/jobs", operation_id="listJobs", response_model=JobPage, responses=documented(401, 403, 422, 429))
@@ -46,23 +72,31 @@ def list_jobs(
     principal: Reader,
     state: JobState | None = None,
     vault_id: Annotated[str | None, Query(max_length=400)] = None,
+    subscription_id: Annotated[str | None, Query(max_length=64)] = None,
     vm: Annotated[str | None, Query(max_length=800, description="VM name or item id")] = None,
     request_id: uuid.UUID | None = None,
+    error_code: Annotated[str | None, Query(max_length=100, description="failed jobs with this error code")] = None,
     created_after: IsoDateTime | None = None,
     created_before: IsoDateTime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
-) -> JobPage:
+    view: Annotated[
+        View, Query(description="compact rows (default), or full: history, steps, ASR tasks, plan, customisation")
+    ] = "compact",
+) -> Response:
     """Jobs, newest first, filtered; follow ``next_cursor`` for the next page."""
     where = JobFilter(
         state=state,
         vault_id=vault_id,
+        subscription_id=subscription_id,
         vm=vm,
         request_id=request_id,
+        error_code=error_code,
         created_after=created_after,
         created_before=created_before,
     )
-    return service.list_jobs(container, principal=principal, where=where, limit=limit, cursor=cursor)
+    body = reads.list_page(container.sessions, principal=principal, where=where, limit=limit, cursor=cursor, view=view)
+    return Response(body, media_type="application/json")
 
 
 @router.post(

@@ -1,0 +1,61 @@
+"""Unknown query parameters are refused, on every route: ``?location=eastasia`` on a route without that
+filter is a 422 problem naming it, never silently ignored (a dashboard would show every job as filtered).
+
+One dependency on the app (``FastAPI(dependencies=...)``) checks each call against the query parameters
+the matched route declares (its own and its dependencies'), computed once per route.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+
+def declared(route: APIRoute) -> frozenset[str]:
+    """The query parameter names ``route`` accepts (aliases as callers spell them)."""
+    names: set[str] = set()
+    pending: list[Dependant] = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        for param in dependant.query_params:
+            model = param.field_info.annotation
+            if isinstance(model, type) and issubclass(model, BaseModel):  # a Query() model: its fields
+                names.update(field.alias or name for name, field in model.model_fields.items())
+            else:
+                names.add(param.alias)
+        pending.extend(dependant.dependencies)
+    return frozenset(names)
+
+
+_DECLARED: dict[int, frozenset[str]] = {}
+
+
+async def known_only(request: Request) -> None:
+    """App-wide dependency: a 422 validation problem naming every query parameter the route does not declare
+    (async: it never blocks, so it costs no thread hop)."""
+    raw = request.scope.get("query_string", b"")
+    route = request.scope.get("route")
+    if not raw or not isinstance(route, APIRoute):
+        return
+    allowed = _DECLARED.get(id(route))
+    if allowed is None:
+        allowed = _DECLARED[id(route)] = declared(route)
+    unknown = sorted({name for name, _ in parse_qsl(raw.decode("latin-1"), keep_blank_values=True)} - allowed)
+    if unknown:
+        accepted = ", ".join(sorted(allowed)) or "none"
+        raise RequestValidationError(
+            [
+                {
+                    "type": "unknown_query_parameter",
+                    "loc": ("query", name),
+                    "msg": f"Unknown query parameter; this route accepts: {accepted}.",
+                    "input": name,
+                }
+                for name in unknown
+            ]
+        )

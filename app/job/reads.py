@@ -1,0 +1,149 @@
+"""The read path's use cases, one function each: a job (or only its validator), a page of jobs.
+
+Built for dashboards that poll: one statement per answer where possible (two when a stale ETag must be
+checked first), plain columns instead of ORM objects, and the body serialised once (``present.to_json``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import Connection, bindparam, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.auth.principal import Principal
+from app.errors import NotFound
+from app.job import present, statements
+from app.job.models import Job, JobTransition
+from app.job.queries import JobFilter
+from app.job.states import JobState, is_terminal
+from app.pagination import encode_cursor
+
+_FULL = [getattr(Job, name) for name in present.FULL_COLUMNS]
+_TRANSITION = [getattr(JobTransition, name).label(f"t_{name}") for name in present.TRANSITION_COLUMNS]
+View = Literal["compact", "full"]
+# Built once: executing the very statement object that was compiled spares SQLAlchemy from matching a new
+# statement's columns to the cached compilation's on every call (most of a small query's Python cost).
+_HEAD = select(Job.vault_id, Job.state, Job.version, Job.updated_at).where(Job.id == bindparam("job_id"))
+_WITH_HISTORY = (
+    select(*_FULL, Job.version, *_TRANSITION)
+    .outerjoin(JobTransition, JobTransition.job_id == Job.id)
+    .where(Job.id == bindparam("job_id"))
+    .order_by(JobTransition.id)
+)
+
+
+@contextmanager
+def reading(sessions: sessionmaker[Session]) -> Iterator[Connection]:
+    """A pooled connection in autocommit for reads that need no transaction: no ``BEGIN``/``ROLLBACK``
+    round trips and no ORM session, only the statement."""
+    engine = sessions.kw["bind"]
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        yield connection
+
+
+@dataclass(frozen=True)
+class JobBody:
+    """One job as read: its validator, how soon to poll again (None once terminal), and the JSON body
+    unless the caller's copy is current."""
+
+    etag: str
+    retry_after: str | None
+    body: bytes | None
+
+
+def read_job(
+    sessions: sessionmaker[Session],
+    *,
+    principal: Principal,
+    job_id: uuid.UUID,
+    if_none_match: str | None,
+    poll_hint: str,
+) -> JobBody:
+    """A job the caller may see; only its validator when ``if_none_match`` names the current one."""
+    with reading(sessions) as session:
+        if if_none_match:
+            head = session.execute(_HEAD, {"job_id": job_id}).one_or_none()
+            head = _check_visible(head, principal, job_id)
+            etag = present.etag_for(job_id, head.version, head.updated_at)
+            if etag in {tag.strip() for tag in if_none_match.split(",")}:
+                return JobBody(etag=etag, retry_after=_retry_after(head.state, poll_hint), body=None)
+        rows = session.execute(_WITH_HISTORY, {"job_id": job_id}).all()
+    row = _check_visible(rows[0] if rows else None, principal, job_id)
+    transitions = [_transition(r) for r in rows if r.t_to_state is not None]
+    return JobBody(
+        etag=present.etag_for(job_id, row.version, row.updated_at),
+        retry_after=_retry_after(row.state, poll_hint),
+        body=present.to_json(present.job_document(row, transitions)),
+    )
+
+
+def _check_visible(row: Any, principal: Principal, job_id: uuid.UUID) -> Any:
+    if row is None or not principal.scopes.covers(row.vault_id):
+        raise NotFound(f"No job {job_id}.", code="job_not_found")
+    return row
+
+
+def _retry_after(state: str, poll_hint: str) -> str | None:
+    return None if is_terminal(JobState(state)) else poll_hint
+
+
+@dataclass(frozen=True)
+class _Transition:
+    attempt: int
+    from_state: str | None
+    to_state: str
+    at: Any
+    reason: str
+    actor: str
+
+
+def _transition(row: Any) -> _Transition:
+    return _Transition(
+        attempt=row.t_attempt,
+        from_state=row.t_from_state,
+        to_state=row.t_to_state,
+        at=row.t_at,
+        reason=row.t_reason,
+        actor=row.t_actor,
+    )
+
+
+def list_page(
+    sessions: sessionmaker[Session],
+    *,
+    principal: Principal,
+    where: JobFilter,
+    limit: int,
+    cursor: str | None,
+    view: View = "compact",
+) -> bytes:
+    """A page of the jobs the caller may see, newest first, as ``JobPage`` JSON: one statement for the
+    compact view, a second for the histories of the full view."""
+    statement, params = statements.job_page(
+        where, scopes=principal.scopes, full=view == "full", limit=limit, cursor=cursor
+    )
+    with reading(sessions) as session:
+        rows = session.execute(statement, params).all()
+        shown, next_cursor = rows[:limit], None
+        if len(rows) > limit:
+            next_cursor = encode_cursor(shown[-1].created_at, shown[-1].id)
+        if view == "compact":
+            items = [present.item_document(row) for row in shown]
+        else:
+            histories = _histories(session, [row.id for row in shown])
+            items = [present.full_document(row, histories.get(row.id, [])) for row in shown]
+    return present.to_json({"items": items, "next_cursor": next_cursor})
+
+
+def _histories(session: Connection, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+    if not job_ids:
+        return {}
+    found: dict[uuid.UUID, list[Any]] = {}
+    for row in session.execute(statements.HISTORIES, {"job_ids": job_ids}):
+        found.setdefault(row.job_id, []).append(row)
+    return found
