@@ -72,12 +72,20 @@ class VmPage(BaseModel):
     vault_count: int = Field(description="vaults read: watched (configured or discovered) or named, in your scopes")
 
 
+class CodeCount(BaseModel):
+    """How many VMs share one code."""
+
+    code: str
+    count: int
+
+
 class SummaryGroup(BaseModel):
     """Counts by reprotect status for one vault, subscription or region."""
 
     key: str
     total: int
     counts: dict[str, int]
+    eta: datetime | None = Field(description="when the last reprotect in progress here should finish")
 
 
 class VmSummary(BaseModel):
@@ -87,6 +95,9 @@ class VmSummary(BaseModel):
     vault_count: int
     total: int
     counts: dict[str, int]
+    eta: datetime | None = Field(description="when the last reprotect in progress should finish (the fleet's ETA)")
+    top_failure_codes: list[CodeCount] = Field(description="error codes of the failed VMs' jobs, most frequent first")
+    top_not_eligible_reasons: list[CodeCount] = Field(description="why VMs cannot be reprotected, most frequent first")
     groups: list[SummaryGroup]
     partial: bool
     unreadable: list[UnreadableOut]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import datetime
 
 from app.auth.principal import Principal
 from app.fleet.inventory import VmFilter, decode_cursor, encode_cursor, order_key, read_fleet
-from app.fleet.schemas import GroupBy, SummaryGroup, VmOut, VmPage, VmSummary
+from app.fleet.schemas import CodeCount, GroupBy, SummaryGroup, VmOut, VmPage, VmSummary
 from app.fleet.status import ReprotectStatus
 from app.job.service import Deps
 
@@ -31,20 +33,27 @@ def list_vms(deps: Deps, *, principal: Principal, where: VmFilter, limit: int, c
 
 
 def summarize(deps: Deps, *, principal: Principal, where: VmFilter, group_by: GroupBy) -> VmSummary:
-    """Counts by reprotect status of the matching VMs, per vault, subscription or region."""
+    """Counts by reprotect status of the matching VMs, per vault, subscription or region, with the ETA of the
+    reprotects in progress and the most frequent failure and not-eligible codes."""
     fleet = read_fleet(deps, principal=principal, where=where)
-    grouped: dict[str, Counter[str]] = defaultdict(Counter)
+    grouped: dict[str, list[VmOut]] = defaultdict(list)
     for vm in fleet.vms:
-        grouped[_group_key(vm, group_by)][vm.reprotect_status.value] += 1
-    totals: Counter[str] = Counter(vm.reprotect_status.value for vm in fleet.vms)
+        grouped[_group_key(vm, group_by)].append(vm)
+    failed = Counter(vm.job.error_code for vm in fleet.vms if _failed(vm) and vm.job and vm.job.error_code)
+    not_eligible = Counter(
+        vm.reason_code for vm in fleet.vms if vm.reprotect_status is ReprotectStatus.NOT_ELIGIBLE and vm.reason_code
+    )
     return VmSummary(
         group_by=group_by,
         vault_count=fleet.vault_count,
         total=len(fleet.vms),
-        counts=_all_statuses(totals),
+        counts=_all_statuses(fleet.vms),
+        eta=_eta(fleet.vms),
+        top_failure_codes=_top(failed),
+        top_not_eligible_reasons=_top(not_eligible),
         groups=[
-            SummaryGroup(key=key, total=sum(counts.values()), counts=_all_statuses(counts))
-            for key, counts in sorted(grouped.items())
+            SummaryGroup(key=key, total=len(vms), counts=_all_statuses(vms), eta=_eta(vms))
+            for key, vms in sorted(grouped.items())
         ],
         partial=fleet.partial,
         unreadable=fleet.unreadable,
@@ -59,5 +68,20 @@ def _group_key(vm: VmOut, group_by: GroupBy) -> str:
     return f"{vm.source_region}->{vm.target_region}"
 
 
-def _all_statuses(counts: Counter[str]) -> dict[str, int]:
+def _all_statuses(vms: Iterable[VmOut]) -> dict[str, int]:
+    counts = Counter(vm.reprotect_status.value for vm in vms)
     return {status.value: counts.get(status.value, 0) for status in ReprotectStatus}
+
+
+def _failed(vm: VmOut) -> bool:
+    return vm.reprotect_status is ReprotectStatus.FAILED
+
+
+def _eta(vms: Iterable[VmOut]) -> datetime | None:
+    """The latest ETA among the VMs whose reprotect is in progress (None when none has one)."""
+    etas = [vm.job.eta for vm in vms if vm.reprotect_status is ReprotectStatus.IN_PROGRESS and vm.job and vm.job.eta]
+    return max(etas, default=None)
+
+
+def _top(codes: Counter[str], limit: int = 10) -> list[CodeCount]:
+    return [CodeCount(code=code, count=count) for code, count in codes.most_common(limit)]

@@ -101,6 +101,11 @@ def test_every_vm_of_the_discovered_vaults_has_its_reprotect_status(api):
     }
     assert {g["key"]: g["total"] for g in summary["groups"]} == {vault_id(0): 125, vault_id(1): 125, WEST_VAULT: 5}
     assert summary["partial"] is False
+    assert summary["eta"] is None and summary["top_failure_codes"] == []
+    assert summary["top_not_eligible_reasons"] == [
+        {"code": "failover_not_committed", "count": 1},
+        {"code": "source_vm_deleted", "count": 1},
+    ]
 
 
 def test_each_filter_narrows_the_inventory(api):
@@ -230,6 +235,10 @@ def test_our_jobs_show_on_their_vms_until_they_end_protected_or_failed(database_
             assert vms["west-04"]["job"]["state"] == "accepted"
             assert vms["west-04"]["job"]["request_id"] == request["request_id"]
             assert vms["west-04"]["job"]["href"] == f"/jobs/{vms['west-04']['job']['id']}"
+            in_flight = api.get("/vms/summary", params={"group_by": "vault"}).json()
+            etas = [vms[n]["job"]["eta"] for n in ("west-04", "west-05") if vms[n]["job"]["eta"]]
+            assert in_flight["eta"] == (max(etas) if etas else None)
+            assert in_flight["groups"][0]["eta"] == in_flight["eta"]
             drive(box, timeout=30)
             lists_before = _item_lists(fleet_url)
             after = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}
@@ -238,8 +247,10 @@ def test_our_jobs_show_on_their_vms_until_they_end_protected_or_failed(database_
             assert after["west-04"]["reprotect_status"] == "protected"
             assert after["west-04"]["job"]["state"] == "protected"
             assert (after["west-05"]["reprotect_status"], after["west-05"]["reason_code"]) == ("failed", "151195")
-            summary = api.get("/vms/summary").json()["counts"]
-            assert (summary["protected"], summary["failed"]) == (2, 1)
+            summary = api.get("/vms/summary").json()
+            assert (summary["counts"]["protected"], summary["counts"]["failed"]) == (2, 1)
+            assert summary["top_failure_codes"] == [{"code": "151195", "count": 1}]
+            assert summary["eta"] is None
     finally:
         box.close()
 
