@@ -101,7 +101,8 @@ def test_every_vm_of_the_discovered_vaults_has_its_reprotect_status(api):
     }
     assert {g["key"]: g["total"] for g in summary["groups"]} == {vault_id(0): 125, vault_id(1): 125, WEST_VAULT: 5}
     assert summary["partial"] is False
-    assert summary["eta"] is None and summary["top_failure_codes"] == []
+    assert summary["eta"] is None
+    assert summary["top_failure_codes"] == []
     assert summary["top_not_eligible_reasons"] == [
         {"code": "failover_not_committed", "count": 1},
         {"code": "source_vm_deleted", "count": 1},
