@@ -245,6 +245,8 @@ class EventSettings(BaseModel):
     # An open stream checks its caller's credential again this often: a revoked key, an expired token or
     # narrowed scopes end it (``credentials_changed``).
     recheck_seconds: float = Field(default=60.0, gt=0)
+
+
 class FleetSettings(BaseModel):
     """The inventory (``GET /vms``) and selector-based reprotect: which vaults to watch, how fresh."""
 

@@ -28,7 +28,15 @@ from tests.drive import drive
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz")}
 # The API's own documentation: the same for everyone, no data in it.
 DOCS = {("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/docs/oauth2-redirect"), ("GET", "/redoc")}
-READER_ROUTES = {"/jobs", "/jobs/summary", "/jobs/{job_id}", "/reprotect/{request_id}", "/events/jobs", "/vms", "/vms/summary"}
+READER_ROUTES = {
+    "/jobs",
+    "/jobs/summary",
+    "/jobs/{job_id}",
+    "/reprotect/{request_id}",
+    "/events/jobs",
+    "/vms",
+    "/vms/summary",
+}
 OPERATOR_ROUTES = {"/reprotect", "/jobs/{job_id}/cancel", "/jobs/{job_id}/retry", "/jobs:retry", "/jobs:cancel"}
 OTHER_VAULT = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/elsewhere/providers/Microsoft.RecoveryServices/vaults/other"
 
