@@ -28,7 +28,7 @@ from app.job.bulk_schemas import BulkActionIn, BulkActionOut, BulkJobOut, JobPro
 router = APIRouter(tags=["jobs"])
 log = logging.getLogger(__name__)
 DryRun = Annotated[bool, Query(description="Only say what would happen to each matched job; change nothing.")]
-ANSWERS = documented(401, 403, 413, 422, 429)
+ANSWERS = documented(400, 401, 403, 413, 422, 429)
 
 
 @router.post("/jobs:retry", operation_id="retryJobs", response_model=BulkActionOut, responses=ANSWERS)

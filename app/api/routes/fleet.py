@@ -47,7 +47,7 @@ FilterDep = Annotated[VmFilter, Depends(_filter)]
     "/vms",
     operation_id="listVms",
     response_model=VmPage,
-    responses=documented(401, 403, 422, 429, 503),
+    responses=documented(401, 403, 422, 429, 502, 503),
 )
 def list_vms(
     container: ContainerDep,
@@ -64,7 +64,7 @@ def list_vms(
     "/vms/summary",
     operation_id="summarizeVms",
     response_model=VmSummary,
-    responses=documented(401, 403, 422, 429, 503),
+    responses=documented(401, 403, 422, 429, 502, 503),
 )
 def summarize_vms(
     container: ContainerDep, principal: Reader, where: FilterDep, group_by: GroupBy = "vault"

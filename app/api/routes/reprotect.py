@@ -32,7 +32,7 @@ router = APIRouter(tags=["reprotect"])
             "model": DryRunOut | SelectorOut,
             "description": "Dry run: the plan per VM (a selector's: the resolved set); a selector matching nothing",
         },
-        **documented(400, 401, 403, 409, 413, 422, 429, 503),
+        **documented(400, 401, 403, 409, 413, 422, 429, 502, 503),
     },
 )
 def reprotect(
