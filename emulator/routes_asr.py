@@ -7,6 +7,7 @@ from typing import Any
 from emulator import lookup
 from emulator import views_asr as view
 from emulator.errors import asr_not_found
+from emulator.paging import paged_render
 from emulator.router import Ctx, Reply, Router
 from emulator.views_item import item_json, recovery_points
 
@@ -133,14 +134,15 @@ def _items(ctx: Ctx) -> Reply:
     v = lookup.vault(ctx)
     f = lookup.container(ctx, v)
     world, clock = ctx.emulator.world, ctx.emulator.clock
-    return page([item_json(world, v, i, clock, ctx.now) for i in v.items.values() if i.fabric == f.name])
+    mine = [i for i in v.items.values() if i.fabric == f.name]
+    return paged_render(ctx, mine, lambda i: item_json(world, v, i, clock, ctx.now))
 
 
 def _all_items(ctx: Ctx) -> Reply:
     # $filter (e.g. SourceFabricName eq '...') is accepted and ignored: every item comes back.
     v = lookup.vault(ctx)
     world, clock = ctx.emulator.world, ctx.emulator.clock
-    return page([item_json(world, v, i, clock, ctx.now) for i in v.items.values()])
+    return paged_render(ctx, list(v.items.values()), lambda i: item_json(world, v, i, clock, ctx.now))
 
 
 def _item(ctx: Ctx) -> Reply:

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.cloud.ids import parse_item_id, parse_vault_id
+from app.cloud.snapshots import listing
 from app.cloud.types import Cloud
 from app.errors import (
     CloudAuthFailed,
@@ -40,7 +41,12 @@ _PATIENCE = Backoff(base_seconds=0.5, ceiling_seconds=8.0, jitter=(1.0, 1.0))
 
 
 def check_all(*, cloud: Cloud, targets: list[VmTarget], concurrency: int) -> list[ReprotectPlan]:
-    """Resolve every VM's plan in parallel; raise ``PrerequisitesFailed`` listing every VM that fails."""
+    """Resolve every VM's plan in parallel; raise ``PrerequisitesFailed`` listing every VM that fails.
+
+    Items, VMs and Resource Health come from the shared list snapshots (``app.cloud.snapshots``): a batch of
+    100 VMs of one vault costs a few list pages, not five reads per VM; refusals are confirmed per item.
+    """
+    cloud = listing(cloud)
 
     def check(target: VmTarget) -> ReprotectPlan | VmProblem:
         try:
