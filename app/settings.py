@@ -63,7 +63,7 @@ class AzureSettings(BaseModel):
     cache_ttl_seconds: float = 30.0
     # Whole-list reads (a vault's items and ASR jobs, a subscription's VMs and Resource Health statuses) are
     # shared by every check and poll for this long (``app.cloud.snapshots``); 0 reads per item instead.
-    snapshot_ttl_seconds: float = Field(default=10.0, ge=0)
+    snapshot_ttl_seconds: float = Field(default=30.0, ge=0)
     # The share of a subscription's ARM read budget the service may use (``app.cloud.budget``), and ARM's
     # documented bucket (250 reads, refilled at 25 per second) it is a share of.
     read_budget_share: float = Field(default=0.5, gt=0, le=1)

@@ -55,7 +55,7 @@ def main() -> None:
         "REPROTECT_JOB__POLL_INTERVAL_SECONDS": "2",
         "REPROTECT_JOB__MAX_POLL_INTERVAL_SECONDS": "10",
         "REPROTECT_AZURE__CACHE_TTL_SECONDS": "30",
-        "REPROTECT_AZURE__SNAPSHOT_TTL_SECONDS": "10",
+        "REPROTECT_AZURE__SNAPSHOT_TTL_SECONDS": "30",
         "REPROTECT_AZURE__READ_BUDGET_SHARE": "0.5",
     }
     runs = [("service (list snapshots, 50 % read share)", service)]
@@ -174,6 +174,10 @@ def run(stack, args) -> None:
             raise SystemExit(f"batch at {offset} refused: {answer.status_code} {answer.text}")
         request_ids.append(answer.json()["request_id"])
     accepted_after = time.monotonic() - started
+    print(
+        f"accepted {len(targets)} VMs in {accepted_after:.1f} s; POSTs: {', '.join(f'{x:.1f}' for x in post_seconds)} s",
+        flush=True,
+    )
     while True:
         counts: dict[str, int] = {}
         for request_id in request_ids:

@@ -34,5 +34,5 @@ def paged_render(ctx: Ctx, values: Sequence[T], render: Callable[[T], dict[str, 
     if end < len(values):
         query = {k: v for k, v in ctx.query.items() if k.lower() != SKIP_TOKEN}
         query[SKIP_TOKEN] = str(end)
-        link = f"{ctx.base_url.rstrip('/')}{ctx.path}?{urlencode(query)}"
+        link = f"{ctx.base_url.rstrip('/')}{ctx.path}?{urlencode(query, safe='$')}"
     return Reply(200, {"value": [render(v) for v in values[start:end]], "nextLink": link})

@@ -29,6 +29,7 @@ from typing import Any
 from azure.core.pipeline.policies import CustomHookPolicy
 
 REMAINING_READS = "x-ms-ratelimit-remaining-subscription-reads"
+_NUDGE = 1e-3  # seconds added to every wait, so rounding never leaves a wait too short to matter
 _SUBSCRIPTION = re.compile(r"/subscriptions/([^/?]+)", re.IGNORECASE)
 
 
@@ -100,14 +101,14 @@ class ReadBudget:
         account.tokens = min(self.share * self.burst, account.tokens + (now - account.stamp) * own_rate)
         account.stamp = now
         if account.tokens < 1.0:
-            return (1.0 - account.tokens) / own_rate
+            return (1.0 - account.tokens) / own_rate + _NUDGE
         if account.remaining is not None:
             size = account.largest
             left = min(size, account.remaining + (now - account.said_at) * self.per_second) - account.sent_since
             reserve = (1.0 - self.share) * size
             if left - 1.0 < reserve:
                 account.held = True
-                return (reserve - left + 1.0) / self.per_second
+                return (reserve - left + 1.0) / self.per_second + _NUDGE
         account.tokens -= 1.0
         account.sent_since += 1
         return 0.0

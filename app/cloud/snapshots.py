@@ -25,11 +25,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from app.cloud.ids import ItemRef, VaultRef, parse_resource_id, same_id, subscription_of
+from app.cloud.ids import ItemRef, VaultRef, parse_resource_id, subscription_of
 from app.cloud.types import (
     AsrJob,
     AvailabilityStatus,
@@ -47,7 +48,6 @@ from app.cloud.types import (
     StorageAccountSpec,
     SwitchProtectionSpec,
     VirtualMachine,
-    pick_item,
 )
 
 T = TypeVar("T")
@@ -90,6 +90,34 @@ class Snapshots:
             return value
 
 
+@dataclass(frozen=True)
+class _ItemIndex:
+    """A vault's items, looked up by id and by name without scanning (2,000 VMs: 2,000 lookups per batch)."""
+
+    items: tuple[ReplicatedItem, ...]
+    by_id: dict[str, ReplicatedItem]
+    by_item_name: dict[str, ReplicatedItem]
+    by_vm_name: dict[str, list[ReplicatedItem]]
+
+    @classmethod
+    def of(cls, items: list[ReplicatedItem]) -> _ItemIndex:
+        by_item_name: dict[str, ReplicatedItem] = {}
+        by_vm_name: dict[str, list[ReplicatedItem]] = {}
+        for item in items:
+            by_item_name.setdefault(item.ref.name.lower(), item)
+            by_vm_name.setdefault(item.vm_name.lower(), []).append(item)
+        return cls(tuple(items), {i.ref.id.strip("/").lower(): i for i in items}, by_item_name, by_vm_name)
+
+    def named(self, name: str) -> ReplicatedItem | None:
+        """``pick_item``'s rule: by item name first, else by VM name when exactly one item has it."""
+        wanted = name.lower()
+        found = self.by_item_name.get(wanted)
+        if found is not None:
+            return found
+        by_vm = self.by_vm_name.get(wanted, [])
+        return by_vm[0] if len(by_vm) == 1 else None
+
+
 class SnapshotCloud:
     """A ``Cloud`` whose per-item reads are answered from shared list snapshots (see the module docstring)."""
 
@@ -108,8 +136,11 @@ class SnapshotCloud:
 
     # -- the lists -----------------------------------------------------------------------------------
 
-    def _items(self, vault: VaultRef) -> list[ReplicatedItem]:
-        return self.snapshots.get(("items", vault.key), lambda: self._lists.list_vault_items_for_checks(vault))
+    def _items(self, vault: VaultRef) -> _ItemIndex:
+        def load() -> _ItemIndex:
+            return _ItemIndex.of(self._lists.list_vault_items_for_checks(vault))
+
+        return self.snapshots.get(("items", vault.key), load)
 
     def _vms(self, subscription_id: str) -> dict[str, VirtualMachine]:
         def load() -> dict[str, VirtualMachine]:
@@ -129,18 +160,34 @@ class SnapshotCloud:
 
         return self.snapshots.get(("jobs", vault.key, since.isoformat()), load)
 
+    def prefetch(self, vaults: list[VaultRef]) -> None:
+        """Load the lists a batch of checks will ask for side by side (each list's pages follow one another):
+        the vaults' items, then the VMs and Resource Health of every subscription their VMs live in."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            indexes = list(pool.map(self._items, vaults))
+            subscriptions = {
+                subscription_of(vm_id).lower()
+                for index in indexes
+                for item in index.items
+                for vm_id in (item.source_vm_id, item.running_vm_id)
+                if vm_id
+            }
+            loads = [pool.submit(read, sub) for sub in sorted(subscriptions) for read in (self._vms, self._health)]
+            for load in loads:
+                load.result()
+
     # -- per-item reads answered from the lists ------------------------------------------------------
 
     def get_item(self, ref: ItemRef) -> ReplicatedItem | None:
-        found = next((i for i in self._items(ref.vault) if same_id(i.ref.id, ref.id)), None)
+        found = self._items(ref.vault).by_id.get(ref.id.strip("/").lower())
         return found if found is not None else self.inner.get_item(ref)  # absent: confirmed by Azure itself
 
     def find_item(self, vault: VaultRef, vm_name: str) -> ReplicatedItem | None:
-        found = pick_item(self._items(vault), vm_name)
+        found = self._items(vault).named(vm_name)
         return found if found is not None else self.inner.find_item(vault, vm_name)
 
     def list_items(self, vault: VaultRef) -> list[ReplicatedItem]:
-        return list(self._items(vault))
+        return list(self._items(vault).items)
 
     def get_vm(self, arm_id: str) -> VirtualMachine | None:
         found = self._vms(parse_resource_id(arm_id).subscription_id).get(arm_id.lower())
