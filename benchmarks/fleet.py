@@ -99,7 +99,10 @@ class ReadSampler:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            stats = self._emulator.get("/_emulator/stats").json().get("by_subscription", {})
+            try:
+                stats = self._emulator.get("/_emulator/stats").json().get("by_subscription", {})
+            except httpx.HTTPError:
+                break  # the emulator is gone: the run is over
             self.samples.append((time.monotonic(), stats))
             self._stop.wait(1.0)
 
@@ -181,14 +184,18 @@ def run(stack, args) -> None:
     while True:
         counts: dict[str, int] = {}
         for request_id in request_ids:
-            for state, n in api.get(f"/reprotect/{request_id}").json()["counts"].items():
+            answer = api.get(f"/reprotect/{request_id}")
+            while answer.status_code != 200:  # the API's own rate limit or a blip: ask again when told
+                time.sleep(float(answer.headers.get("Retry-After", "1")))
+                answer = api.get(f"/reprotect/{request_id}")
+            for state, n in answer.json()["counts"].items():
                 counts[state] = counts.get(state, 0) + n
         done = counts.get("protected", 0) + counts.get("failed", 0) + counts.get("cancelled", 0)
         if done == len(targets):
             break
         if time.monotonic() - started > args.timeout:
             raise SystemExit(f"timed out: {counts}")
-        time.sleep(1)
+        time.sleep(3)
     wall = time.monotonic() - started
     sampler.stop()
     after = emulator.get("/_emulator/stats").json()

@@ -28,7 +28,7 @@ def test_reads_keep_to_half_the_bucket_and_half_the_refill():
 
 
 def test_a_low_remaining_header_holds_reads_until_the_reserve_is_back():
-    budget, now = _budget()
+    budget, _ = _budget()
     budget.acquire(SUB)
     budget.observe(SUB, "249")
     budget.observe(SUB, "100")  # someone else spent the bucket: below the reserve of 125

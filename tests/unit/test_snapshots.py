@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from app.cloud.ids import parse_item_id, parse_vault_id
-from app.cloud.snapshots import Snapshots, SnapshotCloud
+from app.cloud.snapshots import SnapshotCloud, Snapshots
 from app.cloud.types import ReplicatedItem
 from tests.fakes import FakeCloud, sample_item
 
