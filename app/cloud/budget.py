@@ -63,7 +63,7 @@ class ReadBudget:
         waited = 0.0
         while True:
             with self._lock:
-                wait = self._try(subscription.lower())
+                wait = self._try(subscription.lower(), reserve_held=waited)
                 if wait <= 0:
                     self.reads += 1
                     self.waited_seconds += waited
@@ -93,8 +93,9 @@ class ReadBudget:
             self._accounts[key] = _Account(tokens=self.share * self.burst, stamp=self.clock())
         return self._accounts[key]
 
-    def _try(self, key: str) -> float:
-        """0 and a token taken, or the seconds to wait."""
+    def _try(self, key: str, *, reserve_held: float = 0.0) -> float:
+        """0 and a token taken, or the seconds to wait. The reserve never holds one read longer than a full
+        bucket takes to refill: past that, Azure's own 429 is the judge (the header may be stale or odd)."""
         now = self.clock()
         account = self._account(key)
         own_rate = self.share * self.per_second
@@ -102,7 +103,7 @@ class ReadBudget:
         account.stamp = now
         if account.tokens < 1.0:
             return (1.0 - account.tokens) / own_rate + _NUDGE
-        if account.remaining is not None:
+        if account.remaining is not None and account.largest >= 1.0 and reserve_held < self.burst / self.per_second:
             size = account.largest
             left = min(size, account.remaining + (now - account.said_at) * self.per_second) - account.sent_since
             reserve = (1.0 - self.share) * size

@@ -46,3 +46,13 @@ def test_a_bucket_smaller_than_thought_slows_reads_but_never_stops_them():
         budget.acquire(SUB)
         budget.observe(SUB, "3")
     assert now[0] < 60
+
+
+def test_a_header_that_never_recovers_holds_a_read_no_longer_than_a_full_refill():
+    budget, now = _budget()
+    budget.acquire(SUB)
+    budget.observe(SUB, "0")  # an odd or stale header: nothing left, ever
+    budget.acquire(SUB)
+    budget.observe(SUB, "0")
+    budget.acquire(SUB)
+    assert now[0] <= 2 * 250 / 25 + 1
