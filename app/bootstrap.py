@@ -15,6 +15,7 @@ from app.auth.authenticator import Authenticator
 from app.cloud.azure_sdk import AzureCloud
 from app.cloud.cache import CachedCloud
 from app.cloud.identity import IdentityCheck
+from app.cloud.snapshots import Snapshots
 from app.cloud.types import Cloud
 from app.db import build_engine, build_session_factory
 from app.job import counts, history
@@ -94,4 +95,6 @@ def build_sender(settings: WebhookSettings) -> WebhookSender:
 
 def _azure(settings: Settings, retries: int) -> Cloud:
     inner = AzureCloud(settings.azure, retry_total=retries)
-    return CachedCloud(inner, ttl_seconds=settings.azure.cache_ttl_seconds)
+    ttl = settings.azure.snapshot_ttl_seconds
+    snapshots = Snapshots(ttl) if ttl > 0 else None  # shared list reads for checks and polls
+    return CachedCloud(inner, ttl_seconds=settings.azure.cache_ttl_seconds, snapshots=snapshots)

@@ -61,6 +61,14 @@ class AzureSettings(BaseModel):
     validation_concurrency: int = 8
     # Vault-level reads (fabrics, mappings, resource groups) are shared for this long.
     cache_ttl_seconds: float = 30.0
+    # Whole-list reads (a vault's items and ASR jobs, a subscription's VMs and Resource Health statuses) are
+    # shared by every check and poll for this long (``app.cloud.snapshots``); 0 reads per item instead.
+    snapshot_ttl_seconds: float = Field(default=30.0, ge=0)
+    # The share of a subscription's ARM read budget the service may use (``app.cloud.budget``), and ARM's
+    # documented bucket (250 reads, refilled at 25 per second) it is a share of.
+    read_budget_share: float = Field(default=0.5, gt=0, le=1)
+    read_budget_burst: float = Field(default=250.0, gt=0)
+    read_budget_per_second: float = Field(default=25.0, gt=0)
 
 
 class JobSettings(BaseModel):
@@ -68,6 +76,9 @@ class JobSettings(BaseModel):
 
     poll_interval_seconds: float = 30.0
     min_poll_interval_seconds: float = 1.0
+    # An in-flight ASR job is looked at again after half its expected remaining time, within
+    # [poll_interval_seconds, max_poll_interval_seconds] (``app.job.eta.next_poll_seconds``).
+    max_poll_interval_seconds: float = Field(default=300.0, gt=0)
     lease_seconds: float = 120.0
     redispatch_after_seconds: float = 60.0
     deadline_hours: float = 48.0

@@ -53,6 +53,9 @@ class StackConfig:
                 "REPROTECT_AZURE__ENDPOINT": emulator_url,
                 "REPROTECT_AZURE__CACHE_TTL_SECONDS": "5",
                 "REPROTECT_JOB__POLL_INTERVAL_SECONDS": "1",
+                # The emulator's scaled clock ends jobs long before their real-time ETA: poll at least every 5 s.
+                "REPROTECT_JOB__MAX_POLL_INTERVAL_SECONDS": "5",
+                "REPROTECT_AZURE__SNAPSHOT_TTL_SECONDS": "2",
                 "REPROTECT_JOB__REDISPATCH_AFTER_SECONDS": "10",
                 "REPROTECT_JOB__LEASE_SECONDS": "30",
                 # The local emulator answers at once: a lost switch protection is presumed so sooner.

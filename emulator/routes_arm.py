@@ -9,6 +9,7 @@ from emulator import arm_resources as arm
 from emulator import lookup
 from emulator.builder import LOCATIONS
 from emulator.errors import ArmError, group_not_found, resource_not_found
+from emulator.paging import paged_render
 from emulator.router import Ctx, Reply, Router
 from emulator.routes_asr import page
 from emulator.routes_storage import settle
@@ -121,7 +122,7 @@ def _lister(resource_type: str, in_group: bool) -> Callable[[Ctx], Reply]:
             raise group_not_found(group)
         # Resources of a region under outage are left out (ARM cannot reach that region's provider).
         found = [r for r in world.of_type(resource_type, sub, group) if not world.region_down(r.location)]
-        return page([_render(ctx, r) for r in sorted(found, key=lambda r: r.id.lower())])
+        return paged_render(ctx, sorted(found, key=lambda r: r.id.lower()), lambda r: _render(ctx, r))
 
     return list_
 

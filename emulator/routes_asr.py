@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from emulator import lookup
 from emulator import views_asr as view
-from emulator.errors import asr_not_found, bad_request
+from emulator.errors import asr_not_found
+from emulator.paging import paged_render
 from emulator.router import Ctx, Reply, Router
 from emulator.views_item import item_json, recovery_points
 
@@ -134,28 +134,20 @@ def _items(ctx: Ctx) -> Reply:
     v = lookup.vault(ctx)
     f = lookup.container(ctx, v)
     world, clock = ctx.emulator.world, ctx.emulator.clock
-    return page([item_json(world, v, i, clock, ctx.now) for i in v.items.values() if i.fabric == f.name])
+    mine = [i for i in v.items.values() if i.fabric == f.name]
+    return paged_render(ctx, mine, lambda i: item_json(world, v, i, clock, ctx.now))
 
 
 def _all_items(ctx: Ctx) -> Reply:
-    """One page per fabric (the spec's skipToken: "FabricId" or "FabricId_CloudId"), ``nextLink`` naming the next.
+    """Pages of at most ``PAGE_SIZE`` items that never span two fabrics (the spec's skipToken is "FabricId" or
+    "FabricId_CloudId": pages are cut per fabric), ``nextLink`` naming the next.
 
     $filter (e.g. SourceFabricName eq '...') is accepted and ignored.
     """
     v = lookup.vault(ctx)
     world, clock = ctx.emulator.world, ctx.emulator.clock
-    fabrics = sorted({i.fabric.lower() for i in v.items.values()})
-    token = (ctx.query.get("skipToken") or "").lower()
-    if token and token not in fabrics:
-        raise bad_request(f"The skip token '{token}' is not valid for this list.")
-    current = token or (fabrics[0] if fabrics else "")
-    values = [item_json(world, v, i, clock, ctx.now) for i in v.items.values() if i.fabric.lower() == current]
-    later = fabrics[fabrics.index(current) + 1 :] if current else []
-    next_link = None
-    if later:
-        query = urlencode({"api-version": ctx.api_version, "skipToken": later[0]})
-        next_link = f"{ctx.base_url.rstrip('/')}{ctx.path}?{query}"
-    return Reply(200, {"value": values, "nextLink": next_link})
+    items = sorted(v.items.values(), key=lambda i: i.fabric.lower())
+    return paged_render(ctx, items, lambda i: item_json(world, v, i, clock, ctx.now), cut_at=lambda i: i.fabric.lower())
 
 
 def _item(ctx: Ctx) -> Reply:

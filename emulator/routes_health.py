@@ -15,6 +15,7 @@ from emulator import arm_resources as arm
 from emulator import lookup
 from emulator.clock import SimClock
 from emulator.errors import group_not_found, resource_not_found
+from emulator.paging import paged_render
 from emulator.router import Ctx, Reply, Router
 from emulator.state import Resource, World
 
@@ -87,8 +88,23 @@ def _current(ctx: Ctx) -> Reply:
     return Reply(200, availability_status(world, vm, ctx.emulator.clock))
 
 
+def _of_subscription(ctx: Ctx) -> Reply:
+    """``AvailabilityStatuses_ListBySubscriptionId``: the current status of every resource of the subscription
+    (here: its virtual machines), paged."""
+    world = ctx.emulator.world
+    sub = lookup.subscription(world, ctx.params["sub"])
+    vms = sorted(world.of_type(arm.VM, sub), key=lambda r: r.id.lower())
+    return paged_render(ctx, vms, lambda vm: availability_status(world, vm, ctx.emulator.clock))
+
+
 def register(router: Router) -> None:
-    """Add the Resource Health route (virtual machines)."""
+    """Add the Resource Health routes (virtual machines)."""
+    router.add(
+        "GET",
+        "/subscriptions/{sub}/providers/Microsoft.ResourceHealth/availabilityStatuses",
+        "ResourceHealth_AvailabilityStatuses_ListBySubscriptionId",
+        _of_subscription,
+    )
     router.add(
         "GET", G + f"/providers/{arm.VM}/{{name}}" + RH, "ResourceHealth_AvailabilityStatuses_GetByResource", _current
     )

@@ -1,28 +1,48 @@
-"""ASR jobs: list (with a forgiving ``$filter``), get, and the cancel / restart / resume actions."""
+"""ASR jobs: list (paged, with a forgiving ``$filter``), get, and the cancel / restart / resume actions."""
 
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import NoReturn
 
 from emulator import errors, lookup, lro
-from emulator.errors import asr_refusal
+from emulator.clock import SimClock
+from emulator.errors import asr_refusal, bad_request
+from emulator.paging import paged_render
 from emulator.router import Ctx, Reply, Router
-from emulator.routes_asr import V, page
+from emulator.routes_asr import V
 from emulator.state import Job, Operation, Vault
 from emulator.views_job import allowed_actions, job_id, job_json
 
 _CLAUSE = re.compile(r"(\w+)\s+eq\s+'([^']*)'", re.IGNORECASE)
 
 
-def _matches(job: Job, vault: Vault, clauses: list[tuple[str, str]]) -> bool:
+def _moment(value: str) -> datetime:
+    """A ``StartTime`` / ``EndTime`` value as PowerShell sends it (``DateTime.ToString("o")``, UTC)."""
+    trimmed = re.sub(r"(\.\d{6})\d+", r"\1", value.strip().replace("Z", "+00:00"))
+    try:
+        moment = datetime.fromisoformat(trimmed)
+    except ValueError as exc:
+        raise bad_request(f"The $filter time '{value}' is not a valid date and time.") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _matches(job: Job, clauses: list[tuple[str, str]], clock: SimClock) -> bool:
+    started = clock.at(job.start if job.start is not None else job.created)
     for field, value in clauses:
         field = field.lower()
         if field in ("jobstatus", "state") and job.state.lower() != value.lower():
             return False
         if field == "targetobjectname" and job.snapshot.vm_name.lower() != value.lower():
             return False
-        # Anything else (StartTime, EndTime, FabricId, AffectedObjectTypes, JobName...) is ignored.
+        # StartTime: jobs that started at or after it; EndTime: jobs that started before it (PowerShell's
+        # Get-AzRecoveryServicesAsrJob -StartTime / -EndTime).
+        if field == "starttime" and started < _moment(value):
+            return False
+        if field == "endtime" and started >= _moment(value):
+            return False
+        # Anything else (FabricId, AffectedObjectTypes, JobName...) is ignored.
     return True
 
 
@@ -31,7 +51,8 @@ def _jobs(ctx: Ctx) -> Reply:
     clauses = _CLAUSE.findall(ctx.query.get("$filter", ""))
     jobs = sorted(vault.jobs.values(), key=lambda j: j.created, reverse=True)
     clock = ctx.emulator.clock
-    return page([job_json(vault, j, clock) for j in jobs if _matches(j, vault, clauses)])
+    kept = [j for j in jobs if _matches(j, clauses, clock)]
+    return paged_render(ctx, kept, lambda j: job_json(vault, j, clock))
 
 
 def _job(ctx: Ctx) -> Reply:

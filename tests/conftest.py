@@ -106,9 +106,12 @@ def service_settings(database_url: str, emulator_url: str, broker_url: str | Non
     return Settings(
         database=DatabaseSettings(url=database_url),
         broker=BrokerSettings(url=broker_url or "memory://", sweep_interval_seconds=0.5),
-        azure=AzureSettings(endpoint=emulator_url, cache_ttl_seconds=0.5, request_timeout_seconds=10),
+        azure=AzureSettings(
+            endpoint=emulator_url, cache_ttl_seconds=0.5, snapshot_ttl_seconds=0.5, request_timeout_seconds=10
+        ),
         job=JobSettings(
             poll_interval_seconds=0.2,
+            max_poll_interval_seconds=0.2,  # the emulator's scaled clock runs jobs far sooner than their ETA
             min_poll_interval_seconds=0.05,
             lease_seconds=5,
             redispatch_after_seconds=2,

@@ -117,12 +117,7 @@ class FakeCloud:
 
     def list_items(self, vault: VaultRef) -> list[ReplicatedItem]:
         self.list_calls += 1
-        return [parse.item(copy.deepcopy(raw)) for raw in self.items]
-
-    def list_replicated_items(self, vault_id: str) -> list[ReplicatedItem]:
-        self.list_calls += 1
-        key = vault_id.lower().rstrip("/") + "/"
-        return [parse.item(copy.deepcopy(raw)) for raw in self.items if raw["id"].lower().startswith(key)]
+        return [parse.item(copy.deepcopy(raw)) for raw in self.items if raw["id"].lower().startswith(vault.key + "/")]
 
     def list_vault_ids(self, subscription_id: str) -> list[str]:
         marker = "/providers/microsoft.recoveryservices/vaults/"

@@ -10,6 +10,7 @@ as one of ``app.errors.CloudError``'s subclasses (``app.cloud.errors``).
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlparse
 
@@ -18,6 +19,7 @@ from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.storage.models import StorageAccountCheckNameAvailabilityParameters, StorageAccountCreateParameters
 
 from app.cloud import listing, parse
+from app.cloud.budget import ReadBudget
 from app.cloud.clients import ManagementClients, build_credential
 from app.cloud.errors import translated
 from app.cloud.ids import (
@@ -59,7 +61,14 @@ class AzureCloud:
 
     def __init__(self, settings: AzureSettings, *, retry_total: int = 0):
         self._settings = settings
-        self.clients = ManagementClients(settings, build_credential(settings), retry_total=retry_total)
+        budget = ReadBudget(
+            share=settings.read_budget_share,
+            burst=settings.read_budget_burst,
+            per_second=settings.read_budget_per_second,
+        )
+        self.clients = ManagementClients(
+            settings, build_credential(settings), retry_total=retry_total, read_budget=budget
+        )
 
     def client(self, subscription_id: str) -> SiteRecoveryManagementClient:
         """The Site Recovery client for one subscription."""
@@ -157,9 +166,6 @@ class AzureCloud:
         ops = self.client(vault.subscription_id).replication_jobs
         with translated():
             ops.begin_restart(vault.resource_group, vault.name, job_name, polling=False)
-
-    def list_replicated_items(self, vault_id: str) -> list[ReplicatedItem]:
-        return listing.list_replicated_items(self.clients, vault_id)
 
     def list_vault_ids(self, subscription_id: str) -> list[str]:
         return listing.list_vault_ids(self.clients, subscription_id)
@@ -259,6 +265,38 @@ class AzureCloud:
         found = self._or_none(lambda: statuses.get_by_resource(arm_id.lstrip("/")))
         return None if found is None else parse.availability_status(found, arm_id)
 
+    # -- Whole lists for fleet-scale reads (``app.cloud.snapshots``): one paged call each -------------
+
+    def list_vault_items_for_checks(self, vault: VaultRef) -> list[ReplicatedItem]:
+        """Every replicated item of the vault, every page (the SDK follows ``nextLink``)."""
+        return self.list_items(vault)
+
+    def list_subscription_vms(self, subscription_id: str) -> list[VirtualMachine]:
+        """Every virtual machine of a subscription (``VirtualMachines_ListAll``), every page."""
+        return self.list_vms(subscription_id)
+
+    def list_subscription_availability(self, subscription_id: str) -> dict[str, AvailabilityStatus]:
+        """Resource Health's current status of every resource of the subscription, by lowercase resource id."""
+        statuses = self.clients.resource_health(subscription_id).availability_statuses
+        found: dict[str, AvailabilityStatus] = {}
+        with translated():
+            for model in statuses.list_by_subscription_id():
+                raw = _json(model)
+                resource_id = _resource_of_status(str(raw.get("id") or ""))
+                if resource_id:
+                    found[resource_id.lower()] = parse.availability_status(raw, resource_id)
+        return found
+
+    def list_vault_jobs_started_since(self, vault: VaultRef, since: datetime) -> list[AsrJob]:
+        """The vault's ASR jobs started at or after ``since``: ``$filter=StartTime eq '<ISO 8601 UTC>'`` as
+        PowerShell's ``Get-AzRecoveryServicesAsrJob -StartTime`` sends it; every page."""
+        ops = self.client(vault.subscription_id).replication_jobs
+        moment = since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+        with translated():
+            models = ops.list(vault.resource_group, vault.name, filter=f"StartTime eq '{moment}'")
+            jobs = [parse.job(model.as_dict()) for model in models]
+        return sorted(jobs, key=lambda j: j.start_time or "", reverse=True)
+
     @staticmethod
     def _or_none(read: Any) -> dict[str, Any] | None:
         """The resource's JSON, or None when Azure answers 404."""
@@ -267,6 +305,13 @@ class AzureCloud:
                 return _json(read())
             except ResourceNotFoundError:
                 return None
+
+
+def _resource_of_status(status_id: str) -> str:
+    """The resource an availability status belongs to (its id before ``/providers/Microsoft.ResourceHealth``)."""
+    marker = "/providers/microsoft.resourcehealth/"
+    at = status_id.lower().find(marker)
+    return status_id[:at] if at > 0 else ""
 
 
 def _json(model: Any) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from app.cloud.ids import ItemRef, VaultRef, is_resource_group_id
 from app.cloud.types import (
@@ -23,6 +24,7 @@ from app.cloud.types import (
     Disk,
     DiskEncryptionSet,
     Fabric,
+    FleetReads,
     NameAvailability,
     NetworkMapping,
     ReplicatedItem,
@@ -34,14 +36,26 @@ from app.cloud.types import (
     pick_item,
 )
 
+if TYPE_CHECKING:
+    from app.cloud.snapshots import Snapshots
+
 T = TypeVar("T")
 
 
 class CachedCloud:
     """Memoises vault-level reads of ``inner`` for ``ttl_seconds``."""
 
-    def __init__(self, inner: Cloud, *, ttl_seconds: float = 30.0, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        inner: Cloud,
+        *,
+        ttl_seconds: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+        snapshots: Snapshots | None = None,
+    ):
         self.inner = inner
+        # The shared list snapshots ``app.cloud.snapshots.listing`` answers checks and polls from (None: off).
+        self.snapshots = snapshots
         self._ttl = ttl_seconds
         self._clock = clock
         self._entries: dict[tuple[str, ...], tuple[float, Any]] = {}
@@ -144,11 +158,31 @@ class CachedCloud:
         return self.inner.list_jobs(vault)
 
     # The inventory (app.fleet) keeps its own snapshot of these lists: passed through unremembered.
-    def list_replicated_items(self, vault_id: str) -> list[ReplicatedItem]:
-        return self.inner.list_replicated_items(vault_id)
-
     def list_vault_ids(self, subscription_id: str) -> list[str]:
         return self.inner.list_vault_ids(subscription_id)
+
+    # -- whole lists (``app.cloud.types.FleetReads``): never remembered here, ``app.cloud.snapshots`` does --
+
+    def list_vault_items_for_checks(self, vault: VaultRef) -> list[ReplicatedItem]:
+        """Every replicated item of the vault (one paged list)."""
+        return self._fleet().list_vault_items_for_checks(vault)
+
+    def list_subscription_vms(self, subscription_id: str) -> list[VirtualMachine]:
+        """Every VM of the subscription (one paged list)."""
+        return self._fleet().list_subscription_vms(subscription_id)
+
+    def list_subscription_availability(self, subscription_id: str) -> dict[str, AvailabilityStatus]:
+        """Resource Health's status of every resource of the subscription (one paged list)."""
+        return self._fleet().list_subscription_availability(subscription_id)
+
+    def list_vault_jobs_started_since(self, vault: VaultRef, since: datetime) -> list[AsrJob]:
+        """The vault's ASR jobs started since ``since`` (one paged, filtered list)."""
+        return self._fleet().list_vault_jobs_started_since(vault, since)
+
+    def _fleet(self) -> FleetReads:
+        if not isinstance(self.inner, FleetReads):
+            raise TypeError("the wrapped cloud has no whole-list reads")
+        return self.inner
 
     def close(self) -> None:
         """Close the wrapped cloud, if it holds connections."""

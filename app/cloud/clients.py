@@ -24,6 +24,7 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.resourcehealth import ResourceHealthMgmtClient
 from azure.mgmt.storage import StorageManagementClient
 
+from app.cloud.budget import ReadBudget, ReadBudgetPolicy
 from app.settings import AzureCloudName, AzureMode, AzureSettings
 
 _CLOUDS = {
@@ -94,8 +95,11 @@ class ManagementClients:
         *,
         retry_total: int = 0,
         transport: HttpTransport | None = None,  # type: ignore[type-arg]
+        read_budget: ReadBudget | None = None,
     ):
         self._settings = settings
+        # Every client's GETs keep to this share of the subscription's ARM read budget (None: unpaced).
+        self.read_budget = read_budget
         self._transport = transport
         self._credential = credential
         self._retry_total = retry_total
@@ -140,6 +144,8 @@ class ManagementClients:
         }
         if self._transport is not None:
             options["transport"] = self._transport
+        if self.read_budget is not None:
+            options["custom_hook_policy"] = ReadBudgetPolicy(self.read_budget)
         if settings.mode == AzureMode.EMULATOR:
             options["base_url"] = arm_endpoint(settings)
             # The default policy refuses plain http; the emulator is local, so allow it there only.

@@ -6,7 +6,8 @@ Everything crossing the interface is typed: no ARM JSON leaves ``app.cloud``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from app.cloud.ids import ItemRef, VaultRef
 
@@ -354,8 +355,24 @@ class Cloud(Protocol):
     def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
         """The vault's ASR jobs, newest first."""
 
-    def list_replicated_items(self, vault_id: str) -> list[ReplicatedItem]:
-        """Every replicated item of the vault (by ARM id), in one paged list call."""
-
     def list_vault_ids(self, subscription_id: str) -> list[str]:
         """The ARM ids of the Recovery Services vaults in a subscription."""
+
+
+@runtime_checkable
+class FleetReads(Protocol):
+    """Whole-list reads (one paged call each) that let a fleet's checks and polls share Azure's answers."""
+
+    def list_vault_items_for_checks(self, vault: VaultRef) -> list[ReplicatedItem]:
+        """Every replicated item of the vault (``ReplicationProtectedItems_List``, all pages)."""
+
+    def list_subscription_vms(self, subscription_id: str) -> list[VirtualMachine]:
+        """Every virtual machine of a subscription (``VirtualMachines_ListAll``, all pages)."""
+
+    def list_subscription_availability(self, subscription_id: str) -> dict[str, AvailabilityStatus]:
+        """Resource Health's current status of every resource of a subscription, by lowercase resource id
+        (``AvailabilityStatuses_ListBySubscriptionId``, all pages)."""
+
+    def list_vault_jobs_started_since(self, vault: VaultRef, since: datetime) -> list[AsrJob]:
+        """The vault's ASR jobs that started at or after ``since`` (``ReplicationJobs_List`` with
+        ``$filter=StartTime eq '…'``, all pages)."""

@@ -126,7 +126,7 @@ class Inventory:
     def _read(self, vault_id: str, slot: _Slot) -> VaultSnapshot:
         checked = self._clock()
         try:
-            items = tuple(self._cloud().list_replicated_items(vault_id))
+            items = tuple(self._cloud().list_items(parse_vault_id(vault_id)))
         except CloudError as exc:
             old = slot.snapshot
             problem = Unreadable(

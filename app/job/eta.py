@@ -65,3 +65,12 @@ def eta_from_progress(*, percent: int, watching_since: datetime, now: datetime) 
 def eta_from_estimate(*, started_at: datetime, estimated_seconds: float, now: datetime) -> datetime:
     """The up-front estimate as a point in time, never in the past while work goes on."""
     return max(started_at + timedelta(seconds=estimated_seconds), now)
+
+
+def next_poll_seconds(*, eta_at: datetime | None, now: datetime, floor: float, ceiling: float) -> float:
+    """When to look at an in-flight job again: half its expected remaining time (the docs' estimate, then the
+    observed rate), within ``[floor, ceiling]``; ``floor`` when nothing is expected."""
+    if eta_at is None:
+        return floor
+    remaining = (eta_at - now).total_seconds()
+    return min(max(floor, ceiling), max(floor, remaining / 2))

@@ -22,7 +22,7 @@ from app.cloud.types import Cloud
 from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransient
 from app.job import history
 from app.job.cache_accounts import ClaimStore
-from app.job.eta import eta_from_estimate, eta_from_progress
+from app.job.eta import eta_from_estimate, eta_from_progress, next_poll_seconds
 from app.job.models import Job
 from app.job.states import ACTIVE_STATES, JobState, is_terminal
 from app.job.steps import JobView, Learned, SendGuard, StepResult, deadline_failure, run_step
@@ -209,10 +209,27 @@ def _apply(session: Session, job: Job, outcome: Outcome, *, settings: JobSetting
     if is_terminal(job.job_state):
         return None
     wait = max(0.0, delay if delay is not None else settings.poll_interval_seconds)
+    if _plain_poll(job, outcome, settings):  # an in-flight job: look again as its expected end comes closer
+        wait = next_poll_seconds(
+            eta_at=job.eta_at, now=now, floor=settings.poll_interval_seconds, ceiling=settings.max_poll_interval_seconds
+        )
     if 0 < wait < settings.min_poll_interval_seconds and not outcome.transient:
         wait = settings.min_poll_interval_seconds
     job.next_due_at = now + timedelta(seconds=wait)
     return wait
+
+
+def _plain_poll(job: Job, outcome: Outcome, settings: JobSettings) -> bool:
+    """A routine look at a job whose ASR job or resync is running (no backoff, no sooner look asked for)."""
+    result = outcome.result
+    return (
+        job.job_state in (JobState.REPROTECTING, JobState.SYNCING)
+        and result.poll
+        and result.to_state is None
+        and result.look_again_within is None
+        and not outcome.transient
+        and outcome.delay == settings.poll_interval_seconds
+    )
 
 
 def _remember(job: Job, learned: Learned) -> None:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.cloud.ids import ItemRef, VaultRef, name_of, parse_item_id, parse_vault_id, same_id
+from app.cloud.snapshots import listing
 from app.cloud.types import AsrJob, AsrTask, Cloud, DiskKeys, DiskReplication, ReplicatedItem, SwitchProtectionSpec
 from app.errors import CloudPermanent, CloudThrottled
 from app.job.cache_accounts import LOOK_AGAIN_SECONDS, ClaimStore, LocalClaims, ensure
@@ -122,7 +123,9 @@ def target_of(job: JobView) -> VmTarget:
 def _validate(cloud: Cloud, job: JobView) -> StepResult:
     try:
         if job.plan_age_seconds is not None and job.plan_age_seconds < FRESH_PLAN_SECONDS:
-            recheck(cloud, target_of(job))
+            # The light re-check reads the shared lists (the item is read itself just before sending); a stale
+            # plan is resolved again against Azure itself, as a new request would be checked.
+            recheck(listing(cloud), target_of(job))
             return StepResult(
                 to_state=JobState.SUBMITTING, reason="item state and target region re-checked", poll=False
             )
@@ -420,7 +423,8 @@ def _watch_asr_job(cloud: Cloud, job: JobView, settle_seconds: float) -> StepRes
     if not job.asr_job_name:  # the item had already moved when we adopted it: nothing left to watch
         return StepResult(to_state=JobState.SYNCING, reason="ASR job already finished", poll=False)
     vault = parse_vault_id(job.vault_id)
-    asr_job = cloud.get_job(vault, job.asr_job_name)
+    # The vault's recent ASR jobs, one paged list shared by every job of the vault (read per job if absent).
+    asr_job = listing(cloud).get_job(vault, job.asr_job_name)
     if asr_job is None:
         return _failure("asr_job_not_found", f"Azure no longer knows the ASR job {job.asr_job_name}.")
     mirrored = _mirror(asr_job)
@@ -514,10 +518,14 @@ def asr_error_of(asr_job: AsrJob) -> tuple[str, str]:
 
 
 def _watch_resync(cloud: Cloud, job: JobView) -> StepResult:
-    item_id = job.new_item_id
-    item = cloud.get_item(parse_item_id(item_id)) if item_id else None
-    if item is None:
-        item = cloud.find_item(parse_vault_id(job.vault_id), _item_name(job))
+    lists = listing(cloud)
+    if lists is not cloud:  # the vault's items, one paged list shared by every job; the item by its own name
+        item = lists.find_item(parse_vault_id(job.vault_id), _item_name(job))
+    else:
+        item_id = job.new_item_id
+        item = cloud.get_item(parse_item_id(item_id)) if item_id else None
+        if item is None:
+            item = cloud.find_item(parse_vault_id(job.vault_id), _item_name(job))
     if item is None:
         return StepResult(reason="the reprotected item is not visible yet")
     learned = Learned(new_item_id=item.ref.id, resync_percent=item.monitoring_percent)

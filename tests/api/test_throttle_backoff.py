@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.api.worker_support import ARM_DEFAULT_THROTTLE, accept, make_due, row, step, switch_calls, throttle
@@ -35,6 +37,7 @@ def test_a_throttled_step_is_due_again_no_earlier_than_retry_after_and_the_job_g
     before = row(container, job_id)
     throttle(emulator, **{bucket: EMPTY_BUCKET})
     throttled_before = emulator.get("/_emulator/stats").json()["throttled"]
+    time.sleep(container.settings.azure.snapshot_ttl_seconds)  # the shared list snapshots must be read again
 
     make_due(container, job_id)
     done = step(container, job_id)

@@ -23,13 +23,13 @@ class SlowCloud(FakeCloud):
         self.calls = 0
         self.lock = threading.Lock()
 
-    def list_replicated_items(self, vault_id: str):  # type: ignore[no-untyped-def]
+    def list_items(self, vault):  # type: ignore[no-untyped-def]
         with self.lock:
             self.calls += 1
         time.sleep(0.05)
         if self.fail:
             raise CloudTransient("ARM answered 503", status=503)
-        return super().list_replicated_items(vault_id)
+        return super().list_items(vault)
 
 
 def test_callers_asking_at_once_share_one_list_call():

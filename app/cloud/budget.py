@@ -1,0 +1,139 @@
+"""The read-budget governor: the service never uses more than a share of a subscription's ARM read budget.
+
+ARM gives each principal a bucket of reads per subscription (250, refilled at 25 per second: "Understand how
+Azure Resource Manager throttles requests") and says how many are left in every answer's
+``x-ms-ratelimit-remaining-subscription-reads`` header. Every other tool of the same identity and
+subscription draws on the same bucket, so the service keeps to ``share`` of it (default 50 %):
+
+1. its own pace: a local bucket of ``share`` times the burst, refilled at ``share`` times the rate, per subscription;
+2. Azure's word: when the last header (plus what refilled since, minus what we sent since) says fewer than
+   ``(1 - share)`` of the bucket are left, reads wait until that reserve is back — whoever spent it. The
+   bucket's size is taken as the most the header ever said was left (at most ``burst``), halved whenever
+   the header is still below the reserve after a wait that should have refilled it (a smaller bucket, or
+   others spending it: the service slows down but never stops).
+
+A GET waits before it leaves (``ReadBudgetPolicy``, in every SDK client's pipeline); writes are not held.
+The local bucket is per process: several processes each keep to the share, and the header keeps their sum
+from eating the reserve.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from azure.core.pipeline.policies import CustomHookPolicy
+
+REMAINING_READS = "x-ms-ratelimit-remaining-subscription-reads"
+_NUDGE = 1e-3  # seconds added to every wait, so rounding never leaves a wait too short to matter
+_SUBSCRIPTION = re.compile(r"/subscriptions/([^/?]+)", re.IGNORECASE)
+
+
+@dataclass
+class _Account:
+    tokens: float
+    stamp: float
+    remaining: float | None = None  # Azure's last word
+    said_at: float = 0.0
+    sent_since: int = 0
+    largest: float = 0.0  # the most Azure ever said was left: the bucket's size as seen (never above ``burst``)
+    held: bool = False  # the last read waited for the reserve to come back
+
+
+@dataclass
+class ReadBudget:
+    """Per-subscription pacing of reads (see the module docstring)."""
+
+    share: float = 0.5
+    burst: float = 250.0
+    per_second: float = 25.0
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    reads: int = 0
+    waited_seconds: float = 0.0
+    _accounts: dict[str, _Account] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def acquire(self, subscription: str) -> float:
+        """Wait until a read of ``subscription`` fits the budget, take it; the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                wait = self._try(subscription.lower(), reserve_held=waited)
+                if wait <= 0:
+                    self.reads += 1
+                    self.waited_seconds += waited
+                    return waited
+            self.sleep(wait)
+            waited += wait
+
+    def observe(self, subscription: str, remaining: str | None) -> None:
+        """Note what Azure said is left of the subscription's reads."""
+        if remaining is None or not remaining.strip().isdigit():
+            return
+        with self._lock:
+            account = self._account(subscription.lower())
+            said = float(remaining)
+            if account.held and said < (1.0 - self.share) * account.largest:
+                # We waited as long as a bucket of that size needs, and it is still low: smaller than we thought
+                # (or others keep spending it). Halve our idea of it rather than wait for ever.
+                account.largest = max(said, account.largest / 2)
+            account.held = False
+            account.remaining = said
+            account.largest = min(self.burst, max(account.largest, said))
+            account.said_at = self.clock()
+            account.sent_since = 0
+
+    def _account(self, key: str) -> _Account:
+        if key not in self._accounts:
+            self._accounts[key] = _Account(tokens=self.share * self.burst, stamp=self.clock())
+        return self._accounts[key]
+
+    def _try(self, key: str, *, reserve_held: float = 0.0) -> float:
+        """0 and a token taken, or the seconds to wait. The reserve never holds one read longer than a full
+        bucket takes to refill: past that, Azure's own 429 is the judge (the header may be stale or odd)."""
+        now = self.clock()
+        account = self._account(key)
+        own_rate = self.share * self.per_second
+        account.tokens = min(self.share * self.burst, account.tokens + (now - account.stamp) * own_rate)
+        account.stamp = now
+        if account.tokens < 1.0:
+            return (1.0 - account.tokens) / own_rate + _NUDGE
+        if account.remaining is not None and account.largest >= 1.0 and reserve_held < self.burst / self.per_second:
+            size = account.largest
+            left = min(size, account.remaining + (now - account.said_at) * self.per_second) - account.sent_since
+            reserve = (1.0 - self.share) * size
+            if left - 1.0 < reserve:
+                account.held = True
+                return (reserve - left + 1.0) / self.per_second + _NUDGE
+        account.tokens -= 1.0
+        account.sent_since += 1
+        return 0.0
+
+
+class ReadBudgetPolicy(CustomHookPolicy):  # type: ignore[type-arg]
+    """The SDK pipeline's custom-hook policy, which also holds each GET to the ``ReadBudget`` and feeds it
+    Azure's remaining-reads header (per-call ``raw_request_hook`` / ``raw_response_hook`` still work)."""
+
+    def __init__(self, budget: ReadBudget, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.budget = budget
+
+    def on_request(self, request: Any) -> None:
+        http = request.http_request
+        if http.method.upper() == "GET":
+            found = _SUBSCRIPTION.search(http.url)
+            if found:
+                self.budget.acquire(found.group(1))
+        super().on_request(request)
+
+    def on_response(self, request: Any, response: Any) -> None:
+        http = request.http_request
+        found = _SUBSCRIPTION.search(http.url)
+        if found and http.method.upper() == "GET":
+            self.budget.observe(found.group(1), response.http_response.headers.get(REMAINING_READS))
+        super().on_response(request, response)

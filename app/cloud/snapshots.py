@@ -1,0 +1,274 @@
+"""Fleet-scale reads: Azure read by the list, not by the VM, and shared by every check and poll.
+
+A vault's replicated items, a subscription's VMs and Resource Health statuses, and a vault's recent ASR jobs
+are each read with one paged call and kept for a few seconds (``snapshot_ttl_seconds``). However many
+threads ask at once, a list is loaded once (single flight: the others wait for that load). 2,000 VMs of one
+vault then cost a few dozen list pages instead of five reads each.
+
+What may be a few seconds old, and what is not:
+
+- A *positive* answer (the item, the VM, its health, its ASR job) may be up to one TTL old. The prerequisite
+  checks run again in the worker, and the one action that matters reads the item itself just before it is
+  sent (the worker's own ``get_item`` before switch protection, never answered from a list).
+  A VM deleted in the last few seconds before a request is therefore accepted and then refused by Azure
+  (the job fails with ASR's own error), instead of refused at intake: the same outcome as a VM deleted a
+  moment after intake, which no check can prevent.
+- A *negative* answer (no such item, VM or ASR job in the list, or an ASR job that failed or was cancelled)
+  is confirmed with a direct read before anything is refused or failed for it: refusals stay exact
+  (``vm_not_found``, ``source_vm_deleted``, ...) and a job restarted moments ago is seen running.
+
+Everything else goes to the wrapped ``Cloud`` unchanged.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from app.cloud.ids import ItemRef, VaultRef, parse_resource_id, subscription_of
+from app.cloud.types import (
+    AsrJob,
+    AvailabilityStatus,
+    Cloud,
+    ContainerMapping,
+    Disk,
+    DiskEncryptionSet,
+    Fabric,
+    FleetReads,
+    NameAvailability,
+    NetworkMapping,
+    ReplicatedItem,
+    Resource,
+    StorageAccount,
+    StorageAccountSpec,
+    SwitchProtectionSpec,
+    VirtualMachine,
+)
+
+T = TypeVar("T")
+# ASR jobs are listed from this long ago (rounded down to the hour, so every poll of a day shares a list).
+JOB_LOOKBACK = timedelta(hours=48)
+# A listed ASR job in one of these states is read again by itself before a job is failed or cancelled for it.
+_ENDED_BADLY = frozenset({"failed", "cancelled"})
+
+
+@dataclass
+class _Entry:
+    at: float
+    value: Any
+
+
+class Snapshots:
+    """Short-lived answers of list reads, each loaded once however many callers ask (per process)."""
+
+    def __init__(self, ttl_seconds: float, *, clock: Callable[[], float] = time.monotonic):
+        self.ttl = ttl_seconds
+        self._clock = clock
+        self._entries: dict[tuple[str, ...], _Entry] = {}
+        self._locks: dict[tuple[str, ...], threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.loads = 0  # how many list loads went to Azure (for tests and the benchmark)
+
+    def get(self, key: tuple[str, ...], load: Callable[[], T]) -> T:
+        """The value under ``key`` if younger than the TTL, else ``load()`` once for every waiting caller."""
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            entry = self._entries.get(key)
+            if entry is not None and self._clock() - entry.at < self.ttl:
+                value: T = entry.value
+                return value
+            value = load()
+            with self._guard:
+                self.loads += 1
+            self._entries[key] = _Entry(self._clock(), value)
+            return value
+
+
+@dataclass(frozen=True)
+class _ItemIndex:
+    """A vault's items, looked up by id and by name without scanning (2,000 VMs: 2,000 lookups per batch)."""
+
+    items: tuple[ReplicatedItem, ...]
+    by_id: dict[str, ReplicatedItem]
+    by_item_name: dict[str, ReplicatedItem]
+    by_vm_name: dict[str, list[ReplicatedItem]]
+
+    @classmethod
+    def of(cls, items: list[ReplicatedItem]) -> _ItemIndex:
+        by_item_name: dict[str, ReplicatedItem] = {}
+        by_vm_name: dict[str, list[ReplicatedItem]] = {}
+        for item in items:
+            by_item_name.setdefault(item.ref.name.lower(), item)
+            by_vm_name.setdefault(item.vm_name.lower(), []).append(item)
+        return cls(tuple(items), {i.ref.id.strip("/").lower(): i for i in items}, by_item_name, by_vm_name)
+
+    def named(self, name: str) -> ReplicatedItem | None:
+        """``pick_item``'s rule: by item name first, else by VM name when exactly one item has it."""
+        wanted = name.lower()
+        found = self.by_item_name.get(wanted)
+        if found is not None:
+            return found
+        by_vm = self.by_vm_name.get(wanted, [])
+        return by_vm[0] if len(by_vm) == 1 else None
+
+
+class SnapshotCloud:
+    """A ``Cloud`` whose per-item reads are answered from shared list snapshots (see the module docstring)."""
+
+    def __init__(
+        self,
+        inner: Cloud,
+        lists: FleetReads,
+        snapshots: Snapshots,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ):
+        self.inner = inner
+        self._lists = lists
+        self.snapshots = snapshots
+        self._now = now
+
+    # -- the lists -----------------------------------------------------------------------------------
+
+    def _items(self, vault: VaultRef) -> _ItemIndex:
+        def load() -> _ItemIndex:
+            return _ItemIndex.of(self._lists.list_vault_items_for_checks(vault))
+
+        return self.snapshots.get(("items", vault.key), load)
+
+    def _vms(self, subscription_id: str) -> dict[str, VirtualMachine]:
+        def load() -> dict[str, VirtualMachine]:
+            return {vm.id.lower(): vm for vm in self._lists.list_subscription_vms(subscription_id)}
+
+        return self.snapshots.get(("vms", subscription_id.lower()), load)
+
+    def _health(self, subscription_id: str) -> dict[str, AvailabilityStatus]:
+        key = ("health", subscription_id.lower())
+        return self.snapshots.get(key, lambda: self._lists.list_subscription_availability(subscription_id))
+
+    def _jobs(self, vault: VaultRef) -> dict[str, AsrJob]:
+        since = (self._now() - JOB_LOOKBACK).replace(minute=0, second=0, microsecond=0)
+
+        def load() -> dict[str, AsrJob]:
+            return {j.name.lower(): j for j in self._lists.list_vault_jobs_started_since(vault, since)}
+
+        return self.snapshots.get(("jobs", vault.key, since.isoformat()), load)
+
+    def prefetch(self, vaults: list[VaultRef]) -> None:
+        """Load the lists a batch of checks will ask for side by side (each list's pages follow one another):
+        the vaults' items, then the VMs and Resource Health of every subscription their VMs live in."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            indexes = list(pool.map(self._items, vaults))
+            subscriptions = {
+                subscription_of(vm_id).lower()
+                for index in indexes
+                for item in index.items
+                for vm_id in (item.source_vm_id, item.running_vm_id)
+                if vm_id
+            }
+            loads = [pool.submit(read, sub) for sub in sorted(subscriptions) for read in (self._vms, self._health)]
+            for load in loads:
+                load.result()
+
+    # -- per-item reads answered from the lists ------------------------------------------------------
+
+    def get_item(self, ref: ItemRef) -> ReplicatedItem | None:
+        found = self._items(ref.vault).by_id.get(ref.id.strip("/").lower())
+        return found if found is not None else self.inner.get_item(ref)  # absent: confirmed by Azure itself
+
+    def find_item(self, vault: VaultRef, vm_name: str) -> ReplicatedItem | None:
+        found = self._items(vault).named(vm_name)
+        return found if found is not None else self.inner.find_item(vault, vm_name)
+
+    def list_items(self, vault: VaultRef) -> list[ReplicatedItem]:
+        return list(self._items(vault).items)
+
+    def get_vm(self, arm_id: str) -> VirtualMachine | None:
+        found = self._vms(parse_resource_id(arm_id).subscription_id).get(arm_id.lower())
+        return found if found is not None else self.inner.get_vm(arm_id)
+
+    def list_vms(self, subscription_id: str) -> list[VirtualMachine]:
+        return list(self._vms(subscription_id).values())
+
+    def availability(self, arm_id: str) -> AvailabilityStatus | None:
+        found = self._health(subscription_of(arm_id)).get(arm_id.lower())
+        return found if found is not None else self.inner.availability(arm_id)
+
+    def get_job(self, vault: VaultRef, job_name: str) -> AsrJob | None:
+        found = self._jobs(vault).get(job_name.lower())
+        if found is None or found.state.lower() in _ENDED_BADLY:  # a Restart may have revived it since
+            return self.inner.get_job(vault, job_name)
+        return found
+
+    def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
+        return self.inner.list_jobs(vault)
+
+    # -- everything else: the wrapped cloud ----------------------------------------------------------
+
+    def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
+        return self.inner.get_fabric(vault, fabric)
+
+    def container_mappings(self, vault: VaultRef) -> list[ContainerMapping]:
+        return self.inner.container_mappings(vault)
+
+    def network_mappings(self, vault: VaultRef) -> list[NetworkMapping]:
+        return self.inner.network_mappings(vault)
+
+    def get_resource(self, arm_id: str) -> Resource | None:
+        return self.inner.get_resource(arm_id)
+
+    def list_vault_ids(self, subscription_id: str) -> list[str]:
+        return self.inner.list_vault_ids(subscription_id)
+
+    def get_disk(self, arm_id: str) -> Disk | None:
+        return self.inner.get_disk(arm_id)
+
+    def get_disk_encryption_set(self, arm_id: str) -> DiskEncryptionSet | None:
+        return self.inner.get_disk_encryption_set(arm_id)
+
+    def list_storage_accounts(self, resource_group_id: str) -> list[StorageAccount]:
+        return self.inner.list_storage_accounts(resource_group_id)
+
+    def get_storage_account(self, arm_id: str) -> StorageAccount | None:
+        return self.inner.get_storage_account(arm_id)
+
+    def check_storage_account_name(self, subscription_id: str, name: str) -> NameAvailability:
+        return self.inner.check_storage_account_name(subscription_id, name)
+
+    def create_storage_account(self, spec: StorageAccountSpec) -> StorageAccount | None:
+        return self.inner.create_storage_account(spec)
+
+    def switch_protection(self, spec: SwitchProtectionSpec) -> str:
+        return self.inner.switch_protection(spec)
+
+    def cancel_job(self, vault: VaultRef, job_name: str) -> None:
+        self.inner.cancel_job(vault, job_name)
+
+    def restart_job(self, vault: VaultRef, job_name: str) -> None:
+        self.inner.restart_job(vault, job_name)
+
+    def close(self) -> None:
+        """Close the wrapped cloud, if it holds connections."""
+        close = getattr(self.inner, "close", None)
+        if callable(close):
+            close()
+
+
+def listing(cloud: Cloud) -> Cloud:
+    """``cloud`` with its per-item reads answered from the shared list snapshots, when it offers them (a
+    ``FleetReads`` cloud carrying a ``snapshots`` store, as ``app.bootstrap`` builds it); else ``cloud``.
+
+    For checks and polls only: decisions that need the freshest state (switch protection, cancel) use
+    ``cloud`` itself."""
+    if isinstance(cloud, SnapshotCloud):
+        return cloud
+    store = getattr(cloud, "snapshots", None)
+    if isinstance(store, Snapshots) and isinstance(cloud, FleetReads):
+        return SnapshotCloud(cloud, cloud, store)
+    return cloud
