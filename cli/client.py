@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 TERMINAL = {"protected", "failed", "cancelled"}
 
@@ -157,18 +157,21 @@ def fetch_vms(
 
 
 def print_vms(console: Console, vms: list[dict[str, Any]]) -> None:
-    """The inventory as a table."""
-    table = Table("VM", "vault", "regions (now → other)", "Azure state", "reprotect status", "reason", "our job")
+    """The inventory as a table (the vault column only when the VMs span several vaults)."""
+    several = len({vm["vault_id"].lower() for vm in vms}) > 1
+    columns = ["VM", *(["vault"] if several else []), "runs in → other"]
+    folded = [Column("reprotect status", overflow="fold"), Column("Azure state", overflow="fold")]
+    table = Table(*columns, *folded, "our job")
     for vm in vms:
         job = vm.get("job") or {}
         progress = f" {job['progress_percent']}%" if job.get("progress_percent") is not None else ""
+        status = vm["reprotect_status"] + (f"\n{vm['reason_code']}" if vm.get("reason_code") else "")
         table.add_row(
             vm["vm_name"],
-            vm["vault_id"].rsplit("/", 1)[-1],
+            *([vm["vault_id"].rsplit("/", 1)[-1]] if several else []),
             f"{vm['source_region']} → {vm['target_region']}",
+            status,
             vm["protection_state"],
-            vm["reprotect_status"],
-            vm.get("reason_code") or "",
             f"{job['state']}{progress}" if job else "",
         )
     console.print(table)

@@ -1,4 +1,4 @@
-"""The guided demo: discover the demo fleet, show the plan and the refusals, reprotect, watch, summarise."""
+"""The guided demo: discover the demo fleet, show the plan and the refusals, reprotect, watch, show what is left."""
 
 from __future__ import annotations
 
@@ -43,5 +43,9 @@ def run_demo(stack: Stack, *, console: Console) -> bool:
         stack.api_url, str(request["request_id"]), console=console, headers=stack.auth_headers, alive=stack.check_alive
     )
     counts = {state: n for state, n in final["counts"].items() if n}
+    console.print("4. What is left in the fleet (GET /vms: Azure's replicated items joined with our jobs):")
+    vms, last = client.fetch_vms(stack.api_url, {"vault_id": vault["id"]}, headers=stack.auth_headers)
+    client.print_vms(console, vms)
+    client.print_unreadable(console, last)
     console.rule(f"[bold]Done[/]: {counts}; refused up front: {len(refused)}")
     return bool(counts.get("protected", 0) == len(ready))
