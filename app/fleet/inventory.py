@@ -75,9 +75,10 @@ def read_fleet(deps: Deps, *, principal: Principal, where: VmFilter) -> Fleet:
     if vaults and not readable:
         _refuse_unreadable([s.error for s in snapshots if s.error is not None])
     items = [item for s in readable for item in s.items or ()]
+    keys = [vm_key(i.ref.vault.id, i.ref.name) for i in items]
     with transaction(deps.sessions) as session:
-        jobs = latest_by_vm(session, sorted({i.ref.vault.id for i in items} | set(vaults)))
-    keyed = [(i, jobs.get(vm_key(i.ref.vault.id, i.ref.name))) for i in items]
+        jobs = latest_by_vm(session, keys)
+    keyed = [(i, jobs.get(key)) for i, key in zip(items, keys, strict=True)]
     verdicts = {i.ref.id: _verdict(i, job) for i, job in keyed}
     anywhere = replace(where, status=None)
     candidates = [(i, job) for i, job in keyed if _matches(_vm_out(i, job, verdicts[i.ref.id]), anywhere)]

@@ -1,16 +1,28 @@
-"""Our latest job per VM of the watched vaults: one query, whatever the fleet's size."""
+"""Our latest job per VM of the inventory: one indexed query per 900 VMs, whatever the jobs table holds.
+
+A VM's ``vm_key`` is its vault's case-folded ARM id plus its item's case-folded name (``app.job.intake``), so
+asking by the keys of the items Azure listed matches vault ids whatever their case, and reads only the jobs
+of those VMs, found through the index (a bitmap/index scan on Postgres, checked with EXPLAIN at 300,000
+jobs: no table scan, no other VM's rows), ranked newest first by a window that runs on SQLite and Postgres.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from app.job.models import Job
 from app.job.states import JobState
+
+# Keys per statement: below SQLite's historical 999-variable default, so one statement serves 900 VMs.
+KEYS_PER_QUERY = 900
+_COLUMNS = (Job.id, Job.request_id, Job.vm_key, Job.state, Job.resync_percent, Job.eta_at, Job.error_code)
+_NEWEST_FIRST = (Job.created_at.desc(), Job.id.desc())
 
 
 @dataclass(frozen=True)
@@ -26,35 +38,27 @@ class LatestJob:
     error_code: str | None
 
 
-def latest_by_vm(session: Session, vault_ids: list[str]) -> dict[str, LatestJob]:
-    """Our newest job for each VM (by ``vm_key``) of these vaults."""
-    if not vault_ids:
-        return {}
-    newest = func.row_number().over(partition_by=Job.vm_key, order_by=(Job.created_at.desc(), Job.id.desc()))
-    ranked = (
-        select(
-            Job.id,
-            Job.request_id,
-            Job.vm_key,
-            Job.state,
-            Job.resync_percent,
-            Job.eta_at,
-            Job.error_code,
-            newest.label("rank"),
-        )
-        .where(Job.vault_id.in_(sorted(set(vault_ids))))
-        .subquery()
-    )
-    rows = session.execute(select(ranked).where(ranked.c.rank == 1)).all()
-    return {
-        row.vm_key: LatestJob(
-            id=row.id,
-            request_id=row.request_id,
-            vm_key=row.vm_key,
-            state=JobState(row.state),
-            progress_percent=row.resync_percent,
-            eta=row.eta_at,
-            error_code=row.error_code,
-        )
-        for row in rows
-    }
+def latest_by_vm(session: Session, vm_keys: Iterable[str]) -> dict[str, LatestJob]:
+    """Our newest job for each of these VMs (by ``vm_key``, case-folded); VMs we never had a job for are absent."""
+    keys = sorted(set(vm_keys))
+    latest: dict[str, LatestJob] = {}
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = keys[start : start + KEYS_PER_QUERY]
+        for row in session.execute(_newest_of(chunk)):
+            latest[row.vm_key] = LatestJob(
+                id=row.id,
+                request_id=row.request_id,
+                vm_key=row.vm_key,
+                state=JobState(row.state),
+                progress_percent=row.resync_percent,
+                eta=row.eta_at,
+                error_code=row.error_code,
+            )
+    return latest
+
+
+def _newest_of(keys: list[str]) -> Select[tuple[object, ...]]:
+    """Rank each key's jobs, newest first, and keep the first."""
+    newest = func.row_number().over(partition_by=Job.vm_key, order_by=_NEWEST_FIRST).label("rank")
+    ranked = select(*_COLUMNS, newest).where(Job.vm_key.in_(keys)).subquery()
+    return select(*(ranked.c[c.key] for c in _COLUMNS)).where(ranked.c.rank == 1)

@@ -60,7 +60,7 @@ def source_vm_refusal(cloud: Cloud, item: ReplicatedItem) -> Verdict | None:
     """``not_eligible`` when the original VM was moved or deleted (the prerequisite checks' own rule, answered
     from the subscription's VM list, which ``Cloud`` reads once per subscription); None when it is there."""
     try:
-        prerequisites._check_source_vm(cloud, VmTarget(item_id=item.ref.id), item, None)
+        prerequisites.check_source_vm(cloud, VmTarget(item_id=item.ref.id), item, None)
     except prerequisites.VmCheckFailed as failed:
         return Verdict(ReprotectStatus.NOT_ELIGIBLE, failed.problem.code, failed.problem.message)
     return None
@@ -69,6 +69,6 @@ def source_vm_refusal(cloud: Cloud, item: ReplicatedItem) -> Verdict | None:
 def _refusal(item: ReplicatedItem) -> Verdict:
     """Needs reprotect unless the prerequisite checks' state rules refuse it (raised as ``VmCheckFailed``)."""
     target = VmTarget(item_id=item.ref.id)
-    prerequisites._check_state(target, item)  # the one state rule, shared with POST /reprotect
-    prerequisites._check_managed_disks(target, item)
+    prerequisites.check_state(target, item)  # the one state rule, shared with POST /reprotect
+    prerequisites.check_managed_disks(target, item)
     return Verdict(ReprotectStatus.NEEDS_REPROTECT)

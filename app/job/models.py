@@ -57,6 +57,8 @@ class Job(Base):
         Index("ix_jobs_item_lower_created", func.lower(text("item_id")), "created_at", "id"),
         Index("ix_jobs_subscription_lower_created", func.lower(text("subscription_id")), "created_at", "id"),
         Index("ix_jobs_error_code_created", "error_code", "created_at", "id"),
+        # The inventory (migration 0008): our latest job per VM, looked up by the VMs' keys.
+        Index("ix_jobs_vm_latest", "vm_key", "created_at", "id"),
         # The summaries: in-flight jobs are few, so they are counted live from this partial index.
         Index(
             "ix_jobs_active_summary",

@@ -60,10 +60,10 @@ def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Re
             "to use another network, change the vault's network mapping and reprotect again.",
         )
     item = _find_item(cloud, target)
-    _check_state(target, item)
-    _check_managed_disks(target, item)
+    check_state(target, item)
+    check_managed_disks(target, item)
     region = _check_target_region(cloud, target, item, patient=patient)
-    source_vm = _check_source_vm(cloud, target, item, region.source_vm)
+    source_vm = check_source_vm(cloud, target, item, region.source_vm)
     _check_running_vm(cloud, target, item)
     recovery_container_id, policy_id = _reverse_container_mapping(cloud, target, item)
     network_id = _reverse_network(cloud, target, item)
@@ -113,7 +113,7 @@ def recheck(cloud: Cloud, target: VmTarget) -> None:
     ARM reads per VM (the region's resources answered those reads moments ago).
     """
     item = _find_item(cloud, target)
-    _check_state(target, item)
+    check_state(target, item)
     _check_target_region(cloud, target, item, patient=True, read_resources=False)
 
 
@@ -139,7 +139,8 @@ def _find_item(cloud: Cloud, target: VmTarget) -> ReplicatedItem:
     return item
 
 
-def _check_state(target: VmTarget, item: ReplicatedItem) -> None:
+def check_state(target: VmTarget, item: ReplicatedItem) -> None:
+    """The item's state allows a reprotect (also the inventory's eligibility rule); else ``VmCheckFailed``."""
     state = item.protection_state.lower()
     if item.current_scenario.lower() != "none" or item.current_job_id:
         raise _fail(
@@ -178,7 +179,7 @@ def _check_state(target: VmTarget, item: ReplicatedItem) -> None:
         )
 
 
-def _check_managed_disks(target: VmTarget, item: ReplicatedItem) -> None:
+def check_managed_disks(target: VmTarget, item: ReplicatedItem) -> None:
     """Unmanaged (page-blob) disks were retired on 30 September 2025: such a VM cannot run, so it is refused."""
     if item.unmanaged_disk_count:
         raise _fail(
@@ -199,7 +200,7 @@ def _check_target_region(
         raise _fail(target, refused.code, refused.message, refused.details()) from None
 
 
-def _check_source_vm(
+def check_source_vm(
     cloud: Cloud, target: VmTarget, item: ReplicatedItem, vm: VirtualMachine | None
 ) -> VirtualMachine | None:
     """The original VM (read by the target region's check): gone or moved is refused."""

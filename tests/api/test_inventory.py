@@ -259,3 +259,16 @@ def test_our_jobs_show_on_their_vms_until_they_end_protected_or_failed(database_
 def _item_lists(url: str) -> int:
     """How many ReplicationProtectedItems_List pages the emulator has answered."""
     return int(httpx.get(f"{url}/_emulator/stats").json()["calls"].get("ReplicationProtectedItems_List", 0))
+
+
+def test_a_job_asked_with_the_vault_id_in_another_case_shows_on_its_vm(api):
+    """ARM ids are case-insensitive: the VM's job is found whatever case the caller wrote its vault in."""
+    [vm] = api.get("/vms", params={"vault_id": WEST_VAULT, "name_prefix": "west-04"}).json()["items"]
+    assert vm["job"] is None
+    shouted = vm["item_id"].replace("/vaults/west-vault/", "/vaults/WEST-VAULT/")
+    assert shouted != vm["item_id"]
+    accepted = api.post("/reprotect", json={"vms": [{"item_id": shouted}]})
+    assert accepted.status_code == 202, accepted.text
+    [job] = api.get("/jobs").json()["items"]
+    [seen] = api.get("/vms", params={"vault_id": WEST_VAULT, "name_prefix": "west-04"}).json()["items"]
+    assert (seen["reprotect_status"], seen["job"]["id"]) == ("in_progress", job["id"])

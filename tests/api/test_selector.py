@@ -3,7 +3,10 @@ inventory, splits into requests of 100, reports refusals per VM, and its dry run
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,7 +15,9 @@ from sqlalchemy import func, select
 from app.api.app import create_app
 from app.bootstrap import Container
 from app.db import transaction
+from app.job import service as jobs
 from app.job.models import Job
+from app.job.states import ACTIVE_STATES
 from app.settings import FleetSettings
 from tests.api.conftest import make_key
 from tests.api.test_inventory import SUBSCRIPTIONS, WEST_VAULT, boxed, fleet_url  # noqa: F401 - the fixture
@@ -63,8 +68,39 @@ def test_a_selector_of_250_vms_becomes_three_requests_of_at_most_100(api, box):
     with transaction(box.sessions) as session:
         per_request = dict(session.execute(select(Job.request_id, func.count()).group_by(Job.request_id)).all())
     assert {str(k): v for k, v in per_request.items()} == {r["request_id"]: r["vm_count"] for r in body["requests"]}
-    # Driving 250 jobs to protected costs 15-50 s on a shared CI machine: the west vault's selector test
-    # (tests/api/test_inventory.py) drives its requests to protected and failed instead.
+    # The issue's proof is that the requests' jobs reach protected. All 250 took 30 s (measured; sequential advances
+    # through the SDK and the emulator, on SQLite and again on Postgres): far over the suite's budget. So the
+    # first three jobs of each request are driven to protected; the rest, untouched, are still in flight.
+    sample = {job["id"]: created["request_id"] for created in body["requests"] for job in _jobs_of(api, created)[:3]}
+    _drive_only(box, {uuid.UUID(job_id) for job_id in sample})
+    for job_id, request_id in sample.items():
+        job = api.get(f"/jobs/{job_id}").json()
+        assert (job["state"], job["request_id"]) == ("protected", request_id)
+    for created in body["requests"]:
+        counts = api.get(created["href"]).json()["counts"]
+        assert counts["protected"] == 3
+        assert sum(counts[s.value] for s in ACTIVE_STATES) == created["vm_count"] - 3
+
+
+def _jobs_of(api: TestClient, created: dict[str, Any]) -> list[dict[str, Any]]:
+    """The jobs of one created request, as its own page lists them."""
+    request = api.get(created["href"]).json()
+    assert request["vm_count"] == created["vm_count"] == len(request["jobs"])
+    return list(request["jobs"])
+
+
+def _drive_only(box: Container, ids: set[uuid.UUID], timeout: float = 60.0) -> None:
+    """Run the worker's ``advance`` (what the Celery task calls) on these jobs only, until none is active."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for job_id in sorted(ids):
+            jobs.advance(box, job_id=job_id, worker="test-worker")
+        with transaction(box.sessions) as session:
+            states = set(session.scalars(select(Job.state).where(Job.id.in_(ids))))
+        if not states & {s.value for s in ACTIVE_STATES}:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"sampled jobs still active after {timeout}s")
 
 
 def test_refused_vms_are_reported_and_the_rest_of_their_batch_is_submitted(api):
