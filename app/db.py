@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event, exc
+from sqlalchemy import DateTime, Engine, MetaData, QueuePool, TypeDecorator, create_engine, event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -87,6 +87,26 @@ def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine
 
 
 PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def build_read_engine(engine: Engine) -> Engine:
+    """A second pool on ``engine``'s Postgres database for statements needing no transaction: its
+    connections stay in autocommit (no isolation level set and reset around every checkout, no rollback
+    on return), disposed with ``engine``. Other databases: ``engine`` itself."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 5
+    reader = create_engine(
+        engine.url,
+        hide_parameters=True,
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+        pool_size=size,
+        max_overflow=size,
+    )
+    _ping_when_idle(reader)
+    event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
+    return reader
 
 
 def _ping_when_idle(engine: Engine) -> None:

@@ -6,16 +6,19 @@ checked first), plain columns instead of ORM objects, and the body serialised on
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.principal import Principal
+from app.db import build_read_engine
 from app.errors import NotFound
 from app.job import present, statements
 from app.job.models import Job, JobTransition
@@ -37,13 +40,29 @@ _WITH_HISTORY = (
 )
 
 
+_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_READERS_LOCK = threading.Lock()
+
+
 @contextmanager
 def reading(sessions: sessionmaker[Session]) -> Iterator[Connection]:
     """A pooled connection in autocommit for reads that need no transaction: no ``BEGIN``/``ROLLBACK``
-    round trips and no ORM session, only the statement."""
-    engine = sessions.kw["bind"]
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        yield connection
+    round trips and no ORM session, only the statement. On Postgres from a pool of its own whose
+    connections stay in autocommit (``app.db.build_read_engine``: ~20 us less per read than switching a
+    shared connection's isolation level there and back)."""
+    engine: Engine = sessions.kw["bind"]
+    reader = _READERS.get(engine)
+    if reader is None:
+        with _READERS_LOCK:
+            reader = _READERS.get(engine)
+            if reader is None:
+                reader = _READERS[engine] = build_read_engine(engine)
+    if reader is engine:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+    else:
+        with reader.connect() as connection:
+            yield connection
 
 
 @dataclass(frozen=True)
