@@ -23,15 +23,18 @@ from app.errors import NotFound
 from app.job import present, statements
 from app.job.models import Job, JobTransition
 from app.job.queries import JobFilter
+from app.job.statements import read_column
 from app.job.states import JobState, is_terminal
 from app.pagination import encode_cursor
 
-_FULL = [getattr(Job, name) for name in present.FULL_COLUMNS]
-_TRANSITION = [getattr(JobTransition, name).label(f"t_{name}") for name in present.TRANSITION_COLUMNS]
+_FULL = [read_column(Job, name) for name in present.FULL_COLUMNS]
+_TRANSITION = [read_column(JobTransition, name, f"t_{name}") for name in present.TRANSITION_COLUMNS]
 View = Literal["compact", "full"]
 # Built once: executing the very statement object that was compiled spares SQLAlchemy from matching a new
 # statement's columns to the cached compilation's on every call (most of a small query's Python cost).
-_HEAD = select(Job.vault_id, Job.state, Job.version, Job.updated_at).where(Job.id == bindparam("job_id"))
+_HEAD = select(Job.vault_id, Job.state, Job.version, read_column(Job, "updated_at")).where(
+    Job.id == bindparam("job_id")
+)
 _WITH_HISTORY = (
     select(*_FULL, Job.version, *_TRANSITION)
     .outerjoin(JobTransition, JobTransition.job_id == Job.id)
