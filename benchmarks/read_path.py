@@ -193,6 +193,7 @@ def seed(pg_url: str, db: str, jobs: int, vaults: int, reuse: bool) -> float:
                 row = bench.execute("SELECT count(*) FROM jobs").fetchone()
             if row and row[0] == jobs:
                 print(f"reusing {db}: {jobs:,} jobs")
+                _refresh_indexes(f"{admin}/{db}")
                 return 0.0
         conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{db}"')
@@ -223,6 +224,27 @@ def seed(pg_url: str, db: str, jobs: int, vaults: int, reuse: bool) -> float:
         )
         conn.execute("VACUUM ANALYZE")
     return time.monotonic() - started
+
+
+# Indexes migration 0007 redefined after a database may have been seeded (text_pattern_ops for the scopes).
+_REDEFINED = {
+    "ix_jobs_vault_lower_created": "CREATE INDEX ix_jobs_vault_lower_created ON jobs "
+    "(lower(vault_id) text_pattern_ops, created_at, id)",
+    "ix_jobs_failed_codes": "CREATE INDEX ix_jobs_failed_codes ON jobs "
+    "(lower(vault_id) text_pattern_ops, error_code, vault_id, subscription_id) WHERE state = 'failed'",
+}
+
+
+def _refresh_indexes(url: str) -> None:
+    """Rebuild, in a reused database, the indexes whose definition migration 0007 changed since."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        for name, definition in _REDEFINED.items():
+            row = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", (name,)).fetchone()
+            if row and "text_pattern_ops" not in row[0]:
+                print(f"  rebuilding {name} as migration 0007 now defines it")
+                conn.execute(f'DROP INDEX "{name}"')
+                conn.execute(definition)
+                conn.execute("ANALYZE jobs")
 
 
 def serve(target: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
