@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, QueuePool, TypeDecorator, create_engine, event, exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -47,6 +48,19 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class UtcReadDateTime(UtcDateTime):
+    """``UtcDateTime`` as the read path selects it: the connections of :func:`build_read_engine` run in
+    UTC, so on Postgres psycopg's values already are UTC-aware and are taken as they come (a list page
+    converted some 300 of them)."""
+
+    cache_ok = True
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name == "postgresql":
+            return None
+        return super().result_processor(dialect, coltype)
+
+
 def utcnow() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -80,9 +94,53 @@ def build_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine
         event.listen(engine, "connect", _tune_sqlite)
         return engine
     # hide_parameters: statement parameters (secrets being written, among them) never reach errors or logs.
-    return create_engine(
-        url, echo=echo, hide_parameters=True, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    engine = create_engine(url, echo=echo, hide_parameters=True, pool_size=pool_size, max_overflow=pool_size)
+    _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def build_read_engine(engine: Engine) -> Engine:
+    """A second pool on ``engine``'s Postgres database for statements needing no transaction: its
+    connections stay in autocommit (no isolation level set and reset around every checkout, no rollback
+    on return), disposed with ``engine``. Other databases: ``engine`` itself."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    size = engine.pool.size() if isinstance(engine.pool, QueuePool) else 5
+    reader = create_engine(
+        engine.url,
+        hide_parameters=True,
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+        connect_args={"options": "-c TimeZone=UTC"},  # UtcReadDateTime relies on it
+        pool_size=size,
+        max_overflow=size,
     )
+    _ping_when_idle(reader)
+    event.listen(engine, "engine_disposed", lambda _engine: reader.dispose())
+    return reader
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use only if it sat idle for a while (``pool_pre_ping`` would check
+    every checkout: one more round trip per request, a quarter of a cached read's time). A connection
+    reused within the second was just working; one that idled may have been cut (database restart,
+    network), and a dead one is replaced before the caller sees it."""
+
+    def checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        if not engine.dialect._do_ping_w_event(dbapi_connection):  # False: disconnected
+            raise exc.DisconnectionError("pooled connection found closed; taking a fresh one")
+
+    event.listen(engine, "checkin", checked_in)
+    event.listen(engine, "checkout", checked_out)
 
 
 def build_session_factory(engine: Engine) -> sessionmaker[Session]:

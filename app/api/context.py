@@ -8,7 +8,9 @@ every refusal for lack of rights, with the principal the auth dependency left on
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
+import os
 import re
 import uuid
 from typing import Any
@@ -23,6 +25,18 @@ from app.db import utcnow
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+# Made ids: 64 random bits per process, then a counter (32 hex digits, as a UUID's). ``uuid4()`` per request
+# reads the OS's random source, a system call that lets the worker threads take the GIL from the event loop.
+_PROCESS_PREFIX = uuid.uuid4().hex[:16]
+_SEQUENCE = itertools.count()
+
+
+def _new_process_prefix() -> None:
+    global _PROCESS_PREFIX
+    _PROCESS_PREFIX = uuid.uuid4().hex[:16]
+
+
+os.register_at_fork(after_in_child=_new_process_prefix)  # forked workers (gunicorn) never share a prefix
 log = logging.getLogger(__name__)
 
 
@@ -63,7 +77,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         given = dict(scope.get("headers") or []).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
-        request_id = given if _SANE_ID.match(given) else uuid.uuid4().hex
+        request_id = given if given and _SANE_ID.match(given) else f"{_PROCESS_PREFIX}{next(_SEQUENCE):016x}"
         token = request_id_var.set(request_id)
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500

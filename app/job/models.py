@@ -52,7 +52,15 @@ class Job(Base):
         # so a filtered page is an index range scan; ARM ids and VM names match case-insensitively.
         Index("ix_jobs_state_created", "state", "created_at", "id"),
         Index("ix_jobs_request_created", "request_id", "created_at", "id"),
-        Index("ix_jobs_vault_lower_created", func.lower(text("vault_id")), "created_at", "id"),
+        # text_pattern_ops (Postgres): the same index also serves a restricted caller's scope, a LIKE on the
+        # lowercase vault id's prefix (a subscription's or resource group's), whatever the collation.
+        Index(
+            "ix_jobs_vault_lower_created",
+            func.lower(text("vault_id")).label("vault_key"),
+            "created_at",
+            "id",
+            postgresql_ops={"vault_key": "text_pattern_ops"},
+        ),
         Index("ix_jobs_vm_name_lower_created", func.lower(text("vm_name")), "created_at", "id"),
         Index("ix_jobs_item_lower_created", func.lower(text("item_id")), "created_at", "id"),
         Index("ix_jobs_subscription_lower_created", func.lower(text("subscription_id")), "created_at", "id"),
@@ -69,12 +77,15 @@ class Job(Base):
             sqlite_where=text(_ACTIVE_SQL),
             postgresql_where=text(_ACTIVE_SQL),
         ),
-        # ... and the failure codes from this one over failed jobs (index-only: no row is read).
+        # ... and the failure codes from this one over failed jobs (index-only: no row is read), led by the
+        # lowercase vault id so a vault filter or a restricted caller's scope is a range of it.
         Index(
             "ix_jobs_failed_codes",
+            func.lower(text("vault_id")).label("vault_key"),
             "error_code",
             "vault_id",
             "subscription_id",
+            postgresql_ops={"vault_key": "text_pattern_ops"},
             sqlite_where=text("state = 'failed'"),
             postgresql_where=text("state = 'failed'"),
         ),

@@ -156,40 +156,67 @@ FULL_COLUMNS = (*ITEM_COLUMNS, "asr_tasks", "customization", "plan")
 TRANSITION_COLUMNS = ("attempt", "from_state", "to_state", "at", "reason", "actor")
 _TASK_FIELDS = tuple(TaskOut.model_fields)
 _TERMINAL = frozenset(state.value for state in JobState if is_terminal(state))
+_ITEM_WIDTH = len(ITEM_COLUMNS)
 
 
 def item_document(row: Any) -> dict[str, Any]:
-    """A job row (``ITEM_COLUMNS``) as ``GET /jobs`` lists it."""
-    state = row.state
+    """A job row beginning with ``ITEM_COLUMNS`` (in that order) as ``GET /jobs`` lists it.
+
+    Unpacked by position: a page builds 50 of these, and 22 attribute lookups on a SQLAlchemy row each
+    cost more than the rest of the function."""
+    (
+        job_id,
+        request_id,
+        vm_name,
+        vault_id,
+        subscription_id,
+        item_id,
+        new_item_id,
+        state,
+        attempt,
+        created_at,
+        updated_at,
+        submitted_at,
+        finished_at,
+        deadline_at,
+        asr_job_id,
+        asr_job_state,
+        resync_percent,
+        eta_at,
+        error_code,
+        error_message,
+        failed_in,
+        error_details,
+    ) = row[:_ITEM_WIDTH]
     error = None
-    if row.error_code:
+    if error_code:
         error = {
-            "code": row.error_code,
-            "message": row.error_message or "",
-            "failed_in": row.failed_in or None,
-            "details": row.error_details,
+            "code": error_code,
+            "message": error_message or "",
+            "failed_in": failed_in or None,
+            "details": error_details,
         }
     return {
-        "id": row.id,
-        "request_id": row.request_id,
-        "href": f"/jobs/{row.id}",
-        "vm": row.vm_name,
-        "vault_id": row.vault_id,
-        "subscription_id": row.subscription_id,
-        "item_id": row.item_id,
-        "new_item_id": row.new_item_id,
+        "id": job_id,
+        "request_id": request_id,
+        "href": f"/jobs/{job_id}",
+        "vm": vm_name,
+        "vault_id": vault_id,
+        "subscription_id": subscription_id,
+        "item_id": item_id,
+        "new_item_id": new_item_id,
         "state": state,
         "terminal": state in _TERMINAL,
-        "attempt": row.attempt,
-        "created_at": row.created_at,
-        "updated_at": row.updated_at,
-        "submitted_at": row.submitted_at,
-        "finished_at": row.finished_at,
-        "deadline_at": row.deadline_at,
-        "asr_job_id": row.asr_job_id,
-        "asr_job_state": row.asr_job_state,
-        "resync_percent": row.resync_percent,
-        "eta": row.eta_at,
+        "attempt": attempt,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "submitted_at": submitted_at,
+        "finished_at": finished_at,
+        "deadline_at": deadline_at,
+        "asr_job_id": asr_job_id,
+        "asr_job_state": asr_job_state,
+        "resync_percent": resync_percent,
+        "eta": eta_at,
         "error": error,
     }
 

@@ -6,29 +6,35 @@ checked first), plain columns instead of ORM objects, and the body serialised on
 
 from __future__ import annotations
 
+import threading
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.principal import Principal
+from app.db import build_read_engine
 from app.errors import NotFound
 from app.job import present, statements
 from app.job.models import Job, JobTransition
 from app.job.queries import JobFilter
+from app.job.statements import read_column
 from app.job.states import JobState, is_terminal
 from app.pagination import encode_cursor
 
-_FULL = [getattr(Job, name) for name in present.FULL_COLUMNS]
-_TRANSITION = [getattr(JobTransition, name).label(f"t_{name}") for name in present.TRANSITION_COLUMNS]
+_FULL = [read_column(Job, name) for name in present.FULL_COLUMNS]
+_TRANSITION = [read_column(JobTransition, name, f"t_{name}") for name in present.TRANSITION_COLUMNS]
 View = Literal["compact", "full"]
 # Built once: executing the very statement object that was compiled spares SQLAlchemy from matching a new
 # statement's columns to the cached compilation's on every call (most of a small query's Python cost).
-_HEAD = select(Job.vault_id, Job.state, Job.version, Job.updated_at).where(Job.id == bindparam("job_id"))
+_HEAD = select(Job.vault_id, Job.state, Job.version, read_column(Job, "updated_at")).where(
+    Job.id == bindparam("job_id")
+)
 _WITH_HISTORY = (
     select(*_FULL, Job.version, *_TRANSITION)
     .outerjoin(JobTransition, JobTransition.job_id == Job.id)
@@ -37,13 +43,29 @@ _WITH_HISTORY = (
 )
 
 
+_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_READERS_LOCK = threading.Lock()
+
+
 @contextmanager
 def reading(sessions: sessionmaker[Session]) -> Iterator[Connection]:
     """A pooled connection in autocommit for reads that need no transaction: no ``BEGIN``/``ROLLBACK``
-    round trips and no ORM session, only the statement."""
-    engine = sessions.kw["bind"]
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        yield connection
+    round trips and no ORM session, only the statement. On Postgres from a pool of its own whose
+    connections stay in autocommit (``app.db.build_read_engine``: ~20 us less per read than switching a
+    shared connection's isolation level there and back)."""
+    engine: Engine = sessions.kw["bind"]
+    reader = _READERS.get(engine)
+    if reader is None:
+        with _READERS_LOCK:
+            reader = _READERS.get(engine)
+            if reader is None:
+                reader = _READERS[engine] = build_read_engine(engine)
+    if reader is engine:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+    else:
+        with reader.connect() as connection:
+            yield connection
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select
+from sqlalchemy import Select, and_, bindparam, func, or_, select, type_coerce
 
 from app.auth.visibility import vault_visible
+from app.db import UtcDateTime, UtcReadDateTime
 from app.errors import InvalidRequest
 from app.job import present
 from app.job.models import Job, JobTransition
@@ -24,8 +25,18 @@ from app.scopes import ScopeSet
 _MAX_SHAPES = 512
 _SHAPES: dict[tuple[Any, ...], Select[Any]] = {}
 _FILTERS = ("state", "vault_id", "subscription_id", "vm", "request_id", "error_code", "created_after", "created_before")
+
+
+def read_column(model: Any, name: str, label: str | None = None) -> Any:
+    """``model.name`` as the read path selects it: UTC timestamps taken as the read engine gives them."""
+    column = getattr(model, name)
+    if isinstance(column.type, UtcDateTime):
+        return type_coerce(column, UtcReadDateTime()).label(label or name)
+    return column.label(label) if label else column
+
+
 HISTORIES = (
-    select(JobTransition.job_id, *(getattr(JobTransition, name) for name in present.TRANSITION_COLUMNS))
+    select(JobTransition.job_id, *(read_column(JobTransition, name) for name in present.TRANSITION_COLUMNS))
     .where(JobTransition.job_id.in_(bindparam("job_ids", expanding=True)))
     .order_by(JobTransition.id)
 )
@@ -64,7 +75,7 @@ def _after(cursor: str) -> tuple[Any, uuid.UUID]:
 
 def _build(filters: tuple[str, ...], *, scopes: ScopeSet, full: bool, after: bool) -> Select[Any]:
     columns = present.FULL_COLUMNS if full else present.ITEM_COLUMNS
-    query = select(*(getattr(Job, name) for name in columns)).where(vault_visible(Job.vault_id, scopes))
+    query = select(*(read_column(Job, name) for name in columns)).where(vault_visible(Job.vault_id, scopes))
     conditions = {
         "state": lambda: Job.state == bindparam("state"),
         "vault_id": lambda: func.lower(Job.vault_id) == bindparam("vault_id"),

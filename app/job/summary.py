@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.principal import Principal
 from app.auth.visibility import vault_visible
+from app.job import present
 from app.job.models import Job, JobTerminalCount, ReprotectRequest
 from app.job.reads import reading
-from app.job.schemas import JobSummary
 from app.job.states import ACTIVE_STATES, JobState
 
 GroupBy = Literal["none", "vault", "subscription", "request"]
@@ -62,8 +62,8 @@ class _Tally:
 
 def summarise(
     sessions: sessionmaker[Session], *, principal: Principal, where: SummaryFilter, group_by: GroupBy
-) -> JobSummary:
-    """The summary of the jobs the caller may see that ``where`` selects."""
+) -> bytes:
+    """The summary of the jobs the caller may see that ``where`` selects, as ``JobSummary`` JSON."""
     tally = _Tally()
     with reading(sessions) as session:
         if group_by == "request" and not where.request_ids:
@@ -150,7 +150,7 @@ def _from_counts(
         tally.failures[str(code)] += count
 
 
-def _render(tally: _Tally, group_by: GroupBy) -> JobSummary:
+def _render(tally: _Tally, group_by: GroupBy) -> bytes:
     groups: list[dict[str, Any]] = []
     for key in sorted(tally.counts, key=lambda k: "" if k is None else str(k)):
         counts = {state.value: 0 for state in JobState}
@@ -163,13 +163,14 @@ def _render(tally: _Tally, group_by: GroupBy) -> JobSummary:
         groups = [{"key": None, "total": 0, "counts": {state.value: 0 for state in JobState}}]
     top = sorted(tally.failures.items(), key=lambda item: (-item[1], item[0]))[:TOP_FAILURES]
     in_flight = sum(int(group["counts"][state]) for group in groups for state in _ACTIVE)
-    return JobSummary.model_validate(
-        {
-            "group_by": group_by,
-            "groups": groups,
-            "total": sum(group["total"] for group in groups),
-            "in_flight": in_flight,
-            "eta": tally.eta,
-            "top_failures": [{"code": code, "count": count} for code, count in top],
-        }
-    )
+    document = {
+        "group_by": group_by,
+        "groups": groups,
+        "total": sum(group["total"] for group in groups),
+        "in_flight": in_flight,
+        "eta": tally.eta,
+        "top_failures": [{"code": code, "count": count} for code, count in top],
+    }
+    # Built in JobSummary's shape and serialised once; validating it (100 groups of 9 counts) took a quarter
+    # of a grouped summary's Python time. A test holds the document to the model.
+    return present.to_json(document)

@@ -25,9 +25,13 @@ def upgrade() -> None:
     op.create_index("ix_jobs_state_created", "jobs", ["state", "created_at", "id"])
     op.create_index("ix_jobs_request_created", "jobs", ["request_id", "created_at", "id"])
     op.create_index("ix_jobs_error_code_created", "jobs", ["error_code", "created_at", "id"])
+    postgres = op.get_bind().dialect.name == "postgresql"
     for column in _FOLDED:
         name = f"ix_jobs_{column.removesuffix('_id')}_lower_created"
-        op.create_index(name, "jobs", [sa.text(f"lower({column})"), "created_at", "id"])
+        # A restricted caller's scope is a LIKE on the lowercase vault id's prefix: text_pattern_ops lets
+        # this index serve it (and the equality of the vault filter) whatever the database's collation.
+        folded = f"lower({column}) text_pattern_ops" if postgres and column == "vault_id" else f"lower({column})"
+        op.create_index(name, "jobs", [sa.text(folded), "created_at", "id"])
     op.create_index(
         "ix_jobs_active_summary",
         "jobs",
@@ -38,7 +42,12 @@ def upgrade() -> None:
     op.create_index(
         "ix_jobs_failed_codes",
         "jobs",
-        ["error_code", "vault_id", "subscription_id"],
+        [
+            sa.text("lower(vault_id) text_pattern_ops" if postgres else "lower(vault_id)"),
+            "error_code",
+            "vault_id",
+            "subscription_id",
+        ],
         sqlite_where=sa.text("state = 'failed'"),
         postgresql_where=sa.text("state = 'failed'"),
     )

@@ -14,7 +14,7 @@ from app.api.app import create_app
 from app.db import transaction, utcnow
 from app.job import history, present
 from app.job.models import Job, JobTerminalCount
-from app.job.schemas import JobOut
+from app.job.schemas import JobOut, JobSummary
 from app.job.states import JobState
 from tests.api.conftest import make_key
 from tests.drive import drive
@@ -117,7 +117,10 @@ def test_summary_counts_eta_and_failures_in_scope(api, bare_with, container, dem
     first = _accept(api, demo["committed"][:2])
     second = _accept(api, demo["committed"][2:4])
     _fail(container, first["jobs"][0]["id"], "151195")
-    whole = api.get("/jobs/summary").json()
+    answer = api.get("/jobs/summary")
+    whole = answer.json()
+    assert set(whole) == set(JobSummary.model_fields)  # rendered without the model: held to it here
+    assert JobSummary.model_validate_json(answer.content).total == whole["total"]
     assert whole["total"] == 4
     assert whole["in_flight"] == 3
     assert whole["groups"][0]["counts"]["failed"] == 1

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
+from app.api import offload
 from app.api.deps import ContainerDep, IsoDateTime
 from app.api.problems import documented
 from app.api.security import Operator, Reader
@@ -26,7 +27,7 @@ router = APIRouter(tags=["jobs"])
     response_model=JobSummary,
     responses=documented(401, 403, 422, 429),
 )
-def summarise_jobs(
+async def summarise_jobs(
     container: ContainerDep,
     principal: Reader,
     group_by: Annotated[
@@ -37,10 +38,13 @@ def summarise_jobs(
     ] = None,
     vault_id: Annotated[str | None, Query(max_length=400)] = None,
     subscription_id: Annotated[str | None, Query(max_length=64)] = None,
-) -> JobSummary:
+) -> Response:
     """Counts per job state (grouped as asked), the fleet's ETA and the top failure codes, in your scopes."""
     where = SummaryFilter(request_ids=tuple(request_id or ()), vault_id=vault_id, subscription_id=subscription_id)
-    return summary.summarise(container.sessions, principal=principal, where=where, group_by=group_by)
+    body = await offload.read(
+        container, summary.summarise, container.sessions, principal=principal, where=where, group_by=group_by
+    )
+    return Response(body, media_type="application/json")  # serialised once (a Response: not validated again)
 
 
 @router.get(
@@ -49,7 +53,7 @@ def summarise_jobs(
     response_model=JobOut,
     responses={304: {"description": "Not modified"}, **documented(401, 403, 404, 422, 429)},
 )
-def get_job(
+async def get_job(
     job_id: uuid.UUID,
     container: ContainerDep,
     principal: Reader,
@@ -57,8 +61,14 @@ def get_job(
 ) -> Response:
     """State, steps, mirrored ASR tasks, resync progress, ETA, error and history of one job."""
     poll_hint = str(max(1, round(container.settings.job.poll_interval_seconds)))
-    read = reads.read_job(
-        container.sessions, principal=principal, job_id=job_id, if_none_match=if_none_match, poll_hint=poll_hint
+    read = await offload.read(
+        container,
+        reads.read_job,
+        container.sessions,
+        principal=principal,
+        job_id=job_id,
+        if_none_match=if_none_match,
+        poll_hint=poll_hint,
     )
     headers = {"ETag": read.etag, **({"Retry-After": read.retry_after} if read.retry_after else {})}
     if read.body is None:
@@ -67,7 +77,7 @@ def get_job(
 
 
 @router.get("/jobs", operation_id="listJobs", response_model=JobPage, responses=documented(401, 403, 422, 429))
-def list_jobs(
+async def list_jobs(
     container: ContainerDep,
     principal: Reader,
     state: JobState | None = None,
@@ -95,7 +105,16 @@ def list_jobs(
         created_after=created_after,
         created_before=created_before,
     )
-    body = reads.list_page(container.sessions, principal=principal, where=where, limit=limit, cursor=cursor, view=view)
+    body = await offload.read(
+        container,
+        reads.list_page,
+        container.sessions,
+        principal=principal,
+        where=where,
+        limit=limit,
+        cursor=cursor,
+        view=view,
+    )
     return Response(body, media_type="application/json")
 
 
