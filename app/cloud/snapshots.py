@@ -89,6 +89,11 @@ class Snapshots:
             self._entries[key] = _Entry(self._clock(), value)
             return value
 
+    def clear(self) -> None:
+        """Forget every answer: the next caller of each list reads Azure again."""
+        with self._guard:
+            self._entries.clear()
+
 
 @dataclass(frozen=True)
 class _ItemIndex:

@@ -65,18 +65,39 @@ def test_the_api_answers_a_refused_identity_with_a_502_problem_not_a_503(api, em
     assert problem["detail"].startswith("The service's identity cannot sign in: ")
 
 
-def test_a_denied_read_at_intake_names_the_vm_action_and_scope(api, emulator, demo):
-    emulator.put(
-        "/_emulator/rbac", json={"deny": ["Microsoft.RecoveryServices/vaults/replicationFabrics/*/read"]}
-    ).raise_for_status()
+ITEMS_LIST = "Microsoft.RecoveryServices/vaults/replicationProtectedItems/read"
+ITEM_READ = "Microsoft.RecoveryServices/vaults/replicationFabrics/*/read"
+
+
+def test_a_denied_item_list_at_intake_names_the_vm_action_and_scope(api, emulator, demo):
+    # Intake reads the vault's items by the list (ReplicationProtectedItems_List, the vault-level action).
+    emulator.put("/_emulator/rbac", json={"deny": [ITEMS_LIST, ITEM_READ]}).raise_for_status()
 
     answer = api.post("/reprotect", json={"vms": [{"item_id": demo["committed"][0]["id"]}]})
 
     assert answer.status_code == 422, answer.text
     (vm,) = answer.json()["vms"]
     assert vm["code"] == "azure_forbidden"
-    assert vm["asr_error"]["action"].startswith("Microsoft.RecoveryServices/vaults/replicationFabrics/")
-    assert vm["asr_error"]["action"].endswith("/read")
+    assert vm["asr_error"]["action"] == ITEMS_LIST
+
+
+def test_a_denied_item_read_with_the_list_allowed_fails_the_job_before_switch_protection(
+    api, container, emulator, demo
+):
+    # Whether Azure lets an identity list a vault's items without reading them one by one is not public: with
+    # only the per-item read denied, intake (by the list) accepts, and the read of the item that precedes switch
+    # protection fails the job with the action ARM named, before anything is sent.
+    emulator.put("/_emulator/rbac", json={"deny": [ITEM_READ]}).raise_for_status()
+    job_id = accept(api, demo["committed"][0])
+
+    drive(container, job_id=job_id)
+
+    job = row(container, job_id)
+    assert (job.state, job.error_code) == ("failed", "azure_forbidden")
+    assert job.switch_sent_at is None
+    action = api.get(f"/jobs/{job_id}").json()["error"]["details"]["action"]
+    assert action.startswith("Microsoft.RecoveryServices/vaults/replicationFabrics/")
+    assert action.endswith("/read")
 
 
 class _Refusing:

@@ -34,7 +34,8 @@ def test_while_a_worker_holds_the_lease_another_workers_advance_does_not_run(api
     job_id = accept(api, demo["committed"][0])
     drive(container, until_state="validating", job_id=job_id)
     make_due(container, job_id)
-    a = PausingCloud(container.cloud, pause_after="get_item")
+    container.cloud.snapshots.clear()  # validation reads the vault's item list from Azure: A pauses there
+    a = PausingCloud(container.cloud, pause_after="list_vault_items_for_checks")
     b = PausingCloud(container.cloud, pause_after="-")
     with ThreadPoolExecutor(max_workers=1) as pool, released(a):
         first = pool.submit(step, container, job_id, worker="A", cloud=a)
@@ -62,7 +63,8 @@ def test_a_worker_whose_lease_was_taken_over_neither_marks_nor_sends_switch_prot
     job_id = accept(api, item)
     drive(container, until_state="submitting", job_id=job_id)
     make_due(container, job_id)
-    a = PausingCloud(container.cloud, pause_after="get_item")
+    container.cloud.snapshots.clear()  # validation reads the vault's item list from Azure: A pauses there
+    a = PausingCloud(container.cloud, pause_after="list_vault_items_for_checks")
     b = PausingCloud(container.cloud, pause_after="get_item")
     with ThreadPoolExecutor(max_workers=2) as pool, released(a, b):
         late = pool.submit(step, container, job_id, worker="A", cloud=a)
