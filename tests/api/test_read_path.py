@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from app.api.app import create_app
 from app.db import transaction, utcnow
-from app.job import history, present
-from app.job.models import Job, JobTerminalCount
+from app.job import history, present, summary
+from app.job.models import Job, JobTerminalCount, ReprotectRequest
 from app.job.schemas import JobOut, JobSummary
 from app.job.states import JobState
 from tests.api.conftest import make_key
@@ -140,6 +140,18 @@ def test_summary_counts_eta_and_failures_in_scope(api, bare_with, container, dem
     assert outside["total"] == 0
     assert outside["top_failures"] == []
     assert outside["eta"] is None
+
+
+def test_recent_requests_by_request_are_the_newest_the_caller_can_see(api, bare_with, container, demo, monkeypatch):
+    mine = _accept(api, demo["committed"][:1])
+    with transaction(container.sessions) as session:  # someone else's newer request, none of its jobs visible here
+        session.add(ReprotectRequest(vm_count=1, requested_by="another team"))
+    monkeypatch.setattr(summary, "RECENT_REQUESTS", 1)
+    reader = make_key(container, role="reader", scopes=(demo["vault_id"],))
+    groups = bare_with.get(
+        "/jobs/summary", params={"group_by": "request"}, headers={"Authorization": f"Bearer {reader}"}
+    ).json()["groups"]
+    assert [(g["key"], g["total"]) for g in groups] == [(mine["request_id"], 1)]
 
 
 def test_terminal_counts_follow_transitions_and_a_retry(api, container, demo):
