@@ -59,6 +59,13 @@ def test_unknown_query_parameters_are_422_problems_on_every_route(api):
             assert problem["errors"][0]["location"] == ["query", "location"], problem
 
 
+def test_a_nul_in_any_text_filter_is_a_422_problem_on_every_backend(api):
+    for path, name in (("/jobs", "error_code"), ("/jobs", "vault_id"), ("/jobs", "vm"), ("/jobs/summary", "vault_id")):
+        answer = api.get(path, params={name: "a\x00b"})
+        assert answer.status_code == 422, (path, name, answer.text)
+        assert answer.json()["errors"][0]["location"] == ["query", name]
+
+
 def test_declared_query_parameters_still_pass_and_unknown_ones_are_named(api):
     assert api.get("/jobs", params={"limit": 5, "view": "compact"}).status_code == 200
     refused = api.get("/jobs", params={"limit": 5, "locaton": "x", "vault": "y"}).json()
