@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import uuid
 
 from fastapi.routing import APIRoute
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.api.app import create_app
 from app.db import transaction, utcnow
@@ -17,6 +20,7 @@ from app.job.models import Job, JobTerminalCount, ReprotectRequest
 from app.job.schemas import JobOut, JobSummary
 from app.job.states import JobState
 from tests.api.conftest import make_key
+from tests.conftest import ROOT
 from tests.drive import drive
 
 
@@ -173,6 +177,18 @@ def test_terminal_counts_follow_transitions_and_a_retry(api, container, demo):
     assert api.post(f"/jobs/{jobs[0]['id']}/retry").status_code == 202
     drive(container)
     assert counted() == {"failed": 0, "protected": 2}
+    assert api.get("/jobs/summary").json()["groups"][0]["counts"]["protected"] == 2
+
+
+def test_reprotect_recount_rebuilds_counts_a_worker_of_an_older_release_left_behind(api, container, demo):
+    _accept(api, demo["committed"][:2])
+    drive(container)
+    with transaction(container.sessions) as session:  # as if an old worker had finished them: no counter moved
+        session.execute(delete(JobTerminalCount))
+    assert api.get("/jobs/summary").json()["groups"][0]["counts"]["protected"] == 0
+    env = {**os.environ, "REPROTECT_DATABASE__URL": container.settings.database.url}
+    run = subprocess.run([sys.executable, "-m", "cli", "recount"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
     assert api.get("/jobs/summary").json()["groups"][0]["counts"]["protected"] == 2
 
 
