@@ -129,6 +129,25 @@ def migrate() -> None:
 
 
 @app.command()
+def recount() -> None:
+    """Rebuild the summaries' terminal job counts from the jobs (after a rolling deploy in which workers of a
+    release before issue 12 still finished jobs, or to repair them; safe while the service runs)."""
+    from sqlalchemy.orm import sessionmaker
+
+    from app.db import build_engine, transaction
+    from app.job import counts
+    from app.settings import get_settings
+
+    engine = build_engine(get_settings().database.url)
+    try:
+        with transaction(sessionmaker(engine)) as session:
+            counts.recount(session)
+    finally:
+        engine.dispose()
+    console.print("terminal job counts rebuilt from the jobs")
+
+
+@app.command()
 def dev(
     port: int = 8000,
     scenario: str = "demo",

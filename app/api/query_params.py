@@ -1,5 +1,6 @@
 """Unknown query parameters are refused, on every route: ``?location=eastasia`` on a route without that
 filter is a 422 problem naming it, never silently ignored (a dashboard would show every job as filtered).
+A NUL character in a known one is a 422 too (no database text column holds it: never a 500).
 
 One dependency on the app (``FastAPI(dependencies=...)``) checks each call against the query parameters
 the matched route declares (its own and its dependencies'), computed once per route.
@@ -45,17 +46,22 @@ async def known_only(request: Request) -> None:
     allowed = _DECLARED.get(id(route))
     if allowed is None:
         allowed = _DECLARED[id(route)] = declared(route)
-    unknown = sorted({name for name, _ in parse_qsl(raw.decode("latin-1"), keep_blank_values=True)} - allowed)
-    if unknown:
-        accepted = ", ".join(sorted(allowed)) or "none"
-        raise RequestValidationError(
-            [
-                {
-                    "type": "unknown_query_parameter",
-                    "loc": ("query", name),
-                    "msg": f"Unknown query parameter; this route accepts: {accepted}.",
-                    "input": name,
-                }
-                for name in unknown
-            ]
-        )
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    accepted = ", ".join(sorted(allowed)) or "none"
+    errors = [
+        {
+            "type": "unknown_query_parameter",
+            "loc": ("query", name),
+            "msg": f"Unknown query parameter; this route accepts: {accepted}.",
+            "input": name,
+        }
+        for name in sorted({name for name, _ in pairs} - allowed)
+    ]
+    # A NUL can be held by no database text column (Postgres refuses it): a bad value, never a 500.
+    errors += [
+        {"type": "nul_character", "loc": ("query", name), "msg": "NUL characters are not allowed.", "input": name}
+        for name, value in pairs
+        if "\x00" in value and name in allowed
+    ]
+    if errors:
+        raise RequestValidationError(errors)

@@ -67,7 +67,16 @@ def summarise(
     tally = _Tally()
     with reading(sessions) as session:
         if group_by == "request" and not where.request_ids:
-            newest = select(ReprotectRequest.id).order_by(ReprotectRequest.created_at.desc()).limit(RECENT_REQUESTS)
+            # The newest requests the caller can see a job of (not the newest of everyone's: a scoped caller
+            # would get empty groups once others had submitted more recently).
+            visible = vault_visible(Job.vault_id, principal.scopes)
+            seen = select(Job.id).where(Job.request_id == ReprotectRequest.id, visible)
+            newest = (
+                select(ReprotectRequest.id)
+                .where(seen.exists())
+                .order_by(ReprotectRequest.created_at.desc())
+                .limit(RECENT_REQUESTS)
+            )
             where = replace(where, request_ids=tuple(session.scalars(newest)))
             if not where.request_ids:
                 return _render(tally, group_by)

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import uuid
 
 from fastapi.routing import APIRoute
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from app.api.app import create_app
 from app.db import transaction, utcnow
-from app.job import history, present
-from app.job.models import Job, JobTerminalCount
+from app.job import history, present, summary
+from app.job.models import Job, JobTerminalCount, ReprotectRequest
 from app.job.schemas import JobOut, JobSummary
 from app.job.states import JobState
 from tests.api.conftest import make_key
+from tests.conftest import ROOT
 from tests.drive import drive
 
 
@@ -57,6 +61,13 @@ def test_unknown_query_parameters_are_422_problems_on_every_route(api):
             assert answer.headers["content-type"] == "application/problem+json"
             assert problem["code"] == "validation_failed"
             assert problem["errors"][0]["location"] == ["query", "location"], problem
+
+
+def test_a_nul_in_any_text_filter_is_a_422_problem_on_every_backend(api):
+    for path, name in (("/jobs", "error_code"), ("/jobs", "vault_id"), ("/jobs", "vm"), ("/jobs/summary", "vault_id")):
+        answer = api.get(path, params={name: "a\x00b"})
+        assert answer.status_code == 422, (path, name, answer.text)
+        assert answer.json()["errors"][0]["location"] == ["query", name]
 
 
 def test_declared_query_parameters_still_pass_and_unknown_ones_are_named(api):
@@ -142,6 +153,18 @@ def test_summary_counts_eta_and_failures_in_scope(api, bare_with, container, dem
     assert outside["eta"] is None
 
 
+def test_recent_requests_by_request_are_the_newest_the_caller_can_see(api, bare_with, container, demo, monkeypatch):
+    mine = _accept(api, demo["committed"][:1])
+    with transaction(container.sessions) as session:  # someone else's newer request, none of its jobs visible here
+        session.add(ReprotectRequest(vm_count=1, requested_by="another team"))
+    monkeypatch.setattr(summary, "RECENT_REQUESTS", 1)
+    reader = make_key(container, role="reader", scopes=(demo["vault_id"],))
+    groups = bare_with.get(
+        "/jobs/summary", params={"group_by": "request"}, headers={"Authorization": f"Bearer {reader}"}
+    ).json()["groups"]
+    assert [(g["key"], g["total"]) for g in groups] == [(mine["request_id"], 1)]
+
+
 def test_terminal_counts_follow_transitions_and_a_retry(api, container, demo):
     jobs = _accept(api, demo["committed"][:2])["jobs"]
     _fail(container, jobs[0]["id"], "151195")
@@ -154,6 +177,18 @@ def test_terminal_counts_follow_transitions_and_a_retry(api, container, demo):
     assert api.post(f"/jobs/{jobs[0]['id']}/retry").status_code == 202
     drive(container)
     assert counted() == {"failed": 0, "protected": 2}
+    assert api.get("/jobs/summary").json()["groups"][0]["counts"]["protected"] == 2
+
+
+def test_reprotect_recount_rebuilds_counts_a_worker_of_an_older_release_left_behind(api, container, demo):
+    _accept(api, demo["committed"][:2])
+    drive(container)
+    with transaction(container.sessions) as session:  # as if an old worker had finished them: no counter moved
+        session.execute(delete(JobTerminalCount))
+    assert api.get("/jobs/summary").json()["groups"][0]["counts"]["protected"] == 0
+    env = {**os.environ, "REPROTECT_DATABASE__URL": container.settings.database.url}
+    run = subprocess.run([sys.executable, "-m", "cli", "recount"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
     assert api.get("/jobs/summary").json()["groups"][0]["counts"]["protected"] == 2
 
 
