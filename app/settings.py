@@ -237,7 +237,7 @@ class AuthConfig(BaseModel):
 
 
 class EventSettings(BaseModel):
-    """The job event stream (``GET /jobs/events``): one poller per API process fans changes out."""
+    """The job event stream (``GET /events/jobs``): one poller per API process fans changes out."""
 
     # How often the process's one poller reads new transitions (a PK range scan).
     poll_interval_seconds: float = Field(default=0.25, gt=0)
@@ -254,8 +254,12 @@ class EventSettings(BaseModel):
     # spreads long-lived subscribers over API processes added since (0: never).
     max_stream_seconds: float = Field(default=1800.0, ge=0)
     # An open stream checks its caller's credential again this often: a revoked key, an expired token or
-    # narrowed scopes end it (``credentials_changed``).
+    # narrowed scopes end it (``credentials_changed``). A revocation heard over Redis checks every stream at once;
+    # this is the fallback without Redis (and for expiring tokens).
     recheck_seconds: float = Field(default=60.0, gt=0)
+    # Open streams one caller may hold (then 429 too_many_streams), and one API process serves (then 503).
+    max_streams_per_principal: int = Field(default=20, ge=1)
+    max_streams_per_process: int = Field(default=2000, ge=1)
 
 
 class FleetSettings(BaseModel):

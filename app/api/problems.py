@@ -32,12 +32,14 @@ from app.errors import (
     RateLimited,
     ServiceError,
 )
+from app.events.hub import StreamsExhausted
 
 PROBLEM_JSON = "application/problem+json"
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[ServiceError], int, str]] = [
+    (StreamsExhausted, 503, "This API process serves as many event streams as it may"),
     (KeySetUnavailable, 503, "The identity provider's signing keys are unavailable"),
     (AuthError, 401, "Authentication required"),
     (Forbidden, 403, "Forbidden"),

@@ -44,6 +44,17 @@ class Authenticator:
         self._check_rate(found)
         return found
 
+    def identify(self, credential: str | None) -> Principal:
+        """The caller behind a bearer credential without spending its rate budget: an open stream's
+        periodic check that the credential still holds is not a request."""
+        if not credential:
+            raise AuthError("Authentication required.", code="unauthenticated")
+        if credential.startswith(api_keys.PREFIX):
+            return self._api_key(credential)
+        if self._tokens is not None:
+            return self._tokens.principal(self._tokens.verify(credential))
+        raise AuthError("Only API keys are accepted here (no Entra ID tenant is configured).", code="invalid_token")
+
     def cached(self, credential: str | None) -> Principal | None:
         """The caller if that needs no I/O at all (a cached key, a per-process rate limit), else None:
         then call :meth:`principal` from a worker thread."""

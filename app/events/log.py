@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import func, select
@@ -25,12 +26,19 @@ _COLUMNS = (
     Job.resync_percent,
     Job.eta_at,
     Job.error_code,
+    Job.created_at,
 )
 
 
 def latest_id(session: Session) -> int:
     """The newest transition id (0 for an empty log)."""
     return int(session.scalar(select(func.max(JobTransition.id))) or 0)
+
+
+def tail(session: Session, *, limit: int) -> list[tuple[int, datetime]]:
+    """The newest ``limit`` transition ids with their times, oldest first."""
+    query = select(JobTransition.id, JobTransition.at).order_by(JobTransition.id.desc()).limit(limit)
+    return [(int(row[0]), row[1]) for row in reversed(session.execute(query).all())]
 
 
 def read_after(session: Session, after: int, *, limit: int, upto: int | None = None) -> list[JobEvent]:

@@ -20,7 +20,7 @@ class JobEvent:
     """A transition (``id`` is its id in ``job_transitions``) and the job it moved.
 
     ``state``, ``from_state``, ``attempt`` and ``at`` are the transition's; ``resync_percent``,
-    ``eta_at`` and ``error_code`` are the job's as read when the event left the database.
+    ``eta_at``, ``error_code`` and ``created_at`` are the job's as read when the event left the database.
     """
 
     id: int
@@ -37,6 +37,7 @@ class JobEvent:
     resync_percent: int | None
     eta_at: datetime | None
     error_code: str | None
+    created_at: datetime | None = None  # the job's, for the ``created_after``/``created_before`` filters
     # Lowercase ``/subscriptions/…/vaults/name/`` for scope checks by prefix; "" for a malformed vault id.
     placed: str = field(init=False)
     frame: bytes = field(init=False)

@@ -36,11 +36,12 @@ def resume_point(header: str | None, query: int | None) -> int | None:
 
 
 def credential_check(auth: Authenticator, credential: str | None, principal: Principal) -> Callable[[], bool]:
-    """Whether ``credential`` still stands for a reader with the same scopes (revoked, expired: no)."""
+    """Whether ``credential`` still stands for a reader with the same scopes (revoked, expired: no); the
+    check spends none of the caller's rate budget (it is not a request)."""
 
     def still_allowed() -> bool:
         try:
-            again = auth.principal(credential)
+            again = auth.identify(credential)
         except ServiceError:
             return False
         except Exception:  # the database or the key set briefly unreachable: not a reason to cut the stream
@@ -60,7 +61,8 @@ async def open_stream(
     after: int | None,
     still_allowed: Callable[[], bool],
 ) -> AsyncIterator[bytes]:
-    """The caller's stream of job changes after ``after`` (None: from now); refuses a resume it cannot serve."""
+    """The caller's stream of job changes after ``after`` (None: from now); refuses a resume it cannot serve
+    and a caller (or process) at its cap of open streams."""
     if after is not None:
         latest = await asyncio.to_thread(_latest, sessions)
         if after > latest:
@@ -76,13 +78,20 @@ async def open_stream(
                 code="last_event_id_too_old",
                 details={"latest_event_id": latest, "max_replay_events": depth},
             )
-    return _frames(hub, sessions, Matcher(where, principal.scopes), after, still_allowed)
+    matches = Matcher(where, principal.scopes)
+    subscriber = await hub.subscribe(matches, principal.id)  # first, so nothing committed during the replay is missed
+    return _frames(hub, sessions, subscriber, matches, after, still_allowed)
 
 
 async def _frames(
-    hub: Hub, sessions: sessionmaker[Session], matches: Matcher, after: int | None, still_allowed: Callable[[], bool]
+    hub: Hub,
+    sessions: sessionmaker[Session],
+    subscriber: Subscriber,
+    matches: Matcher,
+    after: int | None,
+    still_allowed: Callable[[], bool],
 ) -> AsyncIterator[bytes]:
-    subscriber = await hub.subscribe(matches)  # first, so nothing committed during the replay is missed
+    subscriber.started = True
     try:
         yield b"retry: 2000\n" + sse_comment(f"stream open at event {subscriber.start}")
         sent = subscriber.start if after is None else max(after, subscriber.start)
@@ -117,7 +126,8 @@ async def _live(hub: Hub, subscriber: Subscriber, sent: int, still_allowed: Call
     next_check = loop.time() + hub.settings.recheck_seconds
     while True:
         await subscriber.ready.wait()
-        if subscriber.beat and loop.time() >= next_check:  # checked on the clock's beat: no timer per stream
+        if subscriber.recheck or (subscriber.beat and loop.time() >= next_check):  # no timer per stream
+            subscriber.recheck = False
             next_check = loop.time() + hub.settings.recheck_seconds
             if not await asyncio.to_thread(still_allowed):  # nothing more goes out, not even what is buffered
                 yield sse_frame(None, "resume", {"reason": "credentials_changed", "last_event_id": sent})

@@ -153,7 +153,7 @@ def test_bad_resume_points_and_filters_are_problems(api, container, demo, bare_w
         assert answer.status_code == 422, answer.text
         assert answer.headers["content-type"].startswith("application/problem+json")
         assert answer.json()["code"] == code
-    for params in ({"last_event_id": "-1"}, {"state": "bogus"}, {"request_id": "x"}):
+    for params in ({"last_event_id": "-1"}, {"state": "bogus"}, {"request_id": "x"}, {"created_after": "soon"}):
         answer = bare_with.get("/events/jobs", headers=headers, params=params)
         assert answer.status_code == 422, answer.text
         assert answer.json()["code"] == "validation_failed"
