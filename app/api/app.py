@@ -69,4 +69,5 @@ def create_app(container: Container | None = None) -> FastAPI:
         )
     app.add_middleware(RequestContext)  # outermost: every answer carries the request id
     openapi_links.install(app)
+    query_params.install(app)
     return app

@@ -8,9 +8,10 @@ the matched route declares (its own and its dependencies'), computed once per ro
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -65,3 +66,37 @@ async def known_only(request: Request) -> None:
     ]
     if errors:
         raise RequestValidationError(errors)
+
+
+NO_NUL = "^[^\\x00]*$"
+
+
+def _string_schemas(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    if schema.get("type") == "string":
+        return [schema]
+    return [s for option in schema.get("anyOf", []) for s in _string_schemas(option)]
+
+
+def document_rules(document: dict[str, Any]) -> dict[str, Any]:
+    """State the NUL rule in the OpenAPI document: every string query parameter without a pattern gets one
+    that excludes NUL (clients and contract testers see what the API refuses)."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") != "query":
+                    continue
+                for schema in _string_schemas(parameter.get("schema", {})):
+                    schema.setdefault("pattern", NO_NUL)
+    return document
+
+
+def install(app: FastAPI) -> None:
+    """Make ``app.openapi()`` carry the NUL rule on every string query parameter."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if not app.openapi_schema:
+            app.openapi_schema = document_rules(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

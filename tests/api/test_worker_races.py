@@ -63,8 +63,7 @@ def test_a_worker_whose_lease_was_taken_over_neither_marks_nor_sends_switch_prot
     job_id = accept(api, item)
     drive(container, until_state="submitting", job_id=job_id)
     make_due(container, job_id)
-    container.cloud.snapshots.clear()  # validation reads the vault's item list from Azure: A pauses there
-    a = PausingCloud(container.cloud, pause_after="list_vault_items_for_checks")
+    a = PausingCloud(container.cloud, pause_after="get_item")
     b = PausingCloud(container.cloud, pause_after="get_item")
     with ThreadPoolExecutor(max_workers=2) as pool, released(a, b):
         late = pool.submit(step, container, job_id, worker="A", cloud=a)

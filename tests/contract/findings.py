@@ -127,6 +127,13 @@ SEMANTIC_REFUSALS: tuple[Tolerated, ...] = (
         codes=frozenset({"idempotency_key_reused"}),
     ),
     Tolerated(
+        "timestamp outside the stored range",
+        RejectedPositiveData,
+        "A date-time JSON Schema accepts can fall outside what the database holds once in UTC (year 1 with a "
+        "+21:39 offset is year 0): refused as a bad value (422 value_out_of_range), never a 500.",
+        codes=frozenset({"value_out_of_range"}),
+    ),
+    Tolerated(
         "expiry in the past",
         RejectedPositiveData,
         "A key cannot expire before it is created; 'in the future' is not a JSON Schema constraint.",

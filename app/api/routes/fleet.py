@@ -18,11 +18,17 @@ from app.fleet.status import ReprotectStatus
 
 router = APIRouter(tags=["fleet"])
 VaultId = Annotated[str, Field(max_length=400, pattern=VAULT_ID_PATTERN)]
+# ARM subscription ids are GUIDs.
+SubscriptionId = Annotated[
+    str, Field(pattern=r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+]
 
 
 def _filter(
     vault_id: Annotated[list[VaultId] | None, Query(description="repeatable")] = None,
-    subscription_id: Annotated[list[str] | None, Query(description="the VM's own subscription; repeatable")] = None,
+    subscription_id: Annotated[
+        list[SubscriptionId] | None, Query(description="the VM's own subscription (a GUID); repeatable")
+    ] = None,
     source_region: Annotated[str | None, Query(max_length=60, description="where the VM runs now")] = None,
     target_region: Annotated[str | None, Query(max_length=60)] = None,
     resource_group: Annotated[str | None, Query(max_length=90)] = None,
