@@ -1,19 +1,18 @@
-"""Read side of the job domain: filtered, cursor-paginated job lists and request summaries."""
+"""Read side of the job domain: what GET /jobs filters on, one job or request by id, counts by state (the
+list statements themselves are built once in ``app.job.statements``)."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select, true
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import NotFound
 from app.job.models import Job, ReprotectRequest
 from app.job.states import JobState
-from app.pagination import page
 
 
 @dataclass(frozen=True)
@@ -28,15 +27,6 @@ class JobFilter:
     created_before: datetime | None = None
     error_code: str | None = None
     subscription_id: str | None = None
-
-
-def list_jobs(
-    session: Session, *, where: JobFilter, limit: int, cursor: str | None, visible: ColumnElement[bool] | None = None
-) -> tuple[list[Job], str | None]:
-    """Jobs matching ``where`` (and ``visible``, the caller's scopes), newest first, one page at a time."""
-    query = select(Job).options(selectinload(Job.transitions))
-    query = filtered(query, where, visible) if visible is not None else filtered(query, where, true())
-    return page(session, query, created=Job.created_at, key=Job.id, limit=limit, cursor=cursor)
 
 
 def get_job(session: Session, job_id: uuid.UUID) -> Job:
@@ -65,26 +55,3 @@ def count_by_state(jobs: list[Job]) -> dict[str, int]:
     for job in jobs:
         counts[job.state] += 1
     return counts
-
-
-def filtered(query: Select[Any], where: JobFilter, visible: ColumnElement[bool]) -> Select[Any]:
-    """``query`` narrowed to ``where`` and ``visible``; each filter matches an index of migration 0007."""
-    query = query.where(visible)
-    if where.state is not None:
-        query = query.where(Job.state == where.state.value)
-    if where.vault_id:
-        query = query.where(func.lower(Job.vault_id) == where.vault_id.lower())
-    if where.subscription_id:
-        query = query.where(func.lower(Job.subscription_id) == where.subscription_id.lower())
-    if where.vm:
-        wanted = where.vm.lower()
-        query = query.where(or_(func.lower(Job.vm_name) == wanted, func.lower(Job.item_id) == wanted))
-    if where.request_id is not None:
-        query = query.where(Job.request_id == where.request_id)
-    if where.error_code:
-        query = query.where(Job.error_code == where.error_code)
-    if where.created_after is not None:
-        query = query.where(Job.created_at >= where.created_after)
-    if where.created_before is not None:
-        query = query.where(Job.created_at < where.created_before)
-    return query
