@@ -15,6 +15,7 @@ from app.api.routes import admin, bulk, fleet, health, jobs, reprotect, webhooks
 from app.api.routes import events as event_routes
 from app.bootstrap import Container, bootstrap
 from app.events import lifecycle as event_stream
+from app.read_pool import AsyncReadPool
 from app.settings import get_settings
 
 DESCRIPTION = """Reprotect Azure VMs after a failover, at fleet scale.
@@ -34,10 +35,14 @@ def create_app(container: Container | None = None) -> FastAPI:
         own = container is None
         built = container or bootstrap()
         app.state.container = built
+        database = built.settings.database
+        app.state.read_pool = await AsyncReadPool.open(database.url, size=database.pool_size)
         try:
             async with event_stream.running(app, built.sessions, built.settings.events):
                 yield
         finally:
+            if app.state.read_pool is not None:
+                await app.state.read_pool.close()
             if own:
                 built.close()
 

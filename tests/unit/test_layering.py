@@ -36,6 +36,7 @@ LAYERS: list[tuple[int, str]] = [
     (2, "app.scopes"),
     (1, "app.errors"),
     (1, "app.db"),
+    (1, "app.read_pool"),  # the API's async Postgres pool for the hottest reads
 ]
 SEPARATE = "emulator"  # never imported by the service, never importing it
 SERVICE = ("app", "workers")
