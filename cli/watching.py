@@ -115,7 +115,10 @@ class LiveView:
                 Text(describe(job)),
                 Text(f"ETA {eta}" if eta else "", style="dim"),
             )
-        self.live.update(Group(table, Text(aggregate_line(request, now), style="bold")), refresh=True)
+        aggregate = Text(aggregate_line(request, now), style="bold")
+        # Live crops what is taller than the terminal: the aggregate line then goes first, to stay in sight.
+        fits = len(request.get("jobs") or []) < self.live.console.height - 1
+        self.live.update(Group(table, aggregate) if fits else Group(aggregate, table), refresh=True)
 
     def close(self) -> None:
         """Leave the last frame on screen."""

@@ -81,6 +81,8 @@ def test_watch_exits_2_when_a_job_failed_with_plain_lines_and_the_aggregate(api,
 
     lines = run(served, "watch", request["request_id"])
     as_json = run(served, "watch", request["request_id"], "-o", "json")
+    failed_id = next(job["id"] for job in request["jobs"] if job["vm"] == first["name"])
+    shown = run(served, "jobs", "show", failed_id)
 
     assert lines.exit_code == EXIT_NOT_ALL_DONE
     assert f"{first['name']}: failed: 151195" in lines.stdout
@@ -88,6 +90,8 @@ def test_watch_exits_2_when_a_job_failed_with_plain_lines_and_the_aggregate(api,
     assert "\x1b[" not in lines.stdout  # not a terminal: no cursor movements, no colours
     assert as_json.exit_code == EXIT_NOT_ALL_DONE
     assert json.loads(as_json.stdout) == api.get(f"/reprotect/{request['request_id']}").json()
+    assert shown.exit_code == 0, shown.stderr
+    assert "error 151195 (in reprotecting)" in shown.stdout, shown.stdout
 
 
 def test_watch_exits_0_when_every_job_is_protected(api, container, demo, served):
