@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from cli.problems import CliError
+
 
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
@@ -23,6 +25,26 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+class PortInUse(CliError):
+    """The port asked for is taken: starting there would report someone else's server as ours."""
+
+    code = "port_in_use"
+
+
+def refuse_busy_port(port: int, host: str = "127.0.0.1") -> None:
+    """Raise :class:`PortInUse` unless ``host:port`` can be bound now (as uvicorn binds it: SO_REUSEADDR,
+    so a port left in TIME_WAIT by our own last run is not mistaken for a busy one)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(
+                f"port {port} on {host} is already in use ({exc.strerror}); stop what listens there "
+                f"or pick another port: reprotect dev --port N (make dev PORT=N)"
+            ) from None
 
 
 @dataclass
