@@ -7,26 +7,28 @@ checks each against its schema, so an example cannot drift from the model it ill
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 Named = dict[str, tuple[str, Any]]  # example name -> (summary, value)
 
 SUBSCRIPTION = "6a1f5c2e-0d4b-4e8f-9a37-2b1c0d9e8f71"
 _GROUPS = f"/subscriptions/{SUBSCRIPTION}/resourceGroups"
-VAULT_ID = f"{_GROUPS}/rg-dr-westeurope/providers/Microsoft.RecoveryServices/vaults/vault-dr"
+VAULT_ID = f"{_GROUPS}/rg-dr-northeurope/providers/Microsoft.RecoveryServices/vaults/vault-dr"
 _CONTAINER = (
-    f"{VAULT_ID}/replicationFabrics/asr-a2a-default-northeurope"
-    "/replicationProtectionContainers/asr-a2a-default-northeurope-container"
+    f"{VAULT_ID}/replicationFabrics/asr-a2a-default-westeurope"
+    "/replicationProtectionContainers/asr-a2a-default-westeurope-container"
 )
 ITEM_ID = f"{_CONTAINER}/replicationProtectedItems/vm-web-01"
-NEW_ITEM_ID = ITEM_ID.replace("northeurope", "westeurope")
+ASR_JOB_NAME = "8b5c7e0a-2f4d-4a6b-9c1e-3d5f7a9b0c2e"
+ASR_JOB_ID = f"{VAULT_ID}/replicationJobs/{ASR_JOB_NAME}"
+NEW_ITEM_ID = ITEM_ID.replace("westeurope", "northeurope")  # the item replicating back, created by reprotect
 REQUEST_ID = "0b6a9c4e-3d2f-4b1a-8e7c-5f4d3c2b1a09"
 JOB_ID = "3f2b6c1e-8a4d-4f7e-9b1a-2c5d6e7f8a9b"
 FAILED_JOB_ID = "7c1d2e3f-4a5b-4c6d-8e9f-0a1b2c3d4e5f"
 WEBHOOK_ID = "5e4d3c2b-1a09-4f8e-b7d6-c5b4a3928170"
 DELIVERY_ID = "9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d"
-API_KEY_ID = "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a"
-ASR_JOB_ID = "8b5c7e0a-2f4d-4a6b-9c1e-3d5f7a9b0c2e"
+API_KEY_ID = "65c8b377"
 CURSOR = "eyJjIjoiMjAyNi0xMS0zMFQwOToxNDowMFoiLCJpIjoiM2YyYjZjMWUifQ"
 
 _STEPS = [
@@ -42,27 +44,87 @@ _STEPS = [
 _HISTORY = [
     {"attempt": 1, "from_state": f, "to_state": t, "at": at, "reason": reason, "actor": actor}
     for f, t, at, reason, actor in (
-        (None, "accepted", "2026-11-30T09:00:01Z", "submitted", "key:ops-pipeline"),
-        ("accepted", "validating", "2026-11-30T09:00:02Z", "worker picked the job up", "worker"),
-        ("validating", "submitting", "2026-11-30T09:00:09Z", "prerequisites hold", "worker"),
-        ("submitting", "reprotecting", "2026-11-30T09:00:12Z", f"ASR job {ASR_JOB_ID} started", "worker"),
-        ("reprotecting", "syncing", "2026-11-30T09:21:40Z", "switch protection succeeded", "worker"),
+        (None, "accepted", "2026-11-30T09:00:01Z", "reprotect requested", "key:d7d600b2"),
+        ("accepted", "validating", "2026-11-30T09:00:02Z", "picked up by a worker", "worker"),
+        ("validating", "submitting", "2026-11-30T09:00:09Z", "item state and target region re-checked", "worker"),
+        (
+            "submitting",
+            "reprotecting",
+            "2026-11-30T09:00:12Z",
+            f"switch protection submitted (ASR job {ASR_JOB_NAME})",
+            "worker",
+        ),
+        (
+            "reprotecting",
+            "syncing",
+            "2026-11-30T09:21:40Z",
+            "ASR reprotect job succeeded; watching the resynchronisation",
+            "worker",
+        ),
     )
 ]
 
 _TASKS = [
     {
-        "task_id": f"{ASR_JOB_ID}-{i}",
+        "task_id": task,
         "name": name,
-        "state": "Succeeded" if i < 3 else "InProgress",
-        "state_description": "Completed" if i < 3 else "In progress",
-        "start_time": "2026-11-30T09:00:13Z",
-        "end_time": "2026-11-30T09:21:39Z" if i < 3 else None,
+        "state": state,
+        "state_description": description,
+        "start_time": start,
+        "end_time": end,
     }
-    for i, name in enumerate(
-        ("Prerequisites check", "Identifying the replication target", "Preparing the protected entities", "Resync")
+    for task, name, state, description, start, end in (
+        ("SwitchReplicationGroupProtectionPreflightTask", "Prerequisite check", "Succeeded", "Completed",
+         "2026-11-30T09:00:13Z", "2026-11-30T09:00:25Z"),
+        ("CommitFailoverTask", "Committing failover", "Other", "Skipped", None, None),
+        ("DiscoverReplicaTask", "Discovering replica virtual machine", "Succeeded", "Completed",
+         "2026-11-30T09:00:25Z", "2026-11-30T09:00:31Z"),
+        ("ProtectReplicaTask", "Protecting replica", "Succeeded", "Completed", "2026-11-30T09:00:31Z",
+         "2026-11-30T09:21:39Z"),
     )
-]
+]  # fmt: skip
+
+_RESOLVED_NEW = {"id": None, "name": "rg-web-westeurope-asr", "status": "new"}
+PLAN: dict[str, Any] = {
+    "vm": "vm-web-01",
+    "item_id": ITEM_ID,
+    "vault_id": VAULT_ID,
+    "direction": {
+        "source": "North Europe",
+        "target": "West Europe",
+        "source_location": "northeurope",
+        "target_location": "westeurope",
+    },
+    "recovery_container_id": _CONTAINER,
+    "policy_id": f"{VAULT_ID}/replicationPolicies/24-hour-retention-policy",
+    "target_resource_group": {
+        "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-web",
+        "name": "rg-web",
+        "status": "existing",
+    },
+    "network": {
+        "id": f"{_GROUPS}/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-we",
+        "name": "vnet-we",
+        "status": "existing",
+    },
+    "cache_storage_account": {**_RESOLVED_NEW, "name": "vmwebcacheasrne01"},
+    "availability_set": None,
+    "proximity_placement_group": None,
+    "disks": [
+        {
+            "name": "vm-web-01-osdisk",
+            "disk_id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-web-asr/providers/Microsoft.Compute/disks/"
+            "vm-web-01-osdisk-asr",
+            "target_disk_id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-web/providers/Microsoft.Compute/disks/"
+            "vm-web-01-osdisk",
+            "status": "existing",
+            "size_gb": 128,
+            "target_disk_type": "Premium_LRS",
+            "replica_disk_type": "Premium_LRS",
+        }
+    ],
+    "estimated_seconds": 2460.0,
+}
 
 _JOB_CORE = {
     "id": JOB_ID,
@@ -91,7 +153,7 @@ JOB: dict[str, Any] = {
     **_JOB_CORE,
     "asr_tasks": _TASKS,
     "customization": {},
-    "plan": {"target_resource_group": "rg-web-westeurope", "cache_storage_account": "new"},
+    "plan": PLAN,
     "steps": _STEPS,
     "history": _HISTORY,
 }
@@ -109,16 +171,28 @@ FAILED_JOB: dict[str, Any] = {
     "asr_job_state": "Failed",
     "resync_percent": None,
     "eta": None,
-    "asr_tasks": [],
-    "steps": _STEPS[:3],
-    "history": _HISTORY[:3],
+    "asr_tasks": _TASKS[:3],
+    "plan": {**PLAN, "vm": "vm-db-02", "item_id": ITEM_ID.replace("vm-web-01", "vm-db-02")},
+    "steps": _STEPS[:4],
+    "history": _HISTORY[:4],
     "error": {
-        "code": "InvalidProtectionState",
-        "message": "The operation is not allowed in the current protection state of the item.",
-        "failed_in": "submitting",
+        "code": "151195",
+        "message": "Site Recovery couldn't resolve the Site Recovery service URL from the virtual machine 'vm-db-02'. "
+        "Check the DNS settings of the virtual network and that the DNS server can be reached, then retry.",
+        "failed_in": "reprotecting",
         "details": {
-            "possible_causes": "The item is not in the failed-over-and-committed state.",
-            "recommended_action": "Commit the failover of the item, then retry the job.",
+            "asr_errors": [
+                {
+                    "code": "151195",
+                    "message": "Site Recovery couldn't resolve the Site Recovery service URL from the virtual machine "
+                    "'vm-db-02'.",
+                    "possible_causes": "DNS resolution from the recovery region failed: the virtual network's custom "
+                    "DNS server is not reachable from the virtual machine.",
+                    "recommended_action": "Check the DNS settings of the virtual network and that the DNS server can "
+                    "be reached, then retry.",
+                    "task_id": "ProtectReplicaTask",
+                }
+            ]
         },
     },
 }
@@ -181,52 +255,10 @@ API_KEY: dict[str, Any] = {
     "role": "operator",
     "scopes": [f"/subscriptions/{SUBSCRIPTION}"],
     "created_at": "2026-11-01T08:00:00Z",
-    "created_by": "key:bootstrap-admin",
+    "created_by": "key:d7d600b2",
     "expires_at": "2027-11-01T08:00:00Z",
     "revoked_at": None,
     "last_used_at": "2026-11-30T09:00:01Z",
-}
-
-_RESOLVED_NEW = {"id": None, "name": "rg-web-westeurope-asr", "status": "new"}
-PLAN: dict[str, Any] = {
-    "vm": "vm-web-01",
-    "item_id": ITEM_ID,
-    "vault_id": VAULT_ID,
-    "direction": {
-        "source": "asr-a2a-default-northeurope",
-        "target": "asr-a2a-default-westeurope",
-        "source_location": "northeurope",
-        "target_location": "westeurope",
-    },
-    "recovery_container_id": _CONTAINER.replace("northeurope", "westeurope"),
-    "policy_id": f"{VAULT_ID}/replicationPolicies/24-hour-retention-policy",
-    "target_resource_group": {
-        "id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-web",
-        "name": "rg-web",
-        "status": "existing",
-    },
-    "network": {
-        "id": f"{_GROUPS}/rg-net/providers/Microsoft.Network/virtualNetworks/vnet-we",
-        "name": "vnet-we",
-        "status": "existing",
-    },
-    "cache_storage_account": {**_RESOLVED_NEW, "name": "vmwebcacheasrne01"},
-    "availability_set": None,
-    "proximity_placement_group": None,
-    "disks": [
-        {
-            "name": "vm-web-01-osdisk",
-            "disk_id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-web-asr/providers/Microsoft.Compute/disks/"
-            "vm-web-01-osdisk-asr",
-            "target_disk_id": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/rg-web/providers/Microsoft.Compute/disks/"
-            "vm-web-01-osdisk",
-            "status": "existing",
-            "size_gb": 128,
-            "target_disk_type": "Premium_LRS",
-            "replica_disk_type": "Premium_LRS",
-        }
-    ],
-    "estimated_seconds": 2460.0,
 }
 
 VM: dict[str, Any] = {
@@ -318,13 +350,18 @@ PROBLEMS: dict[int, Named] = {
     401: {
         "unauthenticated": (
             "No credentials",
-            _p("unauthenticated", 401, "Authentication required", "Send an API key or a bearer token."),
+            _p(
+                "unauthenticated",
+                401,
+                "Authentication required",
+                "Authentication required: send 'Authorization: Bearer <API key or Entra ID token>'.",
+            ),
         )
     },
     403: {
         "insufficient_role": (
             "The role does not allow it",
-            _p("insufficient_role", 403, "Forbidden", "This operation needs the operator role; the caller is reader."),
+            _p("insufficient_role", 403, "Forbidden", "This needs the operator role; the caller has reader."),
         )
     },
     404: {"not_found": ("No such resource", _p("job_not_found", 404, "Not found", f"No job {JOB_ID}."))},
@@ -339,7 +376,7 @@ PROBLEMS: dict[int, Named] = {
     429: {
         "rate_limited": (
             "Too many requests",
-            _p("rate_limited", 429, "Too many requests", "Rate limit of 600/minute exceeded; retry after 12 s."),
+            _p("rate_limited", 429, "Too many requests", "More than 600 requests in the current window; slow down."),
         )
     },
     502: {
@@ -382,7 +419,7 @@ _PAGE = {"next_cursor": CURSOR}
 OPERATIONS: dict[str, dict[str, Any]] = {
     "reprotect": {
         "request": {
-            "by_item_id": ("Two VMs by their replication protected item id", {"vms": [{"item_id": ITEM_ID}]}),
+            "by_item_id": ("A VM by its replication protected item id", {"vms": [{"item_id": ITEM_ID}]}),
             "by_vault_and_name": (
                 "A VM by vault and name, with a target resource group",
                 {
@@ -453,7 +490,9 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "listJobs": {"responses": {200: {"page": ("A page of jobs", {"items": [JOB_ITEM], **_PAGE})}}},
     "cancelJob": {"responses": {202: {"cancelled": ("Cancelled", {**JOB, "state": "cancelled", "terminal": True})}}},
     "retryJob": {
-        "responses": {202: {"retried": ("A new attempt", {**FAILED_JOB, "state": "accepted", "terminal": False})}}
+        "responses": {
+            202: {"retried": ("A new attempt", {**FAILED_JOB, "state": "submitting", "terminal": False, "attempt": 2})}
+        }
     },
     "summariseJobs": {
         "responses": {
@@ -478,8 +517,8 @@ OPERATIONS: dict[str, dict[str, Any]] = {
     "retryJobs": {
         "request": {
             "failed_by_code": (
-                "Retry the jobs of one vault that failed on throttling",
-                {"filter": {"vault_ids": [VAULT_ID], "error_codes": ["azure_throttled"]}, "max_count": 100},
+                "Retry the jobs of one vault that failed on a DNS error (ASR 151195)",
+                {"filter": {"vault_ids": [VAULT_ID], "error_codes": ["151195"]}, "max_count": 100},
             )
         },
         "responses": {
@@ -489,7 +528,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                     {
                         "action": "retry",
                         "dry_run": False,
-                        "filter": {"states": ["failed"], "vault_ids": [VAULT_ID], "error_codes": ["azure_throttled"]},
+                        "filter": {"states": ["failed"], "vault_ids": [VAULT_ID], "error_codes": ["151195"]},
                         "max_count": 100,
                         "matched": 1,
                         "counts": {"retried": 1},
@@ -500,10 +539,10 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                                 "vm": "vm-db-02",
                                 "vault_id": VAULT_ID,
                                 "state": "failed",
-                                "error_code": "azure_throttled",
+                                "error_code": "151195",
                                 "outcome": "retried",
-                                "detail": "A new attempt was accepted.",
-                                "state_after": "accepted",
+                                "detail": "Attempt 2 runs again from submitting.",
+                                "state_after": "submitting",
                                 "problem": None,
                             }
                         ],
@@ -539,9 +578,13 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                                 "state": "syncing",
                                 "error_code": None,
                                 "outcome": "would_be_refused",
-                                "detail": "Azure is reprotecting this VM; it can no longer be cancelled.",
+                                "detail": "Azure no longer allows cancelling this reprotect.",
                                 "state_after": None,
-                                "problem": {"status": 409, "code": "cancel_not_allowed", "detail": "Too late."},
+                                "problem": {
+                                    "status": 409,
+                                    "code": "cancel_not_allowed",
+                                    "detail": "Azure no longer allows cancelling this reprotect.",
+                                },
                             }
                         ],
                     },
@@ -553,9 +596,25 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         "responses": {
             200: {
                 "events": (
-                    "Two transitions and a heartbeat",
-                    f'id: 1841\nevent: job\ndata: {{"job_id": "{JOB_ID}", "state": "syncing", "from_state": '
-                    f'"reprotecting", "attempt": 1, "resync_percent": 0}}\n\n: heartbeat\n\n',
+                    "A transition, then a heartbeat",
+                    "id: 1841\nevent: job\ndata: "
+                    + json.dumps(
+                        {
+                            "event_id": 1841,
+                            "job_id": JOB_ID,
+                            "request_id": REQUEST_ID,
+                            "vm_name": "vm-web-01",
+                            "vault_id": VAULT_ID,
+                            "state": "syncing",
+                            "from_state": "reprotecting",
+                            "attempt": 1,
+                            "at": "2026-11-30T09:21:40Z",
+                            "resync_percent": 0,
+                            "eta_at": "2026-11-30T09:58:00Z",
+                            "error_code": None,
+                        }
+                    )
+                    + "\n\n: heartbeat\n\n",
                 )
             }
         }
@@ -615,7 +674,12 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             )
         },
         "responses": {
-            201: {"created": ("Created, with its key (shown once)", {**API_KEY, "key": "rpk_4bX9...redacted"})}
+            201: {
+                "created": (
+                    "Created, with its key (shown once)",
+                    {**API_KEY, "key": "rpk_65c8b377_8I6Jw7lvVuZ2L2kHN4zRY1xJoxMCMqhYOXw2YX8h6Uc"},
+                )
+            }
         },
     },
     "listApiKeys": {"responses": {200: {"page": ("A page of keys", {"items": [API_KEY], "next_cursor": None})}}},
@@ -630,14 +694,14 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                             {
                                 "id": 5121,
                                 "at": "2026-11-30T09:00:01Z",
-                                "request_id": "req-6c1f0e2a",
-                                "principal_id": API_KEY_ID,
+                                "request_id": "be40841bdd4949460000000000000001",
+                                "principal_id": "key:d7d600b2",
                                 "principal_kind": "api_key",
                                 "method": "POST",
                                 "route": "/reprotect",
                                 "path": "/reprotect",
                                 "status": 202,
-                                "outcome": "allowed",
+                                "outcome": "succeeded",
                                 "vm_ids": [ITEM_ID],
                             }
                         ],
@@ -678,7 +742,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
                         "total": 200,
                         "counts": {"needs_reprotect": 40, "in_progress": 53, "protected": 99, "failed": 6},
                         "eta": "2026-11-30T10:40:00Z",
-                        "top_failure_codes": [{"code": "InvalidProtectionState", "count": 4}],
+                        "top_failure_codes": [{"code": "151195", "count": 4}],
                         "top_not_eligible_reasons": [{"code": "failover_not_committed", "count": 2}],
                         "groups": [{"key": "westeurope", "total": 200, "counts": {"in_progress": 53}, "eta": None}],
                         "partial": False,

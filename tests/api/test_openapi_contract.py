@@ -203,3 +203,20 @@ def test_the_documentation_pages_load_every_asset_from_the_service(page):
         assert scripts, html.text
         for url in urls:
             assert client.get(url).status_code == 200, url
+
+
+def test_real_problem_answers_match_the_problem_schema(api, document, demo):
+    validator = _validator(document, {"$ref": "#/components/schemas/Problem"})
+    refused = api.post("/reprotect", json={"vms": [{"vault_id": demo["vault_id"], "vm_name": "no-such-vm"}]})
+    answers = [
+        refused,
+        api.get(f"/jobs/{'0' * 8}-0000-4000-8000-{'0' * 12}"),
+        api.get("/jobs?limit=0"),
+        api.get("/jobs", headers={"Authorization": "Bearer nope"}),
+    ]
+    assert [a.status_code for a in answers] == [422, 404, 422, 401]
+    assert refused.json()["vms"][0]["code"] == "vm_not_found"
+    for answer in answers:
+        assert answer.headers["content-type"] == PROBLEM_JSON
+        assert not [e.message for e in validator.iter_errors(answer.json())], answer.json()
+        assert answer.json()["code"] in error_codes.by_code("problem")
