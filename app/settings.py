@@ -95,6 +95,9 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = 256 * 1024
     # Browser origins allowed to call the API; none by default (CORS closed).
     cors_origins: list[str] = Field(default_factory=list)
+    # Where clients reach the API (e.g. https://reprotect.example.com): the OpenAPI document's server and the
+    # base of the links in webhook payloads, which are absolute once this is set (paths relative to it if not).
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
 class WebhookSettings(BaseModel):

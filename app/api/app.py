@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import openapi_links, problems, query_params
+from app.api import contract, docs_pages, openapi_links, problems, query_params
 from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
 from app.api.routes import admin, bulk, fleet, health, jobs, reprotect, webhooks
@@ -52,6 +52,8 @@ def create_app(container: Container | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(query_params.known_only)],  # unknown query parameters are a 422 on every route
+        docs_url=None,  # served by docs_pages with local assets (no CDN)
+        redoc_url=None,
     )
     problems.install(app)
     app.include_router(reprotect.router)
@@ -75,4 +77,6 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.add_middleware(RequestContext)  # outermost: every answer carries the request id
     openapi_links.install(app)
     query_params.install(app)
+    contract.install(app, public_base_url=settings.public_base_url)
+    docs_pages.install(app)
     return app

@@ -26,6 +26,7 @@ from app.outbound.signing import signed_headers
 from app.outbound.transport import SendResult, WebhookSender
 from app.settings import WebhookSettings
 from app.webhook.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.webhook.payloads import absolute_links
 
 log = logging.getLogger(__name__)
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
@@ -88,7 +89,13 @@ def send(sender: WebhookSender, outbound: Outbound, *, delivery_id: uuid.UUID) -
 
 
 def claim(
-    session: Session, *, delivery_id: uuid.UUID, worker: str, now: datetime, settings: WebhookSettings
+    session: Session,
+    *,
+    delivery_id: uuid.UUID,
+    worker: str,
+    now: datetime,
+    settings: WebhookSettings,
+    base_url: str | None = None,
 ) -> Outbound | None:
     """Take the delivery's lease if it is pending, due and free; what to send (None: nothing to send)."""
     if not DELIVERIES.claim(session, delivery_id, worker=worker, now=now, lease_seconds=settings.lease_seconds):
@@ -102,7 +109,8 @@ def claim(
     if url is None:
         _finish(delivery, CANCELLED, now=now, error="the request no longer has a callback URL")
         return None
-    body = json.dumps(delivery.event.payload, separators=(",", ":")).encode()
+    payload = absolute_links(delivery.event.payload, base_url)  # links absolute once public_base_url is set
+    body = json.dumps(payload, separators=(",", ":")).encode()
     return Outbound(url=url, event_id=delivery.event_id, body=body, secrets=secrets)
 
 
