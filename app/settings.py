@@ -205,6 +205,9 @@ class RateLimitConfig(BaseModel):
     enabled: bool = True
     # A ``limits`` string: "600/minute", "10/second", "1000 per hour".
     limit: str = "600/minute"
+    # Refused credentials (none, unknown, revoked, expired) per client address: over it, the address is
+    # answered 429 without looking a credential up (cached keys still pass).
+    unauthenticated_limit: str = "60/minute"
     # "memory://" counts per process; "redis://host:6379/0" shares the count across processes.
     storage_uri: str = "memory://"
     # Socket timeouts for Redis, kept short: the limiter fails open rather than slow every request.
@@ -212,7 +215,7 @@ class RateLimitConfig(BaseModel):
     # After a storage error, requests pass without asking the storage for this long.
     fail_open_seconds: float = Field(default=30.0, ge=0)
 
-    @field_validator("limit")
+    @field_validator("limit", "unauthenticated_limit")
     @classmethod
     def _limit_parses(cls, limit: str) -> str:
         if parse_limit(limit).amount < 1:  # parse_limit raises ValueError for nonsense

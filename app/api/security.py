@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -31,7 +32,8 @@ async def authenticate(request: Request, credentials: HTTPAuthorizationCredentia
     container: Container = request.app.state.container
     principal = container.auth.cached(credential)
     if principal is None:
-        principal = await run_in_threadpool(container.auth.principal, credential)
+        source = request.client.host if request.client else None
+        principal = await run_in_threadpool(functools.partial(container.auth.principal, credential, source=source))
     request.state.principal = principal
     return principal
 
