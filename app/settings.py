@@ -276,6 +276,14 @@ class FleetSettings(BaseModel):
     max_selector_vms: int = Field(default=5000, ge=1)
 
 
+class MetricsSettings(BaseModel):
+    """``GET /metrics`` (``app.metrics``): on and unauthenticated by default, like most scrape endpoints."""
+
+    enabled: bool = True
+    # When set, scrapes must send ``Authorization: Bearer <token>`` (Prometheus' ``authorization`` setting).
+    bearer_token: SecretStr | None = None
+
+
 class Settings(BaseSettings):
     """All settings; built once per process by :func:`get_settings`."""
 
@@ -290,6 +298,7 @@ class Settings(BaseSettings):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     events: EventSettings = Field(default_factory=EventSettings)
     fleet: FleetSettings = Field(default_factory=FleetSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="after")
     def _settle_outlasts_a_request(self) -> Settings:
