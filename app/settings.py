@@ -277,11 +277,11 @@ class FleetSettings(BaseModel):
 
 
 class MetricsSettings(BaseModel):
-    """``GET /metrics`` (``app.metrics``): on and unauthenticated by default, like most scrape endpoints."""
+    """``GET /metrics`` (``app.metrics``): on, and for callers with a reader key of unrestricted scope."""
 
     enabled: bool = True
-    # When set, scrapes must send ``Authorization: Bearer <token>`` (Prometheus' ``authorization`` setting).
-    bearer_token: SecretStr | None = None
+    # True: no credentials asked (for a scrape network no one else reaches). The figures are fleet-wide.
+    public: bool = False
 
 
 class Settings(BaseSettings):

@@ -1,5 +1,5 @@
 """``/metrics`` on the in-process API: route templates (never raw paths) and statuses, transitions counted only
-once committed, jobs by state read from the database, and the endpoint's bearer token and off switch."""
+once committed, jobs by state read from the database, and who may read them (and the off switch)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import uuid
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from app.api.app import create_app
@@ -16,6 +15,7 @@ from app.job import history
 from app.job.models import Job
 from app.job.states import JobState
 from app.settings import MetricsSettings
+from tests.api.conftest import make_key
 from tests.metrics.scrape import parse, value
 
 HTTP_COUNT = "reprotect_http_request_duration_seconds_count"
@@ -75,23 +75,21 @@ def test_a_transition_counts_once_committed_and_jobs_by_state_follow_the_databas
     assert value(after, "reprotect_jobs", state="cancelled") == 1
 
 
-def test_metrics_are_open_by_default_and_hidden_from_the_contract(bare_with):
-    assert bare_with.get("/metrics").status_code == 200
+def test_metrics_need_a_reader_of_unrestricted_scope_and_stay_out_of_the_contract(bare_with, container):
+    reader = make_key(container, role="reader")
+    scoped = make_key(container, role="reader", scopes=("/subscriptions/00000000-0000-0000-0000-000000000001",))
+    refused = bare_with.get("/metrics")
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert bare_with.get("/metrics", headers={"Authorization": f"Bearer {scoped}"}).status_code == 403
+    assert bare_with.get("/metrics", headers={"Authorization": f"Bearer {reader}"}).status_code == 200
     assert "/metrics" not in bare_with.get("/openapi.json").json()["paths"]
 
 
-def test_a_configured_bearer_token_is_required(container):
-    container.settings = container.settings.model_copy(
-        update={"metrics": MetricsSettings(bearer_token=SecretStr("scrape-secret"))}
-    )
+def test_public_metrics_ask_no_credentials(container):
+    container.settings = container.settings.model_copy(update={"metrics": MetricsSettings(public=True)})
     with TestClient(create_app(container)) as client:
-        refused = client.get("/metrics")
-        wrong = client.get("/metrics", headers={"Authorization": "Bearer nope"})
-        allowed = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
-    assert refused.status_code == 401
-    assert refused.headers["content-type"] == "application/problem+json"
-    assert wrong.status_code == 401
-    assert allowed.status_code == 200
+        assert client.get("/metrics").status_code == 200
 
 
 def test_metrics_can_be_turned_off(container):

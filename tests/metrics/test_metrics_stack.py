@@ -64,7 +64,7 @@ def _wait(condition, what: str, timeout: float = 120) -> None:
 
 def test_a_reprotected_fleet_and_a_throttled_check_move_the_metrics_the_api_serves(stack):
     metrics_url = f"{stack.api_url}/metrics"
-    before = scrape(metrics_url)
+    before = scrape(metrics_url, **stack.auth_headers)
     assert value(before, "reprotect_fleet_metrics_up") == 1
     assert value(before, "reprotect_job_transitions_total", from_state="syncing", to_state="protected") == 0
     targets = _committed(stack)
@@ -80,12 +80,17 @@ def test_a_reprotected_fleet_and_a_throttled_check_move_the_metrics_the_api_serv
         # The worker counts a delivery once its attempt is recorded, a moment after the receiver saw it.
         _wait(
             lambda: (
-                total(scrape(metrics_url), "reprotect_webhook_delivery_attempts_total", outcome="delivered") >= n + 1
+                total(
+                    scrape(metrics_url, **stack.auth_headers),
+                    "reprotect_webhook_delivery_attempts_total",
+                    outcome="delivered",
+                )
+                >= n + 1
             ),
             "deliveries counted",
             timeout=30,
         )
-    after = scrape(metrics_url)
+    after = scrape(metrics_url, **stack.auth_headers)
 
     # Jobs by state, read from the database at scrape time.
     assert value(after, "reprotect_jobs", state="protected") == n
@@ -134,6 +139,6 @@ def test_a_reprotected_fleet_and_a_throttled_check_move_the_metrics_the_api_serv
         httpx.post(f"{stack.api_url}/reprotect?dry_run=true", json=body, headers=stack.auth_headers, timeout=60)
     finally:
         httpx.put(f"{stack.emulator_url}/_emulator/throttle", json={"enabled": False}).raise_for_status()
-    throttled = scrape(metrics_url)
+    throttled = scrape(metrics_url, **stack.auth_headers)
     assert total(throttled, "reprotect_azure_requests_total", status="429") >= 1
     assert value(throttled, "reprotect_azure_retry_after_seconds_total") >= 16
