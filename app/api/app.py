@@ -13,9 +13,9 @@ from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
 from app.api.routes import admin, bulk, fleet, health, jobs, reprotect, webhooks
 from app.api.routes import events as event_routes
+from app.api.routes import metrics as metrics_route
 from app.bootstrap import Container, bootstrap
 from app.events import lifecycle as event_stream
-from app.metrics import route as metrics
 from app.settings import get_settings
 
 DESCRIPTION = """Reprotect Azure VMs after a failover, at fleet scale.
@@ -69,7 +69,7 @@ def create_app(container: Container | None = None) -> FastAPI:
             expose_headers=["Location", "Retry-After", "ETag", "X-Request-Id", "Idempotent-Replayed"],
         )
     app.add_middleware(RequestContext)  # outermost: every answer carries the request id
-    metrics.install(app, container.settings if container else None)  # /metrics; times requests (outside all)
+    metrics_route.install(app, container.settings if container else None)  # /metrics; times requests (outside all)
     openapi_links.install(app)
     query_params.install(app)
     return app

@@ -1,4 +1,4 @@
-"""``GET /metrics`` (Prometheus text format) and the one call that installs metrics on the API.
+"""``GET /metrics`` (Prometheus text format, ``app.metrics``) and the one call that installs metrics on the API.
 
 Like every route but the health probes, it asks for a credential: an API key (or Entra ID token) with the
 reader role and unrestricted scope, since the figures are fleet-wide. Prometheus sends the key as a bearer
