@@ -282,6 +282,14 @@ class FleetSettings(BaseModel):
     max_selector_vms: int = Field(default=5000, ge=1)
 
 
+class MetricsSettings(BaseModel):
+    """``GET /metrics`` (``app.metrics``): on, and for callers with a reader key of unrestricted scope."""
+
+    enabled: bool = True
+    # True: no credentials asked (for a scrape network no one else reaches). The figures are fleet-wide.
+    public: bool = False
+
+
 class Settings(BaseSettings):
     """All settings; built once per process by :func:`get_settings`."""
 
@@ -296,6 +304,7 @@ class Settings(BaseSettings):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     events: EventSettings = Field(default_factory=EventSettings)
     fleet: FleetSettings = Field(default_factory=FleetSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="after")
     def _settle_outlasts_a_request(self) -> Settings:

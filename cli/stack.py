@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 
+from app.metrics.registry import fresh_multiprocess_dir
 from cli.problems import CliError
 
 
@@ -83,6 +84,8 @@ class StackConfig:
                 # The local emulator answers at once: a lost switch protection is presumed so sooner.
                 "REPROTECT_AZURE__REQUEST_TIMEOUT_SECONDS": "10",
                 "REPROTECT_JOB__SWITCH_SETTLE_SECONDS": "20",
+                # Every child writes its metrics here and the API's /metrics sums them (app.metrics.registry).
+                "PROMETHEUS_MULTIPROC_DIR": str(var / "prometheus"),
             }
         )
         env.update(self.extra_env)
@@ -122,6 +125,7 @@ class Stack:
     def start(self) -> None:
         """Start the emulator, migrate, then API, worker and scheduler; wait until they answer."""
         self.config.var_dir.mkdir(parents=True, exist_ok=True)
+        fresh_multiprocess_dir(Path(self.config.env(self.emulator_url)["PROMETHEUS_MULTIPROC_DIR"]))
         emulator_args = ["emulator", "--port", str(self.emulator_port), "--scenario", self.config.scenario]
         emulator_args += ["--seed", str(self.config.seed)]
         if self.config.time_scale:

@@ -13,6 +13,7 @@ from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
 from app.api.routes import admin, bulk, fleet, health, jobs, reprotect, webhooks
 from app.api.routes import events as event_routes
+from app.api.routes import metrics as metrics_route
 from app.bootstrap import Container, bootstrap
 from app.events import lifecycle as event_stream
 from app.read_pool import AsyncReadPool
@@ -75,6 +76,7 @@ def create_app(container: Container | None = None) -> FastAPI:
             expose_headers=["Location", "Retry-After", "ETag", "X-Request-Id", "Idempotent-Replayed"],
         )
     app.add_middleware(RequestContext)  # outermost: every answer carries the request id
+    metrics_route.install(app, container.settings if container else None)  # /metrics; times requests (outside all)
     openapi_links.install(app)
     query_params.install(app)
     contract.install(app, public_base_url=settings.public_base_url)

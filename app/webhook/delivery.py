@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.job.models import ReprotectRequest
 from app.leases import Backoff, LeasedTable
+from app.metrics import webhooks as webhook_metrics
 from app.outbound.signing import signed_headers
 from app.outbound.transport import SendResult, WebhookSender
 from app.settings import WebhookSettings
@@ -159,6 +160,7 @@ def record(
     delivery.last_status_code = result.status_code
     delivery.last_error = None if result.ok else _describe(result)
     due_in = _settle(session, delivery, result, now=now, settings=settings)
+    webhook_metrics.attempted(delivery, now=now)
     return Delivered(delivery_id=delivery_id, ran=True, status=delivery.status, due_in=due_in)
 
 

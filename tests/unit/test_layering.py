@@ -21,9 +21,11 @@ LAYERS: list[tuple[int, str]] = [
     (9, "app.api"),  # HTTP edge
     (9, "workers"),  # Celery edge
     (8, "app.bootstrap"),  # composition root: builds and wires everything below
+    (8, "app.metrics.fleet"),  # scrape-time gauges read from the job and webhook tables
     (7, "app.webhook"),  # domains, in the order they lean on each other
     (7, "app.events"),  # the job event stream: reads the job domain's transition log
     (7, "app.fleet"),  # the inventory and selectors: read jobs and Azure, submit through app.job
+    (7, "app.metrics.transitions"),  # a listener on the job domain's transitions
     (6, "app.job"),
     (5, "app.auth"),
     (5, "app.idempotency"),
@@ -31,6 +33,7 @@ LAYERS: list[tuple[int, str]] = [
     (4, "app.queue"),
     (4, "app.outbound"),
     (3, "app.settings"),
+    (3, "app.metrics"),  # metric definitions and one-line hooks every layer above may call
     (2, "app.leases"),  # kernel: generic machinery over the database, and vocabulary settings validate with
     (2, "app.pagination"),
     (2, "app.scopes"),
