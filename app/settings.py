@@ -280,6 +280,9 @@ class FleetSettings(BaseModel):
     snapshot_max_age_seconds: float = Field(default=600.0, gt=0)
     # The most VMs one selector may resolve to (each 100 become one request).
     max_selector_vms: int = Field(default=5000, ge=1)
+    # How long the decided inventory (items joined with our jobs and their statuses) serves every caller
+    # before it is decided again (app.fleet.decided): the inventory's job columns are this much behind at most.
+    view_ttl_seconds: float = Field(default=2.0, ge=0)
 
 
 class MetricsSettings(BaseModel):

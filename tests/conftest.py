@@ -20,6 +20,7 @@ from app.settings import (
     BrokerSettings,
     DatabaseSettings,
     EventSettings,
+    FleetSettings,
     JobSettings,
     Settings,
     WebhookSettings,
@@ -130,6 +131,9 @@ def service_settings(database_url: str, emulator_url: str, broker_url: str | Non
         # In-process clients read an answer only once it ends: event streams end quickly here (the stream's
         # own tests run a real server, tests/api/test_event_stream.py).
         events=EventSettings(max_stream_seconds=0.3),
+        # Tests look at the inventory right after changing jobs: no decided fleet kept between calls
+        # (tests/unit/test_decided_fleet.py covers keeping it).
+        fleet=FleetSettings(view_ttl_seconds=0.0),
     )
 
 

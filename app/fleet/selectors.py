@@ -34,7 +34,7 @@ def resolve(deps: service.Deps, *, principal: Principal, selector: VmSelector) -
         status=ReprotectStatus(selector.status),
         name_prefix=selector.name_prefix,
     )
-    fleet = read_fleet(deps, principal=principal, where=where)
+    fleet = read_fleet(deps, principal=principal, where=where, fresh=True)
     limit = deps.settings.fleet.max_selector_vms
     if len(fleet.vms) > limit:
         raise InvalidRequest(

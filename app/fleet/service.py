@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 
 from app.auth.principal import Principal
-from app.fleet.inventory import VmFilter, decode_cursor, encode_cursor, order_key, read_fleet
-from app.fleet.schemas import CodeCount, GroupBy, SummaryGroup, VmOut, VmPage, VmSummary
+from app.fleet.decided import FleetVm, order_key
+from app.fleet.inventory import VmFilter, decode_cursor, encode_cursor, read_fleet
+from app.fleet.schemas import CodeCount, GroupBy, SummaryGroup, VmPage, VmSummary
 from app.fleet.status import ReprotectStatus
 from app.job.service import Deps
 
@@ -17,13 +19,13 @@ def list_vms(deps: Deps, *, principal: Principal, where: VmFilter, limit: int, c
     """The VMs of the watched vaults in the caller's scopes, by vault then name, one page at a time."""
     fleet = read_fleet(deps, principal=principal, where=where)
     vms = fleet.vms
-    if cursor:
-        after = decode_cursor(cursor)
-        vms = [vm for vm in vms if order_key(vm) > after]
+    if cursor:  # the VMs are in order: the page starts right after the cursor's position
+        keys = fleet.derived("order keys", lambda: [order_key(vm) for vm in fleet.vms])
+        vms = vms[bisect.bisect_right(keys, decode_cursor(cursor)) :]
     shown = vms[:limit]
     next_cursor = encode_cursor(shown[-1]) if len(vms) > limit else None
     return VmPage(
-        items=shown,
+        items=[vm.out() for vm in shown],  # only the page is rendered
         next_cursor=next_cursor,
         partial=fleet.partial,
         unreadable=fleet.unreadable,
@@ -36,31 +38,38 @@ def summarize(deps: Deps, *, principal: Principal, where: VmFilter, group_by: Gr
     """Counts by reprotect status of the matching VMs, per vault, subscription or region, with the ETA of the
     reprotects in progress and the most frequent failure and not-eligible codes."""
     fleet = read_fleet(deps, principal=principal, where=where)
-    grouped: dict[str, list[VmOut]] = defaultdict(list)
-    for vm in fleet.vms:
+    tally = fleet.derived(("summary", group_by), lambda: _tally(fleet.vms, group_by))
+    return tally.model_copy(
+        update={"vault_count": fleet.vault_count, "partial": fleet.partial, "unreadable": fleet.unreadable}
+    )
+
+
+def _tally(vms: list[FleetVm], group_by: GroupBy) -> VmSummary:
+    grouped: dict[str, list[FleetVm]] = defaultdict(list)
+    for vm in vms:
         grouped[_group_key(vm, group_by)].append(vm)
-    failed = Counter(vm.job.error_code for vm in fleet.vms if _failed(vm) and vm.job and vm.job.error_code)
+    failed = Counter(vm.job.error_code for vm in vms if _failed(vm) and vm.job and vm.job.error_code)
     not_eligible = Counter(
-        vm.reason_code for vm in fleet.vms if vm.reprotect_status is ReprotectStatus.NOT_ELIGIBLE and vm.reason_code
+        vm.reason_code for vm in vms if vm.reprotect_status is ReprotectStatus.NOT_ELIGIBLE and vm.reason_code
     )
     return VmSummary(
         group_by=group_by,
-        vault_count=fleet.vault_count,
-        total=len(fleet.vms),
-        counts=_all_statuses(fleet.vms),
-        eta=_eta(fleet.vms),
+        vault_count=0,
+        total=len(vms),
+        counts=_all_statuses(vms),
+        eta=_eta(vms),
         top_failure_codes=_top(failed),
         top_not_eligible_reasons=_top(not_eligible),
         groups=[
-            SummaryGroup(key=key, total=len(vms), counts=_all_statuses(vms), eta=_eta(vms))
-            for key, vms in sorted(grouped.items())
+            SummaryGroup(key=key, total=len(members), counts=_all_statuses(members), eta=_eta(members))
+            for key, members in sorted(grouped.items())
         ],
-        partial=fleet.partial,
-        unreadable=fleet.unreadable,
+        partial=False,
+        unreadable=[],
     )
 
 
-def _group_key(vm: VmOut, group_by: GroupBy) -> str:
+def _group_key(vm: FleetVm, group_by: GroupBy) -> str:
     if group_by == "vault":
         return vm.vault_id
     if group_by == "subscription":
@@ -68,16 +77,16 @@ def _group_key(vm: VmOut, group_by: GroupBy) -> str:
     return f"{vm.source_region}->{vm.target_region}"
 
 
-def _all_statuses(vms: Iterable[VmOut]) -> dict[str, int]:
+def _all_statuses(vms: Iterable[FleetVm]) -> dict[str, int]:
     counts = Counter(vm.reprotect_status.value for vm in vms)
     return {status.value: counts.get(status.value, 0) for status in ReprotectStatus}
 
 
-def _failed(vm: VmOut) -> bool:
+def _failed(vm: FleetVm) -> bool:
     return vm.reprotect_status is ReprotectStatus.FAILED
 
 
-def _eta(vms: Iterable[VmOut]) -> datetime | None:
+def _eta(vms: Iterable[FleetVm]) -> datetime | None:
     """The latest ETA among the VMs whose reprotect is in progress (None when none has one)."""
     etas = [vm.job.eta for vm in vms if vm.reprotect_status is ReprotectStatus.IN_PROGRESS and vm.job and vm.job.eta]
     return max(etas, default=None)

@@ -3,6 +3,7 @@ across three vaults, three subscriptions and two region pairs (``tests/api/inven
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -50,6 +51,8 @@ def boxed(database_url: str, url: str, fleet: FleetSettings) -> Container:
     httpx.delete(f"{url}/_emulator/faults").raise_for_status()
     # ARM's read budget is not what these tests are about (nor affordable for 250 VMs' checks in seconds).
     httpx.put(f"{url}/_emulator/throttle", json={"enabled": False}).raise_for_status()
+    if "view_ttl_seconds" not in fleet.model_fields_set:  # look at jobs right after changing them
+        fleet = fleet.model_copy(update={"view_ttl_seconds": 0.0})
     box = bootstrap(service_settings(database_url, url).model_copy(update={"fleet": fleet}))
     with box.engine.begin() as connection:
         for table in TABLES:
@@ -272,3 +275,26 @@ def test_a_job_asked_with_the_vault_id_in_another_case_shows_on_its_vm(api):
     [job] = api.get("/jobs").json()["items"]
     [seen] = api.get("/vms", params={"vault_id": WEST_VAULT, "name_prefix": "west-04"}).json()["items"]
     assert (seen["reprotect_status"], seen["job"]["id"]) == ("in_progress", job["id"])
+
+
+def test_the_decided_fleet_serves_every_caller_briefly_but_selectors_decide_afresh(database_url, fleet_url):
+    kept = FleetSettings(vault_ids=[WEST_VAULT], view_ttl_seconds=1.0)
+    box = boxed(database_url, fleet_url, kept)
+    try:
+        with TestClient(create_app(box), headers={"Authorization": f"Bearer {make_key(box)}"}) as api:
+            before = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}
+            assert before["west-04"]["reprotect_status"] == "needs_reprotect"
+            accepted = api.post("/reprotect", json={"vms": [{"item_id": before["west-04"]["item_id"]}]})
+            assert accepted.status_code == 202, accepted.text
+
+            kept_view = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}
+            assert kept_view["west-04"]["reprotect_status"] == "needs_reprotect"  # the same decided fleet
+            planned = api.post("/reprotect", params={"dry_run": "true"}, json={"selector": {"name_prefix": "west"}})
+            assert "west-04" not in {vm["vm_name"] for vm in planned.json()["vms"]}  # a selector reads our jobs now
+
+            time.sleep(1.1)
+            after = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}
+            assert after["west-04"]["reprotect_status"] == "in_progress"
+            assert after["west-04"]["job"]["id"] == accepted.json()["jobs"][0]["id"]
+    finally:
+        box.close()
