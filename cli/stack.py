@@ -63,6 +63,7 @@ class StackConfig:
                 "REPROTECT_JOB__SWITCH_SETTLE_SECONDS": "20",
             }
         )
+        env.setdefault("REPROTECT_LOG__FORMAT", "text")  # people read `dev` and `demo` logs: text unless asked
         env.update(self.extra_env)
         return env
 

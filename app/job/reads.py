@@ -122,6 +122,7 @@ class _Transition:
     at: Any
     reason: str
     actor: str
+    request_id: str | None = None
 
 
 def _transition(row: Any) -> _Transition:
@@ -132,6 +133,7 @@ def _transition(row: Any) -> _Transition:
         at=row.t_at,
         reason=row.t_reason,
         actor=row.t_actor,
+        request_id=row.t_request_id,
     )
 
 

@@ -29,6 +29,7 @@ from app.job.cache_accounts import Claim
 from app.job.schemas import JobOut, ReprotectIn, RequestOut
 from app.job.states import is_terminal
 from app.job.steps import SendGuard
+from app.logs import context as log_context
 from app.outbound.vetting import vet_url
 from app.queue import Doorbell
 from app.settings import Settings
@@ -221,6 +222,11 @@ def retry(deps: Deps, *, principal: Principal, job_id: uuid.UUID, touched: list[
 def advance(deps: Deps, *, job_id: uuid.UUID, worker: str) -> runner.Advanced:
     """Run one step of a job if it is due and nobody else holds it; ring again at once when the next step
     is due before the sweeper would notice."""
+    with log_context.scope():  # the step's lines name its job and request, and only its own
+        return _advance(deps, job_id=job_id, worker=worker)
+
+
+def _advance(deps: Deps, *, job_id: uuid.UUID, worker: str) -> runner.Advanced:
     settings = deps.settings.job
     with transaction(deps.sessions) as session:
         claimed = runner.claim(session, job_id=job_id, worker=worker, now=utcnow(), settings=settings)
