@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, delete, insert, update
@@ -29,7 +30,7 @@ class Heartbeat:
         self.kind = kind
         self.interval = interval_seconds
         self.started_at = utcnow()
-        self.id = f"{socket.gethostname()}:{os.getpid()}:{self.started_at:%Y%m%dT%H%M%S}"
+        self.id = f"{kind}:{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self._url = database_url
         self._engine: Engine | None = None
         self._stopped = threading.Event()

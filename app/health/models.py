@@ -15,7 +15,7 @@ class ProcessHeartbeat(Base):
 
     __tablename__ = "process_heartbeats"
 
-    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # host:pid:start
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)  # kind:host:pid:random
     kind: Mapped[str] = mapped_column(String(20), index=True)  # worker | scheduler
     host: Mapped[str] = mapped_column(String(200))
     pid: Mapped[int] = mapped_column(Integer)

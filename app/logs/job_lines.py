@@ -1,5 +1,5 @@
-"""One clear log line per job transition (its creation included), and a WARNING line per failure with
-Azure's code and message, written once the transaction that recorded it has committed (a rolled-back move
+"""One clear log line per job transition (its creation included); a failure's is a WARNING with Azure's code
+and message, written once the transaction that recorded it has committed (a rolled-back move
 never shows up). It reads the history entries each flush writes, so no code path can move a job silently."""
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def _write(line: _Line) -> None:
         state=line.state,
     ):
         moved = f"{line.previous} -> {line.state}" if line.previous else line.state
-        log.info("job %s (%s): %s, %s (by %s)", line.job_id, line.vm, moved, line.reason, line.actor)
-        if line.error is not None:
-            log.warning("job %s (%s) failed (attempt %d): %s", line.job_id, line.vm, line.attempt, line.error)
+        if line.error is None:
+            log.info("job %s (%s): %s, %s (by %s)", line.job_id, line.vm, moved, line.reason, line.actor)
+        else:  # the failure's own line: what failed, in which attempt, and Azure's code and message
+            log.warning("job %s (%s): %s (attempt %d): %s", line.job_id, line.vm, moved, line.attempt, line.error)

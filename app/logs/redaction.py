@@ -14,9 +14,7 @@ _NOT_DONE = r"(?!\[redacted\])"
 _HEADER = re.compile(
     r"(?i)(['\"]?(?:authorization|x-api-key|api-key|ocp-apim-subscription-key)['\"]?\s*[:=]\s*['\"]?)"
     + _NOT_DONE
-    + r"[^'\"\s,}]+(?:\s+"
-    + _NOT_DONE
-    + r"[^'\"\s,}]+)?"
+    + r"(?:[A-Za-z]+\s+)?[^'\"\s,}]+"  # an optional scheme (Bearer, Basic), then the credential
 )
 # key=value or "key": "value" pairs naming a secret (client_secret, password, callback_secret, access_token, sig).
 _NAMED = re.compile(
@@ -25,11 +23,11 @@ _NAMED = re.compile(
     + r"[^'\"\s,&}]{4,}"
 )
 _PATTERNS = [
+    (_HEADER, rf"\1{REDACTED}"),
     # Our API keys (``app.auth.api_keys``: rpk_<8 hex>_<43 chars>), and anything shaped like one.
     (re.compile(r"rpk_[0-9a-f]{4,}_[A-Za-z0-9_-]{8,}"), REDACTED),
     (re.compile(r"whsec_[A-Za-z0-9+/=_-]{8,}"), REDACTED),  # webhook signing secrets
     (re.compile(r"(?i)\b(bearer|basic)\s+" + _NOT_DONE + r"[A-Za-z0-9._~+/=-]{6,}"), rf"\1 {REDACTED}"),
-    (_HEADER, rf"\1{REDACTED}"),
     (_NAMED, rf"\1{REDACTED}"),
 ]
 
