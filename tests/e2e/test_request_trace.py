@@ -45,8 +45,14 @@ CELERY_SHUTDOWN_NOTICE = re.compile(r"^worker: (Warm|Cold) shutdown \(MainProces
 
 
 def _lines(path: Path) -> list[dict]:
-    text = path.read_text().splitlines()
-    return [json.loads(line) for line in text if line.strip() and not CELERY_SHUTDOWN_NOTICE.match(line)]
+    parsed = []
+    for line in path.read_text().splitlines():
+        if line.strip() and not CELERY_SHUTDOWN_NOTICE.match(line):
+            try:
+                parsed.append(json.loads(line))
+            except ValueError:
+                raise AssertionError(f"{path.name}: not a JSON line: {line!r}") from None
+    return parsed
 
 
 def _wait_completed(stack: Stack, request_id: str, timeout: float = 120) -> dict:
@@ -102,9 +108,10 @@ def test_one_request_id_runs_from_the_api_through_the_worker_into_the_history(st
     # One line per transition of each job, named by job, VM and vault, from the worker.
     for vm, job_id in jobs.items():
         moves = [line for line in traced if line["job_id"] == job_id and line["logger"] == "reprotect.job"]
-        assert {"validating", "submitting", "reprotecting"} <= {line["state"] for line in moves}, vm
+        assert {"validating", "submitting", "reprotecting"} <= {line["state"] for line in moves}, (vm, traced)
         assert all(line["vm"] == vm and line["vault"] == vault["id"] for line in moves)
     ended = {line["job_id"]: line for line in traced if line["level"] == "WARNING" and "failed" in line["message"]}
+    assert jobs[failing["name"]] in ended, traced
     assert "151195" in ended[jobs[failing["name"]]]["message"]
     assert jobs[ok["name"]] not in ended
     assert any(line["job_id"] == jobs[ok["name"]] and line["state"] == "protected" for line in traced)

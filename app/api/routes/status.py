@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from app.api.deps import ContainerDep
+from app.api.problems import documented
 from app.api.security import Reader
 from app.db import utcnow
 from app.health import status
@@ -52,7 +53,9 @@ class StatusOut(BaseModel):
     problems: list[str] = Field(description="What is wrong, in words, for the person on call.")
 
 
-@router.get("/status", operation_id="getStatus", response_model=StatusOut)
+@router.get(
+    "/status", operation_id="getStatus", response_model=StatusOut, responses=documented(401, 403, 422, 429, 503)
+)
 def get_status(container: ContainerDep, principal: Reader) -> StatusOut:
     """The whole pipeline's health: database, broker, Azure identity, workers and scheduler alive, and the jobs
     waiting (with none alive to move them). Always 200: the body says what is wrong."""
