@@ -53,6 +53,7 @@ def logging_config(level: str | None = None) -> dict[str, Any]:
     """``logging.config`` for the API process (``app.logs``): every line, uvicorn's included, names its request id,
     in the configured format (``REPROTECT_LOG__FORMAT``), with secrets blanked."""
     settings = get_settings()
+    logging.captureWarnings(True)  # Python warnings become lines of the same schema, not raw stderr text
     log_settings = settings.log if level is None else settings.log.model_copy(update={"level": level.upper()})
     return log_setup.logging_config(log_settings, process="api", secrets=log_setup.secrets_of(settings))
 

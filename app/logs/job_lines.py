@@ -23,7 +23,7 @@ _PENDING = "job_log_lines"
 class _Line:
     job_id: str
     vm: str
-    vault: str
+    vault: str | None
     asr_job_id: str | None
     attempt: int
     previous: str | None
@@ -55,15 +55,16 @@ def install(sessions: sessionmaker[Session]) -> None:
 
 
 def _line_of(entry: JobTransition) -> _Line:
-    job = entry.job
+    job = entry.job  # None when the entry was added by job id alone: the line names what the entry knows
     error = None
     if entry.to_state == JobState.FAILED.value:
-        error = f"{job.error_code or 'unknown'}: {job.error_message or ''}".rstrip(": ")
+        code, message = (job.error_code, job.error_message) if job is not None else (None, None)
+        error = f"{code or 'unknown'}: {message or entry.reason}".rstrip(": ")
     return _Line(
-        job_id=str(job.id),
-        vm=job.vm_name,
-        vault=job.vault_id,
-        asr_job_id=job.asr_job_name,
+        job_id=str(job.id if job is not None else entry.job_id),
+        vm=job.vm_name if job is not None else "?",
+        vault=job.vault_id if job is not None else None,
+        asr_job_id=job.asr_job_name if job is not None else None,
         attempt=entry.attempt,
         previous=entry.from_state,
         state=entry.to_state,

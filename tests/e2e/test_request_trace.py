@@ -15,6 +15,7 @@ import pytest
 
 from app.logs.formatting import SCHEMA
 from cli.stack import Stack, StackConfig, free_port, running_stack
+from tests.conftest import POSTGRES_URL, REDIS_URL, _unavailable, fresh_postgres_database
 from tests.receiver import running_receiver
 
 pytestmark = pytest.mark.e2e
@@ -26,9 +27,9 @@ SECRET_SHAPES = [
 ]
 
 
-@pytest.fixture
-def stack(tmp_path) -> Iterator[Stack]:
-    """The embedded stack as `reprotect dev` runs it, but with JSON lines."""
+@pytest.fixture(params=["embedded", "postgres-redis"])
+def stack(request, tmp_path) -> Iterator[Stack]:
+    """The stack as `reprotect dev` runs it (embedded, or on Postgres + Redis), but with JSON lines."""
     extra = {
         "REPROTECT_LOG__FORMAT": "json",
         "REPROTECT_JOB__POLL_INTERVAL_SECONDS": "0.5",
@@ -36,8 +37,17 @@ def stack(tmp_path) -> Iterator[Stack]:
         "REPROTECT_WEBHOOK__ALLOWED_NETWORKS": '["127.0.0.0/8"]',
     }
     config = StackConfig(var_dir=tmp_path, api_port=free_port(), time_scale=5000, quiet=True, extra_env=extra)
-    with running_stack(config) as running:
-        yield running
+    if request.param == "embedded":
+        with running_stack(config) as running:
+            yield running
+        return
+    if not (POSTGRES_URL and REDIS_URL):
+        _unavailable("postgres" if not POSTGRES_URL else "redis")
+    with fresh_postgres_database() as url:
+        extra["REPROTECT_DATABASE__URL"] = url
+        extra["REPROTECT_BROKER__URL"] = str(REDIS_URL)
+        with running_stack(config) as running:
+            yield running
 
 
 # Celery prints this one notice straight to stdout from its signal handler, past any logging configuration.
