@@ -27,7 +27,6 @@ from app.job.models import Job
 from app.job.states import ACTIVE_STATES, JobState, is_terminal
 from app.job.steps import JobView, Learned, SendGuard, StepResult, deadline_failure, run_step
 from app.leases import Backoff, LeasedTable
-from app.logs import context as log_context
 from app.settings import JobSettings
 
 log = logging.getLogger(__name__)
@@ -72,6 +71,8 @@ class Claimed:
 
     view: JobView
     overdue: StepResult | None
+    attempt: int = 1
+    origin_request_id: str | None = None  # the API request that last moved the job (``app.logs``)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,6 @@ def claim(session: Session, *, job_id: uuid.UUID, worker: str, now: datetime, se
     if not JOBS.claim(session, job_id, worker=worker, now=now, lease_seconds=settings.lease_seconds):
         return None
     job = session.scalars(select(Job).where(Job.id == job_id)).one()
-    _name_in_logs(job)
     view = JobView(
         id=str(job.id),
         state=job.job_state,
@@ -108,21 +108,8 @@ def claim(session: Session, *, job_id: uuid.UUID, worker: str, now: datetime, se
         plan_age_seconds=(now - job.created_at).total_seconds() if job.attempt == 1 else None,
         switch_sent_seconds_ago=(now - job.switch_sent_at).total_seconds() if job.switch_sent_at else None,
     )
-    return Claimed(view=view, overdue=deadline_failure(job.deadline_at) if now > job.deadline_at else None)
-
-
-def _name_in_logs(job: Job) -> None:
-    """The worker's lines from here on name this job, and the API request behind it (``app.logs``)."""
-    log_context.bind_job(
-        job_id=job.id,
-        vm=job.vm_name,
-        vault=job.vault_id,
-        asr_job_id=job.asr_job_name,
-        attempt=job.attempt,
-        state=job.state,
-    )
-    if log_context.current_request_id() is None:
-        log_context.bind_request(job.origin_request_id)
+    overdue = deadline_failure(job.deadline_at) if now > job.deadline_at else None
+    return Claimed(view=view, overdue=overdue, attempt=job.attempt, origin_request_id=job.origin_request_id)
 
 
 def mark_sent(session: Session, *, job_id: uuid.UUID, worker: str, now: datetime, sent: bool) -> None:

@@ -233,6 +233,7 @@ def _advance(deps: Deps, *, job_id: uuid.UUID, worker: str) -> runner.Advanced:
         if claimed is None:  # early, duplicate or leased elsewhere: the sweeper rings when it is due
             runner.JOBS.forget_dispatch(session, job_id)
             return runner.Advanced(job_id=job_id, ran=False, state=None, due_in=None)
+    _name_in_logs(claimed)
     guard = SendGuard(
         settle_seconds=settings.switch_settle_seconds,
         record_sending=lambda: _mark_sent(deps, job_id=job_id, worker=worker, sent=True),
@@ -259,6 +260,21 @@ def _advance(deps: Deps, *, job_id: uuid.UUID, worker: str) -> runner.Advanced:
             runner.JOBS.mark_dispatched(session, [job_id], now=utcnow())
         deps.doorbell.ring([job_id], countdown=done.due_in)
     return done
+
+
+def _name_in_logs(claimed: runner.Claimed) -> None:
+    """The step's lines name its job, and the API request behind it when the message did not (``app.logs``)."""
+    view = claimed.view
+    log_context.bind_job(
+        job_id=view.id,
+        vm=view.vm_name,
+        vault=view.vault_id,
+        asr_job_id=view.asr_job_name,
+        attempt=claimed.attempt,
+        state=view.state.value,
+    )
+    if log_context.current_request_id() is None:
+        log_context.bind_request(claimed.origin_request_id)
 
 
 class ClaimsInDb:
