@@ -14,7 +14,8 @@ from app.settings import LogSettings, Settings
 
 # Loggers that print every HTTP exchange or every task: at the Azure level, or WARNING at INFO.
 AZURE_LOGGERS = ("azure", "azure.core.pipeline.policies.http_logging_policy", "azure.identity")
-PER_TASK_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.beat", "httpx", "httpcore")
+# Celery's "Task … received" lines (celery.worker.strategy) stay: they show a message reached a worker.
+PER_TASK_LOGGERS = ("celery.app.trace", "celery.beat", "httpx", "httpcore")
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
