@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+PORT ?= 8000
 SERVICES_ENV := REPROTECT_TEST_POSTGRES_URL=$${REPROTECT_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	REPROTECT_TEST_REDIS_URL=$${REPROTECT_TEST_REDIS_URL:-redis://127.0.0.1:6379/15} REPROTECT_TEST_REQUIRE_SERVICES=1
 
@@ -23,8 +24,8 @@ install: $(STAMP) ## Create the virtualenv and install the project with its dev 
 demo: install ## Start the embedded stack, reprotect the demo fleet, show progress and refusals, stop
 	$(BIN)/reprotect demo
 
-dev: install ## Run the embedded stack until Ctrl-C (API on http://127.0.0.1:8000)
-	$(BIN)/reprotect dev
+dev: install ## Run the embedded stack until Ctrl-C (API on http://127.0.0.1:8000; another port: make dev PORT=8001)
+	$(BIN)/reprotect dev --port $(PORT)
 
 lint: install ## ruff + mypy (strict on app/ and workers/)
 	$(BIN)/ruff check .

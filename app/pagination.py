@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -53,6 +54,31 @@ def page(
     ordered = _after(query, created=created, key=key, cursor=cursor).order_by(created.desc(), key.desc())
     rows = list(session.scalars(ordered.limit(limit + 1)))
     return _cut(rows, created=created, key=key, limit=limit)
+
+
+def visible_page(
+    session: Session,
+    query: Select[Row],
+    *,
+    created: InstrumentedAttribute[Any],
+    key: InstrumentedAttribute[Any],
+    limit: int,
+    cursor: str | None,
+    visible: Callable[[Row], bool],
+    batch: int = 200,
+) -> tuple[list[Row], str | None]:
+    """:func:`page` for lists whose visibility is decided in Python (scopes held as JSON): walks the
+    rows in batches until ``limit`` + 1 visible ones are found, so the next cursor is a visible row's
+    and never tells where rows the caller cannot see lie (how many, their ids or times)."""
+    found: list[Row] = []
+    after = cursor
+    while len(found) <= limit:
+        rows, more = page(session, query, created=created, key=key, limit=batch, cursor=after)
+        found.extend(row for row in rows if visible(row))
+        if more is None:
+            break
+        after = more
+    return _cut(found, created=created, key=key, limit=limit)
 
 
 def _after(

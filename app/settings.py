@@ -95,6 +95,9 @@ class ApiSettings(BaseModel):
     max_body_bytes: int = 256 * 1024
     # Browser origins allowed to call the API; none by default (CORS closed).
     cors_origins: list[str] = Field(default_factory=list)
+    # Where clients reach the API (e.g. https://reprotect.example.com): the OpenAPI document's server and the
+    # base of the links in webhook payloads, which are absolute once this is set (paths relative to it if not).
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
 
 class WebhookSettings(BaseModel):
@@ -202,6 +205,9 @@ class RateLimitConfig(BaseModel):
     enabled: bool = True
     # A ``limits`` string: "600/minute", "10/second", "1000 per hour".
     limit: str = "600/minute"
+    # Refused credentials (none, unknown, revoked, expired) per client address: over it, the address is
+    # answered 429 without looking a credential up (cached keys still pass).
+    unauthenticated_limit: str = "60/minute"
     # "memory://" counts per process; "redis://host:6379/0" shares the count across processes.
     storage_uri: str = "memory://"
     # Socket timeouts for Redis, kept short: the limiter fails open rather than slow every request.
@@ -209,7 +215,7 @@ class RateLimitConfig(BaseModel):
     # After a storage error, requests pass without asking the storage for this long.
     fail_open_seconds: float = Field(default=30.0, ge=0)
 
-    @field_validator("limit")
+    @field_validator("limit", "unauthenticated_limit")
     @classmethod
     def _limit_parses(cls, limit: str) -> str:
         if parse_limit(limit).amount < 1:  # parse_limit raises ValueError for nonsense
@@ -302,6 +308,14 @@ class HealthSettings(BaseModel):
     stale_after_seconds: float = Field(default=35.0, gt=0)
 
 
+class MetricsSettings(BaseModel):
+    """``GET /metrics`` (``app.metrics``): on, and for callers with a reader key of unrestricted scope."""
+
+    enabled: bool = True
+    # True: no credentials asked (for a scrape network no one else reaches). The figures are fleet-wide.
+    public: bool = False
+
+
 class Settings(BaseSettings):
     """All settings; built once per process by :func:`get_settings`."""
 
@@ -318,6 +332,7 @@ class Settings(BaseSettings):
     fleet: FleetSettings = Field(default_factory=FleetSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="after")
     def _settle_outlasts_a_request(self) -> Settings:

@@ -264,8 +264,35 @@ def serve(target: str, port: int, env: dict[str, str], log: Path) -> subprocess.
     raise RuntimeError(f"{target} did not start; see {log}")
 
 
-def wrk(url: str, lines: list[str], key: str, work: Path, args: argparse.Namespace) -> dict[str, float]:
-    """One wrk run over random paths (and ETags); req/s, p50 and p99 in ms, error counts."""
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux ``/proc``; 0 elsewhere)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 0.0
+
+
+def postgres_pids() -> list[int]:
+    """The local Postgres server's processes (its backends do the queries' work)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if (entry / "comm").read_text().strip() == "postgres":
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def wrk(url: str, lines: list[str], key: str, work: Path, args: argparse.Namespace, server: int) -> dict[str, float]:
+    """One wrk run over random paths (and ETags); req/s, p50 and p99 in ms, error counts, and the CPU time
+    the server process and Postgres spent per request (what the machine's other load cannot skew much)."""
+    watched = postgres_pids()
+    before_server, before_db = cpu_seconds([server]), cpu_seconds(watched)
     ids = work / f"paths-{random.random():.12f}.txt"
     ids.write_text("\n".join(lines) + "\n")
     script = work / "random.lua"
@@ -288,7 +315,10 @@ def wrk(url: str, lines: list[str], key: str, work: Path, args: argparse.Namespa
     ).stdout
     line = next(line for line in out.splitlines() if line.startswith("RESULT"))
     requests, duration_us, p50, p99, status_errors, socket_errors = (int(x) for x in line.split()[1:])
+    server_cpu, db_cpu = cpu_seconds([server]) - before_server, cpu_seconds(watched) - before_db
     return {
+        "server_us": 1e6 * server_cpu / max(1, requests),
+        "db_us": 1e6 * db_cpu / max(1, requests),
         "rps": requests / (duration_us / 1e6),
         "p50": p50 / 1000,
         "p99": p99 / 1000,
@@ -398,24 +428,34 @@ def main() -> None:
     results = []
     try:
         for name, port, lines, *caller in [run for i, run in enumerate(runs) if i == 0 or args.only in run[0]]:
-            result = wrk(f"http://127.0.0.1:{port}", lines, caller[0] if caller else key, work, args)
+            server = bare.pid if port == bare_port else api.pid
+            result = wrk(f"http://127.0.0.1:{port}", lines, caller[0] if caller else key, work, args, server)
             results.append((name, result))
-            print(f"  {name}: {result['rps']:.0f} req/s, p99 {result['p99']:.1f} ms", flush=True)
+            print(
+                f"  {name}: {result['rps']:.0f} req/s, p99 {result['p99']:.1f} ms, "
+                f"server CPU {result['server_us']:.0f} us/req",
+                flush=True,
+            )
     finally:
         for process in (bare, api):
             process.terminate()
             process.wait(timeout=10)
-    bare_rps = results[0][1]["rps"]
+    bare_rps, bare_cpu = results[0][1]["rps"], results[0][1]["server_us"]
     print(
         f"\n{args.jobs:,} jobs; wrk -t{args.threads} -c{args.connections} -d{args.duration}s; "
         f"{os.cpu_count()} CPUs (shared); uvicorn 1 process each\n"
     )
-    print("| endpoint | req/s | % of bare | p50 ms | p99 ms | non-2xx/3xx | socket errors |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| endpoint | req/s | % of bare | p50 ms | p99 ms | server CPU us/req | Postgres CPU us/req "
+        "| bare CPU / this CPU | non-2xx/3xx | socket errors |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results:
         share = f"{100 * r['rps'] / bare_rps:.0f} %"
         print(
-            f"| {name} | {r['rps']:,.0f} | {share} | {r['p50']:.1f} | {r['p99']:.1f} | {r['non2xx']} | {r['socket']} |"
+            f"| {name} | {r['rps']:,.0f} | {share} | {r['p50']:.1f} | {r['p99']:.1f} | {r['server_us']:.0f} "
+            f"| {r['db_us']:.0f} | {100 * bare_cpu / max(1e-9, r['server_us'] + r['db_us']):.0f} % "
+            f"| {r['non2xx']} | {r['socket']} |"
         )
     shutil.rmtree(work, ignore_errors=True)
 

@@ -1,48 +1,16 @@
-"""Client commands' HTTP calls and the live progress view of a reprotect request."""
+"""Client commands' HTTP calls and their tables (the live view of a request is in :mod:`cli.watching`)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Column, Table
 
-TERMINAL = {"protected", "failed", "cancelled"}
-
-
-def overall_percent(job: dict[str, Any]) -> float:
-    """One number for a job's progress: the ASR job's tasks fill the first half, the resync the second."""
-    state = job["state"]
-    if state == "protected":
-        return 100.0
-    if state in {"accepted", "validating"}:
-        return 1.0
-    if state == "submitting":
-        return 3.0
-    tasks = job.get("asr_tasks") or []
-    if state == "reprotecting":
-        done = sum(1 for t in tasks if t["state"] in {"Succeeded", "Other", "Skipped"})
-        return 5.0 + 45.0 * done / max(1, len(tasks) or 5)
-    if state == "syncing":
-        return 50.0 + 0.5 * float(job.get("resync_percent") or 0)
-    return 100.0 if state in TERMINAL else 0.0
-
-
-def describe(job: dict[str, Any]) -> str:
-    """A short status line for one job."""
-    state = job["state"]
-    if state == "reprotecting":
-        running = next((t["name"] for t in job.get("asr_tasks") or [] if t["state"] == "InProgress"), None)
-        return f"reprotecting: {running}" if running else "reprotecting"
-    if state == "syncing":
-        return f"syncing {job.get('resync_percent') or 0}%"
-    if state == "failed" and job.get("error"):
-        return f"failed: {job['error']['code']}"
-    return str(state)
+from cli import watching
+from cli.problems import checked
 
 
 def watch_request(
@@ -53,32 +21,11 @@ def watch_request(
     headers: dict[str, str],
     poll: float = 1.0,
     alive: Callable[[], None] | None = None,
+    silent: bool = False,
 ) -> dict[str, Any]:
-    """Show a progress bar per VM until every job of the request is terminal; returns the final request."""
-    bars: dict[str, TaskID] = {}
-    with (
-        httpx.Client(base_url=api, headers=headers, timeout=30) as http,
-        Progress(
-            TextColumn("{task.fields[vm]:<14}"),
-            BarColumn(bar_width=36),
-            TextColumn("{task.percentage:>3.0f}%"),
-            TextColumn("{task.fields[status]}"),
-            console=console,
-        ) as progress,
-    ):
-        while True:
-            answer = http.get(f"/reprotect/{request_id}")
-            answer.raise_for_status()
-            request = answer.json()
-            for job in request["jobs"]:
-                if job["id"] not in bars:
-                    bars[job["id"]] = progress.add_task("", total=100, vm=job["vm"], status="")
-                progress.update(bars[job["id"]], completed=overall_percent(job), status=describe(job))
-            if request["completed"]:
-                return dict(request)
-            if alive is not None:
-                alive()  # raises when a process of the stack died
-            time.sleep(poll)
+    """Show every VM of the request (live on a terminal, lines elsewhere) until all are done; the final request."""
+    view = watching.view_for(console, silent=silent)
+    return watching.follow(api, request_id, view=view, headers=headers, poll=poll, alive=alive)
 
 
 def print_problem(console: Console, body: dict[str, Any]) -> None:
@@ -147,9 +94,7 @@ def fetch_vms(
     while True:
         query = {**params, **({"cursor": cursor} if cursor else {})}
         answer = httpx.get(f"{api}/vms", params=query, headers=headers, timeout=120)
-        body: dict[str, Any] = answer.json()
-        if answer.status_code >= 400:
-            return vms, body
+        body: dict[str, Any] = checked(answer)  # a problem raises: printed as one line by the command group
         vms += body["items"]
         cursor = body.get("next_cursor")
         if not cursor or not everything:

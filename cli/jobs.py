@@ -1,9 +1,8 @@
-"""``reprotect jobs retry|cancel --filter KEY=VALUE``: bulk actions on the jobs a filter matches (through the API)."""
+"""``reprotect jobs list|show|cancel|retry``: jobs as ``GET /jobs`` lists them, one job with its steps and
+history, and cancel/retry of one job by id or of every job a ``--filter`` matches (through the API)."""
 
 from __future__ import annotations
 
-import json
-from enum import StrEnum
 from typing import Annotated, Any
 
 import httpx
@@ -11,9 +10,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli import client
+from cli import jobs_view
+from cli.output import Output, OutputOption, print_json, render
+from cli.problems import EXIT_NOT_ALL_DONE, EXIT_PROBLEM, checked
 
-app = typer.Typer(help="Act on many jobs at once, chosen by a filter.", no_args_is_help=True)
+app = typer.Typer(
+    help="Jobs: list them, show one, cancel or retry one by id or many chosen by a filter.", no_args_is_help=True
+)
 console = Console()
 
 # --filter key → (body field, whether it takes several values: repeat the key or separate them by commas)
@@ -27,14 +30,8 @@ FILTER_KEYS: dict[str, tuple[str, bool]] = {
     "created_after": ("created_after", False),
     "created_before": ("created_before", False),
 }
-EXIT_PROBLEM, EXIT_SOME_NOT_DONE = 1, 2
-
-
-class Output(StrEnum):
-    """How to print the answer."""
-
-    TABLE = "table"
-    JSON = "json"
+EXIT_SOME_NOT_DONE = EXIT_NOT_ALL_DONE
+__all__ = ["EXIT_PROBLEM", "EXIT_SOME_NOT_DONE", "Output", "app", "parse_filter", "run_action"]
 
 
 def parse_filter(pairs: list[str]) -> dict[str, Any]:
@@ -59,21 +56,13 @@ def parse_filter(pairs: list[str]) -> dict[str, Any]:
 def run_action(
     http: httpx.Client, action: str, *, selector: dict[str, Any], dry_run: bool, max_count: int, output: Output
 ) -> int:
-    """Send the bulk action, print the answer; the exit code (a problem, or a job not retried/cancelled)."""
+    """Send the bulk action, print the answer; the exit code (a job not retried/cancelled). A problem answer
+    raises :class:`ApiProblem` (printed as one line by the command group)."""
     answer = http.post(
         f"/jobs:{action}", params={"dry_run": dry_run}, json={"filter": selector, "max_count": max_count}
     )
-    body = answer.json()
-    if answer.status_code >= 400:
-        if output == Output.JSON:
-            print(json.dumps(body, indent=2))
-        else:
-            client.print_problem(console, body)
-        return EXIT_PROBLEM
-    if output == Output.JSON:
-        print(json.dumps(body, indent=2))
-    else:
-        print_outcomes(console, body)
+    body = checked(answer)
+    render(body, output, lambda: print_outcomes(console, body))
     not_done = body["counts"].get("refused", 0) + body["counts"].get("failed", 0)
     return EXIT_SOME_NOT_DONE if not_done else 0
 
@@ -92,7 +81,7 @@ def print_outcomes(out: Console, body: dict[str, Any]) -> None:
 
 
 FilterOption = Annotated[
-    list[str],
+    list[str] | None,
     typer.Option(
         "--filter",
         help="KEY=VALUE (repeatable): state, error_code, vault_id, request_id (several: repeat or comma-separate), "
@@ -101,42 +90,136 @@ FilterOption = Annotated[
 ]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Show what would happen to each job; change nothing.")]
 MaxOption = Annotated[int, typer.Option("--max", min=1, max=1000, help="Refuse when more jobs match.")]
-OutputOption = Annotated[Output, typer.Option("--output", help="table or json.")]
 ApiOption = Annotated[str, typer.Option("--api", envvar="REPROTECT_API_URL", help="The service's base URL.")]
 KeyOption = Annotated[str | None, typer.Option("--api-key", envvar="REPROTECT_API_KEY", help="API key (rpk_…).")]
 
 
-def _command(
-    action: str, filters: list[str], dry_run: bool, max_count: int, output: Output, api: str, key: str | None
-) -> None:
-    selector = parse_filter(filters)
+JobIdArgument = Annotated[
+    str | None, typer.Argument(help="One job's id (as `jobs list` shows it); or choose jobs with --filter.")
+]
+
+
+def _client(api: str, key: str | None, timeout: float = 60) -> httpx.Client:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    with httpx.Client(base_url=api, headers=headers, timeout=600) as http:
+    return httpx.Client(base_url=api, headers=headers, timeout=timeout)
+
+
+def _command(
+    action: str,
+    job_id: str | None,
+    filters: list[str] | None,
+    dry_run: bool,
+    max_count: int,
+    output: Output,
+    api: str,
+    key: str | None,
+) -> None:
+    if bool(job_id) == bool(filters):
+        raise typer.BadParameter(f"give one job id, or --filter to {action} many jobs (not both)")
+    if job_id:
+        if dry_run:
+            raise typer.BadParameter("--dry-run works with --filter only", param_hint="--dry-run")
+        with _client(api, key) as http:
+            job = checked(http.post(f"/jobs/{job_id}/{action}"))
+        render(job, output, lambda: jobs_view.print_acted(console, action, job))
+        return
+    selector = parse_filter(filters or [])
+    with _client(api, key, timeout=600) as http:
         code = run_action(http, action, selector=selector, dry_run=dry_run, max_count=max_count, output=output)
     raise typer.Exit(code)
 
 
 @app.command()
 def retry(
-    filters: FilterOption,
+    job_id: JobIdArgument = None,
+    filters: FilterOption = None,
     dry_run: DryRunOption = False,
     max_count: MaxOption = 100,
     output: OutputOption = Output.TABLE,
     api: ApiOption = "http://127.0.0.1:8000",
     api_key: KeyOption = None,
 ) -> None:
-    """Retry every failed job the filter matches (other states only with an explicit state=…)."""
-    _command("retry", filters, dry_run, max_count, output, api, api_key)
+    """Retry one failed job by id, or every failed job the filter matches (other states only with state=…)."""
+    _command("retry", job_id, filters, dry_run, max_count, output, api, api_key)
 
 
 @app.command()
 def cancel(
-    filters: FilterOption,
+    job_id: JobIdArgument = None,
+    filters: FilterOption = None,
     dry_run: DryRunOption = False,
     max_count: MaxOption = 100,
     output: OutputOption = Output.TABLE,
     api: ApiOption = "http://127.0.0.1:8000",
     api_key: KeyOption = None,
 ) -> None:
-    """Cancel every active job the filter matches; each job's refusal is listed."""
-    _command("cancel", filters, dry_run, max_count, output, api, api_key)
+    """Cancel one job by id, or every active job the filter matches (each job's refusal is listed)."""
+    _command("cancel", job_id, filters, dry_run, max_count, output, api, api_key)
+
+
+@app.command("list")
+def list_jobs(
+    state: Annotated[
+        str | None,
+        typer.Option(help="accepted, validating, submitting, reprotecting, syncing, protected, failed or cancelled."),
+    ] = None,
+    vault_id: Annotated[str | None, typer.Option(help="Only jobs of this vault (ARM id).")] = None,
+    subscription_id: Annotated[str | None, typer.Option(help="Only jobs of VMs in this subscription.")] = None,
+    vm: Annotated[str | None, typer.Option(help="Only jobs of this VM (its name or replicated item id).")] = None,
+    request_id: Annotated[str | None, typer.Option(help="Only jobs of this reprotect request.")] = None,
+    error_code: Annotated[str | None, typer.Option(help="Only failed jobs with this error code.")] = None,
+    created_after: Annotated[str | None, typer.Option(help="ISO 8601 time, e.g. 2026-12-01T04:00:00Z.")] = None,
+    created_before: Annotated[str | None, typer.Option(help="ISO 8601 time, e.g. 2026-12-01T05:00:00Z.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=200, help="Jobs per page (the API's limit).")] = 50,
+    cursor: Annotated[str | None, typer.Option(help="Start at this page (a previous answer's next_cursor).")] = None,
+    all_pages: Annotated[
+        bool, typer.Option("--all/--first-page", help="Follow every page, or only the first.")
+    ] = False,
+    view: Annotated[
+        str, typer.Option(help="compact rows, or full (history, steps, ASR tasks, plan, customisation).")
+    ] = "compact",
+    output: OutputOption = Output.TABLE,
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: KeyOption = None,
+) -> None:
+    """Jobs, newest first, filtered as GET /jobs filters them."""
+    params: dict[str, Any] = {
+        "state": state,
+        "vault_id": vault_id,
+        "subscription_id": subscription_id,
+        "vm": vm,
+        "request_id": request_id,
+        "error_code": error_code,
+        "created_after": created_after,
+        "created_before": created_before,
+        "limit": limit,
+        "view": view,
+    }
+    params = {key: value for key, value in params.items() if value is not None}
+    items: list[dict[str, Any]] = []
+    with _client(api, api_key) as http:
+        while True:
+            page = checked(http.get("/jobs", params={**params, **({"cursor": cursor} if cursor else {})}))
+            items += page["items"]
+            cursor = page.get("next_cursor")
+            if not cursor or not all_pages:
+                break
+    if output == Output.JSON:
+        print_json({"items": items, "next_cursor": cursor})
+        return
+    jobs_view.print_jobs(console, items)
+    more = f" (more: --all, or --cursor {cursor})" if cursor else ""
+    console.print(f"{len(items)} job(s){more}", markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+def show(
+    job_id: Annotated[str, typer.Argument(help="The job's id (as `jobs list` shows it).")],
+    output: OutputOption = Output.TABLE,
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: KeyOption = None,
+) -> None:
+    """One job: state, ETA, error with Azure's possible causes and recommended action, steps, ASR tasks, history."""
+    with _client(api, api_key) as http:
+        job = checked(http.get(f"/jobs/{job_id}"))
+    render(job, output, lambda: jobs_view.print_job(console, job))

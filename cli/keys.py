@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+
+from cli.output import Output, OutputOption, print_json
+
+
+def _key_json(row: Any) -> dict[str, Any]:
+    """A key's row as ``GET /api-keys`` lists it (never the key or its hash)."""
+    fields = ("id", "name", "role", "scopes", "created_by", "created_at", "expires_at", "revoked_at", "last_used_at")
+    return {name: getattr(row, name, None) for name in fields}
+
 
 app = typer.Typer(help="API keys for automation: created and revoked here or through /api-keys.", no_args_is_help=True)
 console = Console()
@@ -72,13 +81,17 @@ def create(
 
 
 @app.command("list")
-def list_keys() -> None:
+def list_keys(output: OutputOption = Output.TABLE) -> None:
     """Every key with its role, scopes and state (never the key itself)."""
     from app.auth import service
 
     engine, sessions = _sessions()
     table = Table("id", "name", "role", "scopes", "created", "expires", "revoked", "last used")
     rows, _ = service.list_keys(sessions, principal=None, limit=1000, cursor=None)
+    if output == Output.JSON:
+        engine.dispose()
+        print_json([_key_json(r) for r in rows])
+        return
     for r in rows:
         table.add_row(r.id, r.name, r.role, " ".join(r.scopes), str(r.created_at), str(r.expires_at or ""),
                       str(r.revoked_at or ""), str(r.last_used_at or ""))  # fmt: skip
@@ -87,7 +100,7 @@ def list_keys() -> None:
 
 
 @app.command()
-def revoke(key_id: str) -> None:
+def revoke(key_id: Annotated[str, typer.Argument(help="The key's id (as `keys list` shows it).")]) -> None:
     """Revoke a key at once."""
     from app.auth import service
     from app.errors import NotFound

@@ -15,9 +15,14 @@ import typer
 from rich.console import Console
 
 from cli import client, jobs, keys
+from cli.output import Output, OutputOption, print_json
+from cli.problems import EXIT_NOT_ALL_DONE, checked
+from cli.problems import OneLineErrors as _OneLineErrors
 from cli.stack import StackConfig, running_stack
 
-app = typer.Typer(help="Reprotect Azure VMs after a failover, at fleet scale.", no_args_is_help=True)
+app = typer.Typer(
+    help="Reprotect Azure VMs after a failover, at fleet scale.", no_args_is_help=True, cls=_OneLineErrors
+)
 app.add_typer(keys.app, name="keys")
 app.add_typer(jobs.app, name="jobs")
 console = Console()
@@ -32,8 +37,22 @@ def _auth(api_key: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
+@app.callback()
+def _global_options(
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", envvar="REPROTECT_DEBUG", help="Show the traceback of an error instead of one line."),
+    ] = False,
+) -> None:
+    """Options before the command: ``reprotect --debug jobs show ID``."""
+
+
 @app.command()
-def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
+def api(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+) -> None:
     """Serve the HTTP API."""
     import uvicorn
 
@@ -52,9 +71,9 @@ def api(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
 
 @app.command()
 def worker(
-    concurrency: int = 8,
-    pool: str = "threads",
-    loglevel: str = "INFO",
+    concurrency: Annotated[int, typer.Option(help="Tasks run at once.")] = 8,
+    pool: Annotated[str, typer.Option(help="Celery pool: threads, prefork, solo…")] = "threads",
+    loglevel: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
     supervise: Annotated[bool, typer.Option(help="Restart the Celery worker whenever it exits on its own.")] = True,
 ) -> None:
     """Run a Celery worker that advances jobs and delivers webhooks (one queue each), kept alive."""
@@ -96,7 +115,7 @@ def supervised(command: list[str]) -> int:
 
 
 @app.command()
-def scheduler(loglevel: str = "INFO") -> None:
+def scheduler(loglevel: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO") -> None:
     """Run Celery beat: the sweeper that rings for due and abandoned jobs."""
     from workers.celery_app import celery
     from workers.signals import serve_as
@@ -107,13 +126,13 @@ def scheduler(loglevel: str = "INFO") -> None:
 
 @app.command()
 def emulator(
-    host: str = "127.0.0.1",
-    port: int = 8900,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port to listen on.")] = 8900,
     scenario: Annotated[
         str, typer.Option(help="Built-in name (demo, fleet:N[:S][:central]) or a YAML/JSON file.")
     ] = "demo",
     time_scale: Annotated[float | None, typer.Option(help="Simulated seconds per real second.")] = None,
-    seed: int = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the scenario's random choices (same seed, same run).")] = 1,
 ) -> None:
     """Serve the Azure Site Recovery emulator."""
     from emulator.server import serve
@@ -153,12 +172,17 @@ def recount() -> None:
 
 @app.command()
 def dev(
-    port: int = 8000,
-    scenario: str = "demo",
-    time_scale: float | None = None,
-    var_dir: Path = Path("var"),
+    port: Annotated[int, typer.Option(help="The API's port on 127.0.0.1 (refused when busy).")] = 8000,
+    scenario: Annotated[
+        str, typer.Option(help="Emulator scenario: demo, fleet:N[:S][:central] or a YAML/JSON file.")
+    ] = "demo",
+    time_scale: Annotated[float | None, typer.Option(help="Simulated seconds per real second.")] = None,
+    var_dir: Annotated[Path, typer.Option(help="Where the SQLite files and the logs go.")] = Path("var"),
 ) -> None:
     """The embedded default: emulator, API, worker and scheduler on this machine, no servers."""
+    from cli.stack import refuse_busy_port
+
+    refuse_busy_port(port)
     config = StackConfig(var_dir=var_dir, api_port=port, scenario=scenario, time_scale=time_scale, quiet=True)
     with running_stack(config) as stack:
         console.print(f"[bold green]Reprotect API[/] on {stack.api_url}  (docs: {stack.api_url}/docs)")
@@ -179,7 +203,10 @@ def _wait_for_interrupt(stack: Any) -> None:
 
 
 @app.command()
-def demo(port: int = 0, var_dir: Path = Path("var/demo")) -> None:
+def demo(
+    port: Annotated[int, typer.Option(help="The API's port (0: any free port).")] = 0,
+    var_dir: Annotated[Path, typer.Option(help="Where the SQLite files and the logs go.")] = Path("var/demo"),
+) -> None:
     """Start the embedded stack, reprotect the demo's committed VMs, show progress and refusals, stop."""
     from cli.demo import run_demo
     from cli.stack import free_port
@@ -201,8 +228,10 @@ def submit(
     vault_id: Annotated[str | None, typer.Option(help="Vault ARM id (with --vm).")] = None,
     vm: Annotated[list[str] | None, typer.Option(help="VM name in the vault (repeatable).")] = None,
     item_id: Annotated[list[str] | None, typer.Option(help="Replicated item ARM id (repeatable).")] = None,
-    dry_run: bool = False,
-    watch: bool = True,
+    dry_run: Annotated[bool, typer.Option(help="Check and show the plan per VM; submit nothing.")] = False,
+    watch: Annotated[
+        bool, typer.Option(help="Follow the jobs until done (exit 2 if one failed or was cancelled).")
+    ] = True,
     selector: Annotated[
         list[str] | None,
         typer.Option(
@@ -210,10 +239,11 @@ def submit(
             "resource_group, name_prefix, status (default needs_reprotect). Split into requests of 100."
         ),
     ] = None,
+    output: OutputOption = Output.TABLE,
 ) -> None:
     """Ask for a reprotect of VMs (by vault + name, item id, or a selector) and watch it."""
     if selector:
-        _submit_selector(api, api_key, selector, dry_run=dry_run, watch=watch)
+        _submit_selector(api, api_key, selector, dry_run=dry_run, watch=watch, output=output)
         return
     targets: list[dict[str, str]] = [{"item_id": i} for i in item_id or []]
     targets += [{"vault_id": vault_id, "vm_name": name} for name in vm or []] if vault_id else []
@@ -222,20 +252,22 @@ def submit(
     answer = httpx.post(
         f"{api}/reprotect", params={"dry_run": dry_run}, json={"vms": targets}, headers=_auth(api_key), timeout=120
     )
-    body = answer.json()
-    if answer.status_code >= 400:
-        client.print_problem(console, body)
-        raise typer.Exit(1)
+    body = checked(answer)
+    if output == Output.JSON and (dry_run or not watch):
+        print_json(body)
+        return
     if dry_run:
         client.print_plans(console, body["plans"])
         return
-    console.print(f"request {body['request_id']}: {len(body['jobs'])} job(s) accepted")
+    if output == Output.TABLE:
+        console.print(f"request {body['request_id']}: {len(body['jobs'])} job(s) accepted")
     if watch:
-        final = client.watch_request(api, body["request_id"], console=console, headers=_auth(api_key))
-        console.print(json.dumps(final["counts"]))
+        _watch_all(api, api_key, [body["request_id"]], output)
 
 
-def _submit_selector(api: str, api_key: str | None, pairs: list[str], *, dry_run: bool, watch: bool) -> None:
+def _submit_selector(
+    api: str, api_key: str | None, pairs: list[str], *, dry_run: bool, watch: bool, output: Output = Output.TABLE
+) -> None:
     try:
         selector = client.parse_selector(pairs)
     except ValueError as exc:
@@ -247,15 +279,30 @@ def _submit_selector(api: str, api_key: str | None, pairs: list[str], *, dry_run
         headers=_auth(api_key),
         timeout=600,
     )
-    body = answer.json()
-    if answer.status_code >= 400:
-        client.print_problem(console, body)
-        raise typer.Exit(1)
-    client.print_selector_result(console, body)
+    body = checked(answer)
+    if output == Output.JSON and (dry_run or not watch):
+        print_json(body)
+        return
+    if output == Output.TABLE:
+        client.print_selector_result(console, body)
     if watch and not dry_run:
-        for request in body["requests"]:
-            final = client.watch_request(api, request["request_id"], console=console, headers=_auth(api_key))
-            console.print(json.dumps(final["counts"]))
+        _watch_all(api, api_key, [request["request_id"] for request in body["requests"]], output)
+
+
+def _watch_all(api: str, api_key: str | None, request_ids: list[str], output: Output) -> None:
+    """Follow each request until done; exit 2 when a job failed or was cancelled (JSON: the final requests)."""
+    from cli.watching import not_all_done
+
+    finals = []
+    for request_id in request_ids:
+        final = client.watch_request(
+            api, request_id, console=console, headers=_auth(api_key), silent=output == Output.JSON
+        )
+        finals.append(final)
+    if output == Output.JSON:
+        print_json(finals[0] if len(finals) == 1 else finals)
+    if any(not_all_done(final) for final in finals):
+        raise typer.Exit(EXIT_NOT_ALL_DONE)
 
 
 @app.command()
@@ -266,18 +313,16 @@ def vms(
     subscription_id: Annotated[list[str] | None, typer.Option(help="The VMs' subscription (repeatable).")] = None,
     source_region: Annotated[str | None, typer.Option(help="Where the VMs run now.")] = None,
     target_region: Annotated[str | None, typer.Option(help="The other region.")] = None,
-    resource_group: str | None = None,
+    resource_group: Annotated[str | None, typer.Option(help="The VMs' resource group.")] = None,
     status: Annotated[
         str | None, typer.Option(help="needs_reprotect, not_eligible, in_progress, protected or failed.")
     ] = None,
-    name_prefix: str | None = None,
+    name_prefix: Annotated[str | None, typer.Option(help="VM names starting with this.")] = None,
     limit: Annotated[int, typer.Option(help="VMs per page.")] = 500,
     all_pages: Annotated[bool, typer.Option("--all/--first-page", help="Follow every page.")] = True,
-    output: Annotated[str, typer.Option(help="table or json.")] = "table",
+    output: OutputOption = Output.TABLE,
 ) -> None:
     """The inventory: replicated VMs of the watched vaults with their reprotect status."""
-    if output not in ("table", "json"):
-        raise typer.BadParameter("table or json", param_hint="--output")
     params: dict[str, Any] = {
         "vault_id": vault_id or None,
         "subscription_id": subscription_id or None,
@@ -291,9 +336,6 @@ def vms(
     found, last = client.fetch_vms(
         api, {k: v for k, v in params.items() if v is not None}, headers=_auth(api_key), everything=all_pages
     )
-    if "items" not in last:
-        client.print_problem(console, last)
-        raise typer.Exit(1)
     if output == "json":
         print(json.dumps({"items": found, "partial": last["partial"], "unreadable": last["unreadable"]}, indent=2))
         return
@@ -303,10 +345,15 @@ def vms(
 
 
 @app.command()
-def watch(request_id: str, api: ApiOption = "http://127.0.0.1:8000", api_key: KeyOption = None) -> None:
-    """Show progress bars for every VM of a request until all are done."""
-    final = client.watch_request(api, request_id, console=console, headers=_auth(api_key))
-    console.print(json.dumps(final["counts"]))
+def watch(
+    request_id: Annotated[str, typer.Argument(help="The reprotect request's id (submit prints it).")],
+    api: ApiOption = "http://127.0.0.1:8000",
+    api_key: KeyOption = None,
+    output: OutputOption = Output.TABLE,
+) -> None:
+    """Follow every VM of a request until all are done: status, ETA and an aggregate line (jobs per state, the
+    fleet's ETA); live on a terminal, a line per change otherwise. Exit 2 when a job failed or was cancelled."""
+    _watch_all(api, api_key, [request_id], output)
 
 
 def main() -> None:

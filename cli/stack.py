@@ -16,6 +16,9 @@ from pathlib import Path
 
 import httpx
 
+from app.metrics.registry import fresh_multiprocess_dir
+from cli.problems import CliError
+
 
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
@@ -23,6 +26,26 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+class PortInUse(CliError):
+    """The port asked for is taken: starting there would report someone else's server as ours."""
+
+    code = "port_in_use"
+
+
+def refuse_busy_port(port: int, host: str = "127.0.0.1") -> None:
+    """Raise :class:`PortInUse` unless ``host:port`` can be bound now (as uvicorn binds it: SO_REUSEADDR,
+    so a port left in TIME_WAIT by our own last run is not mistaken for a busy one)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(
+                f"port {port} on {host} is already in use ({exc.strerror}); stop what listens there "
+                f"or pick another port: reprotect dev --port N (make dev PORT=N)"
+            ) from None
 
 
 @dataclass
@@ -36,6 +59,11 @@ class StackConfig:
     time_scale: float | None = None
     seed: int = 1
     worker_concurrency: int = 8
+    # Scale-out runs (tests/faults/test_scale_out.py): more API processes (each on its own port), workers and
+    # schedulers, all on the same database and broker.
+    api_processes: int = 1
+    worker_processes: int = 1
+    schedulers: int = 1
     quiet: bool = False
     extra_env: dict[str, str] = field(default_factory=dict)
 
@@ -61,6 +89,8 @@ class StackConfig:
                 # The local emulator answers at once: a lost switch protection is presumed so sooner.
                 "REPROTECT_AZURE__REQUEST_TIMEOUT_SECONDS": "10",
                 "REPROTECT_JOB__SWITCH_SETTLE_SECONDS": "20",
+                # Every child writes its metrics here and the API's /metrics sums them (app.metrics.registry).
+                "PROMETHEUS_MULTIPROC_DIR": str(var / "prometheus"),
             }
         )
         env.setdefault("REPROTECT_LOG__FORMAT", "text")  # people read `dev` and `demo` logs: text unless asked
@@ -76,6 +106,7 @@ class Stack:
         self.emulator_port = config.emulator_port or free_port()
         self.emulator_url = f"http://127.0.0.1:{self.emulator_port}"
         self.api_url = f"http://127.0.0.1:{config.api_port}"
+        self.api_urls = [self.api_url] + [f"http://127.0.0.1:{free_port()}" for _ in range(config.api_processes - 1)]
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         self.commands: dict[str, tuple[str, ...]] = {}  # each child's `cli` arguments, to start it again
         self.api_key = ""
@@ -87,11 +118,14 @@ class Stack:
 
     def _spawn(self, name: str, *args: str) -> None:
         self.commands[name] = args
+        env = self.config.env(self.emulator_url)
+        if name.startswith("scheduler-"):  # each beat keeps its own schedule file (a shelve is not shared)
+            env["REPROTECT_BROKER__BEAT_SCHEDULE_PATH"] += name.removeprefix("scheduler")
         with open(self.config.var_dir / f"{name}.log", "ab") as log:  # the child keeps its own copy
             out = log if self.config.quiet else None
             child = subprocess.Popen(  # noqa: S603 - our own interpreter and module
                 [sys.executable, "-m", "cli", *args],
-                env=self.config.env(self.emulator_url),
+                env=env,
                 stdout=out,
                 stderr=out,
                 start_new_session=True,  # Ctrl-C reaches us; we stop children in order
@@ -101,6 +135,7 @@ class Stack:
     def start(self) -> None:
         """Start the emulator, migrate, then API, worker and scheduler; wait until they answer."""
         self.config.var_dir.mkdir(parents=True, exist_ok=True)
+        fresh_multiprocess_dir(Path(self.config.env(self.emulator_url)["PROMETHEUS_MULTIPROC_DIR"]))
         emulator_args = ["emulator", "--port", str(self.emulator_port), "--scenario", self.config.scenario]
         emulator_args += ["--seed", str(self.config.seed)]
         if self.config.time_scale:
@@ -110,10 +145,14 @@ class Stack:
         self._watch_scenario_vaults()
         subprocess.run([sys.executable, "-m", "cli", "migrate"], env=self.config.env(self.emulator_url), check=True)
         self.api_key = self._local_key()
-        self._spawn("api", "api", "--port", str(self.config.api_port))
-        self._spawn("worker", "worker", "--concurrency", str(self.config.worker_concurrency))
-        self._spawn("scheduler", "scheduler")
-        wait_for(f"{self.api_url}/readyz", what="API")
+        for n, url in enumerate(self.api_urls, start=1):
+            self._spawn(_numbered("api", n), "api", "--port", url.rsplit(":", 1)[1])
+        for n in range(1, self.config.worker_processes + 1):
+            self._spawn(_numbered("worker", n), "worker", "--concurrency", str(self.config.worker_concurrency))
+        for n in range(1, self.config.schedulers + 1):
+            self._spawn(_numbered("scheduler", n), "scheduler")
+        for url in self.api_urls:
+            wait_for(f"{url}/readyz", what="API")
 
     def _watch_scenario_vaults(self) -> None:
         """The inventory (``GET /vms``) discovers the vaults of the scenario's subscriptions, unless told others."""
@@ -165,6 +204,11 @@ class Stack:
                     os.killpg(child.pid, signal.SIGKILL)
                 child.wait()
         self.children.clear()
+
+
+def _numbered(name: str, n: int) -> str:
+    """The first process of a kind keeps its plain name (``api``, ``worker``); the others are ``worker-2``..."""
+    return name if n == 1 else f"{name}-{n}"
 
 
 def wait_for(url: str, *, what: str, timeout: float = 60.0) -> None:

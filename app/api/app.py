@@ -8,14 +8,16 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import openapi_links, problems, query_params
+from app.api import contract, docs_pages, openapi_links, problems, query_params
 from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
 from app.api.routes import admin, bulk, fleet, health, jobs, reprotect, webhooks
 from app.api.routes import events as event_routes
+from app.api.routes import metrics as metrics_route
 from app.api.routes import status as status_routes
 from app.bootstrap import Container, bootstrap
 from app.events import lifecycle as event_stream
+from app.read_pool import AsyncReadPool
 from app.settings import get_settings
 
 DESCRIPTION = """Reprotect Azure VMs after a failover, at fleet scale.
@@ -35,10 +37,14 @@ def create_app(container: Container | None = None) -> FastAPI:
         own = container is None
         built = container or bootstrap()
         app.state.container = built
+        database = built.settings.database
+        app.state.read_pool = await AsyncReadPool.open(database.url, size=database.pool_size)
         try:
             async with event_stream.running(app, built.sessions, built.settings.events):
                 yield
         finally:
+            if app.state.read_pool is not None:
+                await app.state.read_pool.close()
             if own:
                 built.close()
 
@@ -48,6 +54,8 @@ def create_app(container: Container | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         dependencies=[Depends(query_params.known_only)],  # unknown query parameters are a 422 on every route
+        docs_url=None,  # served by docs_pages with local assets (no CDN)
+        redoc_url=None,
     )
     problems.install(app)
     app.include_router(reprotect.router)
@@ -70,6 +78,9 @@ def create_app(container: Container | None = None) -> FastAPI:
             expose_headers=["Location", "Retry-After", "ETag", "X-Request-Id", "Idempotent-Replayed"],
         )
     app.add_middleware(RequestContext)  # outermost: every answer carries the request id
+    metrics_route.install(app, container.settings if container else None)  # /metrics; times requests (outside all)
     openapi_links.install(app)
     query_params.install(app)
+    contract.install(app, public_base_url=settings.public_base_url)
+    docs_pages.install(app)
     return app

@@ -63,6 +63,7 @@ class RequestContext:
 
     def __init__(self, app: ASGIApp):
         self.app = app
+        self.refusals = audit.RefusalSummary()  # this app's: one audit row per unauthenticated source and window
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -87,14 +88,20 @@ class RequestContext:
         finally:
             try:
                 if audit.should_record(scope["method"], status):
-                    await run_in_threadpool(_audit, scope, status, request_id)
+                    await run_in_threadpool(_audit, scope, status, request_id, self.refusals)
             finally:
                 request_id_var.reset(token)
 
 
-def _audit(scope: Scope, status: int, request_id: str) -> None:
+def _audit(scope: Scope, status: int, request_id: str, refusals: audit.RefusalSummary) -> None:
     state: dict[str, Any] = scope.get("state", {})
     principal: Principal | None = state.get("principal")
+    detail = None
+    if principal is None and status in (401, 429):  # no valid credential: one row per source and window
+        client = scope.get("client")
+        detail = refusals.admit(client[0] if client else "unknown")
+        if detail is None:
+            return
     route = scope.get("route")
     container = scope["app"].state.container
     try:
@@ -108,6 +115,7 @@ def _audit(scope: Scope, status: int, request_id: str) -> None:
             path=scope["path"],
             status=status,
             vm_ids=list(state.get("audit_vms", [])),
+            detail=detail,
         )
     except Exception:
         log.exception("could not write the audit entry of request %s", request_id)

@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
@@ -194,18 +193,40 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(PoolTimeout, _database_down)
 
 
-class ProblemOut(BaseModel):
-    """An RFC 9457 problem document (documentation shape)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
+PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}  # app.api.problem_models.Problem, added by app.api.contract
+_ANSWERS = {
+    400: "The body is not JSON (malformed_body)",
+    401: "No valid credentials; the WWW-Authenticate header says why",
+    403: "The caller's role or scopes do not allow this",
+    404: "No such resource visible to the caller",
+    409: "The request clashes with the current state",
+    413: "The body is too large (body_too_large)",
+    422: "The request does not validate, or asks for something the service refuses",
+    429: "Too many requests: retry after Retry-After seconds",
+    500: "An unexpected error (internal_error)",
+    502: "Azure refused, or the service's Azure identity cannot act (the code says which)",
+    503: "A dependency is unavailable (Azure throttling or down, the database): retry after Retry-After seconds",
+}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "string"}}}
+_HEADERS: dict[int, dict[str, Any]] = {
+    401: {
+        "WWW-Authenticate": {
+            "description": "The Bearer challenge, naming the problem's code",
+            "schema": {"type": "string"},
+        }
+    },
+    429: _RETRY_AFTER,
+    503: _RETRY_AFTER,
+}
 
 
 def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for problem answers."""
-    return {s: {"model": ProblemOut, "content": {PROBLEM_JSON: {}}, "description": "Problem"} for s in statuses}
+    """OpenAPI ``responses`` entries for problem answers: the Problem schema, with their headers."""
+    return {
+        s: {
+            "description": _ANSWERS.get(s, "Problem"),
+            "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
+            **({"headers": _HEADERS[s]} if s in _HEADERS else {}),
+        }
+        for s in statuses
+    }

@@ -17,6 +17,7 @@ from app.auth.principal import Principal, PrincipalKind, Role
 from app.scopes import ScopeSet
 
 PREFIX = "rpk_"
+PRINCIPAL_PREFIX = "key:"  # a key's principal id, as audit entries and created_by name it
 # For secret scanners (GitHub custom patterns, gitleaks, trufflehog): finds keys inside any text.
 API_KEY_REGEX = r"(?<![A-Za-z0-9_-])rpk_[0-9a-f]{8}_[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])"
 API_KEY_PATTERN = re.compile(API_KEY_REGEX)
@@ -64,4 +65,4 @@ def matches(plaintext: str, stored_hash: str) -> bool:
 
 def principal(*, key_id: str, name: str, role: Role | None, scopes: ScopeSet) -> Principal:
     """The principal of a stored, matched key."""
-    return Principal(id=f"key:{key_id}", kind=PrincipalKind.API_KEY, name=name, role=role, scopes=scopes)
+    return Principal(id=f"{PRINCIPAL_PREFIX}{key_id}", kind=PrincipalKind.API_KEY, name=name, role=role, scopes=scopes)

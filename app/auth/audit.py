@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +32,35 @@ def outcome_of(status: int) -> str:
 def should_record(method: str, status: int) -> bool:
     """Every mutating call, and every refusal for lack of rights whatever the method."""
     return method in MUTATING or status in (401, 403)
+
+
+class RefusalSummary:
+    """Refusals of callers without a valid credential (401s, and the 429s of an address over its limit
+    of refused credentials) are audited once per client address and window, not once per request: a
+    flood writes one row per source per minute. The row after a window names how many were folded into
+    the previous one. Per process (several API processes: one row per source, window and process)."""
+
+    def __init__(self, window_seconds: float = 60.0, *, max_sources: int = 10_000, clock: Any = time.monotonic):
+        self._window = window_seconds
+        self._max_sources = max_sources
+        self._clock = clock
+        self._sources: dict[str, tuple[float, int]] = {}  # source -> (window start, refusals folded since)
+        self._lock = threading.Lock()
+
+    def admit(self, source: str) -> dict[str, Any] | None:
+        """The detail of the audit row to write for this refusal, or None when it is folded into the
+        window's row already written."""
+        now = self._clock()
+        with self._lock:
+            started, folded = self._sources.get(source, (-math.inf, 0))
+            if now - started < self._window:
+                self._sources[source] = (started, folded + 1)
+                return None
+            if len(self._sources) >= self._max_sources:  # forget the oldest windows, never grow unbounded
+                for stale in sorted(self._sources, key=lambda s: self._sources[s][0])[: self._max_sources // 10]:
+                    del self._sources[stale]
+            self._sources[source] = (now, 0)
+        return {"source": source, "window_seconds": self._window, "folded_into_previous_row": folded}
 
 
 @dataclass(frozen=True)

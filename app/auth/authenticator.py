@@ -13,6 +13,8 @@ from app.auth.tokens import AuthError, TokenVerifier
 from app.errors import RateLimited
 from app.settings import AuthConfig
 
+_REFUSALS = "reprotect-refused-source"
+
 
 class Authenticator:
     """Turns an ``Authorization`` credential into a principal, or refuses it."""
@@ -21,6 +23,11 @@ class Authenticator:
         self._sessions = sessions
         self._tokens = TokenVerifier(config.entra) if config.entra.enabled else None
         self._limiter = RateLimiter(config.rate_limit) if config.rate_limit.enabled else None
+        self._refusals = (
+            RateLimiter(config.rate_limit, limit=config.rate_limit.unauthenticated_limit, namespace=_REFUSALS)
+            if config.rate_limit.enabled
+            else None
+        )
         # Key lookups are cached only where revocations are heard across processes (Redis).
         url = config.effective_revocation_url
         self.revocations = revocation.RedisRevocations(url) if url else None
@@ -28,8 +35,24 @@ class Authenticator:
         if self.revocations is not None:
             revocation.wire(sessions, self.revocations)
 
-    def principal(self, credential: str | None) -> Principal:
-        """The caller behind a bearer credential (never echoed in errors)."""
+    def principal(self, credential: str | None, *, source: str | None = None) -> Principal:
+        """The caller behind a bearer credential (never echoed in errors). ``source`` (the client's
+        address) is answered 429 without any lookup once its refused credentials exceed their limit."""
+        if source is None or self._refusals is None:
+            return self._authenticated(credential)
+        over = self._refusals.exhausted(source)
+        if over is not None:
+            raise RateLimited(
+                f"More than {over.limit} refused credentials from this address in the current window.",
+                retry_after=over.retry_after_seconds,
+            )
+        try:
+            return self._authenticated(credential)
+        except AuthError:
+            self._refusals.hit(source)
+            raise
+
+    def _authenticated(self, credential: str | None) -> Principal:
         if not credential:
             raise AuthError(
                 "Authentication required: send 'Authorization: Bearer <API key or Entra ID token>'.",

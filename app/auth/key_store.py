@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,7 +13,7 @@ from app.auth import api_keys, revocation
 from app.auth.models import ApiKey
 from app.auth.principal import Principal, Role
 from app.errors import InvalidRequest, NotFound
-from app.pagination import page
+from app.pagination import visible_page
 from app.scopes import ScopeSet
 
 
@@ -100,14 +101,34 @@ def get(session: Session, key_id: str) -> ApiKey:
 
 
 def revoke(session: Session, key_id: str, *, by: str, now: datetime) -> ApiKey:
-    """Revoke a key (idempotent: revoking twice keeps the first time)."""
+    """Revoke a key and every key it created, theirs too (idempotent: revoking twice keeps the first time)."""
     row = get(session, key_id)
-    if row.revoked_at is None:
-        row.revoked_at, row.revoked_by = now, by
-    revocation.note(session, key_id)  # announced to every API process's key cache once this commits
+    pending, seen = [row], {row.id}
+    while pending:
+        key = pending.pop()
+        if key.revoked_at is None:
+            key.revoked_at = now
+            key.revoked_by = by if key is row else f"{by} (with key:{row.id}, which created it)"
+        revocation.note(session, key.id)  # announced to every API process's key cache once this commits
+        for child in session.scalars(select(ApiKey).where(ApiKey.created_by == f"{api_keys.PRINCIPAL_PREFIX}{key.id}")):
+            if child.id not in seen:
+                seen.add(child.id)
+                pending.append(child)
     return row
 
 
-def list_keys(session: Session, *, limit: int, cursor: str | None) -> tuple[list[ApiKey], str | None]:
-    """Keys, newest first (revoked ones included, marked)."""
-    return page(session, select(ApiKey), created=ApiKey.created_at, key=ApiKey.id, limit=limit, cursor=cursor)
+def key_id_of(principal: Principal) -> str | None:
+    """The id of the API key a principal authenticated with (None for an Entra ID caller)."""
+    if principal.id.startswith(api_keys.PRINCIPAL_PREFIX):
+        return principal.id.removeprefix(api_keys.PRINCIPAL_PREFIX)
+    return None
+
+
+def list_keys(
+    session: Session, *, limit: int, cursor: str | None, visible: Callable[[ApiKey], bool]
+) -> tuple[list[ApiKey], str | None]:
+    """The ``visible`` keys, newest first (revoked ones included, marked); the cursor is a visible key's."""
+    query = select(ApiKey)
+    return visible_page(
+        session, query, created=ApiKey.created_at, key=ApiKey.id, limit=limit, cursor=cursor, visible=visible
+    )

@@ -41,11 +41,20 @@ class Decision:
 
 
 class RateLimiter:
-    """Counts requests per principal id against one configured limit."""
+    """Counts requests per principal id (or, given ``limit`` and ``namespace``, per anything else such as a
+    client address) against one configured limit."""
 
-    def __init__(self, config: RateLimitConfig, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        config: RateLimitConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        limit: str | None = None,
+        namespace: str = _NAMESPACE,
+    ):
         self._config = config
-        self._item = parse(config.limit)
+        self._item = parse(limit or config.limit)
+        self._namespace = namespace
         self._clock = clock
         self._limiter = MovingWindowRateLimiter(_storage(config))
         self._bypass_until = -math.inf
@@ -65,8 +74,8 @@ class RateLimiter:
         if not self._config.enabled or self._clock() < self._bypass_until:
             return self._pass(degraded=self._config.enabled)
         try:
-            allowed = self._limiter.hit(self._item, _NAMESPACE, principal_id)
-            stats = self._limiter.get_window_stats(self._item, _NAMESPACE, principal_id)
+            allowed = self._limiter.hit(self._item, self._namespace, principal_id)
+            stats = self._limiter.get_window_stats(self._item, self._namespace, principal_id)
         except StorageError as exc:
             self._bypass_until = self._clock() + self._config.fail_open_seconds
             log.warning(
@@ -78,6 +87,19 @@ class RateLimiter:
         # In a moving window the oldest counted request expires first: that is when a slot frees up.
         retry_after = 0 if allowed else max(1, math.ceil(stats.reset_time - time.time()))
         return Decision(allowed, retry_after, self.limit, max(0, stats.remaining))
+
+    def exhausted(self, key: str) -> Decision | None:
+        """The refusal when ``key`` has no request left in the window, without counting one; else None
+        (and None whenever the storage fails: fail open)."""
+        if not self._config.enabled or self._clock() < self._bypass_until:
+            return None
+        try:
+            if self._limiter.test(self._item, self._namespace, key):
+                return None
+            stats = self._limiter.get_window_stats(self._item, self._namespace, key)
+        except StorageError:
+            return None
+        return Decision(False, max(1, math.ceil(stats.reset_time - time.time())), self.limit, 0)
 
     def _pass(self, *, degraded: bool) -> Decision:
         return Decision(True, 0, self.limit, self.limit, degraded=degraded)

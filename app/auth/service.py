@@ -6,6 +6,7 @@ Each opens its own unit of work on the injected session factory; the API and the
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,7 +40,8 @@ def create_key(
     scopes: list[str],
     expires_at: datetime | None,
 ) -> key_store.CreatedKey:
-    """A key for automation, never above its creator's role or outside its creator's scopes."""
+    """A key for automation, never above its creator's role, outside its creator's scopes or valid longer
+    than its creator's key (no expiry asked: the creator's; revoking the creator revokes it too)."""
     try:
         ScopeSet.parse(scopes)
     except ValueError as exc:
@@ -48,7 +50,27 @@ def create_key(
         raise Forbidden("A key cannot be given a role above its creator's.", code="role_escalation")
     if not scopes_within(scopes, principal):
         raise Forbidden("A key cannot be given scopes outside its creator's.", code="scope_escalation")
-    return issue_key(sessions, name=name, role=role, scopes=scopes, created_by=principal.id, expires_at=expires_at)
+    with transaction(sessions) as session:
+        creator_id = key_store.key_id_of(principal)
+        if creator_id is not None:
+            expires_at = _within_creator(key_store.get(session, creator_id).expires_at, expires_at)
+        return key_store.create(
+            session, name=name, role=role, scopes=scopes, created_by=principal.id, now=utcnow(), expires_at=expires_at
+        )
+
+
+def _within_creator(creator_expires_at: datetime | None, asked: datetime | None) -> datetime | None:
+    if creator_expires_at is None:
+        return asked
+    if asked is None:
+        return creator_expires_at
+    if asked > creator_expires_at:
+        raise InvalidRequest(
+            f"A key cannot outlive the key creating it: expires_at must be at or before "
+            f"{creator_expires_at.isoformat()}.",
+            code="expiry_beyond_creator",
+        )
+    return asked
 
 
 def issue_key(
@@ -72,10 +94,12 @@ def list_keys(
 ) -> tuple[list[ApiKey], str | None]:
     """Keys whose scopes lie inside the caller's (every key for the CLI), newest first, revoked ones too."""
     with transaction(sessions) as session:
-        rows, next_cursor = key_store.list_keys(session, limit=limit, cursor=cursor)
-    if principal is not None:
-        rows = [row for row in rows if scopes_within(row.scopes, principal)]
-    return rows, next_cursor
+        return key_store.list_keys(
+            session,
+            limit=limit,
+            cursor=cursor,
+            visible=(lambda row: True) if principal is None else (lambda row: scopes_within(row.scopes, principal)),
+        )
 
 
 def revoke_key(sessions: sessionmaker[Session], *, principal: Principal | None, key_id: str, by: str) -> None:
@@ -98,6 +122,7 @@ def record_audit(
     path: str,
     status: int,
     vm_ids: list[str],
+    detail: dict[str, Any] | None = None,
 ) -> None:
     """Append one entry to the audit trail, in its own unit of work."""
     with transaction(sessions) as session:
@@ -113,6 +138,7 @@ def record_audit(
             status=status,
             outcome=audit.outcome_of(status),
             vm_ids=vm_ids[:100],
+            detail=detail,
         )
 
 

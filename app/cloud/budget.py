@@ -28,6 +28,8 @@ from typing import Any
 
 from azure.core.pipeline.policies import CustomHookPolicy
 
+from app.metrics.azure import read_budget_waited
+
 REMAINING_READS = "x-ms-ratelimit-remaining-subscription-reads"
 _NUDGE = 1e-3  # seconds added to every wait, so rounding never leaves a wait too short to matter
 _SUBSCRIPTION = re.compile(r"/subscriptions/([^/?]+)", re.IGNORECASE)
@@ -67,6 +69,7 @@ class ReadBudget:
                 if wait <= 0:
                     self.reads += 1
                     self.waited_seconds += waited
+                    read_budget_waited(waited)
                     return waited
             self.sleep(wait)
             waited += wait

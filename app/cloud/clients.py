@@ -25,6 +25,7 @@ from azure.mgmt.resourcehealth import ResourceHealthMgmtClient
 from azure.mgmt.storage import StorageManagementClient
 
 from app.cloud.budget import ReadBudget, ReadBudgetPolicy
+from app.metrics.azure import AzureCallMetrics
 from app.settings import AzureCloudName, AzureMode, AzureSettings
 
 _CLOUDS = {
@@ -142,6 +143,7 @@ class ManagementClients:
             "read_timeout": settings.request_timeout_seconds,
             "cloud_setting": _CLOUDS[settings.cloud],
         }
+        options["per_retry_policies"] = [AzureCallMetrics()]  # every request to Azure, by operation and status
         if self._transport is not None:
             options["transport"] = self._transport
         if self.read_budget is not None:

@@ -6,6 +6,7 @@ checked first), plain columns instead of ORM objects, and the body serialised on
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 import weakref
@@ -14,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import JSON, Connection, Engine, bindparam, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.principal import Principal
@@ -26,6 +27,7 @@ from app.job.queries import JobFilter
 from app.job.statements import read_column
 from app.job.states import JobState, is_terminal
 from app.pagination import encode_cursor
+from app.read_pool import AsyncReadPool, compiled
 
 _FULL = [read_column(Job, name) for name in present.FULL_COLUMNS]
 _TRANSITION = [read_column(JobTransition, name, f"t_{name}") for name in present.TRANSITION_COLUMNS]
@@ -41,6 +43,8 @@ _WITH_HISTORY = (
     .where(Job.id == bindparam("job_id"))
     .order_by(JobTransition.id)
 )
+_HEAD_SQL, _WITH_HISTORY_SQL = compiled(_HEAD), compiled(_WITH_HISTORY)
+_JSON_COLUMNS = tuple(name for name in present.FULL_COLUMNS if isinstance(Job.__table__.c[name].type, JSON))
 
 
 _READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
@@ -90,11 +94,54 @@ def read_job(
     with reading(sessions) as session:
         if if_none_match:
             head = session.execute(_HEAD, {"job_id": job_id}).one_or_none()
-            head = _check_visible(head, principal, job_id)
-            etag = present.etag_for(job_id, head.version, head.updated_at)
-            if etag in {tag.strip() for tag in if_none_match.split(",")}:
-                return JobBody(etag=etag, retry_after=_retry_after(head.state, poll_hint), body=None)
+            unchanged = _unchanged(head, principal, job_id, if_none_match, poll_hint)
+            if unchanged:
+                return unchanged
         rows = session.execute(_WITH_HISTORY, {"job_id": job_id}).all()
+    return _job_body(rows, principal, job_id, poll_hint)
+
+
+async def read_job_async(
+    pool: AsyncReadPool,
+    *,
+    principal: Principal,
+    job_id: uuid.UUID,
+    if_none_match: str | None,
+    poll_hint: str,
+) -> JobBody | None:
+    """:func:`read_job` on the event loop; ``None`` when the pool could not answer (read it the slow way)."""
+    if if_none_match:
+        heads = await pool.rows(_HEAD_SQL, {"job_id": job_id})
+        if heads is None:
+            return None
+        unchanged = _unchanged(heads[0] if heads else None, principal, job_id, if_none_match, poll_hint)
+        if unchanged:
+            return unchanged
+    rows = await pool.rows(_WITH_HISTORY_SQL, {"job_id": job_id})
+    if rows is None:
+        return None
+    if rows:  # the pool gives json columns as text, repeated on every transition's row: parse the first
+        first = rows[0]
+        rows[0] = first._replace(**{name: _parsed(getattr(first, name)) for name in _JSON_COLUMNS})
+    return _job_body(rows, principal, job_id, poll_hint)
+
+
+def _parsed(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _unchanged(
+    head: Any, principal: Principal, job_id: uuid.UUID, if_none_match: str, poll_hint: str
+) -> JobBody | None:
+    """The bodiless answer when the caller's ETag is current (after the scope check), else ``None``."""
+    head = _check_visible(head, principal, job_id)
+    etag = present.etag_for(job_id, head.version, head.updated_at)
+    if etag in {tag.strip() for tag in if_none_match.split(",")}:
+        return JobBody(etag=etag, retry_after=_retry_after(head.state, poll_hint), body=None)
+    return None
+
+
+def _job_body(rows: Any, principal: Principal, job_id: uuid.UUID, poll_hint: str) -> JobBody:
     row = _check_visible(rows[0] if rows else None, principal, job_id)
     transitions = [_transition(r) for r in rows if r.t_to_state is not None]
     return JobBody(

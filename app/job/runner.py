@@ -27,6 +27,7 @@ from app.job.models import Job
 from app.job.states import ACTIVE_STATES, JobState, is_terminal
 from app.job.steps import JobView, Learned, SendGuard, StepResult, deadline_failure, run_step
 from app.leases import Backoff, LeasedTable
+from app.metrics import jobs as job_metrics
 from app.settings import JobSettings
 
 log = logging.getLogger(__name__)
@@ -127,6 +128,7 @@ def mark_sent(session: Session, *, job_id: uuid.UUID, worker: str, now: datetime
         raise LeaseLost(f"job {job_id} is no longer {worker}'s to submit")
 
 
+@job_metrics.timed_step
 def run(
     cloud: Cloud, claimed: Claimed, guard: SendGuard, settings: JobSettings, claims: ClaimStore | None = None
 ) -> Outcome:
@@ -140,6 +142,7 @@ def run(
         return Outcome(result=StepResult(), lease_lost=True)
     except CloudThrottled as exc:
         delay = retry_policy(settings).delay(0, retry_after=exc.retry_after)
+        job_metrics.throttled(delay)
         return Outcome(result=StepResult(reason=f"throttled by Azure: {exc.message}"), delay=delay)
     except CloudTransient as exc:
         result = StepResult(reason=f"transient Azure error: {exc.message}")

@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 from app.db import utcnow
 from app.job.models import ReprotectRequest
 from app.leases import Backoff, LeasedTable
+from app.metrics import webhooks as webhook_metrics
 from app.outbound.signing import signed_headers
 from app.outbound.transport import SendResult, WebhookSender
 from app.settings import WebhookSettings
 from app.webhook.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.webhook.payloads import absolute_links
 
 log = logging.getLogger(__name__)
 PENDING, DELIVERED, FAILED, CANCELLED = "pending", "delivered", "failed", "cancelled"
@@ -88,7 +90,13 @@ def send(sender: WebhookSender, outbound: Outbound, *, delivery_id: uuid.UUID) -
 
 
 def claim(
-    session: Session, *, delivery_id: uuid.UUID, worker: str, now: datetime, settings: WebhookSettings
+    session: Session,
+    *,
+    delivery_id: uuid.UUID,
+    worker: str,
+    now: datetime,
+    settings: WebhookSettings,
+    base_url: str | None = None,
 ) -> Outbound | None:
     """Take the delivery's lease if it is pending, due and free; what to send (None: nothing to send)."""
     if not DELIVERIES.claim(session, delivery_id, worker=worker, now=now, lease_seconds=settings.lease_seconds):
@@ -102,7 +110,8 @@ def claim(
     if url is None:
         _finish(delivery, CANCELLED, now=now, error="the request no longer has a callback URL")
         return None
-    body = json.dumps(delivery.event.payload, separators=(",", ":")).encode()
+    payload = absolute_links(delivery.event.payload, base_url)  # links absolute once public_base_url is set
+    body = json.dumps(payload, separators=(",", ":")).encode()
     return Outbound(url=url, event_id=delivery.event_id, body=body, secrets=secrets)
 
 
@@ -151,6 +160,7 @@ def record(
     delivery.last_status_code = result.status_code
     delivery.last_error = None if result.ok else _describe(result)
     due_in = _settle(session, delivery, result, now=now, settings=settings)
+    webhook_metrics.attempted(delivery, now=now)
     return Delivered(delivery_id=delivery_id, ran=True, status=delivery.status, due_in=due_in)
 
 

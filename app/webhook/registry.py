@@ -15,7 +15,7 @@ from app.auth.visibility import scopes_within
 from app.errors import Conflict, NotFound
 from app.job.visibility import request_visible
 from app.outbound.signing import new_secret
-from app.pagination import decode_cursor, encode_cursor, page
+from app.pagination import page, visible_page
 from app.settings import WebhookSettings
 from app.webhook import delivery as states
 from app.webhook.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -61,18 +61,18 @@ def get_endpoint(session: Session, endpoint_id: uuid.UUID, principal: Principal)
 def list_endpoints(
     session: Session, principal: Principal, *, limit: int, cursor: str | None
 ) -> tuple[list[WebhookEndpoint], str | None]:
-    """Live endpoints the caller may see, newest first (endpoints are few: scopes are checked in Python)."""
+    """Live endpoints the caller may see, newest first (scopes are checked in Python; the next cursor is
+    a visible endpoint's)."""
     query = select(WebhookEndpoint).where(WebhookEndpoint.deleted_at.is_(None))
-    rows, _ = page(
-        session, query, created=WebhookEndpoint.created_at, key=WebhookEndpoint.id, limit=10_000, cursor=None
+    return visible_page(
+        session,
+        query,
+        created=WebhookEndpoint.created_at,
+        key=WebhookEndpoint.id,
+        limit=limit,
+        cursor=cursor,
+        visible=lambda endpoint: scopes_within(endpoint.scopes, principal),
     )
-    visible = [e for e in rows if scopes_within(e.scopes, principal)]
-    if cursor:
-        at, raw_id = decode_cursor(cursor)
-        visible = [e for e in visible if (e.created_at, str(e.id)) < (at, raw_id)]
-    shown = visible[:limit]
-    more = len(visible) > limit
-    return shown, encode_cursor(shown[-1].created_at, shown[-1].id) if more else None
 
 
 def update_endpoint(

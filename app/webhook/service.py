@@ -129,7 +129,14 @@ def deliver(deps: Deps, *, delivery_id: uuid.UUID, worker: str) -> delivery.Deli
     """Make one attempt of a due delivery if nobody else holds it; ring at once for a retry due soon."""
     settings = deps.settings.webhook
     with transaction(deps.sessions) as session:
-        outbound = delivery.claim(session, delivery_id=delivery_id, worker=worker, now=utcnow(), settings=settings)
+        outbound = delivery.claim(
+            session,
+            delivery_id=delivery_id,
+            worker=worker,
+            now=utcnow(),
+            settings=settings,
+            base_url=deps.settings.api.public_base_url,
+        )
     if outbound is None:
         return delivery.Delivered(delivery_id=delivery_id, ran=False)
     started, result = delivery.send(deps.sender, outbound, delivery_id=delivery_id)  # no transaction open

@@ -36,6 +36,7 @@ READER_ROUTES = {
     "/events/jobs",
     "/vms",
     "/vms/summary",
+    "/metrics",  # fleet-wide figures: readers of unrestricted scope (tests/metrics)
 }
 OPERATOR_ROUTES = {"/reprotect", "/jobs/{job_id}/cancel", "/jobs/{job_id}/retry", "/jobs:retry", "/jobs:cancel"}
 OTHER_VAULT = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/elsewhere/providers/Microsoft.RecoveryServices/vaults/other"
@@ -67,7 +68,11 @@ def bare(container) -> Iterator[TestClient]:
         yield client
 
 
-def test_every_route_but_health_refuses_callers_without_credentials(bare):
+def test_every_route_but_health_refuses_callers_without_credentials(bare, container):
+    unlimited = RateLimitConfig(unauthenticated_limit="100000/minute")  # 4 refusals a route from one address
+    container.auth = Authenticator(
+        container.settings.auth.model_copy(update={"rate_limit": unlimited}), container.sessions
+    )
     routes = _routes(bare.app)
     assert len(routes) >= 17  # a new route is enumerated here automatically
     assert {r for r in routes if r not in PUBLIC | DOCS and r[1] not in READER_ROUTES | OPERATOR_ROUTES}

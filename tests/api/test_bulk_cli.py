@@ -8,6 +8,7 @@ import pytest
 import typer
 
 from cli import jobs as jobs_cli
+from cli.problems import ApiProblem
 from tests.drive import drive
 
 
@@ -51,10 +52,10 @@ def test_the_cli_lists_each_jobs_outcome_and_exits_2_when_one_was_refused(api, c
     assert {j["vm"]: j["outcome"] for j in body["jobs"]} == {first["name"]: "refused", second["name"]: "cancelled"}
 
 
-def test_the_cli_prints_the_cap_problem_and_exits_1(api, demo, capsys):
+def test_the_cap_problem_is_raised_with_its_code_for_the_command_group_to_print(api, demo):
     api.post("/reprotect", json={"vms": [{"item_id": item["id"]} for item in demo["committed"][:2]]}).raise_for_status()
-    code = jobs_cli.run_action(
-        api, "cancel", selector={"states": ["accepted"]}, dry_run=True, max_count=1, output=jobs_cli.Output.TABLE
-    )
-    assert code == jobs_cli.EXIT_PROBLEM
-    assert "too_many_matches" in capsys.readouterr().out
+    with pytest.raises(ApiProblem) as raised:
+        jobs_cli.run_action(
+            api, "cancel", selector={"states": ["accepted"]}, dry_run=True, max_count=1, output=jobs_cli.Output.TABLE
+        )
+    assert raised.value.code == "too_many_matches"

@@ -92,6 +92,7 @@ class Trial:
     receiver: Receiver
     ledger: Ledger
     started: float = field(default_factory=time.monotonic)
+    terminal_timeout: float = TERMINAL_TIMEOUT
 
     # -- talking to it ---------------------------------------------------------------------------
 
@@ -179,8 +180,9 @@ class Trial:
                 raise AssertionError(f"{what}: not within {timeout:.0f}s ({self.reproduce})")
             time.sleep(0.05)
 
-    def wait_terminal(self, timeout: float = TERMINAL_TIMEOUT) -> dict[str, Job]:
+    def wait_terminal(self, timeout: float | None = None) -> dict[str, Job]:
         """Wait until every job is terminal; the jobs."""
+        timeout = timeout or self.terminal_timeout
         deadline = time.monotonic() + timeout
         while True:
             jobs = self.jobs()
@@ -242,6 +244,9 @@ def open_trial(
     scenario: str,
     time_scale: float,
     worker_concurrency: int = 4,
+    api_processes: int = 1,
+    worker_processes: int = 1,
+    schedulers: int = 1,
 ) -> Iterator[Trial]:
     """A fresh database, a receiver registered as a webhook endpoint, and the whole stack, for one trial."""
     rng = random.Random(f"{seed}:{name}")  # the trial's only source of randomness
@@ -254,6 +259,9 @@ def open_trial(
             time_scale=time_scale,
             seed=rng.randrange(2**31),
             worker_concurrency=worker_concurrency,
+            api_processes=api_processes,
+            worker_processes=worker_processes,
+            schedulers=schedulers,
             quiet=True,
             extra_env=stack_env(url, redis.url),
         )

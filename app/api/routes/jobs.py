@@ -11,12 +11,14 @@ from app.api import offload
 from app.api.deps import ContainerDep, IsoDateTime
 from app.api.problems import documented
 from app.api.security import Operator, Reader
+from app.bootstrap import Container
 from app.job import reads, service, summary
 from app.job.queries import JobFilter
 from app.job.reads import View
 from app.job.schemas import JobOut, JobPage, JobSummary
 from app.job.states import JobState
 from app.job.summary import GroupBy, SummaryFilter
+from app.read_pool import AsyncReadPool
 
 router = APIRouter(tags=["jobs"])
 
@@ -54,22 +56,30 @@ async def summarise_jobs(
     responses={304: {"description": "Not modified"}, **documented(401, 403, 404, 422, 429)},
 )
 async def get_job(
+    request: Request,
     job_id: uuid.UUID,
-    container: ContainerDep,
     principal: Reader,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """State, steps, mirrored ASR tasks, resync progress, ETA, error and history of one job."""
+    container: Container = request.app.state.container  # not a dependency: each costs a hot read ~5 %
     poll_hint = str(max(1, round(container.settings.job.poll_interval_seconds)))
-    read = await offload.read(
-        container,
-        reads.read_job,
-        container.sessions,
-        principal=principal,
-        job_id=job_id,
-        if_none_match=if_none_match,
-        poll_hint=poll_hint,
-    )
+    pool: AsyncReadPool | None = request.app.state.read_pool
+    read = None
+    if pool is not None:
+        read = await reads.read_job_async(
+            pool, principal=principal, job_id=job_id, if_none_match=if_none_match, poll_hint=poll_hint
+        )
+    if read is None:  # SQLite, or the pool's connection broke: the threaded read (it reconnects)
+        read = await offload.read(
+            container,
+            reads.read_job,
+            container.sessions,
+            principal=principal,
+            job_id=job_id,
+            if_none_match=if_none_match,
+            poll_hint=poll_hint,
+        )
     headers = {"ETag": read.etag, **({"Retry-After": read.retry_after} if read.retry_after else {})}
     if read.body is None:
         return Response(status_code=304, headers=headers)

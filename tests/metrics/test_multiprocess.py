@@ -1,0 +1,52 @@
+"""Multiprocess mode: two processes record into one PROMETHEUS_MULTIPROC_DIR and one scrape sums both (in
+process, and over HTTP from the stand-alone exporter of worker-only hosts)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from app.metrics.registry import MULTIPROC_ENV, render, scrape_registry
+from cli.stack import free_port, wait_for
+from tests.metrics.scrape import parse, scrape, value
+
+WRITER = """
+from app.metrics import definitions as m
+from app.metrics.azure import AzureCallMetrics  # noqa: F401  (imports as the worker does)
+m.JOB_TRANSITIONS.labels("syncing", "protected").inc()
+m.JOB_TIME_TO_PROTECTED.observe(120.0)
+m.AZURE_REQUESTS.labels("GET replicationJobs", "200").inc(3)
+"""
+
+
+def test_two_processes_write_and_one_scrape_sees_both(tmp_path, monkeypatch):
+    env = {**os.environ, MULTIPROC_ENV: str(tmp_path)}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", WRITER], env=env, check=True, timeout=60)
+    assert len(list(tmp_path.glob("*.db"))) >= 2  # one file per process and kind
+
+    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
+    samples = parse(render(scrape_registry()).decode())
+    assert value(samples, "reprotect_job_transitions_total", from_state="syncing", to_state="protected") == 2
+    assert value(samples, "reprotect_job_time_to_protected_seconds_count") == 2
+    assert value(samples, "reprotect_job_time_to_protected_seconds_bucket", le="300.0") == 2
+    assert value(samples, "reprotect_azure_requests_total", operation="GET replicationJobs", status="200") == 6
+
+
+def test_the_stand_alone_exporter_serves_the_workers_metrics_over_http(tmp_path):
+    env = {**os.environ, MULTIPROC_ENV: str(tmp_path)}
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", WRITER], env=env, check=True, timeout=60)
+    port = free_port()
+    exporter = subprocess.Popen(
+        [sys.executable, "-m", "app.metrics.exporter", "--host", "127.0.0.1", "--port", str(port)], env=env
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/metrics", what="exporter", timeout=30)
+        samples = scrape(f"http://127.0.0.1:{port}/metrics")
+    finally:
+        exporter.terminate()
+        exporter.wait(timeout=10)
+    assert value(samples, "reprotect_job_transitions_total", from_state="syncing", to_state="protected") == 2
+    assert "reprotect_fleet_metrics_up" not in {name for name, _ in samples}  # the database is the API's to read
