@@ -19,6 +19,7 @@ from app.cloud.snapshots import Snapshots
 from app.cloud.types import Cloud
 from app.db import build_engine, build_session_factory
 from app.job import counts, history
+from app.logs import job_lines
 from app.metrics import transitions as transition_metrics
 from app.outbound.transport import WebhookSender
 from app.outbound.vetting import url_policy
@@ -79,6 +80,7 @@ def wired_sessions(
     sessions = build_session_factory(engine)
     history.listen(sessions, outbox.on_transition)
     history.listen(sessions, counts.on_transition)
+    job_lines.install(sessions)  # one log line per transition, after its commit
     transition_metrics.install(sessions)  # transitions and time per state, counted after commit
     if ring_deliveries is not None:
         outbox.install_doorbell(sessions, ring_deliveries)

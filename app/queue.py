@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from celery import Celery
 
+from app.logs import task_context
 from app.settings import Settings
 
 ADVANCE_JOB = "reprotect.advance_job"
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 def build_celery(settings: Settings) -> Celery:
     """A Celery app on the configured broker, with settings suited to short idempotent steps."""
     celery = Celery("reprotect", broker=settings.broker.url, set_as_current=False)
+    task_context.install_publish_hook()  # messages carry the request id they were rung for (app.logs)
     celery.conf.update(
         task_serializer="json",
         accept_content=["json"],

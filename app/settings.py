@@ -285,6 +285,32 @@ class FleetSettings(BaseModel):
     view_ttl_seconds: float = Field(default=2.0, ge=0)
 
 
+class LogSettings(BaseModel):
+    """Log lines of every process (API, worker, scheduler): one JSON schema, or text for people (``app.logs``)."""
+
+    # json: one object per line (production); text: one readable line (``reprotect dev``/``demo`` set it).
+    format: Literal["text", "json"] = "json"
+    level: str = "INFO"
+    # The Azure SDK's HTTP lines (every request and response) and azure.identity: WARNING unless asked.
+    azure_level: str = "WARNING"
+
+    @field_validator("level", "azure_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        upper = level.upper()
+        if upper not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("a log level: DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return upper
+
+
+class HealthSettings(BaseModel):
+    """Heartbeats of workers and the scheduler (``app.health``), read by ``/status``."""
+
+    heartbeat_seconds: float = Field(default=10.0, gt=0)
+    # A process whose last heartbeat is older than this counts as gone (a few missed beats).
+    stale_after_seconds: float = Field(default=35.0, gt=0)
+
+
 class MetricsSettings(BaseModel):
     """``GET /metrics`` (``app.metrics``): on, and for callers with a reader key of unrestricted scope."""
 
@@ -307,6 +333,8 @@ class Settings(BaseSettings):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     events: EventSettings = Field(default_factory=EventSettings)
     fleet: FleetSettings = Field(default_factory=FleetSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     @model_validator(mode="after")

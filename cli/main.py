@@ -82,8 +82,10 @@ def worker(
         raise typer.Exit(supervised([sys.executable, "-m", "cli", "worker", "--no-supervise", *args]))
     from app.queue import JOBS_QUEUE, WEBHOOKS_QUEUE
     from workers.celery_app import celery
+    from workers.signals import serve_as
 
-    celery.worker_main(["worker", *args, f"--queues={JOBS_QUEUE},{WEBHOOKS_QUEUE}"])
+    quiet = serve_as("worker")  # JSON or text lines (app.logs) and the worker's heartbeat (app.health)
+    celery.worker_main([*quiet, "worker", *args, f"--queues={JOBS_QUEUE},{WEBHOOKS_QUEUE}"])
 
 
 def supervised(command: list[str]) -> int:
@@ -116,8 +118,10 @@ def supervised(command: list[str]) -> int:
 def scheduler(loglevel: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO") -> None:
     """Run Celery beat: the sweeper that rings for due and abandoned jobs."""
     from workers.celery_app import celery
+    from workers.signals import serve_as
 
-    celery.start(["beat", f"--loglevel={loglevel}"])
+    quiet = serve_as("scheduler")  # JSON or text lines (app.logs) and the scheduler's heartbeat (app.health)
+    celery.start([*quiet, "beat", f"--loglevel={loglevel}"])
 
 
 @app.command()

@@ -93,6 +93,7 @@ class StackConfig:
                 "PROMETHEUS_MULTIPROC_DIR": str(var / "prometheus"),
             }
         )
+        env.setdefault("REPROTECT_LOG__FORMAT", "text")  # people read `dev` and `demo` logs: text unless asked
         env.update(self.extra_env)
         return env
 

@@ -6,6 +6,7 @@ from alembic import context
 
 from app.auth import models as auth_models  # noqa: F401
 from app.db import Base, build_engine
+from app.health import models as health_models  # noqa: F401
 from app.idempotency import models as idempotency_models  # noqa: F401
 from app.job import models as job_models  # noqa: F401 - registers the tables on Base.metadata
 from app.settings import get_settings

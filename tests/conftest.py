@@ -46,6 +46,7 @@ TABLES = [
     "job_terminal_counts",
     "jobs",
     "reprotect_requests",
+    "process_heartbeats",
 ]
 
 

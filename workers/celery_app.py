@@ -16,6 +16,7 @@ from app.job import service as jobs
 from app.queue import ADVANCE_JOB, DELIVER_WEBHOOK, SWEEP, SWEEP_WEBHOOKS, build_celery
 from app.settings import get_settings
 from app.webhook import service as webhooks
+from workers import signals
 
 _container: Container | None = None
 _container_lock = threading.Lock()
@@ -36,6 +37,7 @@ def worker_name() -> str:
 
 
 celery: Celery = build_celery(get_settings())
+signals.install_task_hooks()  # each task's log lines and history name the API request it was rung for
 
 
 @celery.task(name=ADVANCE_JOB)  # type: ignore[untyped-decorator]

@@ -14,6 +14,7 @@ from app.api.limits import BodySizeLimit
 from app.api.routes import admin, bulk, fleet, health, jobs, reprotect, webhooks
 from app.api.routes import events as event_routes
 from app.api.routes import metrics as metrics_route
+from app.api.routes import status as status_routes
 from app.bootstrap import Container, bootstrap
 from app.events import lifecycle as event_stream
 from app.read_pool import AsyncReadPool
@@ -65,6 +66,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(health.router)
     app.include_router(fleet.router)
+    app.include_router(status_routes.router)
     settings = (container.settings if container else get_settings()).api
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:  # closed unless configured

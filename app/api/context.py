@@ -7,7 +7,6 @@ every refusal for lack of rights, with the principal the auth dependency left on
 
 from __future__ import annotations
 
-import contextvars
 import itertools
 import logging
 import os
@@ -21,10 +20,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.auth import audit, service
 from app.auth.principal import Principal
 from app.db import utcnow
+from app.logs import setup as log_setup
+from app.logs.context import request_id_var
+from app.settings import get_settings
 
 REQUEST_ID_HEADER = "x-request-id"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 # Made ids: 64 random bits per process, then a counter (32 hex digits, as a UUID's). ``uuid4()`` per request
 # reads the OS's random source, a system call that lets the worker threads take the GIL from the event loop.
 _PROCESS_PREFIX = uuid.uuid4().hex[:16]
@@ -48,22 +49,13 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-def logging_config(level: str = "INFO") -> dict[str, Any]:
-    """``logging.config`` for the API process: every line, uvicorn's included, names its request id."""
-    line = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
-    handler = {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["request_id"]}
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"request_id": {"()": RequestIdFilter}},
-        "formatters": {"plain": {"format": line}},
-        "handlers": {"default": handler},
-        "root": {"handlers": ["default"], "level": level},
-        "loggers": {
-            name: {"handlers": ["default"], "level": level, "propagate": False}
-            for name in ("uvicorn", "uvicorn.error", "uvicorn.access")
-        },
-    }
+def logging_config(level: str | None = None) -> dict[str, Any]:
+    """``logging.config`` for the API process (``app.logs``): every line, uvicorn's included, names its request id,
+    in the configured format (``REPROTECT_LOG__FORMAT``), with secrets blanked."""
+    settings = get_settings()
+    logging.captureWarnings(True)  # Python warnings become lines of the same schema, not raw stderr text
+    log_settings = settings.log if level is None else settings.log.model_copy(update={"level": level.upper()})
+    return log_setup.logging_config(log_settings, process="api", secrets=log_setup.secrets_of(settings))
 
 
 class RequestContext:

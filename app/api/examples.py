@@ -43,6 +43,7 @@ _STEPS = [
 
 _HISTORY = [
     {"attempt": 1, "from_state": f, "to_state": t, "at": at, "reason": reason, "actor": actor}
+    | {"request_id": "4c1f9e2a7b3d4e5f8a6b0c1d2e3f4a5b"}  # the x-request-id of the POST /reprotect (app.logs)
     for f, t, at, reason, actor in (
         (None, "accepted", "2026-11-30T09:00:01Z", "reprotect requested", "key:d7d600b2"),
         ("accepted", "validating", "2026-11-30T09:00:02Z", "picked up by a worker", "worker"),
@@ -718,6 +719,52 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             503: {
                 "broker_down": ("Not ready", {"status": "unavailable", "checks": {"database": "ok", "broker": "down"}})
             },
+        }
+    },
+    "getStatus": {
+        "responses": {
+            200: {
+                "ok": (
+                    "Everything runs",
+                    {
+                        "status": "ok",
+                        "checks": {"database": "ok", "broker": "ok", "azure_identity": "ok", "workers": "ok"}
+                        | {"scheduler": "ok"},
+                        "azure_identity": {"status": "ok", "detail": "token for https://management.azure.com/.default"},
+                        "pipeline": {
+                            "workers_alive": 3,
+                            "scheduler_alive": True,
+                            "worker_last_seen": "2026-11-30T09:31:10Z",
+                            "scheduler_last_seen": "2026-11-30T09:31:08Z",
+                            "jobs_accepted": 0,
+                            "jobs_waiting": 2,
+                            "oldest_due_job_age_seconds": 0.8,
+                            "jobs_waiting_without_worker": 0,
+                        },
+                        "problems": [],
+                    },
+                ),
+                "no_worker": (
+                    "No worker alive: accepted jobs wait",
+                    {
+                        "status": "degraded",
+                        "checks": {"database": "ok", "broker": "ok", "azure_identity": "ok", "workers": "none"}
+                        | {"scheduler": "ok"},
+                        "azure_identity": {"status": "ok", "detail": "token for https://management.azure.com/.default"},
+                        "pipeline": {
+                            "workers_alive": 0,
+                            "scheduler_alive": True,
+                            "worker_last_seen": "2026-11-30T09:12:40Z",
+                            "scheduler_last_seen": "2026-11-30T09:31:08Z",
+                            "jobs_accepted": 40,
+                            "jobs_waiting": 46,
+                            "oldest_due_job_age_seconds": 1108.5,
+                            "jobs_waiting_without_worker": 46,
+                        },
+                        "problems": ["no worker alive: 46 job(s) wait and none will move until one starts"],
+                    },
+                ),
+            }
         }
     },
     "listVms": {

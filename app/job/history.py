@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.job.models import Job, JobTransition, ReprotectRequest
 from app.job.states import JobState, check_transition, is_terminal
+from app.logs.context import current_request_id
 
 _LISTENERS = "job_transition_listeners"
 
@@ -69,6 +70,7 @@ def transition(
             at=now,
             reason=reason,
             actor=actor,
+            request_id=_stamp_request(job),
         )
     )
     if _LISTENERS not in session.info:  # events would silently go missing: refuse instead
@@ -122,5 +124,14 @@ def record_creation(session: Session, job: Job, *, now: datetime, actor: str) ->
             at=now,
             reason="reprotect requested",
             actor=actor,
+            request_id=_stamp_request(job),
         )
     )
+
+
+def _stamp_request(job: Job) -> str | None:
+    """The API request this move comes from: the one in force (an API call, or the task it rang), else the
+    latest that moved the job (a step the sweeper rang for). It becomes the job's latest."""
+    request_id = current_request_id() or job.origin_request_id
+    job.origin_request_id = request_id
+    return request_id

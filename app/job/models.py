@@ -136,6 +136,9 @@ class Job(Base):
     # in Azure, the job waits for it instead of sending another (cleared when a retry resubmits).
     switch_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The x-request-id of the latest API call that moved this job (submit, retry, cancel): the worker's log
+    # lines and history entries name it even when the sweeper, not that call, rang for the step.
+    origin_request_id: Mapped[str | None] = mapped_column(String(128))
 
     request: Mapped[ReprotectRequest] = relationship(back_populates="jobs")
     transitions: Mapped[list[JobTransition]] = relationship(
@@ -163,6 +166,8 @@ class JobTransition(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     reason: Mapped[str] = mapped_column(Text, default="")
     actor: Mapped[str] = mapped_column(String(200), default="service")
+    # The x-request-id of the API call this move comes from (the worker's moves: the call that rang for them).
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
     job: Mapped[Job] = relationship(back_populates="transitions")
 

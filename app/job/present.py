@@ -63,6 +63,7 @@ def job_out(job: Job) -> JobOut:
             at=t.at,
             reason=t.reason,
             actor=t.actor,
+            request_id=t.request_id,
         )
         for t in job.transitions
     ]
@@ -153,7 +154,7 @@ ITEM_COLUMNS = (
     "error_details",
 )
 FULL_COLUMNS = (*ITEM_COLUMNS, "asr_tasks", "customization", "plan")
-TRANSITION_COLUMNS = ("attempt", "from_state", "to_state", "at", "reason", "actor")
+TRANSITION_COLUMNS = ("attempt", "from_state", "to_state", "at", "reason", "actor", "request_id")
 _TASK_FIELDS = tuple(TaskOut.model_fields)
 _TERMINAL = frozenset(state.value for state in JobState if is_terminal(state))
 _ITEM_WIDTH = len(ITEM_COLUMNS)
@@ -232,6 +233,7 @@ def full_document(row: Any, transitions: list[Any]) -> dict[str, Any]:
             "at": t.at,
             "reason": t.reason,
             "actor": t.actor,
+            "request_id": t.request_id,
         }
         for t in transitions
     ]

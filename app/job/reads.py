@@ -169,6 +169,7 @@ class _Transition:
     at: Any
     reason: str
     actor: str
+    request_id: str | None = None
 
 
 def _transition(row: Any) -> _Transition:
@@ -179,6 +180,7 @@ def _transition(row: Any) -> _Transition:
         at=row.t_at,
         reason=row.t_reason,
         actor=row.t_actor,
+        request_id=row.t_request_id,
     )
 
 

@@ -72,6 +72,8 @@ class Claimed:
 
     view: JobView
     overdue: StepResult | None
+    attempt: int = 1
+    origin_request_id: str | None = None  # the API request that last moved the job (``app.logs``)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ def claim(session: Session, *, job_id: uuid.UUID, worker: str, now: datetime, se
         plan_age_seconds=(now - job.created_at).total_seconds() if job.attempt == 1 else None,
         switch_sent_seconds_ago=(now - job.switch_sent_at).total_seconds() if job.switch_sent_at else None,
     )
-    return Claimed(view=view, overdue=deadline_failure(job.deadline_at) if now > job.deadline_at else None)
+    overdue = deadline_failure(job.deadline_at) if now > job.deadline_at else None
+    return Claimed(view=view, overdue=overdue, attempt=job.attempt, origin_request_id=job.origin_request_id)
 
 
 def mark_sent(session: Session, *, job_id: uuid.UUID, worker: str, now: datetime, sent: bool) -> None:

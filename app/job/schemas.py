@@ -299,6 +299,11 @@ class TransitionOut(BaseModel):
     at: datetime
     reason: str
     actor: str
+    request_id: str | None = Field(
+        default=None,
+        description="The x-request-id of the API call this move comes from (a worker's moves: the call that "
+        "started, retried or cancelled the job); search the logs for it.",
+    )
 
 
 class StepOut(BaseModel):

@@ -29,6 +29,7 @@ from app.job.cache_accounts import Claim
 from app.job.schemas import JobOut, ReprotectIn, RequestOut
 from app.job.states import is_terminal
 from app.job.steps import SendGuard
+from app.logs import context as log_context
 from app.outbound.vetting import vet_url
 from app.queue import Doorbell
 from app.settings import Settings
@@ -221,12 +222,18 @@ def retry(deps: Deps, *, principal: Principal, job_id: uuid.UUID, touched: list[
 def advance(deps: Deps, *, job_id: uuid.UUID, worker: str) -> runner.Advanced:
     """Run one step of a job if it is due and nobody else holds it; ring again at once when the next step
     is due before the sweeper would notice."""
+    with log_context.scope():  # the step's lines name its job and request, and only its own
+        return _advance(deps, job_id=job_id, worker=worker)
+
+
+def _advance(deps: Deps, *, job_id: uuid.UUID, worker: str) -> runner.Advanced:
     settings = deps.settings.job
     with transaction(deps.sessions) as session:
         claimed = runner.claim(session, job_id=job_id, worker=worker, now=utcnow(), settings=settings)
         if claimed is None:  # early, duplicate or leased elsewhere: the sweeper rings when it is due
             runner.JOBS.forget_dispatch(session, job_id)
             return runner.Advanced(job_id=job_id, ran=False, state=None, due_in=None)
+    _name_in_logs(claimed)
     guard = SendGuard(
         settle_seconds=settings.switch_settle_seconds,
         record_sending=lambda: _mark_sent(deps, job_id=job_id, worker=worker, sent=True),
@@ -253,6 +260,21 @@ def advance(deps: Deps, *, job_id: uuid.UUID, worker: str) -> runner.Advanced:
             runner.JOBS.mark_dispatched(session, [job_id], now=utcnow())
         deps.doorbell.ring([job_id], countdown=done.due_in)
     return done
+
+
+def _name_in_logs(claimed: runner.Claimed) -> None:
+    """The step's lines name its job, and the API request behind it when the message did not (``app.logs``)."""
+    view = claimed.view
+    log_context.bind_job(
+        job_id=view.id,
+        vm=view.vm_name,
+        vault=view.vault_id,
+        asr_job_id=view.asr_job_name,
+        attempt=claimed.attempt,
+        state=view.state.value,
+    )
+    if log_context.current_request_id() is None:
+        log_context.bind_request(claimed.origin_request_id)
 
 
 class ClaimsInDb:

@@ -25,6 +25,8 @@ LAYERS: list[tuple[int, str]] = [
     (7, "app.webhook"),  # domains, in the order they lean on each other
     (7, "app.events"),  # the job event stream: reads the job domain's transition log
     (7, "app.fleet"),  # the inventory and selectors: read jobs and Azure, submit through app.job
+    (7, "app.health"),  # heartbeats and the pipeline's status: read jobs, the broker and the identity
+    (7, "app.logs.job_lines"),  # a log line per job transition: reads the job domain's history entries
     (7, "app.metrics.transitions"),  # a listener on the job domain's transitions
     (6, "app.job"),
     (5, "app.auth"),
@@ -33,10 +35,12 @@ LAYERS: list[tuple[int, str]] = [
     (4, "app.queue"),
     (4, "app.outbound"),
     (3, "app.settings"),
+    (4, "app.logs.setup"),  # a process's logging, from the settings
     (3, "app.metrics"),  # metric definitions and one-line hooks every layer above may call
     (2, "app.leases"),  # kernel: generic machinery over the database, and vocabulary settings validate with
     (2, "app.pagination"),
     (2, "app.scopes"),
+    (2, "app.logs"),  # log context (request, job), line formats, secret redaction
     (1, "app.errors"),
     (1, "app.db"),
     (1, "app.read_pool"),  # the API's async Postgres pool for the hottest reads

@@ -1,0 +1,98 @@
+"""This process's heartbeat: a daemon thread refreshes its row in ``process_heartbeats`` every few seconds
+and deletes it on a clean stop; a process killed outright leaves a row that goes stale.
+
+The table lives in the job database on purpose: the embedded default has no Redis, the database is the one
+store every process already needs, and a worker that cannot reach it cannot do any work either.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, delete, insert, update
+
+from app.db import build_engine, utcnow
+from app.health.models import ProcessHeartbeat
+
+log = logging.getLogger(__name__)
+FORGET_AFTER = timedelta(days=1)  # rows of processes gone this long are deleted by the next to start
+
+
+class Heartbeat:
+    """Beats for one process of ``kind`` (worker, scheduler) until :meth:`stop`."""
+
+    def __init__(self, database_url: str, *, kind: str, interval_seconds: float) -> None:
+        self.kind = kind
+        self.interval = interval_seconds
+        self.started_at = utcnow()
+        self.id = f"{kind}:{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self._url = database_url
+        self._engine: Engine | None = None
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Beat now, then every ``interval`` seconds in a daemon thread."""
+        self._engine = build_engine(self._url, pool_size=1)
+        self._forget_long_gone()
+        self.beat()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{self.kind}", daemon=True)
+        self._thread.start()
+        log.info("%s heartbeat started (%s, every %.0f s)", self.kind, self.id, self.interval)
+
+    def beat(self, now: datetime | None = None) -> None:
+        """Write this process's row (best effort: a database hiccup only ages it)."""
+        if self._engine is None:
+            return
+        now = now or utcnow()
+        try:
+            with self._engine.begin() as connection:
+                found = connection.execute(
+                    update(ProcessHeartbeat).where(ProcessHeartbeat.id == self.id).values(seen_at=now)
+                ).rowcount
+                if not found:
+                    connection.execute(
+                        insert(ProcessHeartbeat).values(
+                            id=self.id,
+                            kind=self.kind,
+                            host=socket.gethostname(),
+                            pid=os.getpid(),
+                            started_at=self.started_at,
+                            seen_at=now,
+                        )
+                    )
+        except Exception as exc:
+            log.warning("%s heartbeat not written: %s", self.kind, exc)
+
+    def stop(self) -> None:
+        """Stop beating and delete the row: a clean stop is not a crash."""
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.interval + 5)
+        if self._engine is None:
+            return
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(delete(ProcessHeartbeat).where(ProcessHeartbeat.id == self.id))
+        except Exception as exc:
+            log.warning("%s heartbeat row not removed: %s", self.kind, exc)
+        finally:
+            self._engine.dispose()
+            self._engine = None
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self.interval):
+            self.beat()
+
+    def _forget_long_gone(self) -> None:
+        assert self._engine is not None
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(delete(ProcessHeartbeat).where(ProcessHeartbeat.seen_at < utcnow() - FORGET_AFTER))
+        except Exception as exc:
+            log.warning("old heartbeat rows not purged: %s", exc)
