@@ -3,8 +3,9 @@
 Secrets (database and broker URLs with passwords, the key-encryption keys, tokens) should not sit in
 plain environment variables. Any setting ``REPROTECT_X__Y`` may instead be given as the path of a file
 holding its value, ``REPROTECT_X__Y_FILE=/run/secrets/x`` (Docker and Kubernetes secrets mount so), or as
-a file named ``REPROTECT_X__Y`` (any case) in the directory ``REPROTECT_SECRETS_DIR``. A plain variable
-wins over both; a ``_FILE`` variable wins over the directory. One trailing newline is dropped.
+a file named ``REPROTECT_X__Y`` (any case) in the directory ``REPROTECT_SECRETS_DIR``. A variable and its
+``_FILE`` twin together are refused; a plain variable or a ``_FILE`` variable wins over the directory.
+One trailing newline is dropped.
 """
 
 from __future__ import annotations
@@ -68,8 +69,10 @@ class FileSettingsSource(PydanticBaseSettingsSource):
         values: dict[str, Any] = {}
         plain = {key.upper() for key in self.environ}
         for name, (origin, path) in file_settings(self.environ).items():
+            if name in plain and origin.upper().endswith(FILE_SUFFIX):
+                raise SettingFileError(f"{origin} and {name} are both set: keep one")
             if name in plain:
-                continue  # the plain variable wins
+                continue  # the plain variable wins over the secrets directory
             parts = name.removeprefix(PREFIX).lower().split("__")
             node = values
             for part in parts[:-1]:

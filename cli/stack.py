@@ -88,6 +88,8 @@ class StackConfig:
                 "PROMETHEUS_MULTIPROC_DIR": str(var / "prometheus"),
             }
         )
+        env.setdefault("REPROTECT_ENV", "dev")  # not production: SQLite, the emulator, the local key file
+        env.setdefault("REPROTECT_SECRETS__LOCAL_KEY_FILE", str(var / "local-secrets.key"))  # every child's key
         env.update(self.extra_env)
         return env
 

@@ -4,16 +4,22 @@ back in clear by the service, re-sealed by a key rotation without a delivery eve
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import create_engine, make_url, text
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.sealed import envelope, keyring, rotation
 from app.sealed.keyring import Keyring, KeyringError, parse_keys
 from app.settings import get_settings
+from tests.conftest import ROOT
 from tests.drive import deliver_due, drive
 from tests.receiver import running_receiver
 
@@ -116,17 +122,14 @@ def _verifies(hook: Webhook, received) -> bool:
     return True
 
 
-def test_the_migration_seals_secrets_stored_in_clear_and_the_downgrade_opens_them(tmp_path, keys_a):
-    from alembic import command
-
-    from tests.conftest import ROOT, Config
-
+def _database_at_0008_with_a_clear_secret(tmp_path: Path) -> tuple[str, Config, str]:
+    """A SQLite database migrated to 0008 (before sealing) holding one endpoint's secret in clear."""
     url = f"sqlite:///{tmp_path}/old.sqlite3"
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("sqlalchemy.url", url)
     command.upgrade(config, "0008")
-    engine = create_engine(url)
     clear = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -136,14 +139,44 @@ def test_the_migration_seals_secrets_stored_in_clear_and_the_downgrade_opens_the
             ),
             {"s": clear},
         )
+    engine.dispose()
+    return url, config, clear
+
+
+def _stored_endpoint_secret(url: str) -> str:
+    engine = create_engine(url)
     try:
-        command.upgrade(config, "head")
         with engine.connect() as connection:
-            sealed = connection.execute(text("SELECT secret FROM webhook_endpoints")).scalar_one()
-        assert sealed.startswith("sealed:v1:a:")
-        assert envelope.unseal(KEY_A, sealed) == clear
-        command.downgrade(config, "0008")
-        with engine.connect() as connection:
-            assert connection.execute(text("SELECT secret FROM webhook_endpoints")).scalar_one() == clear
+            return str(connection.execute(text("SELECT secret FROM webhook_endpoints")).scalar_one())
     finally:
         engine.dispose()
+
+
+def test_the_migration_seals_secrets_stored_in_clear_and_the_downgrade_opens_them(tmp_path, keys_a):
+    url, config, clear = _database_at_0008_with_a_clear_secret(tmp_path)
+    command.upgrade(config, "head")
+    sealed = _stored_endpoint_secret(url)
+    assert sealed.startswith("sealed:v1:a:")
+    assert envelope.unseal(KEY_A, sealed) == clear
+    command.downgrade(config, "0008")
+    assert _stored_endpoint_secret(url) == clear
+
+
+def test_secrets_rotate_reseals_under_the_first_configured_key(tmp_path, keys_a):
+    url, config, clear = _database_at_0008_with_a_clear_secret(tmp_path)
+    command.upgrade(config, "head")
+    keys = f"{keyring.new_key_text('c')},{_key_text(KEY_A)}"
+    env = {**os.environ, "REPROTECT_ENV": "dev", "REPROTECT_DATABASE__URL": url, "REPROTECT_SECRETS__KEYS": keys}
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "secrets", "rotate"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr
+    assert "1 stored secret(s) re-sealed under key 'c'" in run.stdout
+    resealed = _stored_endpoint_secret(url)
+    assert envelope.key_name_of(resealed) == "c"
+    assert envelope.unseal(parse_keys(keys.split(",")[0]), resealed) == clear
+
+
+def _key_text(ring: Keyring) -> str:
+    name, key = ring.primary
+    return f"{name}:{base64.b64encode(key).decode()}"
