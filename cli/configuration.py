@@ -25,6 +25,7 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from app.sealed.keyring import KeyringError, parse_keys
 from app.settings import AzureMode, Settings
 from app.settings_files import FILE_SUFFIX, PREFIX, SECRETS_DIR_VARIABLE, SettingFileError
 from cli.output import Output, OutputOption
@@ -157,6 +158,11 @@ def problems_of(environ: Mapping[str, str]) -> tuple[Settings | None, list[str]]
         return None, [*problems, str(exc)]
     if where == PRODUCTION:
         problems = production_problems(settings, environ)
+    if settings.secrets.keys is not None:
+        try:
+            parse_keys(settings.secrets.keys.get_secret_value())
+        except KeyringError as exc:
+            problems.append(f"REPROTECT_SECRETS__KEYS: {exc}")
     return settings, problems
 
 

@@ -68,6 +68,7 @@ def test_every_service_command_refuses_the_laptop_defaults_in_production(tmp_pat
         ({"REPROTECT_SECRETS__KEYS": None}, "REPROTECT_SECRETS__KEYS"),
         ({"REPROTECT_JOB__POLL_INTERVAL": "5"}, "REPROTECT_JOB__POLL_INTERVAL"),
         ({"REPROTECT_ENV": "staging"}, "REPROTECT_ENV"),
+        ({"REPROTECT_SECRETS__KEYS": "k1:dG9vIHNob3J0"}, "REPROTECT_SECRETS__KEYS: key 'k1' must be 32 bytes"),
     ],
 )
 def test_production_names_the_variable_of_each_refusal(monkeypatch, change, variable):
