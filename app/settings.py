@@ -296,11 +296,11 @@ class SecretsSettings(BaseModel):
 
     ``keys``: ``name:base64-of-32-bytes`` pairs separated by commas or blanks. The first key encrypts, every
     key decrypts: to rotate, put a new key first, run ``reprotect secrets rotate``, then drop the old one.
-    Required in production; elsewhere a key generated once into ``local_key_file`` is used.
+    Required in production; elsewhere a key generated once into ``local_key_path`` is used.
     """
 
     keys: SecretStr | None = None
-    local_key_file: str = str(DEFAULT_VAR_DIR / "local-secrets.key")
+    local_key_path: str = str(DEFAULT_VAR_DIR / "local-secrets.key")
 
 
 class Settings(BaseSettings):

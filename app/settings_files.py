@@ -11,10 +11,11 @@ One trailing newline is dropped.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
@@ -68,7 +69,10 @@ class FileSettingsSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         plain = {key.upper() for key in self.environ}
+        settings = set(_variables(self.settings_cls, PREFIX))
         for name, (origin, path) in file_settings(self.environ).items():
+            if origin.upper() in settings:
+                continue  # a setting whose own name ends in _FILE, not a file of another one
             if name in plain and origin.upper().endswith(FILE_SUFFIX):
                 raise SettingFileError(f"{origin} and {name} are both set: keep one")
             if name in plain:
@@ -82,3 +86,13 @@ class FileSettingsSource(PydanticBaseSettingsSource):
             else:
                 node[parts[-1]] = read_setting_file(origin, path)
         return values
+
+
+def _variables(model: type[BaseModel], prefix: str) -> Iterator[str]:
+    """The variable of every setting and group of settings of ``model`` (``REPROTECT_DATABASE__URL``)."""
+    for name, field in model.model_fields.items():
+        variable = f"{prefix}{name.upper()}"
+        yield variable
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from _variables(annotation, f"{variable}__")

@@ -89,7 +89,7 @@ class StackConfig:
             }
         )
         env.setdefault("REPROTECT_ENV", "dev")  # not production: SQLite, the emulator, the local key file
-        env.setdefault("REPROTECT_SECRETS__LOCAL_KEY_FILE", str(var / "local-secrets.key"))  # every child's key
+        env.setdefault("REPROTECT_SECRETS__LOCAL_KEY_PATH", str(var / "local-secrets.key"))  # every child's key
         env.update(self.extra_env)
         return env
 

@@ -93,7 +93,7 @@ def keyring_for(settings: SecretsSettings) -> Keyring:
     """The configured keys, else the local key file."""
     if settings.keys is not None:
         return parse_keys(settings.keys.get_secret_value())
-    return local_keyring(Path(settings.local_key_file))
+    return local_keyring(Path(settings.local_key_path))
 
 
 _installed: Keyring | None = None

@@ -13,9 +13,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.sealed.keyring import new_key_text
 from app.settings import Settings
+from app.settings_files import FileSettingsSource
 from cli.configuration import problems_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -167,3 +170,18 @@ def _environment(monkeypatch: pytest.MonkeyPatch, values: dict[str, str | None])
     for name, value in values.items():
         if value is not None:
             monkeypatch.setenv(name, value)
+
+
+def test_a_setting_whose_own_name_ends_in_file_is_not_taken_for_a_file_variable(tmp_path):
+    class Logging(BaseModel):
+        file: str = "default.log"
+        level_file: str = "unused"
+
+    class Tiny(BaseSettings):
+        model_config = SettingsConfigDict(env_prefix="REPROTECT_", env_nested_delimiter="__")
+        logging: Logging = Logging()
+
+    (tmp_path / "level").write_text("DEBUG")
+    environ = {"REPROTECT_LOGGING__FILE": "/var/log/x.log", "REPROTECT_LOGGING__LEVEL_FILE": str(tmp_path / "level")}
+    # Both are settings of their own, not files holding REPROTECT_LOGGING or REPROTECT_LOGGING__LEVEL.
+    assert FileSettingsSource(Tiny, environ)() == {}
