@@ -24,6 +24,7 @@ from app.metrics import transitions as transition_metrics
 from app.outbound.transport import WebhookSender
 from app.outbound.vetting import url_policy
 from app.queue import Doorbell, build_celery
+from app.sealed import keyring as sealed_keyring
 from app.settings import Settings, WebhookSettings, get_settings
 from app.webhook import outbox
 
@@ -55,6 +56,7 @@ class Container:
 def bootstrap(settings: Settings | None = None, *, cloud: Cloud | None = None, azure_retries: int = 0) -> Container:
     """Build the container from ``settings`` (default: the environment); ``cloud`` may be injected."""
     settings = settings or get_settings()
+    sealed_keyring.install(settings.secrets)  # the key stored secrets are sealed and opened with
     engine = build_engine(settings.database.url, pool_size=settings.database.pool_size, echo=settings.database.echo)
     celery = build_celery(settings)
     doorbell = Doorbell(celery)

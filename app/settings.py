@@ -9,9 +9,10 @@ from typing import Literal, Self
 
 from limits import parse as parse_limit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.scopes import parse_scope
+from app.settings_files import FileSettingsSource
 
 DEFAULT_VAR_DIR = Path("var")
 
@@ -319,6 +320,18 @@ class MetricsSettings(BaseModel):
     public: bool = False
 
 
+class SecretsSettings(BaseModel):
+    """Key-encryption keys of the secrets the service keeps in its database (webhook signing secrets).
+
+    ``keys``: ``name:base64-of-32-bytes`` pairs separated by commas or blanks. The first key encrypts, every
+    key decrypts: to rotate, put a new key first, run ``reprotect secrets rotate``, then drop the old one.
+    Required in production; elsewhere a key generated once into ``local_key_path`` is used.
+    """
+
+    keys: SecretStr | None = None
+    local_key_path: str = str(DEFAULT_VAR_DIR / "local-secrets.key")
+
+
 class Settings(BaseSettings):
     """All settings; built once per process by :func:`get_settings`."""
 
@@ -336,6 +349,20 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then variables, then ``REPROTECT_*_FILE`` files and the secrets directory."""
+        files = FileSettingsSource(settings_cls)
+        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
 
     @model_validator(mode="after")
     def _settle_outlasts_a_request(self) -> Settings:

@@ -14,7 +14,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from cli import client, jobs, keys
+from cli import client, configuration, jobs, keys, sealing
 from cli.output import Output, OutputOption, print_json
 from cli.problems import EXIT_NOT_ALL_DONE, checked
 from cli.problems import OneLineErrors as _OneLineErrors
@@ -25,6 +25,8 @@ app = typer.Typer(
 )
 app.add_typer(keys.app, name="keys")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(configuration.app, name="config")
+app.add_typer(sealing.app, name="secrets")
 console = Console()
 ApiOption = Annotated[str, typer.Option("--api", envvar="REPROTECT_API_URL", help="The service's base URL.")]
 KeyOption = Annotated[
@@ -54,6 +56,7 @@ def api(
     workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
 ) -> None:
     """Serve the HTTP API."""
+    configuration.refuse_unsafe_configuration()  # production refuses SQLite, the emulator, unknown variables
     import uvicorn
 
     from app.api.context import logging_config
@@ -77,6 +80,7 @@ def worker(
     supervise: Annotated[bool, typer.Option(help="Restart the Celery worker whenever it exits on its own.")] = True,
 ) -> None:
     """Run a Celery worker that advances jobs and delivers webhooks (one queue each), kept alive."""
+    configuration.refuse_unsafe_configuration()
     args = [f"--concurrency={concurrency}", f"--pool={pool}", f"--loglevel={loglevel}"]
     if supervise:
         raise typer.Exit(supervised([sys.executable, "-m", "cli", "worker", "--no-supervise", *args]))
@@ -85,7 +89,16 @@ def worker(
     from workers.signals import serve_as
 
     quiet = serve_as("worker")  # JSON or text lines (app.logs) and the worker's heartbeat (app.health)
+    args.append(worker_node_name())  # two workers on one host never share a Celery node name
     celery.worker_main([*quiet, "worker", *args, f"--queues={JOBS_QUEUE},{WEBHOOKS_QUEUE}"])
+
+
+def worker_node_name() -> str:
+    """``--hostname`` for this Celery worker: unique per process (``reprotect-<pid>-<random>@<host>``)."""
+    import os
+    import secrets
+
+    return f"--hostname=reprotect-{os.getpid()}-{secrets.token_hex(2)}@%h"
 
 
 def supervised(command: list[str]) -> int:
@@ -117,6 +130,7 @@ def supervised(command: list[str]) -> int:
 @app.command()
 def scheduler(loglevel: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO") -> None:
     """Run Celery beat: the sweeper that rings for due and abandoned jobs."""
+    configuration.refuse_unsafe_configuration()
     from workers.celery_app import celery
     from workers.signals import serve_as
 
@@ -143,6 +157,7 @@ def emulator(
 @app.command()
 def migrate() -> None:
     """Create or upgrade the job database schema (Alembic)."""
+    configuration.refuse_unsafe_configuration()
     from alembic import command
     from alembic.config import Config
 

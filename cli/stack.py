@@ -94,6 +94,8 @@ class StackConfig:
             }
         )
         env.setdefault("REPROTECT_LOG__FORMAT", "text")  # people read `dev` and `demo` logs: text unless asked
+        env.setdefault("REPROTECT_ENV", "dev")  # not production: SQLite, the emulator, the local key file
+        env.setdefault("REPROTECT_SECRETS__LOCAL_KEY_PATH", str(var / "local-secrets.key"))  # every child's key
         env.update(self.extra_env)
         return env
 

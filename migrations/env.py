@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection, text
 
 from app.auth import models as auth_models  # noqa: F401
 from app.db import Base, build_engine
@@ -13,6 +14,18 @@ from app.settings import get_settings
 from app.webhook import models as webhook_models  # noqa: F401
 
 target_metadata = Base.metadata
+
+
+# pg_advisory_xact_lock key of migrations: any constant the application uses for nothing else.
+MIGRATION_LOCK_KEY = 0x7265_7072_6F74  # "reprot"
+
+
+def take_migration_lock(connection: Connection) -> None:
+    """On Postgres, wait for any other ``migrate`` to commit before reading the schema's version: two at once
+    (per-replica init containers) run one after the other, and the second finds nothing left to do. The lock
+    is the transaction's (Alembic runs every migration in one), released by the commit or a crash."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
 
 
 def run_migrations() -> None:
@@ -27,6 +40,7 @@ def run_migrations() -> None:
     with engine.connect() as connection:
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
+            take_migration_lock(connection)
             context.run_migrations()
     engine.dispose()
 

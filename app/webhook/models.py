@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UtcDateTime, new_id, utcnow
+from app.sealed.column import SealedString
 
 
 class WebhookEndpoint(Base):
@@ -22,8 +23,8 @@ class WebhookEndpoint(Base):
     description: Mapped[str | None] = mapped_column(String(500))
     event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Secrets sign deliveries, so they are kept (never returned after creation, never logged).
-    secret: Mapped[str] = mapped_column(String(100))
-    previous_secret: Mapped[str | None] = mapped_column(String(100))
+    secret: Mapped[str] = mapped_column(SealedString)  # sealed at rest (app.sealed)
+    previous_secret: Mapped[str | None] = mapped_column(SealedString)  # sealed at rest (app.sealed)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)

@@ -34,9 +34,11 @@ LAYERS: list[tuple[int, str]] = [
     (4, "app.cloud"),  # infrastructure: Azure, the broker, calls to receivers' URLs
     (4, "app.queue"),
     (4, "app.outbound"),
+    (4, "app.sealed"),  # secrets at rest: envelope encryption of stored secrets
     (3, "app.settings"),
     (4, "app.logs.setup"),  # a process's logging, from the settings
     (3, "app.metrics"),  # metric definitions and one-line hooks every layer above may call
+    (2, "app.settings_files"),  # settings read from *_FILE variables and a secrets directory
     (2, "app.leases"),  # kernel: generic machinery over the database, and vocabulary settings validate with
     (2, "app.pagination"),
     (2, "app.scopes"),

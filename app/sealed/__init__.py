@@ -1,0 +1,1 @@
+"""Secrets at rest: envelope encryption of the secrets the service keeps in its database."""

@@ -1,0 +1,44 @@
+"""``reprotect secrets``: key-encryption keys for the secrets stored in the database.
+
+Rotation without downtime: put a new key first in ``REPROTECT_SECRETS__KEYS`` (keep the old one after
+it) and roll every process; run ``reprotect secrets rotate``, which re-wraps each stored secret's data key
+under the new key; then drop the old key and roll again.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(help="Keys of the secrets stored in the database (envelope encryption).", no_args_is_help=True)
+console = Console()
+
+
+@app.command()
+def rotate() -> None:
+    """Re-seal every stored secret under the first key of REPROTECT_SECRETS__KEYS (safe while the service runs)."""
+    from app.db import build_engine
+    from app.sealed import keyring, rotation
+    from cli.configuration import load_settings
+
+    settings = load_settings()
+    ring = keyring.keyring_for(settings.secrets)
+    engine = build_engine(settings.database.url)
+    try:
+        with engine.begin() as connection:
+            changed = rotation.reseal_all(connection, lambda: ring)
+    finally:
+        engine.dispose()
+    console.print(f"{changed} stored secret(s) re-sealed under key {ring.primary[0]!r}", highlight=False)
+
+
+@app.command("new-key")
+def new_key(name: Annotated[str, typer.Argument(help="The key's name (letters, digits, '_.-').")]) -> None:
+    """Print a fresh name:base64 key for REPROTECT_SECRETS__KEYS (32 random bytes)."""
+    from app.sealed.keyring import new_key_text, parse_keys
+
+    text = new_key_text(name)
+    parse_keys(text)  # refuses a bad name
+    print(text)
