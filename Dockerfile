@@ -13,16 +13,17 @@ ARG PYTHON_IMAGE=python:3.11.15-slim-bookworm@sha256:d29f48a31a8b408ed19272ca1e7
 FROM ${PYTHON_IMAGE} AS python
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# --- builders: one virtualenv per lock, nothing but the lock's files (each hash checked, no resolution) ---
+# --- builders: one virtualenv per lock, nothing but the lock's files (each hash checked, no resolution); the base
+# image's pip installs into it, so the venv carries no pip or setuptools of its own ---
 FROM python AS runtime-venv
 COPY requirements/runtime.lock /tmp/runtime.lock
-RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --require-hashes --no-deps -r /tmp/runtime.lock
+RUN python -m venv --without-pip /opt/venv \
+    && python -m pip --python /opt/venv/bin/python install --require-hashes --no-deps -r /tmp/runtime.lock
 
 FROM python AS emulator-venv
 COPY requirements/emulator.lock /tmp/emulator.lock
-RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --require-hashes --no-deps -r /tmp/emulator.lock
+RUN python -m venv --without-pip /opt/venv \
+    && python -m pip --python /opt/venv/bin/python install --require-hashes --no-deps -r /tmp/emulator.lock
 
 # --- what both final images share: the non-root user, the venv on PATH, the code importable from /srv ---
 FROM python AS service-base
