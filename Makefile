@@ -10,13 +10,19 @@ PORT ?= 8000
 SERVICES_ENV := REPROTECT_TEST_POSTGRES_URL=$${REPROTECT_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	REPROTECT_TEST_REDIS_URL=$${REPROTECT_TEST_REDIS_URL:-redis://127.0.0.1:6379/15} REPROTECT_TEST_REQUIRE_SERVICES=1
 
+.PHONY: lock lock-upgrade lock-export
 .PHONY: install demo dev lint format test test-services test-faults test-contract mutation openapi compose-check bench bench-read clean
 
-$(STAMP): pyproject.toml
+LOCKS := requirements/runtime.lock requirements/emulator.lock requirements/dev.lock
+UV_EXPORT := $(BIN)/uv export --frozen --quiet --format requirements-txt --no-emit-project --no-dev
+
+# Exactly the lock (every file's hash checked), then the project itself without resolving anything.
+$(STAMP): pyproject.toml requirements/dev.lock
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or newer is required"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q --config-settings editable_mode=compat -e ".[dev]"
+	$(BIN)/python -m pip install -q --require-hashes -r requirements/dev.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation --config-settings editable_mode=compat -e .
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create the virtualenv and install the project with its dev tools
@@ -54,6 +60,19 @@ mutation: install ## Mutation testing of the core modules (mutmut; long: not par
 
 openapi: install ## Regenerate openapi/openapi.json from the app
 	$(BIN)/python scripts/export_openapi.py
+
+lock: install ## Resolve pyproject.toml changes into uv.lock (other pins kept), then export requirements/*.lock
+	$(BIN)/uv lock
+	$(MAKE) lock-export
+
+lock-upgrade: install ## The scheduled refresh: every dependency to its newest release within pyproject's bounds
+	$(BIN)/uv lock --upgrade
+	$(MAKE) lock-export
+
+lock-export: ## uv.lock -> the pip lock files with hashes: runtime (production image), emulator image, dev/CI
+	$(UV_EXPORT) -o requirements/runtime.lock
+	$(UV_EXPORT) --extra emulator -o requirements/emulator.lock
+	$(UV_EXPORT) --extra dev --extra emulator -o requirements/dev.lock
 
 compose-check: ## Validate docker-compose.yml (needs docker-compose)
 	docker-compose -f docker-compose.yml config -q && echo "docker-compose.yml is valid"

@@ -1,0 +1,143 @@
+"""``python -m cli.healthcheck``: the container health check of each process, against real HTTP servers and a
+real schedule file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from cli.healthcheck import Unhealthy, check_http, check_scheduler, process_of
+from tests.deploy.locks import ROOT
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "expected"),
+    [
+        (["python", "-m", "cli", "api", "--host", "0.0.0.0", "--port", "8000"], ("api", 8000)),
+        (["/opt/venv/bin/reprotect", "api", "--port=8001"], ("api", 8001)),
+        (["python", "-m", "cli", "worker", "--concurrency", "16"], ("worker", None)),
+        (["python", "-m", "cli", "scheduler"], ("scheduler", None)),
+        (["python", "-m", "emulator", "--host", "0.0.0.0", "--port", "8900"], ("emulator", 8900)),
+    ],
+)
+def test_the_process_is_read_from_its_command_line(cmdline: list[str], expected: tuple[str, int | None]) -> None:
+    assert process_of(cmdline) == expected
+
+
+def test_an_unknown_process_is_unhealthy() -> None:
+    with pytest.raises(Unhealthy, match="cannot tell"):
+        process_of(["python", "-m", "cli", "migrate"])
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[int, dict[str, int]]]:
+    """A real HTTP server on a free port; ``statuses[path]`` is what it answers (404 otherwise)."""
+    statuses: dict[str, int] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(statuses.get(self.path, 404))
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield httpd.server_address[1], statuses
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_the_api_is_healthy_when_healthz_answers(server: tuple[int, dict[str, int]]) -> None:
+    port, statuses = server
+    statuses["/healthz"] = 200
+    check_http("api", port)
+
+
+def test_the_api_is_unhealthy_when_healthz_fails(server: tuple[int, dict[str, int]]) -> None:
+    port, statuses = server
+    statuses["/healthz"] = 500
+    with pytest.raises(Unhealthy, match="500"):
+        check_http("api", port)
+
+
+def test_the_emulator_is_checked_on_its_own_route(server: tuple[int, dict[str, int]]) -> None:
+    port, statuses = server
+    statuses["/_emulator/health"] = 200
+    check_http("emulator", port)
+    with pytest.raises(Unhealthy):
+        check_http("api", port)
+
+
+def test_nothing_listening_is_unhealthy(server: tuple[int, dict[str, int]]) -> None:
+    port, _ = server
+    with pytest.raises(Unhealthy, match="refused"):
+        check_http("api", port + 1 if port < 65535 else port - 1)
+
+
+def test_a_fresh_schedule_file_is_healthy(tmp_path: Path) -> None:
+    (tmp_path / "celerybeat-schedule.db").write_bytes(b"x")
+    check_scheduler(60, str(tmp_path / "celerybeat-schedule"))
+
+
+def test_a_stale_schedule_file_is_unhealthy(tmp_path: Path) -> None:
+    stale = tmp_path / "celerybeat-schedule"
+    stale.write_bytes(b"x")
+    old = time.time() - 3600
+    os.utime(stale, (old, old))
+    with pytest.raises(Unhealthy, match="ago"):
+        check_scheduler(600, str(stale))
+
+
+def test_no_schedule_file_is_unhealthy(tmp_path: Path) -> None:
+    with pytest.raises(Unhealthy, match="not written"):
+        check_scheduler(600, str(tmp_path / "celerybeat-schedule"))
+
+
+def test_the_command_exits_1_with_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "REPROTECT_BROKER__BEAT_SCHEDULE_PATH": str(tmp_path / "celerybeat-schedule")}
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.healthcheck", "scheduler"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("unhealthy: celery beat has not written")
+
+
+def _worker_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.healthcheck", "worker"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+@pytest.mark.redis
+def test_a_running_worker_answers_the_worker_check(redis_url: str, tmp_path: Path) -> None:
+    """A real Celery worker on the real Redis broker: healthy while it runs, unhealthy once it is gone."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPROTECT_")}
+    env |= {"REPROTECT_BROKER__URL": redis_url, "REPROTECT_DATABASE__URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+    assert _worker_check(env).returncode == 1
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker", "--no-supervise", "--concurrency", "1", "--loglevel", "WARNING"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while (done := _worker_check(env)).returncode != 0 and time.monotonic() < deadline:
+            time.sleep(1)
+        assert done.returncode == 0, done.stderr
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert _worker_check(env).returncode == 1
