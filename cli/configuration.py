@@ -111,8 +111,9 @@ def load_settings() -> Settings:
         raise UnsafeConfiguration(f"{variable}: {error['msg']}") from None
 
 
-def production_problems(settings: Settings, environ: Mapping[str, str]) -> list[str]:
-    """What production refuses, one line each, naming the variable to change."""
+def production_problems(settings: Settings, environ: Mapping[str, str], *, uses_broker: bool = True) -> list[str]:
+    """What production refuses, one line each, naming the variable to change (``uses_broker``: False for
+    ``migrate``, which rings no worker)."""
     problems = unknown_variables(environ)
     if settings.database.url.startswith("sqlite"):
         problems.append(
@@ -120,7 +121,8 @@ def production_problems(settings: Settings, environ: Mapping[str, str]) -> list[
             f"(or {ENV_VARIABLE}=dev on a laptop)"
         )
     broker = settings.broker.url
-    if "sqlite" in broker.split("://", 1)[0] or broker.startswith(("sqla+sqlite", "memory://")):
+    in_process = "sqlite" in broker.split("://", 1)[0] or broker.startswith(("sqla+sqlite", "memory://"))
+    if uses_broker and in_process:
         problems.append("REPROTECT_BROKER__URL: a SQLite or in-memory broker is refused in production; set redis://")
     if settings.azure.mode == AzureMode.EMULATOR:
         problems.append("REPROTECT_AZURE__MODE: the Azure emulator is refused in production; set azure")
@@ -146,7 +148,7 @@ def _given(environ: Mapping[str, str], variable: str) -> bool:
     return variable in upper or f"{variable}{FILE_SUFFIX}" in upper or in_directory
 
 
-def problems_of(environ: Mapping[str, str]) -> tuple[Settings | None, list[str]]:
+def problems_of(environ: Mapping[str, str], *, uses_broker: bool = True) -> tuple[Settings | None, list[str]]:
     """The settings (None if they do not load) and every problem for the environment ``REPROTECT_ENV`` names."""
     where = environment(environ)
     if where not in ENVIRONMENTS:
@@ -157,7 +159,7 @@ def problems_of(environ: Mapping[str, str]) -> tuple[Settings | None, list[str]]
     except UnsafeConfiguration as exc:
         return None, [*problems, str(exc)]
     if where == PRODUCTION:
-        problems = production_problems(settings, environ)
+        problems = production_problems(settings, environ, uses_broker=uses_broker)
     if settings.secrets.keys is not None:
         try:
             parse_keys(settings.secrets.keys.get_secret_value())
@@ -166,9 +168,9 @@ def problems_of(environ: Mapping[str, str]) -> tuple[Settings | None, list[str]]
     return settings, problems
 
 
-def refuse_unsafe_configuration() -> None:
+def refuse_unsafe_configuration(*, uses_broker: bool = True) -> None:
     """Stop a service process whose configuration cannot run here: one line (the first problem), exit 1."""
-    _, problems = problems_of(os.environ)
+    _, problems = problems_of(os.environ, uses_broker=uses_broker)
     if problems:
         more = f" (and {len(problems) - 1} more: reprotect config check)" if len(problems) > 1 else ""
         raise UnsafeConfiguration(problems[0] + more)

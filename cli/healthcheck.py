@@ -5,11 +5,10 @@ process is read from PID 1's command line, so one image serves every service), b
 Kubernetes exec probes.
 
 - ``api``: ``GET /healthz`` on the local port.
-- ``worker``: a Celery ``ping`` answered by a node of this host (``…@<hostname>``), so a worker that lost its
-  broker or hangs is restarted. Interim: replace with the worker heartbeat once the service records one.
-- ``scheduler``: Celery beat writes its schedule file back at least every 3 minutes while it ticks; a file older
-  than ``--max-age`` seconds (default 600) means beat is stuck.
-  Interim as well: the scheduler heartbeat replaces it.
+- ``worker`` and ``scheduler``: this host's process of that kind beat within ``health.stale_after_seconds``
+  (its row in ``process_heartbeats``, ``app.health``): alive, started (a worker beats once Celery reports it
+  ready, beat once it runs) and reaching the job database. A clean stop deletes the row; a hung or cut-off
+  process stops refreshing it.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import argparse
 import socket
 import sys
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +23,6 @@ from pathlib import Path
 PROCESSES = ("api", "worker", "scheduler", "emulator")
 DEFAULT_PORTS = {"api": 8000, "emulator": 8900}
 HTTP_PATHS = {"api": "/healthz", "emulator": "/_emulator/health"}
-DEFAULT_BEAT_MAX_AGE_SECONDS = 600.0
 
 
 class Unhealthy(Exception):
@@ -69,40 +66,38 @@ def check_http(process: str, port: int | None, timeout: float = 3.0) -> None:
         raise Unhealthy(f"{url}: HTTP {status}")
 
 
-def check_worker(timeout: float = 5.0) -> None:
-    """A Celery node on this host answers ``ping`` through the broker."""
-    from workers.celery_app import celery
+def check_heartbeat(kind: str, *, host: str | None = None) -> None:
+    """This host's ``kind`` process (worker, scheduler) beat recently enough (``app.health.heartbeat``)."""
+    from app.db import build_engine, utcnow
+    from app.health.heartbeat import last_seen
+    from app.settings import get_settings
 
-    host = socket.gethostname()
-    replies = celery.control.inspect(timeout=timeout).ping() or {}
-    if not any(node.endswith(f"@{host}") for node in replies):
-        raise Unhealthy(f"no Celery worker named …@{host} answered ping (answers from {sorted(replies)})")
-
-
-def check_scheduler(limit: float = DEFAULT_BEAT_MAX_AGE_SECONDS, schedule_path: str | None = None) -> None:
-    """Celery beat's schedule file (any dbm suffix) was written less than ``limit`` seconds ago."""
-    if schedule_path is None:
-        from app.settings import get_settings
-
-        schedule_path = get_settings().broker.beat_schedule_path
-    path = Path(schedule_path)
-    files = [p for p in path.parent.glob(f"{path.name}*") if p.is_file()]
-    if not files:
-        raise Unhealthy(f"celery beat has not written {path} yet")
-    age = time.time() - max(p.stat().st_mtime for p in files)
-    if age > limit:
-        raise Unhealthy(f"celery beat last wrote {path} {age:.0f} s ago (limit {limit:.0f} s)")
+    settings = get_settings()
+    host = host or socket.gethostname()
+    engine = build_engine(settings.database.url, pool_size=1)
+    try:
+        seen = last_seen(engine, kind=kind, host=host)
+    except Exception as exc:  # the database itself: the process cannot work either
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]  # the driver's words, one line
+        raise Unhealthy(f"cannot read the {kind} heartbeats: {type(exc).__name__}: {reason}") from exc
+    finally:
+        engine.dispose()
+    if seen is None:
+        raise Unhealthy(f"no {kind} of host {host} has a heartbeat (not started yet, or stopped)")
+    age = (utcnow() - seen).total_seconds()
+    if age > settings.health.stale_after_seconds:
+        raise Unhealthy(f"the {kind} of host {host} last beat {age:.0f} s ago")
 
 
-def check(process: str, port: int | None = None, max_age: float = DEFAULT_BEAT_MAX_AGE_SECONDS) -> None:
+def check(process: str, port: int | None = None) -> None:
     """Run the check that fits ``process``; ``auto`` reads it (and the port) from PID 1."""
     if process == "auto":
         process, port = process_of(_pid1_cmdline())
     checks: dict[str, Callable[[], None]] = {
         "api": lambda: check_http("api", port),
         "emulator": lambda: check_http("emulator", port),
-        "worker": check_worker,
-        "scheduler": lambda: check_scheduler(max_age),
+        "worker": lambda: check_heartbeat("worker"),
+        "scheduler": lambda: check_heartbeat("scheduler"),
     }
     if process not in checks:
         raise Unhealthy(f"unknown process {process!r}: one of {', '.join(PROCESSES)} or auto")
@@ -114,10 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cli.healthcheck", description=__doc__.splitlines()[0])
     parser.add_argument("process", nargs="?", default="auto", choices=[*PROCESSES, "auto"])
     parser.add_argument("--port", type=int, default=None, help="the API's or emulator's port")
-    parser.add_argument("--max-age", type=float, default=DEFAULT_BEAT_MAX_AGE_SECONDS, help="scheduler: seconds")
     args = parser.parse_args(argv)
     try:
-        check(args.process, args.port, args.max_age)
+        check(args.process, args.port)
     except Unhealthy as exc:
         print(f"unhealthy: {exc}", file=sys.stderr)
         return 1

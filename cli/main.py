@@ -157,7 +157,7 @@ def emulator(
 @app.command()
 def migrate() -> None:
     """Create or upgrade the job database schema (Alembic)."""
-    configuration.refuse_unsafe_configuration()
+    configuration.refuse_unsafe_configuration(uses_broker=False)  # migrate rings no worker
     from alembic import command
     from alembic.config import Config
 

@@ -7,14 +7,17 @@ store every process already needs, and a worker that cannot reach it cannot do a
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import socket
 import threading
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, delete, insert, update
+from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from app.db import build_engine, utcnow
 from app.health.models import ProcessHeartbeat
@@ -23,11 +26,34 @@ log = logging.getLogger(__name__)
 FORGET_AFTER = timedelta(days=1)  # rows of processes gone this long are deleted by the next to start
 
 
+def last_seen(engine: Engine, *, kind: str, host: str) -> datetime | None:
+    """When a ``kind`` process of ``host`` last beat (None: none has a row)."""
+    with engine.connect() as connection:
+        seen = connection.execute(
+            select(func.max(ProcessHeartbeat.seen_at)).where(
+                ProcessHeartbeat.kind == kind, ProcessHeartbeat.host == host
+            )
+        ).scalar_one_or_none()
+    if seen is None:
+        return None
+    return seen.replace(tzinfo=UTC) if seen.tzinfo is None else seen
+
+
+def broker_fingerprint(broker_url: str) -> str:
+    """Which broker a process uses, comparable across processes without storing its URL (nor password)."""
+    try:
+        shown = make_url(broker_url).render_as_string(hide_password=True) if "://" in broker_url else broker_url
+    except ArgumentError:
+        shown = broker_url.split("@")[-1]
+    return hashlib.sha256(shown.encode()).hexdigest()[:16]
+
+
 class Heartbeat:
     """Beats for one process of ``kind`` (worker, scheduler) until :meth:`stop`."""
 
-    def __init__(self, database_url: str, *, kind: str, interval_seconds: float) -> None:
+    def __init__(self, database_url: str, *, kind: str, interval_seconds: float, broker_url: str | None = None) -> None:
         self.kind = kind
+        self.broker = broker_fingerprint(broker_url) if broker_url is not None else None
         self.interval = interval_seconds
         self.started_at = utcnow()
         self.id = f"{kind}:{socket.gethostname()[:100]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
@@ -64,6 +90,7 @@ class Heartbeat:
                             pid=os.getpid(),
                             started_at=self.started_at,
                             seen_at=now,
+                            broker=self.broker,
                         )
                     )
         except Exception as exc:

@@ -21,3 +21,4 @@ class ProcessHeartbeat(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    broker: Mapped[str | None] = mapped_column(String(32))  # broker_fingerprint() of the process's broker URL

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from sqlalchemy import Engine, and_, func, or_, select, text
 
 from app.cloud.identity import IdentityCheck
+from app.health.heartbeat import broker_fingerprint
 from app.health.models import ProcessHeartbeat
 from app.job.models import Job
 from app.job.states import ACTIVE_STATES, JobState
@@ -49,6 +50,8 @@ class Pipeline:
     oldest_due_job_age_seconds: float | None
     # The jobs waiting while no worker is alive: nothing will move them until one starts.
     jobs_waiting_without_worker: int
+    # Workers alive on another broker than this process's: they take none of its work (a misconfiguration).
+    workers_on_another_broker: int = 0
 
 
 def database_ok(deps: Deps) -> bool:
@@ -64,6 +67,9 @@ def database_ok(deps: Deps) -> bool:
 def pipeline(deps: Deps, *, now: datetime) -> Pipeline:
     """Read heartbeats and due jobs (a few index lookups)."""
     fresh = now - timedelta(seconds=deps.settings.health.stale_after_seconds)
+    ours = broker_fingerprint(deps.settings.broker.url)
+    # A worker of an older release writes no fingerprint: counted as ours.
+    on_our_broker = or_(ProcessHeartbeat.broker.is_(None), ProcessHeartbeat.broker == ours)
     waiting = and_(
         Job.state.in_(_ACTIVE),
         or_(Job.next_due_at.is_(None), Job.next_due_at <= now),
@@ -75,7 +81,8 @@ def pipeline(deps: Deps, *, now: datetime) -> Pipeline:
             for row in connection.execute(
                 select(
                     ProcessHeartbeat.kind,
-                    func.count().filter(ProcessHeartbeat.seen_at >= fresh).label("alive"),
+                    func.count().filter(and_(ProcessHeartbeat.seen_at >= fresh, on_our_broker)).label("alive"),
+                    func.count().filter(and_(ProcessHeartbeat.seen_at >= fresh, ~on_our_broker)).label("elsewhere"),
                     func.max(ProcessHeartbeat.seen_at).label("last_seen"),
                 ).group_by(ProcessHeartbeat.kind)
             )
@@ -95,6 +102,7 @@ def pipeline(deps: Deps, *, now: datetime) -> Pipeline:
         jobs_waiting=int(due[0]),
         oldest_due_job_age_seconds=round(max(0.0, (now - oldest).total_seconds()), 1) if oldest else None,
         jobs_waiting_without_worker=int(due[0]) if alive == 0 else 0,
+        workers_on_another_broker=int(workers.elsewhere) if workers else 0,
     )
 
 
@@ -128,6 +136,11 @@ def _pipeline_problems(found: Pipeline) -> list[str]:
     if not found.workers_alive:
         problems.append(
             f"no worker alive: {found.jobs_waiting_without_worker} job(s) wait and none will move until one starts"
+        )
+    if found.workers_on_another_broker:
+        problems.append(
+            f"{found.workers_on_another_broker} worker(s) alive on another broker than this API's: they take none "
+            "of its jobs (check REPROTECT_BROKER__URL on those hosts)"
         )
     if not found.scheduler_alive:
         problems.append("no scheduler alive: due and abandoned jobs are not rung for (the sweeper is down)")

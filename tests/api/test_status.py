@@ -83,3 +83,21 @@ def test_every_history_entry_names_the_api_request_the_worker_steps_included(api
     assert {entry["request_id"] for entry in history} == {"trace-in-process"}
     retried_or_not = api.get(f"/jobs/{job['id']}", headers={"x-request-id": "a-reader"}).json()["history"]
     assert {entry["request_id"] for entry in retried_or_not} == {"trace-in-process"}  # reads stamp nothing
+
+
+def test_a_worker_on_another_broker_is_named_not_counted(api, container):
+    url = container.settings.database.url
+    ours = Heartbeat(url, kind="worker", interval_seconds=60, broker_url=container.settings.broker.url)
+    stray = Heartbeat(url, kind="worker", interval_seconds=60, broker_url="redis://elsewhere.example:6379/0")
+    ours.start()
+    stray.start()
+    try:
+        status = api.get("/status").json()
+        assert status["pipeline"]["workers_alive"] == 1
+        assert status["pipeline"]["workers_on_another_broker"] == 1
+        assert status["status"] == "degraded"
+        assert any("on another broker" in problem for problem in status["problems"])
+        assert "elsewhere.example" not in str(status)  # the fingerprint, never the URL
+    finally:
+        ours.stop()
+        stray.stop()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.healthcheck import Unhealthy, check_http, check_scheduler, process_of
+from cli.healthcheck import Unhealthy, check_http, process_of
 from tests.deploy.locks import ROOT
 
 
@@ -85,32 +85,14 @@ def test_nothing_listening_is_unhealthy(server: tuple[int, dict[str, int]]) -> N
         check_http("api", port + 1 if port < 65535 else port - 1)
 
 
-def test_a_fresh_schedule_file_is_healthy(tmp_path: Path) -> None:
-    (tmp_path / "celerybeat-schedule.db").write_bytes(b"x")
-    check_scheduler(60, str(tmp_path / "celerybeat-schedule"))
-
-
-def test_a_stale_schedule_file_is_unhealthy(tmp_path: Path) -> None:
-    stale = tmp_path / "celerybeat-schedule"
-    stale.write_bytes(b"x")
-    old = time.time() - 3600
-    os.utime(stale, (old, old))
-    with pytest.raises(Unhealthy, match="ago"):
-        check_scheduler(600, str(stale))
-
-
-def test_no_schedule_file_is_unhealthy(tmp_path: Path) -> None:
-    with pytest.raises(Unhealthy, match="not written"):
-        check_scheduler(600, str(tmp_path / "celerybeat-schedule"))
-
-
 def test_the_command_exits_1_with_one_line(tmp_path: Path) -> None:
-    env = {**os.environ, "REPROTECT_BROKER__BEAT_SCHEDULE_PATH": str(tmp_path / "celerybeat-schedule")}
+    env = {**os.environ, "REPROTECT_DATABASE__URL": f"sqlite:///{tmp_path}/empty.sqlite3"}
     done = subprocess.run(
         [sys.executable, "-m", "cli.healthcheck", "scheduler"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert done.returncode == 1
-    assert done.stderr.startswith("unhealthy: celery beat has not written")
+    assert done.stderr.startswith("unhealthy: cannot read the scheduler heartbeats")
+    assert len(done.stderr.splitlines()) == 1
 
 
 def _worker_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -121,9 +103,11 @@ def _worker_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.redis
 def test_a_running_worker_answers_the_worker_check(redis_url: str, tmp_path: Path) -> None:
-    """A real Celery worker on the real Redis broker: healthy while it runs, unhealthy once it is gone."""
+    """A real Celery worker on the real Redis broker: healthy once it beats, unhealthy once it is gone."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPROTECT_")}
-    env |= {"REPROTECT_BROKER__URL": redis_url, "REPROTECT_DATABASE__URL": f"sqlite:///{tmp_path}/db.sqlite3"}
+    database = f"sqlite:///{tmp_path}/db.sqlite3"
+    env |= {"REPROTECT_BROKER__URL": redis_url, "REPROTECT_DATABASE__URL": database, "REPROTECT_ENV": "dev"}
+    subprocess.run([sys.executable, "-m", "cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
     assert _worker_check(env).returncode == 1
     worker = subprocess.Popen(
         [sys.executable, "-m", "cli", "worker", "--no-supervise", "--concurrency", "1", "--loglevel", "WARNING"],

@@ -4,6 +4,7 @@ properties the deployment relies on (one scheduler, probes, budgets, autoscaling
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -208,3 +209,58 @@ def test_the_demo_sends_azure_calls_to_the_emulator_it_runs() -> None:
 def test_the_kustomizations_only_use_what_the_lite_renderer_knows() -> None:
     for path in KUBE.rglob("kustomization.yaml"):
         render(Path(path).parent)  # raises on an unknown field
+
+
+def _environment(rendered: dict[tuple[str, str], Resource], workload: Resource, secrets: dict[str, str]) -> dict:
+    """A container's environment as the cluster would give it: ConfigMap entries, then its own ``env``."""
+    config_maps = {name: r.get("data", {}) for (kind, name), r in rendered.items() if kind == "ConfigMap"}
+    [container] = _pod_spec(workload)["containers"]
+    environ: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        environ |= config_maps[source["configMapRef"]["name"]]
+    for env in container.get("env", []):
+        ref = env.get("valueFrom", {}).get("secretKeyRef")
+        environ[env["name"]] = secrets[ref["key"]] if ref else env["value"]
+    return environ
+
+
+PRODUCTION_SECRETS = {  # what the platform's Secret would hold (values of the right shape)
+    "database-url": "postgresql+psycopg://reprotect:pw@db.internal:5432/reprotect",
+    "broker-url": "redis://redis.internal:6379/0",
+    "rate-limit-url": "redis://redis.internal:6379/1",
+    "secrets-keys": "k1:" + "A" * 43 + "=",
+}
+
+
+def _service_workloads(rendered: dict[tuple[str, str], Resource]) -> list[Resource]:
+    """api, worker, scheduler and the migration: the workloads that run the service (not the emulator)."""
+    found = [w for w in _ours(rendered) if _pod_spec(w)["containers"][0].get("envFrom")]
+    assert len(found) == 4
+    return found
+
+
+def _check_as_started(workload: Resource, environ: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The check ``reprotect api|worker|scheduler|migrate`` runs first, in exactly this environment."""
+    from cli.configuration import problems_of
+
+    for name in [n for n in os.environ if n.startswith("REPROTECT_")]:
+        monkeypatch.delenv(name)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    migrate = _pod_spec(workload)["containers"][0].get("args") == ["migrate"]
+    return problems_of(os.environ, uses_broker=not migrate)[1]
+
+
+def test_the_base_passes_the_production_configuration_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    for workload in _service_workloads(BASE):
+        environ = _environment(BASE, workload, PRODUCTION_SECRETS)
+        assert "REPROTECT_ENV" not in environ  # production: the default
+        assert _check_as_started(workload, environ, monkeypatch) == [], workload["metadata"]["name"]
+
+
+def test_the_demo_overlay_runs_as_demo_with_its_own_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = next(r for (kind, _), r in DEMO.items() if kind == "Secret")["stringData"]
+    for workload in _service_workloads(DEMO):
+        environ = _environment(DEMO, workload, secret)
+        assert environ["REPROTECT_ENV"] == "demo"
+        assert _check_as_started(workload, environ, monkeypatch) == [], workload["metadata"]["name"]

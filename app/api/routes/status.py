@@ -38,6 +38,10 @@ class PipelineOut(BaseModel):
     jobs_waiting_without_worker: int = Field(
         description="Jobs waiting while no worker is alive: nothing moves them until one starts."
     )
+    workers_on_another_broker: int = Field(
+        default=0,
+        description="Workers alive on another broker than this API's (a misconfiguration): they take none of its jobs.",
+    )
 
 
 class StatusOut(BaseModel):
