@@ -45,7 +45,12 @@ def serve_as(role: Role) -> list[str]:
 def _start_heartbeat(kind: str) -> Any:
     def start(**_: Any) -> None:
         settings = get_settings()
-        heartbeat = Heartbeat(settings.database.url, kind=kind, interval_seconds=settings.health.heartbeat_seconds)
+        heartbeat = Heartbeat(
+            settings.database.url,
+            kind=kind,
+            interval_seconds=settings.health.heartbeat_seconds,
+            broker_url=settings.broker.url,
+        )
         heartbeat.start()
         _beating.append(heartbeat)
 
