@@ -68,7 +68,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(fleet.router)
     app.include_router(me_routes.router)  # GET /me: the caller's role and scopes (for the console)
-    app.include_router(console_routes.router)  # /console: the operator console (static files, strict CSP)
+    app.mount("/console", console_routes.console_app)  # the operator console: static files, strict CSP
     settings = (container.settings if container else get_settings()).api
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:  # closed unless configured

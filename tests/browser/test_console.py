@@ -32,6 +32,8 @@ def test_the_console_is_served_locally_with_a_strict_policy_and_no_cookie(consol
     module = httpx.get(f"{console_stack.api_url}/console/js/main.js")
     assert module.headers["content-type"].startswith("text/javascript")
     assert httpx.get(f"{console_stack.api_url}/console/../app/settings.py").status_code == 404
+    assert httpx.get(f"{console_stack.api_url}/console/js/nothing.js").status_code == 404
+    assert httpx.get(f"{console_stack.api_url}/console").headers["location"].endswith("/console/")
     assert "/console/" not in httpx.get(f"{console_stack.api_url}/openapi.json").text
 
 
