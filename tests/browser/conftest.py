@@ -39,11 +39,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     """Where Chromium is (REPROTECT_TEST_CHROMIUM, else the first on PATH)."""
-    path = os.environ.get("REPROTECT_TEST_CHROMIUM") or next(
-        (found for name in CHROMIUM_CANDIDATES if (found := shutil.which(name))), None
-    )
+    named = os.environ.get("REPROTECT_TEST_CHROMIUM")
+    candidates = (named,) if named else CHROMIUM_CANDIDATES
+    path = next((found for name in candidates if (found := shutil.which(name))), None)
     if not path:
-        _unavailable("no Chromium found (looked for " + ", ".join(CHROMIUM_CANDIDATES) + ")")
+        _unavailable("no Chromium found (looked for " + ", ".join(candidates) + ")")
     return str(path)
 
 
@@ -61,7 +61,7 @@ def browser(chromium_path) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def console_stack(tmp_path_factory, chromium_path) -> Iterator[Stack]:
+def console_stack(tmp_path_factory) -> Iterator[Stack]:
     """The whole service as separate processes, the way `reprotect dev` runs it, on a fast emulator clock."""
     extra = {
         "REPROTECT_JOB__POLL_INTERVAL_SECONDS": "0.5",
@@ -116,9 +116,9 @@ def page(browser, console_stack) -> Iterator[Any]:
     assert errors == [], errors  # no script error, no Content-Security-Policy violation
 
 
-def sign_in(page: Any, key: str) -> None:
-    """Open the console and sign in with ``key`` as a person would."""
+def sign_in(page: Any, key: str, *, mode: str = "live") -> None:
+    """Open the console and sign in with ``key`` as a person would; wait until it follows jobs (``mode``)."""
     page.goto("/console/")
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
-    page.locator("#stream-mode[data-mode='live']").wait_for()
+    page.locator(f"#stream-mode[data-mode='{mode}']").wait_for(timeout=30_000)

@@ -72,8 +72,14 @@ def test_a_reprotect_submitted_from_the_console_reaches_protected_with_live_upda
     plan = page.locator(f"article.plan[data-vm='{target}']")
     expect(plan).to_be_visible()
     planned = api.post("/reprotect", params={"dry_run": True}, json={"vms": [{"item_id": _item_id(api, target)}]})
-    if any(p["cache_storage_account"]["status"] == "new" for p in planned.json()["plans"]):
-        expect(plan.locator(".new-marker").first).to_have_text("(new)")
+    created = [
+        name
+        for name, part in planned.json()["plans"][0].items()
+        if isinstance(part, dict) and part.get("status") == "new"
+    ]
+    assert created, "the plan should create something (the cache storage account)"
+    expect(plan.locator(".new-marker")).to_have_count(len(created) + _new_disks(planned.json()))
+    expect(plan.locator(".new-marker").first).to_have_text("(new)")
     page.get_by_role("button", name=re.compile("Submit reprotect of 1 VM")).click()
     expect(page.locator("#submitted")).to_contain_text("Accepted")
     page.get_by_role("link", name="Follow its jobs").click()
@@ -81,6 +87,10 @@ def test_a_reprotect_submitted_from_the_console_reaches_protected_with_live_upda
     expect(row.locator(".state")).to_have_text(re.compile("protected"), timeout=90_000)
     # No reload, no polling: the list changed because the event stream said so.
     expect(page.locator("#stream-mode")).to_have_attribute("data-mode", "live")
+
+
+def _new_disks(plan: dict) -> int:
+    return sum(disk["status"] == "new" for disk in plan["plans"][0]["disks"])
 
 
 def _item_id(api: httpx.Client, vm_name: str) -> str:
@@ -93,12 +103,14 @@ def _fail_next_job(console_stack, vm_name: str, code: str) -> None:
 
 
 def test_a_failed_job_shows_azure_code_and_advice_and_retry_from_the_console_protects_it(page, console_stack, api):
+    """Also the fallback: the stream is refused here (as a proxy dropping it would), so the console polls."""
+    page.route("**/events/jobs*", lambda route: route.abort())
     target = _committed(api)[-1]
     _fail_next_job(console_stack, target["vm_name"], "151195")
     accepted = api.post("/reprotect", json={"vms": [{"item_id": target["item_id"]}]})
     assert accepted.status_code == 202, accepted.text
     job_id = accepted.json()["jobs"][0]["id"]
-    sign_in(page, console_stack.api_key)
+    sign_in(page, console_stack.api_key, mode="polling")
     page.goto(f"/console/#/jobs/{job_id}")
     expect(page.locator("#job-state")).to_have_text(re.compile("failed"), timeout=90_000)
     job = api.get(f"/jobs/{job_id}").json()
@@ -111,6 +123,7 @@ def test_a_failed_job_shows_azure_code_and_advice_and_retry_from_the_console_pro
     expect(page.locator("#action-result")).to_contain_text("Retry accepted")
     expect(page.locator("#job-state")).to_have_text(re.compile("protected"), timeout=90_000)
     assert api.get(f"/jobs/{job_id}").json()["attempt"] == 2
+    expect(page.locator("#stream-mode")).to_have_attribute("data-mode", "polling")
 
 
 def test_bulk_retry_by_filter_shows_the_count_before_acting(page, console_stack, api):
@@ -179,3 +192,18 @@ def test_keyboard_only_sign_in_and_navigation_with_labelled_fields_and_worded_st
         )
         assert colour_only == [], route
     assert page.locator(".status").count() > 0
+
+
+def test_the_key_lives_only_in_the_tab_session_and_a_wrong_key_is_refused(page, console_stack):
+    page.goto("/console/")
+    page.get_by_label("API key").fill("rpk_00000000_" + "x" * 43)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.length") == 0
+    sign_in(page, console_stack.api_key)
+    assert console_stack.api_key not in page.url
+    stored = page.evaluate("() => [document.cookie, localStorage.length, Object.values(sessionStorage)]")
+    assert stored == ["", 0, [console_stack.api_key]]
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("API key")).to_be_visible()
+    assert page.evaluate("() => sessionStorage.length") == 0
