@@ -175,6 +175,7 @@ def test_keyboard_only_sign_in_and_navigation_with_labelled_fields_and_worded_st
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Jobs", exact=True)).to_be_visible()
     expect(page.locator("#jobs-table tbody tr").first).to_be_visible()
+    expect(page.get_by_role("button", name="Load more")).to_be_hidden()  # fewer jobs than a page
     for route in ("#/jobs", "#/reprotect", "#/overview"):
         page.goto(f"/console/{route}")
         page.locator("main h1").first.wait_for()

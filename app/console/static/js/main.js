@@ -117,7 +117,7 @@ document.addEventListener('signed-out', (event) => {
   if (state.me) signOut({ problem: event.detail || { title: 'Signed out', detail: 'The API refused the key.' } });
 });
 document.addEventListener('api-call', () => {
-  const minutes = Math.max((Date.now() - counters.since) / 60000, 1 / 60);
+  const minutes = Math.max((Date.now() - counters.since) / 60000, 1); // a rate over at least a minute
   document.getElementById('api-calls').textContent =
     `${counters.calls} API calls since the page loaded (${(counters.calls / minutes).toFixed(1)}/min)`;
 });
