@@ -63,6 +63,20 @@ def test_the_overview_shows_the_numbers_the_api_gives(page, console_stack, api):
         expect(page.locator("#groups")).to_contain_text(group["key"])
 
 
+def test_reprotect_by_selector_shows_the_count_of_a_dry_run_before_anything_is_sent(page, console_stack, api):
+    planned = api.post("/reprotect", params={"dry_run": True}, json={"selector": {"status": "needs_reprotect"}}).json()
+    assert planned["matched"] > 0
+    jobs_before = api.get("/jobs/summary").json()["total"]
+    sign_in(page, console_stack.api_key)
+    page.get_by_role("link", name="Reprotect", exact=True).click()
+    page.get_by_role("button", name="Dry run: count the VMs").click()
+    would = planned["matched"] - len(planned["refused"])
+    expect(page.locator("#selector-result")).to_contain_text(f"Dry run: {planned['matched']} VM(s) match; {would}")
+    expect(page.get_by_role("button", name=f"Confirm: reprotect {would} VM(s)")).to_be_focused()
+    page.get_by_role("button", name="Back").click()
+    assert api.get("/jobs/summary").json()["total"] == jobs_before
+
+
 def test_a_reprotect_submitted_from_the_console_reaches_protected_with_live_updates(page, console_stack, api):
     target = _committed(api)[0]["vm_name"]
     sign_in(page, console_stack.api_key)
@@ -156,6 +170,10 @@ def test_a_reader_sees_no_action_buttons(page, console_stack, reader_key, api):
     page.goto(f"/console/#/jobs/{job_id}")
     expect(page.locator("#job-state")).to_be_visible()
     expect(page.get_by_role("button", name=re.compile("Retry|Cancel"))).to_have_count(0)
+    requests = api.get("/jobs/summary", params={"group_by": "request"}).json()["groups"]
+    page.get_by_role("link", name="Requests", exact=True).click()
+    expect(page.locator("#requests-table tbody tr")).to_have_count(len(requests))
+    expect(page.locator("#requests-table")).to_contain_text(requests[0]["key"])
     page.goto("/console/#/reprotect")
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
 
@@ -176,7 +194,7 @@ def test_keyboard_only_sign_in_and_navigation_with_labelled_fields_and_worded_st
     expect(page.get_by_role("heading", name="Jobs", exact=True)).to_be_visible()
     expect(page.locator("#jobs-table tbody tr").first).to_be_visible()
     expect(page.get_by_role("button", name="Load more")).to_be_hidden()  # fewer jobs than a page
-    for route in ("#/jobs", "#/reprotect", "#/overview"):
+    for route in ("#/jobs", "#/requests", "#/reprotect", "#/overview"):
         page.goto(f"/console/{route}")
         page.locator("main h1").first.wait_for()
         expect(page.locator("main [aria-busy='true']")).to_have_count(0)

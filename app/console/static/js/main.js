@@ -86,7 +86,7 @@ const PAGES = {
   overview: () => overviewPage(main, { canOperate: canOperate() }),
   jobs: (params) => jobsPage(main, { params, canOperate: canOperate() }),
   job: (params, id) => jobPage(main, { id, canOperate: canOperate() }),
-  requests: () => requestsPage(main, {}),
+  requests: (params) => requestsPage(main, { params }),
   reprotect: () => (canOperate() ? reprotectPage(main, {}) : null),
 };
 

@@ -3,7 +3,7 @@
 // (POST /reprotect with an Idempotency-Key) and follow the request's jobs.
 
 import { api, idempotencyKey, query } from './api.js';
-import { fill, h, problemBox, table } from './dom.js';
+import { field, fill, h, problemBox, status, table } from './dom.js';
 
 /** A plan artifact as the portal's review blade shows it: its name, and "(new)" when it will be created. */
 function artifact(resolved) {
@@ -34,9 +34,11 @@ function planCard(plan) {
 export function reprotectPage(main) {
   const picker = h('div', { 'aria-busy': 'true' }, h('p', {}, 'Loading the VMs that need reprotect…'));
   const review = h('div', { 'aria-live': 'polite', id: 'review' });
+  const bySelector = h('section', { class: 'card', 'aria-labelledby': 'selector-title' });
   fill(main, h('h1', {}, 'Reprotect'),
     h('p', {}, 'Choose VMs, run a dry run to review the plan (Azure creates what is marked (new)), then submit.'),
-    picker, review);
+    picker, review, bySelector);
+  selectorForm(bySelector);
   let disposed = false;
   let vms = [];
 
@@ -100,4 +102,64 @@ export function reprotectPage(main) {
 
   load();
   return { refresh() {}, dispose() { disposed = true; } };
+}
+
+/** Every VM a selector names (GET /vms's filters), in requests of 100: dry run for the count, then confirm. */
+function selectorForm(section) {
+  const inputs = {
+    vault_ids: h('input', { name: 'selector-vault', size: 50 }),
+    subscription_ids: h('input', { name: 'selector-subscription' }),
+    source_region: h('input', { name: 'selector-source-region', placeholder: 'southeastasia' }),
+    resource_group: h('input', { name: 'selector-resource-group' }),
+    name_prefix: h('input', { name: 'selector-name-prefix' }),
+  };
+  const result = h('div', { 'aria-live': 'polite', id: 'selector-result' });
+  const form = h('form', { class: 'filters', 'aria-label': 'Reprotect by selector' },
+    field('Vault id', inputs.vault_ids), field('VM subscription', inputs.subscription_ids),
+    field('Runs now in region', inputs.source_region), field('Resource group', inputs.resource_group),
+    field('VM name starts with', inputs.name_prefix),
+    h('div', { class: 'field actions' }, h('button', { type: 'submit', id: 'selector-dry-run' }, 'Dry run: count the VMs')));
+  const selector = () => {
+    const chosen = { status: 'needs_reprotect' };
+    for (const [name, input] of Object.entries(inputs)) {
+      const value = input.value.trim();
+      if (value) chosen[name] = name.endsWith('_ids') ? [value] : value;
+    }
+    return chosen;
+  };
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const chosen = selector();
+    fill(result, h('p', {}, 'Resolving…'));
+    try {
+      const out = (await api('/reprotect?dry_run=true', { method: 'POST', body: { selector: chosen } })).body;
+      const accepted = out.matched - out.refused.length;
+      const confirm = h('button', { type: 'button', id: 'selector-submit', disabled: accepted <= 0 },
+        `Confirm: reprotect ${accepted} VM(s)`);
+      confirm.addEventListener('click', async () => {
+        confirm.disabled = true;
+        try {
+          const done = (await api('/reprotect', { method: 'POST', body: { selector: chosen }, headers: { 'Idempotency-Key': idempotencyKey() } })).body;
+          fill(result, h('p', { role: 'status' }, `✔ Accepted in ${done.requests.length} request(s): `,
+            done.requests.map((r, i) => [i ? ', ' : '', h('a', { href: `#/jobs?request_id=${r.request_id}` }, `${r.vm_count} VM(s)`)])),
+          done.refused.length ? h('p', {}, `${done.refused.length} refused.`) : null);
+        } catch (error) {
+          confirm.disabled = false;
+          fill(result, problemBox(error));
+        }
+      });
+      fill(result,
+        h('p', { role: 'status' }, `Dry run: ${out.matched} VM(s) match; ${accepted} would be reprotected`,
+          out.refused.length ? `, ${out.refused.length} refused.` : '.', out.partial ? ' ⚠ Some vaults could not be read.' : ''),
+        out.refused.length ? table('Refused', ['VM', 'Code', 'Why'], out.refused.map((r) => [r.vm, r.code, r.message])) : null,
+        table('Matched VMs (the first 50)', ['VM', 'Vault', 'Status'],
+          out.vms.slice(0, 50).map((vm) => [vm.vm_name, vm.vault_id.split('/').pop(), status(vm.reprotect_status)])),
+        h('div', { class: 'toolbar' }, confirm, h('button', { type: 'button', class: 'secondary', onclick: () => fill(result) }, 'Back')));
+      confirm.focus();
+    } catch (error) {
+      fill(result, problemBox(error));
+    }
+  });
+  fill(section, h('h2', { id: 'selector-title' }, 'Or every VM that needs reprotect, by selector'),
+    h('p', {}, 'Leave a field empty to not filter by it; the VMs are sent in requests of 100.'), form, result);
 }
