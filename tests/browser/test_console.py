@@ -140,7 +140,9 @@ def test_a_failed_job_shows_azure_code_and_advice_and_retry_from_the_console_pro
     expect(page.locator("#stream-mode")).to_have_attribute("data-mode", "polling")
 
 
-def test_bulk_retry_by_filter_shows_the_count_before_acting(page, console_stack, api):
+def test_bulk_retry_by_filter_shows_the_count_before_acting_and_a_job_is_cancelled_from_its_page(
+    page, console_stack, api
+):
     targets = _committed(api)[:2]
     for vm in targets:
         _fail_next_job(console_stack, vm["vm_name"], "150097")
@@ -152,9 +154,22 @@ def test_bulk_retry_by_filter_shows_the_count_before_acting(page, console_stack,
     expect(page.locator("#jobs-table tbody tr[data-job-id]")).to_have_count(2, timeout=90_000)
     page.get_by_role("button", name="Retry matching jobs…").click()
     expect(page.locator("#bulk-result")).to_contain_text("2 would be retried")
-    page.get_by_role("button", name="Confirm: retry 2 job(s)").click()
-    expect(page.locator("#bulk-result")).to_contain_text("2 retried")
-    assert [api.get(f"/jobs/{job['id']}").json()["attempt"] for job in accepted["jobs"]] == [2, 2]
+    clock = f"{console_stack.emulator_url}/_emulator/time-scale"
+    httpx.put(clock, json={"time_scale": 1}).raise_for_status()  # Azure at its own pace: the retries stay active
+    try:
+        page.get_by_role("button", name="Confirm: retry 2 job(s)").click()
+        expect(page.locator("#bulk-result")).to_contain_text("2 retried")
+        assert [api.get(f"/jobs/{job['id']}").json()["attempt"] for job in accepted["jobs"]] == [2, 2]
+
+        # Cancel one of them from its page: a confirmation first, then the stream brings the outcome.
+        job_id = accepted["jobs"][0]["id"]
+        page.goto(f"/console/#/jobs/{job_id}")
+        page.get_by_role("button", name="Cancel job…").click()
+        page.get_by_role("button", name="Yes, cancel this job").click()
+        expect(page.locator("#job-state")).to_have_text(re.compile("cancelled"), timeout=90_000)
+    finally:
+        httpx.put(clock, json={"time_scale": 5000}).raise_for_status()
+    assert api.get(f"/jobs/{job_id}").json()["state"] == "cancelled"
 
 
 def test_a_reader_sees_no_action_buttons(page, console_stack, reader_key, api):
