@@ -13,9 +13,11 @@ from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
 from app.api.routes import admin, bulk, fleet, health, jobs, reprotect, webhooks
 from app.api.routes import events as event_routes
+from app.api.routes import me as me_routes
 from app.api.routes import metrics as metrics_route
 from app.api.routes import status as status_routes
 from app.bootstrap import Container, bootstrap
+from app.console import routes as console_routes
 from app.events import lifecycle as event_stream
 from app.read_pool import AsyncReadPool
 from app.settings import get_settings
@@ -67,6 +69,8 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(fleet.router)
     app.include_router(status_routes.router)
+    app.include_router(me_routes.router)  # GET /me: the caller's role and scopes (for the console)
+    app.mount("/console", console_routes.console_app)  # the operator console: static files, strict CSP
     settings = (container.settings if container else get_settings()).api
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:  # closed unless configured
