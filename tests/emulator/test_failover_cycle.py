@@ -135,7 +135,7 @@ def test_the_whole_way_home_through_the_sdk(client, demo, admin):
 
     # Switch protection in the original direction (East Asia -> Southeast Asia), until protected.
     cache = EA_CACHE.format(sub=demo.sub)
-    create_cache_account(client, demo_admin := admin, cache)
+    create_cache_account(client, admin, cache)
     body = switch_body(demo, item_json(client, demo, "db-01", east=False), cache=cache)
     body["properties"]["providerSpecificDetails"]["recoveryContainerId"] = demo.sea_container_id
     body["properties"]["providerSpecificDetails"]["policyId"] = (
@@ -144,7 +144,7 @@ def test_the_whole_way_home_through_the_sdk(client, demo, admin):
     client.replication_protection_containers.begin_switch_protection(
         demo.rg, demo.vault, demo.sea_fabric, demo.sea_container, body, polling=False
     )
-    wait_until(demo_admin, lambda: state_at(client, demo, "db-01", east=True) == "Protected", step=3000)
+    wait_until(admin, lambda: state_at(client, demo, "db-01", east=True) == "Protected", step=3000)
     home = props(client, demo, "db-01", east=True)
     assert (home["primaryFabricFriendlyName"], home["recoveryFabricFriendlyName"]) == ("East Asia", "Southeast Asia")
     assert (home["activeLocation"], home["allowedOperations"]) == ("Primary", PROTECTED)
