@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from azure.core.exceptions import HttpResponseError
+from azure.core.utils import case_insensitive_dict
 
 from tests.emulator.cycle_support import (
     cleanup,
@@ -171,3 +172,43 @@ def test_a_job_failure_for_an_unknown_task_of_the_operation_is_refused_by_the_ad
         "/_emulator/faults/job-failure", json={"vm": "intranet-01", "operation": "TestFailover", "task": "Nope"}
     )
     assert answer.status_code == 400
+
+
+def test_a_recovery_region_outage_fails_a_running_test_failover_with_150020(client, demo, admin):
+    name = start_test_failover(client, demo, "intranet-01", east=True, network_id=_sea_test_net(demo), point=None)
+    advance(admin, 30)
+    admin.put("/_emulator/regions/southeastasia/outage", json={"down": True}).raise_for_status()
+    advance(admin, 600)
+    admin.put("/_emulator/regions/southeastasia/outage", json={"down": False}).raise_for_status()
+    job = _job(client, demo, name)
+    assert job.state == "Failed"
+    assert job.errors[0].service_error_details.code == "150020"
+    assert props(client, demo, "intranet-01", east=True)["allowedOperations"] == PROTECTED
+
+
+def test_the_operation_status_of_a_failed_job_carries_the_task_error(client, demo, admin):
+    _inject(admin, vm="batch-01", operation="CommitFailover", code="150020")
+    headers = case_insensitive_dict()
+    client.replication_protected_items.begin_failover_commit(
+        demo.rg,
+        demo.vault,
+        demo.ea_fabric,
+        demo.ea_container,
+        "batch-01",
+        polling=False,
+        raw_response_hook=lambda response: headers.update(response.http_response.headers),
+    )
+    advance(admin, 60)
+    status = arm_get(client, headers["Azure-AsyncOperation"].split("?", 1)[0]).json()
+    assert status["status"] == "Failed"
+    assert status["error"]["code"] == "150020"
+
+
+def test_the_sdk_poller_follows_a_commit_to_the_committed_item(client, demo, admin):
+    admin.put("/_emulator/time-scale", json={"time_scale": 60}).raise_for_status()
+    poller = client.replication_protected_items.begin_failover_commit(
+        demo.rg, demo.vault, demo.ea_fabric, demo.ea_container, "batch-01"
+    )
+    committed = poller.result(timeout=30)
+    assert committed.properties.protection_state == "UnplannedFailoverCommitted"
+    assert "SwitchProtection" in committed.properties.allowed_operations
