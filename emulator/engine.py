@@ -4,6 +4,7 @@ Item phases: failover committed -> ``SwitchProtectionInProgress`` (job's first t
 the other region's container as ``UnprotectedStatesBegin`` (during "Reprotecting virtual machine") ->
 job done, resync with ``monitoringPercentageCompletion`` -> ``Protected``. A failed or cancelled job rolls
 the item back to failover committed, unless it had moved and the leftovers mode says it stays moved.
+The jobs of the rest of the cycle (test failover, cleanup, failover, commit) run in ``cycle_engine``.
 """
 
 from __future__ import annotations
