@@ -46,6 +46,8 @@ def item_summary(world: World, vault: Vault, item: Item, now: float) -> dict[str
         "location": fabric.location,
         "current_job": item.scenario_job_id,
         "last_job": item.last_job,
+        "test_failover_state": item.test_failover_state,
+        "test_vm_id": item.test_vm_id,
         "resync_percent": sim.resync_percent(now - item.resync_start, item.resync_s)
         if item.resync_start is not None
         else None,

@@ -4,6 +4,7 @@ Item phases: failover committed -> ``SwitchProtectionInProgress`` (job's first t
 the other region's container as ``UnprotectedStatesBegin`` (during "Reprotecting virtual machine") ->
 job done, resync with ``monitoringPercentageCompletion`` -> ``Protected``. A failed or cancelled job rolls
 the item back to failover committed, unless it had moved and the leftovers mode says it stays moved.
+The jobs of the rest of the cycle (test failover, cleanup, failover, commit) run in ``cycle_engine``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from emulator import artifacts, errors, ids
 from emulator import simulation as sim
 from emulator.builder import COMMITTED_OPERATIONS, PROTECTED_OPERATIONS, guid
 from emulator.clock import SimClock
+from emulator.cycle_engine import CycleFailureSource, CycleRunner
 from emulator.state import (
     DiskInput,
     Item,
@@ -44,12 +46,14 @@ class Engine:
         rng: random.Random,
         failures: FailureSource,
         leftovers: Callable[[], str] = lambda: "restore",
+        cycle_failures: CycleFailureSource = lambda vm, item, operation: None,
     ):
         self.world = world
         self.clock = clock
         self.rng = rng
         self.failures = failures
         self.leftovers = leftovers
+        self.cycle = CycleRunner(self, cycle_failures)  # test failover, cleanup, failover, commit
 
     # -- time -----------------------------------------------------------------------------------
 
@@ -176,7 +180,7 @@ class Engine:
         for vault_key, job_name in sorted(self.world.active_jobs):
             vault = self.world.vaults[vault_key]
             job = vault.jobs[job_name]
-            if job.running and self._target_location(vault, job).lower() == location.lower():
+            if job.cycle is None and job.running and self._target_location(vault, job).lower() == location.lower():
                 current = next((t for t in job.tasks if t.state == "InProgress"), None)
                 current = current or next((t for t in job.tasks if t.state == "NotStarted"), job.tasks[0])
                 self._fail(vault, job, current.spec.task_id, errors.TARGET_REGION_UNAVAILABLE, None, now)
@@ -188,6 +192,9 @@ class Engine:
         return vault.fabrics[job.snapshot.fabric.lower()].location
 
     def _apply(self, vault: Vault, job: Job, event: sim.Event) -> None:
+        if job.cycle is not None:
+            self.cycle.apply(vault, job, event)
+            return
         item = vault.items[job.item.lower()]
         if event.kind == "job_start":
             job.state, job.start = "InProgress", event.at
@@ -357,6 +364,7 @@ class Engine:
         item.allowed_operations = ["DisableProtection"]
         item.resync_start, item.resync_s = at, job.plan.resync_s
         item.last_failover_at = None
+        item.failover_point_id = None
         self.world.resyncing.add((ids.key(_arm_vault(vault)), item.name.lower()))
 
     def _protected(self, item: Item, at: float) -> None:
@@ -415,6 +423,10 @@ class Engine:
         )
         item.last_job = job.name
         job.removed.clear()
+
+    def finish(self, vault: Vault, job: Job, state: str, at: float) -> None:
+        """End a job (and settle the operation that follows it)."""
+        self._finish(vault, job, state, at)
 
     def _finish(self, vault: Vault, job: Job, state: str, at: float) -> None:
         job.state, job.end = state, at

@@ -22,6 +22,10 @@ DISK_NOT_ATTACHED = "28057"
 ACTION_NOT_ALLOWED = "28058"
 TARGET_GROUP_NOT_CHANGEABLE = "28059"
 ENCRYPTION_DETAILS_INVALID = "28060"  # encrypted disk without its keys in the target region (not public)
+TEST_NETWORK_INVALID = "28061"  # the rest of the cycle (README "The whole cycle"): emulator's numbers
+RECOVERY_POINT_NOT_FOUND = "28062"
+PLANNED_FAILOVER_NOT_SUPPORTED = "28063"
+WRONG_FAILOVER_DIRECTION = "28064"
 CACHE_ACCOUNT_NOT_FOUND = "28081"
 CACHE_ACCOUNT_WRONG_REGION = "28082"
 
@@ -32,6 +36,7 @@ MANAGED_DISKS_MISSING = "28084"
 QUOTA_EXCEEDED = "150097"
 DNS_RESOLUTION_FAILED = "151195"
 PROTECTION_FAILED = "45005"
+OPERATION_FAILED = "28085"  # a failed test failover / cleanup / failover / commit task (emulator's number)
 JOB_CANCELLED = "JobCancelled"
 
 # The generic top-level code ARM-fronted Site Recovery puts over an ASR refusal, by HTTP status.
@@ -144,6 +149,11 @@ _JOB_ERRORS: dict[str, JobErrorText] = {
         "DNS resolution from the recovery region failed: the virtual network's custom DNS server is not "
         "reachable from the virtual machine.",
         "Check the DNS settings of the virtual network and that the DNS server can be reached, then retry.",
+    ),
+    OPERATION_FAILED: JobErrorText(
+        "The operation '{operation}' failed for the virtual machine '{vm}'.",
+        "An internal error occurred in Site Recovery while running the task.",
+        "Retry the operation. If the issue persists, contact support.",
     ),
     PROTECTION_FAILED: JobErrorText(
         "Protection couldn't be enabled for the virtual machine.",

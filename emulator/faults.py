@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator import errors
+from emulator import cycle_plan, errors
 from emulator.errors import ArmError
 from emulator.state import PlannedFailure
 
@@ -36,6 +36,7 @@ class JobFailure:
     times: int
     at_fraction: float = 0.0
     restartable: bool = True
+    operation: str = "SwitchProtection"  # or TestFailover | TestFailoverCleanup | UnplannedFailover | CommitFailover
 
 
 @dataclass
@@ -99,15 +100,23 @@ class Faults:
         return ArmError(self.status, code, message, headers=retry)
 
     def add_job_failure(self, body: dict[str, Any]) -> JobFailure:
-        """Queue a planned job failure."""
+        """Queue a planned job failure (of a reprotect unless ``operation`` names another job)."""
+        operation = str(body.get("operation") or "SwitchProtection")
+        if operation != "SwitchProtection" and operation not in cycle_plan.KINDS:
+            raise ValueError(f"operation must be SwitchProtection or one of {', '.join(cycle_plan.OPERATIONS)}")
+        cycle = cycle_plan.KINDS.get(operation)
+        task = body.get("task") or (cycle.default_task if cycle else "ProtectReplicaTask")
+        if cycle and task not in {t.task_id for t in cycle.tasks}:
+            raise ValueError(f"task must be one of {', '.join(t.task_id for t in cycle.tasks)}")
         failure = JobFailure(
             vm=str(body.get("vm", "*")),
-            task=str(body.get("task", "ProtectReplicaTask")),
-            code=str(body.get("code") or errors.PROTECTION_FAILED),
+            task=str(task),
+            code=str(body.get("code") or (errors.OPERATION_FAILED if cycle else errors.PROTECTION_FAILED)),
             message=body.get("message"),
             times=int(body.get("times", 1)),
             at_fraction=float(body.get("at_fraction", 0.0)),
             restartable=bool(body.get("restartable", True)),
+            operation=operation,
         )
         if failure.times < 1:
             raise ValueError("times must be at least 1")
@@ -116,9 +125,13 @@ class Faults:
         self.job_failures.append(failure)
         return failure
 
-    def take_job_failure(self, vm_name: str, item_name: str) -> PlannedFailure | None:
-        """Consume the first planned failure matching the VM (or item) name."""
+    def take_job_failure(
+        self, vm_name: str, item_name: str, operation: str = "SwitchProtection"
+    ) -> PlannedFailure | None:
+        """Consume the first planned failure of that operation matching the VM (or item) name."""
         for failure in self.job_failures:
+            if failure.operation != operation:
+                continue
             if failure.vm == "*" or failure.vm.lower() in (vm_name.lower(), item_name.lower()):
                 failure.times -= 1
                 if failure.times <= 0:

@@ -123,7 +123,7 @@ async def put_latency(request: Request) -> dict[str, Any]:
 @router.post("/faults/job-failure")
 async def post_job_failure(request: Request) -> dict[str, Any]:
     """``{"vm": "web-01" or "*", "task": "ProtectReplicaTask", "code": "151195", "message", "times": 1,
-    "at_fraction": 0.0, "restartable": true}``."""
+    "at_fraction": 0.0, "restartable": true, "operation": "SwitchProtection"}`` (or another job of the cycle)."""
     return await _change_faults(request, Faults.add_job_failure)
 
 

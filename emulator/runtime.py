@@ -15,6 +15,7 @@ from emulator import (
     admin_views,
     routes_arm,
     routes_asr,
+    routes_failover,
     routes_health,
     routes_jobs,
     routes_reprotect,
@@ -42,7 +43,8 @@ STORAGE_LIMITED = {
 def build_router() -> Router:
     """Every ARM/ASR route."""
     router = Router()
-    for module in (routes_reprotect, routes_jobs, routes_asr, routes_storage, routes_arm, routes_health):
+    modules = (routes_reprotect, routes_jobs, routes_asr, routes_storage, routes_arm, routes_health, routes_failover)
+    for module in modules:
         module.register(router)
     return router
 
@@ -77,6 +79,7 @@ class Emulator:
             random.Random(f"{self.seed}:sim"),
             self.faults.take_job_failure,
             leftovers=lambda: self.faults.leftovers,
+            cycle_failures=lambda vm, item, operation: self.faults.take_job_failure(vm, item, operation),
         )
         self._ids = random.Random(f"{self.seed}:ids")
         self.stats = Stats()

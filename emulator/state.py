@@ -170,6 +170,13 @@ class Item:
     # Set when a failed/cancelled reprotect left the item moved (see Faults.leftovers): the item as it was
     # before that reprotect, which a Restart or a new switch protection starts from again.
     leftover_snapshot: Item | None = None
+    # The rest of the way home (test failover, cleanup, unplanned failover, commit): README "The whole cycle".
+    test_failover_state: str = "None"
+    test_failover_state_description: str = "None"
+    last_test_failover_at: float | None = None
+    failover_point_id: str | None = None  # failoverRecoveryPointId of the last (test) failover
+    test_network_id: str | None = None  # selectedTfoAzureNetworkId
+    test_vm_id: str | None = None  # testFailoverRecoveryFabricObjectId
 
 
 @dataclass
@@ -201,6 +208,20 @@ class ReprotectRequest:
     legacy: bool = False
     encryption: dict[str, Any] | None = None  # diskEncryptionInfo (the VM's)
     scale_set_id: str | None = None  # recoveryVirtualMachineScaleSetId
+
+
+@dataclass
+class CycleRequest:
+    """The parts of TestFailoverInput / TestFailoverCleanupInput / UnplannedFailoverInput the simulation
+    honours (FailoverCommit has no body)."""
+
+    operation: str  # TestFailover | TestFailoverCleanup | UnplannedFailover | CommitFailover
+    failover_direction: str | None = None
+    network_id: str | None = None  # test failover: the isolated test network
+    network_type: str | None = None
+    recovery_point_id: str | None = None  # None: the latest processed point
+    source_site_operations: str | None = None  # unplanned failover: Required shuts the source down
+    comments: str | None = None  # test failover cleanup
 
 
 @dataclass(frozen=True)
@@ -266,6 +287,7 @@ class Job:
     resumed: bool = False  # started again from an item an earlier attempt left moved
     new_item_id: str | None = None
     removed: list[Resource] = field(default_factory=list)  # what the job deleted, for rollback
+    cycle: CycleRequest | None = None  # set on the jobs of the rest of the cycle (not reprotect)
 
     def task(self, task_id: str) -> Task:
         """The task with ``task_id``."""

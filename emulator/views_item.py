@@ -145,7 +145,7 @@ def _a2a(world: World, vault: Vault, item: Item, clock: SimClock, now: float) ->
         "recoveryCloudService": None,
         "recoveryAvailabilitySet": item.recovery_avset_id,
         "selectedRecoveryAzureNetworkId": _lower(item.recovery_network_id),
-        "selectedTfoAzureNetworkId": None,
+        "selectedTfoAzureNetworkId": _lower(item.test_network_id),
         "vmNics": _nics(item),
         "monitoringPercentageCompletion": percent,
         "monitoringJobType": kind,
@@ -158,7 +158,7 @@ def _a2a(world: World, vault: Vault, item: Item, clock: SimClock, now: float) ->
         "vmProtectionState": item.protection_state,
         "vmProtectionStateDescription": item.protection_state_description,
         "lifecycleId": item.guids["lifecycle"],
-        "testFailoverRecoveryFabricObjectId": None,
+        "testFailoverRecoveryFabricObjectId": _lower(item.test_vm_id),
         "rpoInSeconds": 46 if protected else None,
         "lastRpoCalculatedTime": clock.iso(now - 20) if protected else None,
         "rtoInSeconds": None,
@@ -173,6 +173,12 @@ def _a2a(world: World, vault: Vault, item: Item, clock: SimClock, now: float) ->
         "recoveryCapacityReservationGroupId": None,
         "churnOptionSelected": "Normal",
     }
+
+
+def _failover_point(vault: Vault, item: Item) -> str | None:
+    if item.failover_point_id:
+        return item.failover_point_id
+    return f"{item_id(vault, item)}/recoveryPoints/{item.guids['rp']}" if item.last_failover_at is not None else None
 
 
 def item_json(world: World, vault: Vault, item: Item, clock: SimClock, now: float) -> dict[str, Any]:
@@ -203,8 +209,8 @@ def item_json(world: World, vault: Vault, item: Item, clock: SimClock, now: floa
             "protectionState": item.protection_state,
             "protectionStateDescription": item.protection_state_description,
             "activeLocation": item.active_location,
-            "testFailoverState": "None",
-            "testFailoverStateDescription": "None",
+            "testFailoverState": item.test_failover_state,
+            "testFailoverStateDescription": item.test_failover_state_description,
             "switchProviderState": "None",
             "switchProviderStateDescription": None,
             "allowedOperations": list(item.allowed_operations),
@@ -214,15 +220,13 @@ def item_json(world: World, vault: Vault, item: Item, clock: SimClock, now: floa
             "policyId": policy_id(vault, item.policy),
             "policyFriendlyName": item.policy,
             "lastSuccessfulFailoverTime": clock.iso(item.last_failover_at),
-            "lastSuccessfulTestFailoverTime": None,
+            "lastSuccessfulTestFailoverTime": clock.iso(item.last_test_failover_at),
             "currentScenario": {
                 "scenarioName": item.scenario_name,
                 "jobId": job_id,
                 "startTime": clock.iso(item.scenario_start) if item.scenario_start is not None else NO_SCENARIO_TIME,
             },
-            "failoverRecoveryPointId": f"{item_id(vault, item)}/recoveryPoints/{item.guids['rp']}"
-            if item.last_failover_at is not None
-            else None,
+            "failoverRecoveryPointId": _failover_point(vault, item),
             "providerSpecificDetails": _a2a(world, vault, item, clock, now),
             "recoveryContainerId": container_id(vault, recovery),
             "eventCorrelationId": item.guids["event"],
@@ -231,9 +235,13 @@ def item_json(world: World, vault: Vault, item: Item, clock: SimClock, now: floa
 
 
 def recovery_points(vault: Vault, item: Item, clock: SimClock, now: float) -> list[dict[str, Any]]:
-    """Recovery points per the item's policy, newest first (only once protected)."""
-    if item.protected_at is None or item.protection_state != "Protected":
+    """Recovery points per the item's policy, newest first: while protected, and after a failover until it is
+    committed (no new points once failed over; README "The whole cycle")."""
+    pending = item.protection_state == "UnplannedFailoverCommitPendingStatesBegin" and item.last_failover_at is not None
+    if item.protected_at is None or (item.protection_state != "Protected" and not pending):
         return []
+    if pending and item.last_failover_at is not None:
+        now = min(now, item.last_failover_at)
     policy = vault.policies.get(item.policy.lower())
     crash, app, history = (
         (

@@ -28,7 +28,10 @@ def job_id(vault: Vault, name: str) -> str:
 def allowed_actions(job: Job) -> list[str]:
     """Cancel while the job runs, "Reprotecting virtual machine" included (recorded: A2AReprotectTest shows
     ``["Cancel"]`` with that task in progress and the item already moved); Restart once failed (unless the
-    injected failure says the job cannot be restarted); nothing once it succeeded or was cancelled."""
+    injected failure says the job cannot be restarted); nothing once it succeeded or was cancelled. The jobs of
+    the rest of the cycle offer nothing (README "The whole cycle")."""
+    if job.cycle is not None:
+        return []
     if job.running:
         return ["Cancel"]
     if job.state == "Failed" and job.restartable:
@@ -111,6 +114,10 @@ def _task(vault: Vault, job: Job, task: Task, clock: SimClock) -> dict[str, Any]
 
 def job_json(vault: Vault, job: Job, clock: SimClock) -> dict[str, Any]:
     """The full job."""
+    if job.cycle is not None:
+        from emulator.views_cycle_job import cycle_job_json  # it builds on this module's task and error JSON
+
+        return cycle_job_json(vault, job, clock)
     old = job.snapshot
     primary, recovery = vault.fabrics[old.fabric.lower()], vault.fabrics[old.recovery_fabric.lower()]
     custom: dict[str, Any] = {
@@ -157,6 +164,12 @@ def job_json(vault: Vault, job: Job, clock: SimClock) -> dict[str, Any]:
             "customDetails": custom,
         },
     }
+
+
+# For the views of the cycle's jobs.
+STATE_TEXT = _STATE_TEXT
+task_json = _task
+error_json = _error
 
 
 def operation_status(op: Operation, clock: SimClock) -> dict[str, Any]:
