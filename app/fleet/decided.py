@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar, cast
 
 from app.cloud.ids import parse_resource_id
@@ -126,7 +127,7 @@ def decided_fleet(deps: Deps, snapshots: list[VaultSnapshot], *, ttl_seconds: fl
         kept = _kept(key, ttl_seconds)  # decided by the caller this one waited for
         if kept is not None:
             return kept
-        decided = DecidedFleet(_decide(deps, [item for s in snapshots for item in s.items or ()]))
+        decided = DecidedFleet(_decide(deps, [(item, s.read_at) for s in snapshots for item in s.items or ()]))
         with _LOCK:
             if len(_VIEWS) >= _MAX_VIEWS:
                 _VIEWS.clear()
@@ -154,12 +155,14 @@ def order_key(vm: FleetVm | VmOut) -> tuple[str, str, str]:
     return (vm.vault_id.lower(), vm.vm_name.lower(), vm.item_id.lower())
 
 
-def _decide(deps: Deps, items: list[ReplicatedItem]) -> list[FleetVm]:
+def _decide(deps: Deps, read: list[tuple[ReplicatedItem, datetime | None]]) -> list[FleetVm]:
+    """``read``: each item with the time its vault's list was read."""
+    items = [item for item, _ in read]
     keys = [vm_key(i.ref.vault.id, i.ref.name) for i in items]
     with transaction(deps.sessions) as session:
         jobs = latest_by_vm(session, keys)
     latest = [jobs.get(key) for key in keys]
-    verdicts = {i.ref.id: _verdict(i, job) for i, job in zip(items, latest, strict=True)}
+    verdicts = {item.ref.id: _verdict(item, job, read_at) for (item, read_at), job in zip(read, latest, strict=True)}
     _check_source_vms(deps.cloud, items, verdicts)
     decided = [
         FleetVm(item=i, job=job, verdict=verdicts[i.ref.id], placement=_placement(i))
@@ -169,8 +172,11 @@ def _decide(deps: Deps, items: list[ReplicatedItem]) -> list[FleetVm]:
     return decided
 
 
-def _verdict(item: ReplicatedItem, job: LatestJob | None) -> Verdict:
-    return decide(item, job_state=job.state if job else None, job_error_code=job.error_code if job else None)
+def _verdict(item: ReplicatedItem, job: LatestJob | None, read_at: datetime | None) -> Verdict:
+    if job is None:
+        return decide(item, job_state=None, job_error_code=None)
+    since_read = job.finished_at is not None and (read_at is None or job.finished_at > read_at)
+    return decide(item, job_state=job.state, job_error_code=job.error_code, protected_since_read=since_read)
 
 
 def _check_source_vms(cloud: Cloud, items: list[ReplicatedItem], verdicts: dict[str, Verdict]) -> None:

@@ -22,7 +22,16 @@ from app.job.states import JobState
 
 # Keys per statement: below SQLite's historical 999-variable default, so one statement serves 900 VMs.
 KEYS_PER_QUERY = 900
-_COLUMNS = (Job.id, Job.request_id, Job.vm_key, Job.state, Job.resync_percent, Job.eta_at, Job.error_code)
+_COLUMNS = (
+    Job.id,
+    Job.request_id,
+    Job.vm_key,
+    Job.state,
+    Job.resync_percent,
+    Job.eta_at,
+    Job.error_code,
+    Job.finished_at,
+)
 _NEWEST_FIRST = (Job.created_at.desc(), Job.id.desc())
 
 
@@ -37,6 +46,7 @@ class LatestJob:
     progress_percent: int | None
     eta: datetime | None
     error_code: str | None
+    finished_at: datetime | None = None
 
 
 def latest_by_vm(session: Session, vm_keys: Iterable[str]) -> dict[str, LatestJob]:
@@ -59,6 +69,7 @@ def latest_by_vm(session: Session, vm_keys: Iterable[str]) -> dict[str, LatestJo
                 progress_percent=row.resync_percent,
                 eta=row.eta_at,
                 error_code=row.error_code,
+                finished_at=row.finished_at,
             )
     return latest
 

@@ -38,12 +38,16 @@ class Verdict:
     reason: str | None = None
 
 
-def decide(item: ReplicatedItem, *, job_state: JobState | None, job_error_code: str | None) -> Verdict:
-    """The reprotect status of one VM (``job_state``: our latest job's, None when we never had one)."""
+def decide(
+    item: ReplicatedItem, *, job_state: JobState | None, job_error_code: str | None, protected_since_read: bool = False
+) -> Verdict:
+    """The reprotect status of one VM (``job_state``: our latest job's, None when we never had one;
+    ``protected_since_read``: that job ended protected after Azure's copy of the item was read, so the copy
+    predates the reprotect and its state no longer holds)."""
     if job_state in ACTIVE_STATES:
         return Verdict(ReprotectStatus.IN_PROGRESS)
     state = item.protection_state.lower()
-    if state == "protected":
+    if state == "protected" or (job_state == JobState.PROTECTED and protected_since_read):
         return Verdict(ReprotectStatus.PROTECTED)
     if item.current_scenario.lower() in _REPROTECT_SCENARIOS or state in _SYNCING_STATES:
         return Verdict(ReprotectStatus.IN_PROGRESS)

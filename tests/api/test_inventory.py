@@ -298,3 +298,23 @@ def test_the_decided_fleet_serves_every_caller_briefly_but_selectors_decide_afre
             assert after["west-04"]["job"]["id"] == accepted.json()["jobs"][0]["id"]
     finally:
         box.close()
+
+
+def test_a_vm_our_job_protected_is_protected_even_while_azures_copy_is_older(database_url, fleet_url):
+    box = boxed(database_url, fleet_url, FleetSettings(vault_ids=[WEST_VAULT]))  # items kept 60 s
+    try:
+        with TestClient(create_app(box), headers={"Authorization": f"Bearer {make_key(box)}"}) as api:
+            before = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}  # Azure's copy read now
+            assert before["west-04"]["reprotect_status"] == "needs_reprotect"
+            accepted = api.post("/reprotect", json={"vms": [{"item_id": before["west-04"]["item_id"]}]})
+            assert accepted.status_code == 202, accepted.text
+            drive(box, timeout=30)
+            job = api.get(f"/jobs/{accepted.json()['jobs'][0]['id']}").json()
+            assert job["state"] == "protected"
+
+            after = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}
+            assert after["west-04"]["protection_state"] != "Protected"  # still the copy read before the job
+            assert after["west-04"]["reprotect_status"] == "protected"
+            assert after["west-04"]["job"]["state"] == "protected"
+    finally:
+        box.close()

@@ -63,6 +63,15 @@ def test_a_failed_job_shows_failed_until_azure_says_protected():
     assert verdict(JobState.CANCELLED).status == ReprotectStatus.NEEDS_REPROTECT
 
 
+def test_a_job_protected_after_azures_copy_was_read_wins_over_that_copy():
+    raw = sample_item()  # Azure's copy, read before our reprotect ended: still the committed failover
+    item = parse.item(raw)
+    stale = decide(item, job_state=JobState.PROTECTED, job_error_code=None, protected_since_read=True)
+    assert stale.status == ReprotectStatus.PROTECTED
+    fresh = decide(item, job_state=JobState.PROTECTED, job_error_code=None, protected_since_read=False)
+    assert fresh.status == ReprotectStatus.NEEDS_REPROTECT  # read after our job: failed over again since
+
+
 def test_the_cli_selector_syntax():
     assert parse_selector(["vault_id=/a,/b", "vault-id=/c", "source_region=eastasia", "subscription_id=s1"]) == {
         "vault_ids": ["/a", "/b", "/c"],
