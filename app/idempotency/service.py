@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db import transaction
 from app.errors import Conflict, InvalidRequest
 from app.idempotency.models import COMPLETED, PROCESSING, IdempotencyRecord
+from app.sealed.documents import open_secrets, seal_secrets
 
 KEY_PATTERN = r"^[!-~]{1,255}$"  # what check_key accepts: 1-255 visible ASCII characters
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -115,7 +116,9 @@ def _existing(found: IdempotencyRecord, digest: str, *, now: datetime, lock: tim
         )
     if found.status == COMPLETED and found.response_status is not None:
         return Answer(
-            status=found.response_status, headers=dict(found.response_headers or {}), body=found.response_body
+            status=found.response_status,
+            headers=dict(found.response_headers or {}),
+            body=open_secrets(found.response_body),
         )
     if found.locked_until > now:
         raise Conflict(
@@ -160,7 +163,7 @@ def _stored(session: Session, claim: Claim, answer: Answer) -> bool:
             status=COMPLETED,
             response_status=answer.status,
             response_headers=answer.headers,
-            response_body=answer.body,
+            response_body=seal_secrets(answer.body),  # a new callback secret is shown once, never kept in clear
         )
         .execution_options(synchronize_session=False)
     )
