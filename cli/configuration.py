@@ -39,6 +39,11 @@ OTHER_VARIABLES = frozenset(
     {ENV_VARIABLE, SECRETS_DIR_VARIABLE, "REPROTECT_DEBUG", "REPROTECT_API_URL", "REPROTECT_API_KEY"}
 )
 OTHER_PREFIXES = ("REPROTECT_TEST_", "REPROTECT_FAULT_")
+# What Kubernetes sets for a Service named reprotect-… (service links, on unless a pod turns them off) and Docker
+# links: REPROTECT_API_SERVICE_HOST, REPROTECT_API_PORT, REPROTECT_API_PORT_80_TCP_ADDR…: not settings, not typos.
+SERVICE_LINK = re.compile(
+    r"^REPROTECT_[A-Z0-9_]+?_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_ADDR|_PORT|_PROTO)?)?)$"
+)
 MASK = "********"
 
 
@@ -79,6 +84,10 @@ def setting_variables(model: type[BaseModel] = Settings, prefix: str = PREFIX) -
             yield variable, _is_mapping(field.annotation)
 
 
+def _service_link(name: str) -> bool:
+    return "__" not in name and SERVICE_LINK.match(name) is not None  # settings nest with "__"; links never do
+
+
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """``REPROTECT_`` variables nothing reads, each with the closest known name when there is one."""
     pairs = list(setting_variables())
@@ -90,7 +99,7 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
         base = name.removesuffix(FILE_SUFFIX)
         if not name.startswith(PREFIX) or name in known or base in known:
             continue
-        if name.startswith(OTHER_PREFIXES) or base.startswith(mappings):
+        if name.startswith(OTHER_PREFIXES) or base.startswith(mappings) or _service_link(name):
             continue
         close = difflib.get_close_matches(base, sorted(known), n=1, cutoff=0.6)
         suffix = FILE_SUFFIX if name.endswith(FILE_SUFFIX) and close else ""

@@ -264,3 +264,8 @@ def test_the_demo_overlay_runs_as_demo_with_its_own_secret(monkeypatch: pytest.M
         environ = _environment(DEMO, workload, secret)
         assert environ["REPROTECT_ENV"] == "demo"
         assert _check_as_started(workload, environ, monkeypatch) == [], workload["metadata"]["name"]
+
+
+def test_service_pods_get_no_service_link_variables() -> None:
+    for workload in _service_workloads(BASE):
+        assert _pod_spec(workload)["enableServiceLinks"] is False, workload["metadata"]["name"]

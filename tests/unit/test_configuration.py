@@ -88,6 +88,23 @@ def test_production_accepts_a_production_configuration_and_dev_the_laptop_defaul
     assert problems_of(os.environ)[1] == []
 
 
+def test_kubernetes_service_links_are_not_taken_for_misspelt_settings(monkeypatch):
+    links = {  # what a Service named reprotect-api puts in every pod of its namespace (service links)
+        "REPROTECT_API_SERVICE_HOST": "10.0.0.7",
+        "REPROTECT_API_SERVICE_PORT": "80",
+        "REPROTECT_API_SERVICE_PORT_HTTP": "80",
+        "REPROTECT_API_PORT": "tcp://10.0.0.7:80",
+        "REPROTECT_API_PORT_80_TCP": "tcp://10.0.0.7:80",
+        "REPROTECT_API_PORT_80_TCP_ADDR": "10.0.0.7",
+        "REPROTECT_API_PORT_80_TCP_PORT": "80",
+        "REPROTECT_API_PORT_80_TCP_PROTO": "tcp",
+    }
+    _environment(monkeypatch, {**GOOD, **links})
+    assert problems_of(os.environ)[1] == []
+    _environment(monkeypatch, {**GOOD, **links, "REPROTECT_API__PORTT": "8000"})  # a nested name is a setting
+    assert [p.split(":")[0] for p in problems_of(os.environ)[1]] == ["REPROTECT_API__PORTT"]
+
+
 def test_a_bad_value_is_one_line_naming_its_variable(monkeypatch):
     _environment(monkeypatch, {**GOOD, "REPROTECT_JOB__LEASE_SECONDS": "soon"})
     _, problems = problems_of(os.environ)
