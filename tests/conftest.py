@@ -133,7 +133,7 @@ def service_settings(database_url: str, emulator_url: str, broker_url: str | Non
         # own tests run a real server, tests/api/test_event_stream.py).
         events=EventSettings(max_stream_seconds=0.3),
         # Tests look at the inventory right after changing jobs: no decided fleet kept between calls
-        # (tests/unit/test_decided_fleet.py covers keeping it).
+        # (tests/api/test_inventory.py covers keeping it, per caller scope).
         fleet=FleetSettings(view_ttl_seconds=0.0),
     )
 

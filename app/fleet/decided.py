@@ -128,10 +128,13 @@ def decided_fleet(deps: Deps, snapshots: list[VaultSnapshot], *, ttl_seconds: fl
         if kept is not None:
             return kept
         decided = DecidedFleet(_decide(deps, [(item, s.read_at) for s in snapshots for item in s.items or ()]))
+        now = time.monotonic()
         with _LOCK:
+            for old in [k for k, (at, _) in _VIEWS.items() if now - at >= ttl_seconds]:  # expired: let them go
+                del _VIEWS[old]
             if len(_VIEWS) >= _MAX_VIEWS:
                 _VIEWS.clear()
-            _VIEWS[key] = (time.monotonic(), decided)
+            _VIEWS[key] = (now, decided)
         return decided
 
 

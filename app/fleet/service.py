@@ -20,8 +20,7 @@ def list_vms(deps: Deps, *, principal: Principal, where: VmFilter, limit: int, c
     fleet = read_fleet(deps, principal=principal, where=where)
     vms = fleet.vms
     if cursor:  # the VMs are in order: the page starts right after the cursor's position
-        keys = fleet.derived("order keys", lambda: [order_key(vm) for vm in fleet.vms])
-        vms = vms[bisect.bisect_right(keys, decode_cursor(cursor)) :]
+        vms = vms[bisect.bisect_right(vms, decode_cursor(cursor), key=order_key) :]
     shown = vms[:limit]
     next_cursor = encode_cursor(shown[-1]) if len(vms) > limit else None
     return VmPage(

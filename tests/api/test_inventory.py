@@ -318,3 +318,42 @@ def test_a_vm_our_job_protected_is_protected_even_while_azures_copy_is_older(dat
             assert after["west-04"]["job"]["state"] == "protected"
     finally:
         box.close()
+
+
+def test_callers_with_other_scopes_never_share_what_the_kept_fleet_shows(database_url, fleet_url):
+    kept = FleetSettings(discover_in_subscriptions=SUBSCRIPTIONS, view_ttl_seconds=60.0)  # kept all test long
+    box = boxed(database_url, fleet_url, kept)
+    keys = {
+        "everything": make_key(box, role="reader", name="everything"),
+        **{sub: make_key(box, role="reader", scopes=(f"/subscriptions/{sub}",), name=sub) for sub in SUBSCRIPTIONS},
+    }
+    try:
+        with TestClient(create_app(box)) as api:
+
+            def seen(who: str) -> tuple[set[str], dict]:
+                headers = {"Authorization": f"Bearer {keys[who]}"}
+                ids, cursor = set(), None
+                while True:  # every page, through the cursors
+                    page = api.get(
+                        "/vms", params={"limit": 40, **({"cursor": cursor} if cursor else {})}, headers=headers
+                    )
+                    assert page.status_code == 200, page.text
+                    ids |= {vm["item_id"] for vm in page.json()["items"]}
+                    cursor = page.json()["next_cursor"]
+                    if cursor is None:
+                        return ids, api.get("/vms/summary", headers=headers).json()
+
+            for _ in range(2):  # the second round is served from the kept fleet and what was derived from it
+                everything, summary = seen("everything")
+                assert summary["total"] == len(everything)
+                parts = []
+                for sub in SUBSCRIPTIONS:
+                    mine, my_summary = seen(sub)
+                    assert mine
+                    assert all(f"/subscriptions/{sub}/".lower() in item.lower() for item in mine)
+                    assert my_summary["total"] == len(mine)
+                    parts.append(mine)
+                assert set().union(*parts) == everything
+                assert sum(len(p) for p in parts) == len(everything)
+    finally:
+        box.close()
