@@ -22,12 +22,15 @@ from typing import Any
 
 import psycopg
 from psycopg.types.string import TextLoader
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Select
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import make_url
 
 log = logging.getLogger(__name__)
+# A read waits this long for a pooled connection, then takes the threaded path (its own pool, which reconnects):
+# a database that is down or slow never holds dashboards for psycopg_pool's default 30 s.
+CHECKOUT_TIMEOUT_SECONDS = 1.0
 APPLICATION_NAME = "reprotect-api-reads"  # how its connections show in pg_stat_activity
 _DIALECT = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
 
@@ -73,7 +76,7 @@ class AsyncReadPool:
         conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             conninfo,
-            min_size=size,
+            min_size=1,  # grows to ``size`` under load: an idle API holds one connection, not the whole pool
             max_size=size,
             kwargs={
                 "autocommit": True,
@@ -92,12 +95,12 @@ class AsyncReadPool:
         """All rows of ``statement`` as its named tuples; ``None`` when the database could not answer (the
         pool drops the broken connection; the caller then reads the slow way, which reconnects)."""
         try:
-            async with self._pool.connection() as connection:
+            async with self._pool.connection(timeout=CHECKOUT_TIMEOUT_SECONDS) as connection:
                 cursor = connection.cursor(row_factory=statement.row_maker)
                 await cursor.execute(statement.sql, params)
                 found: list[Any] = await cursor.fetchall()
                 return found
-        except psycopg.OperationalError as exc:
+        except (psycopg.OperationalError, PoolTimeout) as exc:
             log.warning("async read failed (%s); reading through the threaded pool", type(exc).__name__)
             return None
 

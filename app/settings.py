@@ -99,6 +99,9 @@ class ApiSettings(BaseModel):
     # Where clients reach the API (e.g. https://reprotect.example.com): the OpenAPI document's server and the
     # base of the links in webhook payloads, which are absolute once this is set (paths relative to it if not).
     public_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    # Proxies (ingress controllers, load balancers) whose X-Forwarded-For/-Proto uvicorn trusts, comma-separated
+    # addresses or networks, "*" for any: the client address the per-address refusal limit counts by.
+    forwarded_allow_ips: str = "127.0.0.1"
 
 
 class WebhookSettings(BaseModel):

@@ -60,6 +60,7 @@ def api(
     import uvicorn
 
     from app.api.context import logging_config
+    from app.settings import get_settings
 
     uvicorn.run(
         "app.api.app:create_app",
@@ -69,6 +70,7 @@ def api(
         workers=workers,
         log_level="info",
         log_config=logging_config(),
+        forwarded_allow_ips=get_settings().api.forwarded_allow_ips,  # the real client address behind an ingress
     )
 
 

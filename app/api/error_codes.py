@@ -68,6 +68,7 @@ CATALOGUE: tuple[ErrorCode, ...] = (
     _p("too_many_endpoints", 409, "The service holds as many webhook endpoints as it may (webhook.max_endpoints)."),
     _p("invalid_expiry", 422, "An API key's expires_at is not in the future."),
     _p("expiry_beyond_creator", 422, "An API key's expires_at is after the key creating it expires."),
+    _p("creator_revoked", 403, "The API key creating a key was revoked meanwhile."),
     _p("invalid_scope", 422, "A scope is not a vault or subscription resource id, nor `*`."),
     # Who the caller is and what it may do.
     _p("unauthenticated", 401, "No credentials: send an API key or an Entra ID bearer token."),

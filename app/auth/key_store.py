@@ -92,17 +92,20 @@ def match(session: Session, plaintext: str, *, now: datetime) -> KeyMatch | None
     return KeyMatch(principal=principal, expires_at=row.expires_at)
 
 
-def get(session: Session, key_id: str) -> ApiKey:
-    """A key's row, or ``NotFound``."""
-    row = session.get(ApiKey, key_id)
+def get(session: Session, key_id: str, *, for_update: bool = False) -> ApiKey:
+    """A key's row (locked for this transaction with ``for_update``, where the database locks rows), or
+    ``NotFound``."""
+    row = session.get(ApiKey, key_id, with_for_update=for_update)
     if row is None:
         raise NotFound(f"No API key {key_id}.", code="api_key_not_found")
     return row
 
 
 def revoke(session: Session, key_id: str, *, by: str, now: datetime) -> ApiKey:
-    """Revoke a key and every key it created, theirs too (idempotent: revoking twice keeps the first time)."""
-    row = get(session, key_id)
+    """Revoke a key and every key it created, theirs too (idempotent: revoking twice keeps the first time).
+    Each key's row is locked before its children are looked for: a key being created by one of them meanwhile
+    either committed first (and is found) or sees its creator revoked (``create_key``)."""
+    row = get(session, key_id, for_update=True)
     pending, seen = [row], {row.id}
     while pending:
         key = pending.pop()
@@ -110,7 +113,8 @@ def revoke(session: Session, key_id: str, *, by: str, now: datetime) -> ApiKey:
             key.revoked_at = now
             key.revoked_by = by if key is row else f"{by} (with key:{row.id}, which created it)"
         revocation.note(session, key.id)  # announced to every API process's key cache once this commits
-        for child in session.scalars(select(ApiKey).where(ApiKey.created_by == f"{api_keys.PRINCIPAL_PREFIX}{key.id}")):
+        made_by_key = select(ApiKey).where(ApiKey.created_by == f"{api_keys.PRINCIPAL_PREFIX}{key.id}")
+        for child in session.scalars(made_by_key.with_for_update()):
             if child.id not in seen:
                 seen.add(child.id)
                 pending.append(child)

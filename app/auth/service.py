@@ -52,8 +52,11 @@ def create_key(
         raise Forbidden("A key cannot be given scopes outside its creator's.", code="scope_escalation")
     with transaction(sessions) as session:
         creator_id = key_store.key_id_of(principal)
-        if creator_id is not None:
-            expires_at = _within_creator(key_store.get(session, creator_id).expires_at, expires_at)
+        if creator_id is not None:  # the creator's row locked: a revocation cascading now waits, then sees this key
+            creator = key_store.get(session, creator_id, for_update=True)
+            if creator.revoked_at is not None:
+                raise Forbidden("The key creating this one was revoked.", code="creator_revoked")
+            expires_at = _within_creator(creator.expires_at, expires_at)
         return key_store.create(
             session, name=name, role=role, scopes=scopes, created_by=principal.id, now=utcnow(), expires_at=expires_at
         )

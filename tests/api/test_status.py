@@ -101,3 +101,17 @@ def test_a_worker_on_another_broker_is_named_not_counted(api, container):
     finally:
         ours.stop()
         stray.stop()
+
+
+def test_the_status_is_fleet_wide_so_a_scoped_key_is_refused(api, container):
+    from fastapi.testclient import TestClient
+
+    from app.api.app import create_app
+    from tests.api.conftest import make_key
+
+    scoped = make_key(container, role="reader", scopes=("/subscriptions/00000000-0000-0000-0000-000000000001",))
+    with TestClient(create_app(container), headers={"Authorization": f"Bearer {scoped}"}) as narrow:
+        refused = narrow.get("/status")
+        assert refused.status_code == 403
+        assert refused.json()["code"] == "outside_scope"
+    assert api.get("/status").status_code == 200

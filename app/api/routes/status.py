@@ -13,6 +13,7 @@ from app.api.deps import ContainerDep
 from app.api.problems import documented
 from app.api.security import Reader
 from app.db import utcnow
+from app.errors import Forbidden
 from app.health import status
 
 router = APIRouter(tags=["health"])
@@ -62,5 +63,8 @@ class StatusOut(BaseModel):
 )
 def get_status(container: ContainerDep, principal: Reader) -> StatusOut:
     """The whole pipeline's health: database, broker, Azure identity, workers and scheduler alive, and the jobs
-    waiting (with none alive to move them). Always 200: the body says what is wrong."""
+    waiting (with none alive to move them). Always 200: the body says what is wrong. Fleet-wide (job counts,
+    the identity's error): for keys of unrestricted scope, as ``/metrics``."""
+    if not principal.scopes.is_unrestricted:
+        raise Forbidden("The status is fleet-wide: it needs a key of unrestricted scope.", code="outside_scope")
     return StatusOut.model_validate(status.report(container, now=utcnow()))
