@@ -55,8 +55,8 @@ COPY cli ./cli
 USER 10001:10001
 EXPOSE 8000
 # One image, several processes: `auto` reads PID 1's command line and runs that process's check (api: /healthz,
-# worker: Celery ping of this host's node, scheduler: beat's schedule file is fresh). Compose and Kubernetes
-# also name the process explicitly.
+# worker and scheduler: this host's heartbeat in the job database is fresh). Compose and Kubernetes also name the
+# process explicitly.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "-m", "cli.healthcheck", "auto"]
 ENTRYPOINT ["python", "-m", "cli"]

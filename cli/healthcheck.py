@@ -105,7 +105,7 @@ def check(process: str, port: int | None = None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m cli.healthcheck [PROCESS] [--port N] [--max-age SECONDS]``."""
+    """``python -m cli.healthcheck [PROCESS] [--port N]``."""
     parser = argparse.ArgumentParser(prog="python -m cli.healthcheck", description=__doc__.splitlines()[0])
     parser.add_argument("process", nargs="?", default="auto", choices=[*PROCESSES, "auto"])
     parser.add_argument("--port", type=int, default=None, help="the API's or emulator's port")
