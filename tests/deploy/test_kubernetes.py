@@ -214,7 +214,7 @@ def test_the_kustomizations_only_use_what_the_lite_renderer_knows() -> None:
 def _environment(rendered: dict[tuple[str, str], Resource], workload: Resource, secrets: dict[str, str]) -> dict:
     """A container's environment as the cluster would give it: ConfigMap entries, then its own ``env``."""
     config_maps = {name: r.get("data", {}) for (kind, name), r in rendered.items() if kind == "ConfigMap"}
-    [container] = _pod_spec(workload)["containers"]
+    container = _pod_spec(workload)["containers"][0]  # the service's own (a sidecar may follow)
     environ: dict[str, str] = {}
     for source in container.get("envFrom", []):
         environ |= config_maps[source["configMapRef"]["name"]]
@@ -269,3 +269,24 @@ def test_the_demo_overlay_runs_as_demo_with_its_own_secret(monkeypatch: pytest.M
 def test_service_pods_get_no_service_link_variables() -> None:
     for workload in _service_workloads(BASE):
         assert _pod_spec(workload)["enableServiceLinks"] is False, workload["metadata"]["name"]
+
+
+def test_the_workers_metrics_are_served_by_a_sidecar_sharing_their_directory() -> None:
+    worker = BASE[("Deployment", "reprotect-worker")]
+    containers = {c["name"]: c for c in _pod_spec(worker)["containers"]}
+    directory = {e["name"]: e.get("value") for e in containers["worker"]["env"]}["PROMETHEUS_MULTIPROC_DIR"]
+    sidecar = containers["metrics"]
+    assert sidecar["command"][:3] == ["python", "-m", "app.metrics.exporter"]
+    assert {e["name"]: e["value"] for e in sidecar["env"]}["PROMETHEUS_MULTIPROC_DIR"] == directory
+    mounts = {c: {m["mountPath"]: m["name"] for m in containers[c]["volumeMounts"]} for c in ("worker", "metrics")}
+    assert mounts["worker"][directory] == mounts["metrics"][directory]  # the same volume
+    port = worker["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"]
+    assert [p["containerPort"] for p in sidecar["ports"]] == [int(port)]
+    allowed = [
+        rule
+        for (kind, _), policy in BASE.items()
+        if kind == "NetworkPolicy"
+        and policy["spec"]["podSelector"]["matchLabels"].get("app.kubernetes.io/component") == "worker"
+        for rule in policy["spec"].get("ingress", [])
+    ]
+    assert any(p["port"] == int(port) for rule in allowed for p in rule["ports"])
