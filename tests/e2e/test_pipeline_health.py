@@ -10,28 +10,18 @@ from typing import Any
 import httpx
 import pytest
 
-from cli.stack import Stack, StackConfig, free_port, running_stack
-from tests.conftest import POSTGRES_URL, REDIS_URL, _unavailable, fresh_postgres_database
+from cli.stack import Stack
+from tests.stacks import BACKENDS, stack_on
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(params=["embedded", "postgres-redis"])
+@pytest.fixture(params=BACKENDS)
 def stack(request, tmp_path) -> Iterator[Stack]:
     """The whole service as `reprotect dev` runs it, beating every half second, stale after two."""
     extra = {"REPROTECT_HEALTH__HEARTBEAT_SECONDS": "0.5", "REPROTECT_HEALTH__STALE_AFTER_SECONDS": "2"}
-    config = StackConfig(var_dir=tmp_path, api_port=free_port(), time_scale=5000, quiet=True, extra_env=extra)
-    if request.param == "embedded":
-        with running_stack(config) as running:
-            yield running
-        return
-    if not (POSTGRES_URL and REDIS_URL):
-        _unavailable("postgres" if not POSTGRES_URL else "redis")
-    with fresh_postgres_database() as url:
-        extra["REPROTECT_DATABASE__URL"] = url
-        extra["REPROTECT_BROKER__URL"] = str(REDIS_URL)
-        with running_stack(config) as running:
-            yield running
+    with stack_on(request.param, tmp_path, extra) as running:
+        yield running
 
 
 def _status(stack: Stack) -> dict[str, Any]:
