@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium_path() -> str:
     """Where Chromium is (REPROTECT_TEST_CHROMIUM, else the first on PATH)."""
     named = os.environ.get("REPROTECT_TEST_CHROMIUM")
@@ -47,7 +47,7 @@ def chromium_path() -> str:
     return str(path)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # ends with tests/browser: Playwright's loop and the stack stop there
 def browser(chromium_path) -> Iterator[Any]:
     """Headless Chromium through Playwright."""
     try:
@@ -60,7 +60,7 @@ def browser(chromium_path) -> Iterator[Any]:
         launched.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_stack(tmp_path_factory) -> Iterator[Stack]:
     """The whole service as separate processes, the way `reprotect dev` runs it, on a fast emulator clock."""
     extra = {
@@ -82,7 +82,7 @@ def console_stack(tmp_path_factory) -> Iterator[Stack]:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def reader_key(console_stack) -> str:
     """A reader's key, made with the CLI as an administrator would."""
     made = subprocess.run(
