@@ -209,8 +209,8 @@ class RateLimitConfig(BaseModel):
     enabled: bool = True
     # A ``limits`` string: "600/minute", "10/second", "1000 per hour".
     limit: str = "600/minute"
-    # Refused credentials (none, unknown, revoked, expired) per client address: over it, the address is
-    # answered 429 without looking a credential up (cached keys still pass).
+    # Refused credentials (none, unknown, revoked, expired) per client address: over it, each further refusal
+    # from that address is a 429 with Retry-After instead of a 401 (good credentials still pass).
     unauthenticated_limit: str = "60/minute"
     # "memory://" counts per process; "redis://host:6379/0" shares the count across processes.
     storage_uri: str = "memory://"

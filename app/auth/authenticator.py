@@ -37,19 +37,20 @@ class Authenticator:
 
     def principal(self, credential: str | None, *, source: str | None = None) -> Principal:
         """The caller behind a bearer credential (never echoed in errors). ``source`` (the client's
-        address) is answered 429 without any lookup once its refused credentials exceed their limit."""
+        address): once its refused credentials exceed their limit, each further refusal is a 429 with
+        ``Retry-After`` instead of a 401 (a guesser is slowed down and told so); good credentials from the
+        same address still pass (callers behind one NAT or ingress are not locked out by one of them)."""
         if source is None or self._refusals is None:
             return self._authenticated(credential)
-        over = self._refusals.exhausted(source)
-        if over is not None:
-            raise RateLimited(
-                f"More than {over.limit} refused credentials from this address in the current window.",
-                retry_after=over.retry_after_seconds,
-            )
         try:
             return self._authenticated(credential)
         except AuthError:
-            self._refusals.hit(source)
+            decision = self._refusals.hit(source)
+            if not decision.allowed:
+                raise RateLimited(
+                    f"More than {decision.limit} refused credentials from this address in the current window.",
+                    retry_after=decision.retry_after_seconds,
+                ) from None
             raise
 
     def _authenticated(self, credential: str | None) -> Principal:

@@ -88,19 +88,6 @@ class RateLimiter:
         retry_after = 0 if allowed else max(1, math.ceil(stats.reset_time - time.time()))
         return Decision(allowed, retry_after, self.limit, max(0, stats.remaining))
 
-    def exhausted(self, key: str) -> Decision | None:
-        """The refusal when ``key`` has no request left in the window, without counting one; else None
-        (and None whenever the storage fails: fail open)."""
-        if not self._config.enabled or self._clock() < self._bypass_until:
-            return None
-        try:
-            if self._limiter.test(self._item, self._namespace, key):
-                return None
-            stats = self._limiter.get_window_stats(self._item, self._namespace, key)
-        except StorageError:
-            return None
-        return Decision(False, max(1, math.ceil(stats.reset_time - time.time())), self.limit, 0)
-
     def _pass(self, *, degraded: bool) -> Decision:
         return Decision(True, 0, self.limit, self.limit, degraded=degraded)
 

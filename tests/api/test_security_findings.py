@@ -147,6 +147,7 @@ def test_refused_credentials_are_rate_limited_per_address_and_audited_once_per_w
         limited = flood.get("/jobs", headers=bad)
         assert int(limited.headers["Retry-After"]) >= 1
         assert limited.headers["content-type"] == "application/problem+json"
+        assert flood.get("/jobs", headers=good).status_code == 200  # good credentials from it still pass
         assert other.get("/jobs", headers=bad).status_code == 401  # another address keeps its own budget
         assert other.get("/jobs", headers=good).status_code == 200
 

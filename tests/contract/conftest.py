@@ -42,7 +42,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 def container(container: Container) -> Container:
     """The shared test container, with a rate limit no contract run reaches."""
-    auth = AuthConfig(rate_limit=RateLimitConfig(limit=RUN_RATE_LIMIT))
+    auth = AuthConfig(rate_limit=RateLimitConfig(limit=RUN_RATE_LIMIT, unauthenticated_limit=RUN_RATE_LIMIT))
     container.auth = Authenticator(auth, container.sessions)
     return container
 
