@@ -84,6 +84,19 @@ class Doorbell:
             log.warning("doorbell: broker unavailable (%s); the sweeper will pick the work up", exc)
         return sent
 
+    def worker_nodes(self, timeout: float = 0.5) -> list[str] | None:
+        """The Celery node names answering a ping on this broker (``reprotect-<pid>-<hex>@<host>``); None
+        when the broker cannot broadcast (the embedded SQLite broker) or does not answer."""
+        try:
+            with self._celery.connection_for_read() as connection:
+                if "fanout" not in connection.transport.implements.exchange_type:  # no broadcast (SQLite)
+                    return None
+                replies = self._celery.control.ping(timeout=timeout, connection=connection) or []
+        except Exception as exc:
+            log.info("doorbell: workers could not be pinged (%s)", exc)
+            return None
+        return sorted(name for reply in replies for name in reply)
+
     def reachable(self, timeout: float = 2.0) -> bool:
         """Whether the broker accepts a connection now."""
         try:

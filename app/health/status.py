@@ -4,6 +4,7 @@ waiting for a worker and for how long)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -19,6 +20,9 @@ from app.queue import Doorbell
 from app.settings import Settings
 
 _ACTIVE = [s.value for s in ACTIVE_STATES]
+
+
+_NODE = re.compile(r"^reprotect-(?P<pid>\d+)-[0-9a-f]+@(?P<host>.+)$")
 
 
 class Deps(Protocol):
@@ -52,6 +56,10 @@ class Pipeline:
     jobs_waiting_without_worker: int
     # Workers alive on another broker than this process's: they take none of its work (a misconfiguration).
     workers_on_another_broker: int = 0
+    # Workers answering on this broker without a heartbeat in this database: they take its jobs' messages but
+    # read another database (REPROTECT_DATABASE__URL differs), so they find none of them. None: not asked
+    # (a broker that cannot broadcast, such as the embedded SQLite one).
+    workers_on_another_database: int | None = None
 
 
 def database_ok(deps: Deps) -> bool:
@@ -64,8 +72,9 @@ def database_ok(deps: Deps) -> bool:
         return False
 
 
-def pipeline(deps: Deps, *, now: datetime) -> Pipeline:
-    """Read heartbeats and due jobs (a few index lookups)."""
+def pipeline(deps: Deps, *, now: datetime, worker_nodes: list[str] | None = None) -> Pipeline:
+    """Read heartbeats and due jobs (a few index lookups); ``worker_nodes``: the Celery nodes answering on
+    our broker, to find those beating into another database."""
     fresh = now - timedelta(seconds=deps.settings.health.stale_after_seconds)
     ours = broker_fingerprint(deps.settings.broker.url)
     # A worker of an older release writes no fingerprint: counted as ours.
@@ -87,6 +96,14 @@ def pipeline(deps: Deps, *, now: datetime) -> Pipeline:
                 ).group_by(ProcessHeartbeat.kind)
             )
         }
+        beating = {
+            (row.host.lower(), row.pid)
+            for row in connection.execute(
+                select(ProcessHeartbeat.host, ProcessHeartbeat.pid).where(
+                    ProcessHeartbeat.kind == "worker", ProcessHeartbeat.seen_at >= fresh
+                )
+            )
+        }
         accepted = connection.execute(select(func.count()).where(Job.state == JobState.ACCEPTED.value)).scalar_one()
         due = connection.execute(select(func.count(), func.min(Job.next_due_at)).where(waiting)).one()
     workers = beats.get("worker")
@@ -103,7 +120,19 @@ def pipeline(deps: Deps, *, now: datetime) -> Pipeline:
         oldest_due_job_age_seconds=round(max(0.0, (now - oldest).total_seconds()), 1) if oldest else None,
         jobs_waiting_without_worker=int(due[0]) if alive == 0 else 0,
         workers_on_another_broker=int(workers.elsewhere) if workers else 0,
+        workers_on_another_database=None if worker_nodes is None else len(_strays(worker_nodes, beating)),
     )
+
+
+def _strays(nodes: list[str], beating: set[tuple[str, int]]) -> list[str]:
+    """Our worker nodes (``reprotect-<pid>-<hex>@<host>``, ``cli.main.worker_node_name``) with no fresh
+    heartbeat of the same host and process in this database."""
+    found = []
+    for node in nodes:
+        match = _NODE.match(node)
+        if match and (match["host"].lower(), int(match["pid"])) not in beating:
+            found.append(node)
+    return found
 
 
 def report(deps: Deps, *, now: datetime) -> dict[str, Any]:
@@ -120,7 +149,8 @@ def report(deps: Deps, *, now: datetime) -> dict[str, Any]:
         body["azure_identity"] = {"status": checks["azure_identity"], "detail": identity.detail}
         if not identity.ok:
             problems.append(f"the Azure identity cannot sign in: {identity.detail}")
-    found = pipeline(deps, now=now) if checks["database"] == "ok" else None
+    nodes = deps.doorbell.worker_nodes() if checks["broker"] == "ok" else None
+    found = pipeline(deps, now=now, worker_nodes=nodes) if checks["database"] == "ok" else None
     body["pipeline"] = asdict(found) if found else None
     problems += [f"the {name} is unreachable" for name in ("database", "broker") if checks[name] != "ok"]
     if found is not None:
@@ -141,6 +171,11 @@ def _pipeline_problems(found: Pipeline) -> list[str]:
         problems.append(
             f"{found.workers_on_another_broker} worker(s) alive on another broker than this API's: they take none "
             "of its jobs (check REPROTECT_BROKER__URL on those hosts)"
+        )
+    if found.workers_on_another_database:
+        problems.append(
+            f"{found.workers_on_another_database} worker(s) take jobs from this broker but beat into another "
+            "database: they find none of its jobs (check REPROTECT_DATABASE__URL on those hosts)"
         )
     if not found.scheduler_alive:
         problems.append("no scheduler alive: due and abandoned jobs are not rung for (the sweeper is down)")

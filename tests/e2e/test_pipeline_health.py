@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -11,6 +13,7 @@ import httpx
 import pytest
 
 from cli.stack import Stack
+from tests.conftest import fresh_postgres_database
 from tests.stacks import BACKENDS, stack_on
 
 pytestmark = pytest.mark.e2e
@@ -102,3 +105,29 @@ def test_with_the_scheduler_stopped_status_says_the_sweeper_is_down_and_the_api_
 
 def test_status_is_for_signed_in_callers(stack):
     assert httpx.get(f"{stack.api_url}/status", timeout=10).status_code == 401
+
+
+def test_a_worker_on_our_broker_but_another_database_is_named(stack, tmp_path):
+    if not stack.config.extra_env.get("REPROTECT_BROKER__URL", "").startswith("redis"):
+        pytest.skip("the embedded SQLite broker cannot broadcast: workers are not pinged there")
+    healthy = _until(stack, _everyone_alive)
+    assert healthy["pipeline"]["workers_on_another_database"] == 0  # our own worker beats into our database
+    with fresh_postgres_database() as elsewhere:
+        env = stack.config.env(stack.emulator_url) | {"REPROTECT_DATABASE__URL": elsewhere}
+        subprocess.run([sys.executable, "-m", "cli", "migrate"], env=env, check=True, capture_output=True)
+        log = (tmp_path / "stray-worker.log").open("wb")
+        stray = subprocess.Popen(
+            [sys.executable, "-m", "cli", "worker", "--no-supervise", "--concurrency", "1"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            seen = _until(stack, lambda s: s["pipeline"]["workers_on_another_database"] == 1, timeout=60)
+            assert seen["status"] == "degraded"
+            assert any("beat into another database" in problem for problem in seen["problems"])
+            assert seen["pipeline"]["workers_alive"] == 1  # only ours counts as alive
+        finally:
+            stray.terminate()
+            stray.wait(timeout=30)
+            log.close()

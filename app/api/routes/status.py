@@ -39,6 +39,11 @@ class PipelineOut(BaseModel):
     jobs_waiting_without_worker: int = Field(
         description="Jobs waiting while no worker is alive: nothing moves them until one starts."
     )
+    workers_on_another_database: int | None = Field(
+        default=None,
+        description="Workers answering on this API's broker whose heartbeat is not in its database (they take its "
+        "jobs' messages and find none); null when the broker cannot be asked (the embedded SQLite broker).",
+    )
     workers_on_another_broker: int = Field(
         default=0,
         description="Workers alive on another broker than this API's (a misconfiguration): they take none of its jobs.",
