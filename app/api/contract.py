@@ -31,6 +31,7 @@ TAGS: list[dict[str, str]] = [
     },
     {"name": "fleet", "description": "Every VM of the watched vaults with where it stands with respect to reprotect."},
     {"name": "admin", "description": "API keys and the audit log (admin role)."},
+    {"name": "auth", "description": "Who the caller is to this service: its role and scopes."},
     {"name": "health", "description": "Liveness and readiness probes."},
 ]
 

@@ -721,6 +721,23 @@ OPERATIONS: dict[str, dict[str, Any]] = {
             },
         }
     },
+    "getMe": {
+        "responses": {
+            200: {
+                "operator": (
+                    "An operator key scoped to one subscription",
+                    {
+                        "id": "key:3f9a1c2e",
+                        "kind": "api_key",
+                        "name": "dr-portal",
+                        "role": "operator",
+                        "scopes": ["/subscriptions/11111111-2222-3333-4444-555555555555"],
+                        "can_operate": True,
+                    },
+                )
+            }
+        }
+    },
     "getStatus": {
         "responses": {
             200: {
