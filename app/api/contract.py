@@ -33,6 +33,11 @@ TAGS: list[dict[str, str]] = [
     {"name": "admin", "description": "API keys and the audit log (admin role)."},
     {"name": "auth", "description": "Who the caller is to this service: its role and scopes."},
     {"name": "health", "description": "Liveness and readiness probes."},
+    {
+        "name": "drills",
+        "description": "Test failover of protected VMs into an isolated network, and its cleanup: jobs of kind "
+        "`drill` and `drill_cleanup`, followed under `jobs`.",
+    },
 ]
 
 _PAGE_LIMIT = "How many items per page"

@@ -153,6 +153,15 @@ CATALOGUE: tuple[ErrorCode, ...] = (
     _vm("encryption_keys_unavailable", "The disk encryption keys (ADE or disk encryption set) cannot be read."),
     _vm("azure_refused", "Azure refused a read of this VM's prerequisites; `asr_error` carries its answer."),
     _vm("not_submitted", "Refused with its batch of a fleet selector; submit it again."),
+    # The drills (POST /drills, POST /drills/{request_id}/cleanup): problems, then per VM.
+    _p("test_network_not_found", 422, "The isolated test network named by test_network_id does not exist."),
+    _p("not_a_drill", 409, "The request named is not a drill: only a drill's test failovers can be cleaned up."),
+    _vm("test_failover_not_allowed", "ASR does not list TestFailover among the item's allowed operations now."),
+    _vm(
+        "test_failover_cleanup_not_allowed",
+        "ASR does not list TestFailoverCleanup among the item's allowed operations (no test failover to clean up).",
+    ),
+    _vm("no_app_consistent_point", "latest_app_consistent was asked but ASR lists no app-consistent recovery point."),
     # Why a receiver URL is refused: `details.reason` of a webhook_url_refused problem.
     _reason("invalid_url", "Not an absolute URL with a host."),
     _reason("scheme_not_allowed", "Not https (plain http only where webhook.allow_http is set)."),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from app.api import drill_examples
+
 Named = dict[str, tuple[str, Any]]  # example name -> (summary, value)
 
 SUBSCRIPTION = "6a1f5c2e-0d4b-4e8f-9a37-2b1c0d9e8f71"
@@ -821,3 +823,7 @@ OPERATIONS: dict[str, dict[str, Any]] = {
         }
     },
 }
+
+# The drill operations (issue 15) keep their examples in their own module.
+OPERATIONS |= drill_examples.OPERATIONS
+OPERATION_PROBLEMS |= drill_examples.OPERATION_PROBLEMS

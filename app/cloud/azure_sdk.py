@@ -18,7 +18,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.storage.models import StorageAccountCheckNameAvailabilityParameters, StorageAccountCreateParameters
 
-from app.cloud import listing, parse
+from app.cloud import drill_calls, listing, parse
 from app.cloud.budget import ReadBudget
 from app.cloud.clients import ManagementClients, build_credential
 from app.cloud.errors import translated
@@ -40,11 +40,13 @@ from app.cloud.types import (
     Fabric,
     NameAvailability,
     NetworkMapping,
+    RecoveryPoint,
     ReplicatedItem,
     Resource,
     StorageAccount,
     StorageAccountSpec,
     SwitchProtectionSpec,
+    TestFailoverSpec,
     VirtualMachine,
     pick_item,
 )
@@ -141,6 +143,15 @@ class AzureCloud:
             raise CloudPermanent(
                 "Azure accepted switch protection but named no operation.", code="no_operation"
             ) from exc
+
+    def test_failover(self, spec: TestFailoverSpec) -> str:
+        return drill_calls.test_failover(self.client(spec.item.vault.subscription_id), spec)
+
+    def test_failover_cleanup(self, item: ItemRef, comments: str) -> str:
+        return drill_calls.test_failover_cleanup(self.client(item.vault.subscription_id), item, comments)
+
+    def list_recovery_points(self, item: ItemRef) -> list[RecoveryPoint]:
+        return drill_calls.recovery_points(self.client(item.vault.subscription_id), item)
 
     def get_job(self, vault: VaultRef, job_name: str) -> AsrJob | None:
         ops = self.client(vault.subscription_id).replication_jobs

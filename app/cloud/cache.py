@@ -27,11 +27,13 @@ from app.cloud.types import (
     FleetReads,
     NameAvailability,
     NetworkMapping,
+    RecoveryPoint,
     ReplicatedItem,
     Resource,
     StorageAccount,
     StorageAccountSpec,
     SwitchProtectionSpec,
+    TestFailoverSpec,
     VirtualMachine,
     pick_item,
 )
@@ -144,6 +146,15 @@ class CachedCloud:
 
     def switch_protection(self, spec: SwitchProtectionSpec) -> str:
         return self.inner.switch_protection(spec)
+
+    def test_failover(self, spec: TestFailoverSpec) -> str:
+        return self.inner.test_failover(spec)
+
+    def test_failover_cleanup(self, item: ItemRef, comments: str) -> str:
+        return self.inner.test_failover_cleanup(item, comments)
+
+    def list_recovery_points(self, item: ItemRef) -> list[RecoveryPoint]:
+        return self.inner.list_recovery_points(item)
 
     def get_job(self, vault: VaultRef, job_name: str) -> AsrJob | None:
         return self.inner.get_job(vault, job_name)

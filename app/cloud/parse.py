@@ -89,6 +89,7 @@ def item(raw: dict[str, Any]) -> ReplicatedItem:
         policy_id=_str(props.get("policyId")),
         vm_encryption_type=str(details.get("vmEncryptionType") or "NotEncrypted"),
         unmanaged_disk_count=len(_list(details.get("protectedDisks"))),
+        test_failover_state=str(props.get("testFailoverState") or "None"),
     )
 
 

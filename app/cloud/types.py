@@ -70,6 +70,7 @@ class ReplicatedItem:
     policy_id: str | None
     vm_encryption_type: str = "NotEncrypted"  # A2AReplicationDetails.vmEncryptionType
     unmanaged_disk_count: int = 0  # protectedDisks: page-blob (unmanaged) disks
+    test_failover_state: str = "None"  # testFailoverState: None | InProgress | WaitingForCompletion | ...
 
     @property
     def encrypted(self) -> bool:
@@ -277,6 +278,27 @@ class SwitchProtectionSpec:
     disk_encryption: DiskKeys | None = None  # the VM's diskEncryptionInfo (its OS disk's keys)
 
 
+@dataclass(frozen=True)
+class TestFailoverSpec:
+    """A test failover of one A2A item into an isolated network (``A2ATestFailoverInput``)."""
+
+    __test__ = False  # not a pytest class
+
+    item: ItemRef
+    network_id: str
+    recovery_point_id: str | None  # None: the latest processed point (the SDK's "null means latest")
+    failover_direction: str = "PrimaryToRecovery"  # PowerShell's -Direction: from where the item is active
+
+
+@dataclass(frozen=True)
+class RecoveryPoint:
+    """One recovery point of an item: its id, time and type (AppConsistent, CrashConsistent, ...)."""
+
+    id: str
+    time: str
+    type: str
+
+
 def pick_item(items: list[ReplicatedItem], name: str) -> ReplicatedItem | None:
     """The item called ``name``: by item name first (it never changes, even when the item moves), else by
     VM name when exactly one item has it (two VMs in different subscriptions may share a name)."""
@@ -342,6 +364,15 @@ class Cloud(Protocol):
 
     def switch_protection(self, spec: SwitchProtectionSpec) -> str:
         """Start reprotect; returns the ASR job's name (the operation's guid)."""
+
+    def test_failover(self, spec: TestFailoverSpec) -> str:
+        """Start a test failover; the ASR job's name."""
+
+    def test_failover_cleanup(self, item: ItemRef, comments: str) -> str:
+        """Start the cleanup of a test failover; the ASR job's name."""
+
+    def list_recovery_points(self, item: ItemRef) -> list[RecoveryPoint]:
+        """The item's recovery points, as Site Recovery lists them."""
 
     def get_job(self, vault: VaultRef, job_name: str) -> AsrJob | None:
         """An ASR job, or None when it does not exist."""

@@ -113,7 +113,9 @@ def _settle_request(session: Session, job: Job, *, previous: JobState, now: date
     return jobs
 
 
-def record_creation(session: Session, job: Job, *, now: datetime, actor: str) -> None:
+def record_creation(
+    session: Session, job: Job, *, now: datetime, actor: str, reason: str = "reprotect requested"
+) -> None:
     """The first history entry of a job: it was accepted."""
     session.add(
         JobTransition(
@@ -122,7 +124,7 @@ def record_creation(session: Session, job: Job, *, now: datetime, actor: str) ->
             from_state=None,
             to_state=JobState.ACCEPTED.value,
             at=now,
-            reason="reprotect requested",
+            reason=reason,
             actor=actor,
             request_id=_stamp_request(job),
         )

@@ -105,6 +105,8 @@ class Job(Base):
     new_item_id: Mapped[str | None] = mapped_column(String(800))
     customization: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     plan: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # What the job does (``app.job.kinds``): reprotect, drill or drill_cleanup (migration 0012).
+    kind: Mapped[str] = mapped_column(String(20), default="reprotect", server_default="reprotect")
 
     state: Mapped[str] = mapped_column(String(20), default=JobState.ACCEPTED.value, index=True)
     attempt: Mapped[int] = mapped_column(Integer, default=1)

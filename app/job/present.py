@@ -8,6 +8,7 @@ from typing import Any
 
 import pydantic_core
 
+from app.job.kinds import JobKind
 from app.job.models import Job, ReprotectRequest
 from app.job.plan import ReprotectPlan
 from app.job.queries import count_by_state
@@ -44,7 +45,15 @@ def dry_run(plans: list[ReprotectPlan]) -> dict[str, Any]:
 def accepted(request: ReprotectRequest) -> dict[str, Any]:
     """The 202's body: the request and a link to each of its jobs (and the callback secret, this once)."""
     jobs = [
-        JobLink(id=j.id, vm=j.vm_name, vault_id=j.vault_id, item_id=j.item_id, state=j.job_state, href=job_href(j.id))
+        JobLink(
+            id=j.id,
+            vm=j.vm_name,
+            vault_id=j.vault_id,
+            item_id=j.item_id,
+            state=j.job_state,
+            href=job_href(j.id),
+            kind=JobKind(j.kind or JobKind.REPROTECT),
+        )
         for j in request.jobs
     ]
     body = ReprotectAccepted(
@@ -79,6 +88,7 @@ def job_out(job: Job) -> JobOut:
         id=job.id,
         request_id=job.request_id,
         href=job_href(job.id),
+        kind=JobKind(job.kind or JobKind.REPROTECT),
         vm=job.vm_name,
         vault_id=job.vault_id,
         item_id=job.item_id,
@@ -152,6 +162,7 @@ ITEM_COLUMNS = (
     "error_message",
     "failed_in",
     "error_details",
+    "kind",
 )
 FULL_COLUMNS = (*ITEM_COLUMNS, "asr_tasks", "customization", "plan")
 TRANSITION_COLUMNS = ("attempt", "from_state", "to_state", "at", "reason", "actor", "request_id")
@@ -188,6 +199,7 @@ def item_document(row: Any) -> dict[str, Any]:
         error_message,
         failed_in,
         error_details,
+        kind,
     ) = row[:_ITEM_WIDTH]
     error = None
     if error_code:
@@ -201,6 +213,7 @@ def item_document(row: Any) -> dict[str, Any]:
         "id": job_id,
         "request_id": request_id,
         "href": f"/jobs/{job_id}",
+        "kind": kind or "reprotect",
         "vm": vm_name,
         "vault_id": vault_id,
         "subscription_id": subscription_id,

@@ -22,7 +22,9 @@ from app.cloud.types import Cloud
 from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransient
 from app.job import history
 from app.job.cache_accounts import ClaimStore
+from app.job.drill_steps import run_drill_step
 from app.job.eta import eta_from_estimate, eta_from_progress, next_poll_seconds
+from app.job.kinds import JobKind
 from app.job.models import Job
 from app.job.states import ACTIVE_STATES, JobState, is_terminal
 from app.job.steps import JobView, Learned, SendGuard, StepResult, deadline_failure, run_step
@@ -108,6 +110,7 @@ def claim(session: Session, *, job_id: uuid.UUID, worker: str, now: datetime, se
         new_item_id=job.new_item_id,
         plan_age_seconds=(now - job.created_at).total_seconds() if job.attempt == 1 else None,
         switch_sent_seconds_ago=(now - job.switch_sent_at).total_seconds() if job.switch_sent_at else None,
+        kind=job.kind or "reprotect",
     )
     overdue = deadline_failure(job.deadline_at) if now > job.deadline_at else None
     return Claimed(view=view, overdue=overdue, attempt=job.attempt, origin_request_id=job.origin_request_id)
@@ -136,7 +139,10 @@ def run(
     if claimed.overdue is not None:
         return Outcome(result=claimed.overdue, delay=0.0)
     try:
-        result = run_step(cloud, claimed.view, guard, claims)
+        if claimed.view.kind == JobKind.REPROTECT:
+            result = run_step(cloud, claimed.view, guard, claims)
+        else:  # the drill kinds: the same states and rules, their own validate, submit and done
+            result = run_drill_step(cloud, claimed.view, guard)
         return Outcome(result=result, delay=_delay_for(result, settings))
     except LeaseLost:
         return Outcome(result=StepResult(), lease_lost=True)

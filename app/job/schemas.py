@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validat
 from pydantic.config import JsonDict
 
 from app.cloud.ids import ITEM_ID_PATTERN, VAULT_ID_PATTERN
+from app.job.kinds import JobKind
 from app.job.states import JobState
 
 DiskType = Literal[
@@ -19,6 +20,9 @@ DiskType = Literal[
 
 # An ARM resource id: segments of name characters only; no ".", "..", "?", "#", "%" or blank tricks.
 ARM_ID = r"^/[Ss]ubscriptions/[\w-]+(/[\w()-][\w().-]*)+$"
+
+
+KIND_DESCRIPTION = "what the job does: reprotect, drill (test failover) or drill_cleanup (its cleanup)"
 
 
 class Strict(BaseModel):
@@ -259,6 +263,7 @@ class JobLink(BaseModel):
     item_id: str
     state: JobState
     href: str
+    kind: JobKind = Field(default=JobKind.REPROTECT, description=KIND_DESCRIPTION)
 
 
 class ReprotectAccepted(BaseModel):
@@ -329,6 +334,7 @@ class JobOut(BaseModel):
     id: uuid.UUID
     request_id: uuid.UUID
     href: str
+    kind: JobKind = Field(default=JobKind.REPROTECT, description=KIND_DESCRIPTION)
     vm: str
     vault_id: str
     item_id: str
@@ -360,6 +366,7 @@ class JobItem(BaseModel):
     id: uuid.UUID
     request_id: uuid.UUID
     href: str
+    kind: JobKind = Field(default=JobKind.REPROTECT, description=KIND_DESCRIPTION)
     vm: str
     vault_id: str
     subscription_id: str

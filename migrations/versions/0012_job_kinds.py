@@ -1,0 +1,29 @@
+"""jobs get a kind: reprotect (every existing row), drill (test failover) or drill_cleanup (its cleanup)
+
+The one-active-job-per-VM index ``uq_jobs_active_vm`` stays on ``vm_key`` alone, so it holds across kinds: a
+VM with a reprotect running cannot start a drill, and the other way round (docs/campaigns.md).
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-01 05:30:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.add_column(sa.Column("kind", sa.String(length=20), nullable=False, server_default="reprotect"))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_column("kind")
