@@ -10,7 +10,7 @@ item's ``currentScenario`` or the vault's jobs, never sent twice), ``reprotectin
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from app.cloud.ids import ItemRef, name_of, parse_item_id, parse_vault_id
@@ -210,7 +210,7 @@ def _watch(cloud: Cloud, job: JobView, op: DrillOperation) -> StepResult:
         )
     if state == "failed":
         code, message = asr_error_of(asr_job)
-        failed = _failure(code, message, {"asr_errors": [e.__dict__ for e in asr_job.errors]})
+        failed = _failure(code, message, {"asr_errors": [asdict(e) for e in asr_job.errors]})
         return replace(failed, learned=mirrored)
     if state == "cancelled":
         return StepResult(to_state=JobState.CANCELLED, reason="the ASR job was cancelled", learned=mirrored)
