@@ -17,6 +17,10 @@ _VAULT = (
 )
 # The shapes parse_vault_id and parse_item_id accept, for the API document.
 VAULT_ID_PATTERN = rf"^{_VAULT}(/{_SEGMENT})*$"
+VIRTUAL_NETWORK_ID_PATTERN = (
+    rf"^/[Ss]ubscriptions/[\w-]+/{any_case('resourceGroups')}/{_SEGMENT}/{any_case('providers')}"
+    rf"/{any_case('Microsoft.Network')}/{any_case('virtualNetworks')}/{_SEGMENT}$"
+)
 ITEM_ID_PATTERN = (
     rf"^{_VAULT}/{any_case('replicationFabrics')}/{_SEGMENT}/{any_case('replicationProtectionContainers')}"
     rf"/{_SEGMENT}/{any_case('replicationProtectedItems')}/{_SEGMENT}$"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field, model_validator
 
-from app.cloud.ids import ITEM_ID_PATTERN, VAULT_ID_PATTERN
+from app.cloud.ids import ITEM_ID_PATTERN, VAULT_ID_PATTERN, VIRTUAL_NETWORK_ID_PATTERN
 from app.job.schemas import _NAMES_ONE_VM, ARM_ID, Strict
 
 # "latest" (the latest processed point: the SDK sends null), "latest_app_consistent", or a recovery point's id.
@@ -48,7 +48,7 @@ class DrillIn(Strict):
     test_network_id: str = Field(
         min_length=10,
         max_length=800,
-        pattern=ARM_ID,
+        pattern=VIRTUAL_NETWORK_ID_PATTERN,
         description="the isolated virtual network in the recovery region the test VMs are created in",
     )
     recovery_point: str = Field(

@@ -119,6 +119,15 @@ SEMANTIC_REFUSALS: tuple[Tolerated, ...] = (
         codes=AZURE_STATE_CODES,
     ),
     Tolerated(
+        "Azure state (drills)",
+        RejectedPositiveData,
+        "Whether a VM can be drilled (its allowed operations, an active job, an app-consistent point) and whether "
+        "the test network exists are Azure's state and ours, checked before anything is accepted (422).",
+        operation="POST /drills",
+        codes=AZURE_STATE_CODES
+        | {"test_network_not_found", "test_failover_not_allowed", "no_app_consistent_point", "vm_has_active_job"},
+    ),
+    Tolerated(
         "idempotency key reused",
         RejectedPositiveData,
         "The same Idempotency-Key with another body is refused (422, as the IETF draft asks); the run "

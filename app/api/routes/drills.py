@@ -44,7 +44,7 @@ def start_drill(body: DrillIn, request: Request, container: ContainerDep, princi
     operation_id="cleanUpDrill",
     status_code=202,
     response_model=ReprotectAccepted,
-    responses=documented(401, 403, 404, 409, 413, 422, 429, 502, 503),
+    responses=documented(400, 401, 403, 404, 409, 413, 422, 429, 502, 503),
 )
 def clean_up_drill(
     request_id: Annotated[uuid.UUID, Path(description="The drill request's id (from the 202 of `POST /drills`)")],
