@@ -192,15 +192,14 @@ def seed(pg_url: str, db: str, jobs: int, vaults: int, reuse: bool) -> float:
             with psycopg.connect(f"{admin}/{db}") as bench:
                 row = bench.execute("SELECT count(*) FROM jobs").fetchone()
             if row and row[0] == jobs:
-                print(f"reusing {db}: {jobs:,} jobs")
+                print(f"reusing {db}: {jobs:,} jobs (schema brought to head)")
+                _upgrade(pg_url, db)  # a database seeded by an older release gets the columns the API reads now
                 _refresh_indexes(f"{admin}/{db}")
                 return 0.0
         conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{db}"')
     started = time.monotonic()
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("sqlalchemy.url", f"{pg_url}/{db}")
-    command.upgrade(config, "head")
+    _upgrade(pg_url, db)
     with psycopg.connect(f"{admin}/{db}", autocommit=True) as conn:
         indexes = conn.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename IN ('jobs', 'job_transitions') "
@@ -224,6 +223,12 @@ def seed(pg_url: str, db: str, jobs: int, vaults: int, reuse: bool) -> float:
         )
         conn.execute("VACUUM ANALYZE")
     return time.monotonic() - started
+
+
+def _upgrade(pg_url: str, db: str) -> None:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", f"{pg_url}/{db}")
+    command.upgrade(config, "head")
 
 
 # Indexes migration 0007 redefined after a database may have been seeded (text_pattern_ops for the scopes).
