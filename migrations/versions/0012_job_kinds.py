@@ -19,11 +19,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+# Plain ALTER TABLE on both databases (SQLite 3.35+ drops a column in place): a batch copy of ``jobs`` would
+# lose its expression indexes, which SQLAlchemy cannot reflect.
 def upgrade() -> None:
-    with op.batch_alter_table("jobs") as batch:
-        batch.add_column(sa.Column("kind", sa.String(length=20), nullable=False, server_default="reprotect"))
+    op.add_column("jobs", sa.Column("kind", sa.String(length=20), nullable=False, server_default="reprotect"))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("jobs") as batch:
-        batch.drop_column("kind")
+    op.drop_column("jobs", "kind")
