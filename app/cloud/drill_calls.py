@@ -10,6 +10,7 @@ models of azure-mgmt-recoveryservicessiterecovery 2.0.0. Never waits: the job's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlparse
 
@@ -59,19 +60,7 @@ def test_failover(client: SiteRecoveryManagementClient, spec: TestFailoverSpec) 
             provider_specific_details=A2ATestFailoverInput(recovery_point_id=spec.recovery_point_id),
         )
     )
-    operation = _OperationName()
-    with translated():
-        client.replication_protected_items.begin_test_failover(
-            ref.vault.resource_group,
-            ref.vault.name,
-            ref.fabric,
-            ref.container,
-            ref.name,
-            body,
-            polling=False,
-            raw_response_hook=operation,
-        )
-    return operation.job_name("the test failover")
+    return _start(client.replication_protected_items.begin_test_failover, ref, body, "the test failover")
 
 
 test_failover.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
@@ -80,9 +69,15 @@ test_failover.__test__ = False  # type: ignore[attr-defined]  # not a pytest tes
 def test_failover_cleanup(client: SiteRecoveryManagementClient, ref: ItemRef, comments: str) -> str:
     """Start the cleanup of ``ref``'s test failover with the operator's ``comments``; the ASR job's name."""
     body = TestFailoverCleanupInput(properties=TestFailoverCleanupInputProperties(comments=comments or None))
+    begin = client.replication_protected_items.begin_test_failover_cleanup
+    return _start(begin, ref, body, "the test failover cleanup")
+
+
+def _start(begin: Callable[..., object], ref: ItemRef, body: object, what: str) -> str:
+    """Send one item operation without polling; the ASR job's name from Azure's answer."""
     operation = _OperationName()
     with translated():
-        client.replication_protected_items.begin_test_failover_cleanup(
+        begin(
             ref.vault.resource_group,
             ref.vault.name,
             ref.fabric,
@@ -92,7 +87,7 @@ def test_failover_cleanup(client: SiteRecoveryManagementClient, ref: ItemRef, co
             polling=False,
             raw_response_hook=operation,
         )
-    return operation.job_name("the test failover cleanup")
+    return operation.job_name(what)
 
 
 test_failover_cleanup.__test__ = False  # type: ignore[attr-defined]  # not a pytest test

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,13 +19,13 @@ from app.cloud.ids import parse_item_id, parse_vault_id
 from app.cloud.snapshots import listing
 from app.cloud.types import Cloud, ReplicatedItem
 from app.errors import CloudForbidden, CloudPermanent, Conflict, InvalidRequest, PrerequisitesFailed, VmProblem
-from app.job import history
+from app.job import history, intake
 from app.job.drill_schemas import DrillVm
 from app.job.drill_steps import DrillOperation, not_allowed
 from app.job.intake import vm_key
 from app.job.kinds import JobKind
 from app.job.models import Job, ReprotectRequest
-from app.job.states import ACTIVE_STATES, JobState
+from app.job.states import JobState
 from app.settings import JobSettings
 
 # Rough durations for the ETA (docs: a test failover took 3 min 23 s; a cleanup takes a minute or two).
@@ -179,20 +178,9 @@ class RaceLost(Conflict):
 
 def refuse_active(session: Session, keys: list[str], vms: list[Checked]) -> None:
     """``PrerequisitesFailed`` (a conflict) naming each VM's active job, of whatever kind."""
-    active = session.scalars(
-        select(Job).where(Job.vm_key.in_(keys), Job.state.in_([s.value for s in ACTIVE_STATES]))
-    ).all()
-    if not active:
-        return
-    by_key = {job.vm_key: job for job in active}
-    problems = [
-        VmProblem(
-            vm=checked.label,
-            code="vm_has_active_job",
-            message=f"Job {by_key[key].id} ({by_key[key].kind}, {by_key[key].state}) is already running on this VM; "
-            "follow it or cancel it.",
-        )
-        for key, checked in zip(keys, vms, strict=True)
-        if key in by_key
-    ]
-    raise PrerequisitesFailed(problems, conflict=True)
+    intake.refuse_active(
+        session,
+        keys,
+        [checked.label for checked in vms],
+        lambda job: f"Job {job.id} ({job.kind}, {job.state}) is already running on this VM; follow it or cancel it.",
+    )

@@ -189,6 +189,17 @@ def explain_race(session: Session, lost: RaceLost) -> None:
 
 
 def _refuse_active(session: Session, keys: list[str], plans: list[ReprotectPlan]) -> None:
+    refuse_active(
+        session,
+        keys,
+        [plan.item_id for plan in plans],
+        lambda job: f"Job {job.id} is already reprotecting this VM ({job.state}); follow it or cancel it.",
+    )
+
+
+def refuse_active(session: Session, keys: list[str], labels: list[str], running: Callable[[Job], str]) -> None:
+    """``PrerequisitesFailed`` (a conflict) naming, for each VM (``labels``, by ``keys``) with an active job of
+    any kind, that job (``running`` words it); returns when none has one."""
     active = session.scalars(
         select(Job).where(Job.vm_key.in_(keys), Job.state.in_([s.value for s in ACTIVE_STATES]))
     ).all()
@@ -196,13 +207,8 @@ def _refuse_active(session: Session, keys: list[str], plans: list[ReprotectPlan]
         return
     by_key = {job.vm_key: job for job in active}
     problems = [
-        VmProblem(
-            vm=plan.item_id,
-            code="vm_has_active_job",
-            message=f"Job {by_key[key].id} is already reprotecting this VM ({by_key[key].state}); "
-            "follow it or cancel it.",
-        )
-        for key, plan in zip(keys, plans, strict=True)
+        VmProblem(vm=label, code="vm_has_active_job", message=running(by_key[key]))
+        for key, label in zip(keys, labels, strict=True)
         if key in by_key
     ]
     raise PrerequisitesFailed(problems, conflict=True)
