@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -78,17 +79,29 @@ def find_all(cloud: Cloud, vms: list[DrillVm]) -> list[Checked]:
     return found
 
 
-def check_allowed(cloud: Cloud, found: list[Checked], op: DrillOperation) -> list[Checked]:
+def recently_changed(session: Session, keys: list[str], *, since: datetime) -> set[str]:
+    """The VMs (of ``keys``) on which a job of ours changed state at or after ``since``: their items' allowed
+    operations have moved since a list snapshot of that age was read."""
+    changed = session.scalars(select(Job.vm_key).where(Job.vm_key.in_(keys), Job.updated_at >= since)).all()
+    return set(changed)
+
+
+def check_allowed(
+    cloud: Cloud, found: list[Checked], op: DrillOperation, *, changed: frozenset[str] = frozenset()
+) -> list[Checked]:
     """Every item allows ``op`` now; else ``PrerequisitesFailed`` naming each VM that does not (in Azure's words).
 
-    A refusal is confirmed by reading the item itself (the snapshot may be a moment old), so a VM whose state
-    changed a moment ago is judged by its state now.
+    The snapshot may be a moment old. A refusal is confirmed by reading the item itself, and so is every item
+    of a VM in ``changed`` (a job of ours moved it since the snapshot may have been read: a cleanup just
+    finished still looks allowed in a list read before it); the others are judged from the snapshot, and the
+    worker's submit meets Azure's own refusal if one changed behind our back.
     """
     checked: list[Checked] = []
     problems: list[VmProblem] = []
     for entry in found:
         item = entry.item
-        if not_allowed(op, item) is not None:
+        key = vm_key(item.ref.vault.id, item.ref.name)
+        if key in changed or not_allowed(op, item) is not None:
             item = cloud.get_item(item.ref) or item
         refused = not_allowed(op, item)
         if refused is not None:

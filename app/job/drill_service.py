@@ -7,6 +7,7 @@ one transaction and rings the doorbell after the commit; the jobs then run like 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -53,9 +54,12 @@ def _check(deps: Deps, vms: list[DrillVm], kind: JobKind) -> list[drill_intake.C
     """The VMs' items, refused first for an active job of ours (any kind: 409 naming it), then for Azure's
     allowed operations (422 in Azure's words)."""
     found = drill_intake.find_all(deps.cloud, vms)
+    keys = drill_intake.keys_of(found)
+    snapshot_age = timedelta(seconds=deps.settings.azure.snapshot_ttl_seconds + 1)  # + clock skew between hosts
     with transaction(deps.sessions) as session:
-        drill_intake.refuse_active(session, drill_intake.keys_of(found), found)
-    return drill_intake.check_allowed(deps.cloud, found, OPERATIONS[kind])
+        drill_intake.refuse_active(session, keys, found)
+        changed = drill_intake.recently_changed(session, keys, since=utcnow() - snapshot_age)
+    return drill_intake.check_allowed(deps.cloud, found, OPERATIONS[kind], changed=frozenset(changed))
 
 
 def _accept(
