@@ -92,9 +92,7 @@ def test_a_cleanup_without_a_test_failover_is_refused(api, container, demo):
     assert again.json()["vms"][0]["code"] == "test_failover_cleanup_not_allowed"
 
 
-def test_a_second_cleanup_is_refused_even_when_the_list_snapshot_still_shows_the_test_failover(
-    api, container, demo
-):
+def test_a_second_cleanup_is_refused_even_when_the_list_snapshot_still_shows_the_test_failover(api, container, demo):
     """A list snapshot read while the first cleanup ran still shows TestFailoverCleanup allowed; the intake
     reads the item itself for a VM one of our jobs moved since, and refuses in Azure's words."""
     item = demo["protected"]
@@ -105,7 +103,8 @@ def test_a_second_cleanup_is_refused_even_when_the_list_snapshot_still_shows_the
     assert api.post(f"/drills/{request_id}/cleanup", json={}).status_code == 202
     snapshots.snapshots.clear()  # type: ignore[attr-defined]
     stale = snapshots.get_item(parse_item_id(item["id"]))  # read before the cleanup runs, kept 600 s
-    assert stale is not None and "TestFailoverCleanup" in stale.allowed_operations
+    assert stale is not None
+    assert "TestFailoverCleanup" in stale.allowed_operations
     drive(container)
     again = api.post(f"/drills/{request_id}/cleanup", json={})
     assert again.status_code == 422, again.text
