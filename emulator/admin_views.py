@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emulator import arm_resources as arm
 from emulator import ids
 from emulator import simulation as sim
+from emulator.runtime_view import RuntimeView
 from emulator.state import Item, Vault, World
 from emulator.views_asr import container_id, fabric_id
 from emulator.views_item import item_id
-
-if TYPE_CHECKING:
-    from emulator.runtime import Emulator
 
 
 def source_vm_status(world: World, vault: Vault, item: Item) -> str:
@@ -54,7 +52,7 @@ def item_summary(world: World, vault: Vault, item: Item, now: float) -> dict[str
     }
 
 
-def describe_scenario(emulator: Emulator) -> dict[str, Any]:
+def describe_scenario(emulator: RuntimeView) -> dict[str, Any]:
     """Subscriptions, vaults, fabrics and items with their current ids."""
     world = emulator.world
     now = emulator.engine.advance()
@@ -93,7 +91,7 @@ def describe_scenario(emulator: Emulator) -> dict[str, Any]:
     }
 
 
-def item_details(emulator: Emulator, name: str) -> dict[str, Any] | None:
+def item_details(emulator: RuntimeView, name: str) -> dict[str, Any] | None:
     """An item's summary plus the artifacts its last reprotect used or created."""
     now = emulator.engine.advance()
     for vault in emulator.world.vaults.values():

@@ -1,22 +1,32 @@
 """Runs the jobs of the rest of the way home (test failover, cleanup, unplanned failover, commit) on the
 engine's clock: their tasks one after the other, the ARM effects at the end of each task, injected failures
-at any task, and the item's properties before, during and after (``cycle_states``)."""
+at any task, and the item's properties before, during and after (``cycle_states``). The engine owns a runner
+and hands it the events of the cycle's jobs; the runner knows nothing of the engine."""
 
 from __future__ import annotations
 
 import copy
+import random
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from emulator import cycle_artifacts as art
 from emulator import cycle_plan as cp
 from emulator import cycle_states, errors, ids
 from emulator import simulation as sim
 from emulator.builder import guid
-from emulator.state import CycleRequest, Item, Job, JobError, PlannedFailure, ReprotectRequest, Task, Vault
-
-if TYPE_CHECKING:
-    from emulator.engine import Engine
+from emulator.clock import SimClock
+from emulator.job_finish import finish
+from emulator.state import (
+    CycleRequest,
+    Item,
+    Job,
+    JobError,
+    PlannedFailure,
+    ReprotectRequest,
+    Task,
+    Vault,
+    World,
+)
 
 # (vm name, item name, operation) -> planned failure for the next job of that operation, if any.
 CycleFailureSource = Callable[[str, str, str], PlannedFailure | None]
@@ -26,18 +36,19 @@ _NO_REPROTECT = ReprotectRequest("", "", None, None, None, [], [])
 class CycleRunner:
     """The cycle's jobs over the engine's world, clock and random source."""
 
-    def __init__(self, engine: Engine, failures: CycleFailureSource):
-        self.engine = engine
+    def __init__(self, world: World, clock: SimClock, rng: random.Random, failures: CycleFailureSource):
+        self.world = world
+        self.clock = clock
+        self.rng = rng
         self.failures = failures
 
     def submit(self, vault: Vault, item: Item, request: CycleRequest, point_id: str | None) -> Job:
         """Queue the operation's job; the item enters its scenario at once."""
-        engine = self.engine
-        now = engine.clock.now()
+        now = self.clock.now()
         operation = request.operation
         shut_down = (request.source_site_operations or "NotRequired").lower() == "required"
-        plan = cp.plan(operation, engine.rng, shut_down_source=shut_down)
-        name = guid(engine.rng)
+        plan = cp.plan(operation, self.rng, shut_down_source=shut_down)
+        name = guid(self.rng)
         job = Job(
             name=name,
             item=item.name,
@@ -46,7 +57,7 @@ class CycleRunner:
             plan=plan,
             events=cp.schedule(operation, plan, now),
             created=now,
-            guids={"activity": guid(engine.rng), "child": guid(engine.rng), "point": point_id or ""},
+            guids={"activity": guid(self.rng), "child": guid(self.rng), "point": point_id or ""},
             snapshot=copy.deepcopy(item),
             tasks=[Task(spec) for spec in cp.KINDS[operation].tasks],
             cycle=request,
@@ -58,7 +69,7 @@ class CycleRunner:
         if operation == cp.TEST_FAILOVER:
             item.test_network_id = request.network_id
         vault_key = ids.key(ids.arm_vault_id(vault.subscription, vault.group, vault.name))
-        engine.world.active_jobs.add((vault_key, name.lower()))
+        self.world.active_jobs.add((vault_key, name.lower()))
         return job
 
     def _plan_failure(self, job: Job, item: Item, operation: str) -> None:
@@ -92,19 +103,19 @@ class CycleRunner:
         elif event.kind == "job_end":
             assert job.cycle is not None
             cycle_states.succeed(item, job.cycle.operation, event.at, job.guids.get("point") or None)
-            self.engine.finish(vault, job, "Succeeded", event.at)
+            finish(vault, job, "Succeeded", event.at)
 
     def _task_start(self, vault: Vault, job: Job, task_id: str, at: float) -> None:
         task = job.task(task_id)
         task.state, task.start = "InProgress", at
         planned = job.planned_failure
-        if self.engine.world.region_down(_recovery_location(vault, job)):
+        if self.world.region_down(_recovery_location(vault, job)):
             self.fail(vault, job, task_id, errors.TARGET_REGION_UNAVAILABLE, None, at)
         elif planned and planned.at_fraction <= 0 and planned.task.lower() == task_id.lower():
             self.fail(vault, job, task_id, planned.code, planned.message, at)
 
     def _effect(self, vault: Vault, job: Job, item: Item, task_id: str) -> None:
-        world = self.engine.world
+        world = self.world
         if task_id == cp.TFO_CREATE and job.cycle and job.cycle.network_id:
             art.create_test_vm(world, vault, item, job.cycle.network_id)
             art.power(world, item.test_vm_id, "deallocated")
@@ -139,14 +150,14 @@ class CycleRunner:
         task.errors.append(error)
         job.errors.append(error)
         job.restartable = False  # the operation is submitted again instead (README "The whole cycle")
-        self.engine.finish(vault, job, "Failed", at)
+        finish(vault, job, "Failed", at)
         self._rollback(vault, job, item)
 
     def _rollback(self, vault: Vault, job: Job, item: Item) -> None:
         """Back to the item as the job found it. A test VM a failed test failover created is removed; a source
         VM a failed failover shut down stays shut down; a recovery VM it created stays, deallocated."""
         assert job.cycle is not None
-        world = self.engine.world
+        world = self.world
         if job.cycle.operation == cp.TEST_FAILOVER:
             art.delete_test_vm(world, item)
         if job.cycle.operation == cp.FAILOVER:

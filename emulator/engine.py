@@ -19,13 +19,13 @@ from emulator import simulation as sim
 from emulator.builder import COMMITTED_OPERATIONS, PROTECTED_OPERATIONS, guid
 from emulator.clock import SimClock
 from emulator.cycle_engine import CycleFailureSource, CycleRunner
+from emulator.job_finish import finish
 from emulator.state import (
     DiskInput,
     Item,
     ItemDisk,
     Job,
     JobError,
-    Operation,
     PlannedFailure,
     ReprotectRequest,
     Vault,
@@ -53,7 +53,7 @@ class Engine:
         self.rng = rng
         self.failures = failures
         self.leftovers = leftovers
-        self.cycle = CycleRunner(self, cycle_failures)  # test failover, cleanup, failover, commit
+        self.cycle = CycleRunner(world, clock, rng, cycle_failures)  # test failover, cleanup, failover, commit
 
     # -- time -----------------------------------------------------------------------------------
 
@@ -142,7 +142,7 @@ class Engine:
         for task in job.tasks:
             if task.state == "InProgress":
                 task.state, task.end = "Cancelled", now
-        self._finish(vault, job, "Cancelled", now)
+        finish(vault, job, "Cancelled", now)
         self._rollback(vault, job)
 
     def restart(self, vault: Vault, job: Job) -> None:
@@ -358,7 +358,7 @@ class Engine:
     def _succeed(self, vault: Vault, job: Job, item: Item, at: float) -> None:
         item.running_vm_id = artifacts.recreate_vm(self.world, vault, item, job)
         job.removed.clear()
-        self._finish(vault, job, "Succeeded", at)
+        finish(vault, job, "Succeeded", at)
         item.scenario_name, item.scenario_job_id, item.scenario_start = "None", None, None
         item.protection_state_description = "Initial replication in progress"
         item.allowed_operations = ["DisableProtection"]
@@ -389,7 +389,7 @@ class Engine:
         task.start = task.start if task.start is not None else at
         task.errors.append(error)
         job.errors.append(error)
-        self._finish(vault, job, "Failed", at)
+        finish(vault, job, "Failed", at)
         self._rollback(vault, job)
 
     def _rollback(self, vault: Vault, job: Job) -> None:
@@ -424,19 +424,6 @@ class Engine:
         item.last_job = job.name
         job.removed.clear()
 
-    def finish(self, vault: Vault, job: Job, state: str, at: float) -> None:
-        """End a job (and settle the operation that follows it)."""
-        self._finish(vault, job, state, at)
-
-    def _finish(self, vault: Vault, job: Job, state: str, at: float) -> None:
-        job.state, job.end = state, at
-        if job.start is None:
-            job.start = at
-        # The operation that follows a job is named after it (the guid of Azure-AsyncOperation).
-        op = vault.operations.get(job.name.lower())
-        if op is not None and op.follows_job and op.status is None:
-            _settle(op, job, at)
-
 
 def _ade_fields(info: dict[str, Any] | None) -> dict[str, str | None]:
     """The item's ADE fields after reprotect: the keys the request named for the way back."""
@@ -447,23 +434,6 @@ def _ade_fields(info: dict[str, Any] | None) -> dict[str, str | None]:
         "ade_kek": kek.get("keyIdentifier"),
         "ade_kek_vault_id": kek.get("keyVaultResourceArmId"),
     }
-
-
-def _settle(op: Operation, job: Job, at: float) -> None:
-    op.ended = at
-    if job.state == "Succeeded":
-        op.status = "Succeeded"
-    elif job.state == "Cancelled":
-        op.status = "Canceled"
-        op.error = {"code": errors.JOB_CANCELLED, "message": "The job was cancelled.", "details": None}
-    else:
-        last = job.errors[-1] if job.errors else None
-        op.status = "Failed"
-        op.error = {
-            "code": last.code if last else errors.PROTECTION_FAILED,
-            "message": last.message if last else "Protection couldn't be enabled for the virtual machine.",
-            "details": None,
-        }
 
 
 def _arm_vault(vault: Vault) -> str:

@@ -6,12 +6,10 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from emulator.errors import bad_request
-
-if TYPE_CHECKING:
-    from emulator.runtime import Emulator
+from emulator.runtime_view import RuntimeView
 
 
 @dataclass
@@ -27,7 +25,7 @@ class Reply:
 class Ctx:
     """One ARM request as a handler sees it."""
 
-    emulator: Emulator
+    emulator: RuntimeView
     method: str
     path: str
     params: dict[str, str]

@@ -13,7 +13,7 @@ from emulator.router import Ctx, Reply, Router
 from emulator.routes_asr import C
 from emulator.state import CycleRequest, Item, Operation, Vault
 from emulator.views_item import item_id, recovery_points
-from emulator.views_job import job_id
+from emulator.views_job_parts import job_id
 
 ITEM = C + "/replicationProtectedItems/{item}"
 

@@ -13,7 +13,8 @@ from emulator.paging import paged_render
 from emulator.router import Ctx, Reply, Router
 from emulator.routes_asr import V
 from emulator.state import Job, Operation, Vault
-from emulator.views_job import allowed_actions, job_id, job_json
+from emulator.views_job import job_json
+from emulator.views_job_parts import allowed_actions, job_id
 
 _CLAUSE = re.compile(r"(\w+)\s+eq\s+'([^']*)'", re.IGNORECASE)
 

@@ -12,7 +12,8 @@ from emulator.routes_asr import C, V
 from emulator.state import DiskInput, Item, Operation, ReprotectRequest, Vault, World
 from emulator.views_asr import container, container_id
 from emulator.views_item import item_id, item_json
-from emulator.views_job import job_id, job_json, operation_status
+from emulator.views_job import job_json, operation_status
+from emulator.views_job_parts import job_id
 
 
 def _details(body: dict[str, Any]) -> dict[str, Any]:

@@ -9,9 +9,7 @@ from typing import Any
 from emulator import cycle_plan as cp
 from emulator.clock import SimClock
 from emulator.state import Job, Vault
-from emulator.views_job import STATE_TEXT, allowed_actions, error_json, job_id, task_json
-
-T_JOB = "Microsoft.RecoveryServices/vaults/replicationJobs"
+from emulator.views_job_parts import STATE_TEXT, T_JOB, allowed_actions, error_json, job_id, task_json
 
 
 def _protected_item(vault: Vault, job: Job) -> dict[str, Any]:
