@@ -5,7 +5,11 @@ Azure Resource Manager throttles requests") and says how many are left in every 
 ``x-ms-ratelimit-remaining-subscription-reads`` header. Every other tool of the same identity and
 subscription draws on the same bucket, so the service keeps to ``share`` of it (default 50 %):
 
-1. its own pace: a local bucket of ``share`` times the burst, refilled at ``share`` times the rate, per subscription;
+1. its own pace, per subscription: in any window as long as the bucket takes to refill (250 / 25 = 10 s), at
+   most ``share`` of what the bucket holds (125 reads). A burst never takes more than ``share`` of the bucket,
+   and no stretch of time more than ``share`` of its refill — a local token bucket of half the size and half
+   the rate kept the first but let one 10-s window read at 100 % of the refill (the burst, then the rate);
+   the 2,000-VM fleet benchmark measured a busiest window of 82 % with it;
 2. Azure's word: when the last header (plus what refilled since, minus what we sent since) says fewer than
    ``(1 - share)`` of the bucket are left, reads wait until that reserve is back — whoever spent it. The
    bucket's size is taken as the most the header ever said was left (at most ``burst``), halved whenever
@@ -22,6 +26,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,8 +42,7 @@ _SUBSCRIPTION = re.compile(r"/subscriptions/([^/?]+)", re.IGNORECASE)
 
 @dataclass
 class _Account:
-    tokens: float
-    stamp: float
+    sent_at: deque[float] = field(default_factory=deque)  # our reads of the last window, oldest first
     remaining: float | None = None  # Azure's last word
     said_at: float = 0.0
     sent_since: int = 0
@@ -93,7 +97,7 @@ class ReadBudget:
 
     def _account(self, key: str) -> _Account:
         if key not in self._accounts:
-            self._accounts[key] = _Account(tokens=self.share * self.burst, stamp=self.clock())
+            self._accounts[key] = _Account()
         return self._accounts[key]
 
     def _try(self, key: str, *, reserve_held: float = 0.0) -> float:
@@ -101,11 +105,12 @@ class ReadBudget:
         bucket takes to refill: past that, Azure's own 429 is the judge (the header may be stale or odd)."""
         now = self.clock()
         account = self._account(key)
-        own_rate = self.share * self.per_second
-        account.tokens = min(self.share * self.burst, account.tokens + (now - account.stamp) * own_rate)
-        account.stamp = now
-        if account.tokens < 1.0:
-            return (1.0 - account.tokens) / own_rate + _NUDGE
+        window = self.burst / self.per_second
+        sent = account.sent_at
+        while sent and sent[0] <= now - window:
+            sent.popleft()
+        if len(sent) >= max(1, int(self.share * self.burst)):
+            return sent[0] + window - now + _NUDGE
         if account.remaining is not None and account.largest >= 1.0 and reserve_held < self.burst / self.per_second:
             size = account.largest
             left = min(size, account.remaining + (now - account.said_at) * self.per_second) - account.sent_since
@@ -113,7 +118,7 @@ class ReadBudget:
             if left - 1.0 < reserve:
                 account.held = True
                 return (reserve - left + 1.0) / self.per_second + _NUDGE
-        account.tokens -= 1.0
+        sent.append(now)
         account.sent_since += 1
         return 0.0
 

@@ -27,6 +27,21 @@ def test_reads_keep_to_half_the_bucket_and_half_the_refill():
     assert budget.acquire("another-subscription") == 0.0  # each subscription has its own budget
 
 
+def test_no_ten_second_window_reads_more_than_half_the_refill():
+    """The busiest window, not only the average: a burst and then the steady rate may not add up."""
+    budget, now = _budget()
+    sent: list[float] = []
+    for index in range(1000):
+        budget.acquire(SUB)
+        sent.append(now[0])
+        if index % 7 == 0:
+            now[0] += 0.05  # the callers' own pace, uneven
+    for start in sent:
+        in_window = sum(1 for at in sent if start <= at < start + 10.0)
+        assert in_window <= 125, (start, in_window)
+    assert sent[-1] < 1000 / 12.5 + 10  # and it keeps half the refill: no slower than the share allows
+
+
 def test_a_low_remaining_header_holds_reads_until_the_reserve_is_back():
     budget, _ = _budget()
     budget.acquire(SUB)
