@@ -38,6 +38,11 @@ TAGS: list[dict[str, str]] = [
         "description": "Test failover of protected VMs into an isolated network, and its cleanup: jobs of kind "
         "`drill` and `drill_cleanup`, followed under `jobs`.",
     },
+    {
+        "name": "failovers",
+        "description": "Unplanned failover of protected VMs (the source shut down first) and its commit: jobs of "
+        "kind `failover` and `commit`, followed under `jobs`.",
+    },
 ]
 
 _PAGE_LIMIT = "How many items per page"

@@ -162,6 +162,14 @@ CATALOGUE: tuple[ErrorCode, ...] = (
         "ASR does not list TestFailoverCleanup among the item's allowed operations (no test failover to clean up).",
     ),
     _vm("no_app_consistent_point", "latest_app_consistent was asked but ASR lists no app-consistent recovery point."),
+    # The failovers (POST /failovers, POST /failovers/{request_id}/commit): problems, then per VM.
+    _p(
+        "not_a_failover",
+        409,
+        "The request named is not a failover: only a failover request's failovers can be committed.",
+    ),
+    _vm("failover_not_allowed", "ASR does not list UnplannedFailover among the item's allowed operations now."),
+    _vm("commit_not_allowed", "ASR does not list Commit among the item's allowed operations (no failover to commit)."),
     # Why a receiver URL is refused: `details.reason` of a webhook_url_refused problem.
     _reason("invalid_url", "Not an absolute URL with a host."),
     _reason("scheme_not_allowed", "Not https (plain http only where webhook.allow_http is set)."),

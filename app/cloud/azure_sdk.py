@@ -18,7 +18,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from azure.mgmt.recoveryservicessiterecovery import SiteRecoveryManagementClient
 from azure.mgmt.storage.models import StorageAccountCheckNameAvailabilityParameters, StorageAccountCreateParameters
 
-from app.cloud import drill_calls, listing, parse
+from app.cloud import drill_calls, failover_calls, listing, parse
 from app.cloud.budget import ReadBudget
 from app.cloud.clients import ManagementClients, build_credential
 from app.cloud.errors import translated
@@ -47,6 +47,7 @@ from app.cloud.types import (
     StorageAccountSpec,
     SwitchProtectionSpec,
     TestFailoverSpec,
+    UnplannedFailoverSpec,
     VirtualMachine,
     pick_item,
 )
@@ -149,6 +150,12 @@ class AzureCloud:
 
     def test_failover_cleanup(self, item: ItemRef, comments: str) -> str:
         return drill_calls.test_failover_cleanup(self.client(item.vault.subscription_id), item, comments)
+
+    def unplanned_failover(self, spec: UnplannedFailoverSpec) -> str:
+        return failover_calls.unplanned_failover(self.client(spec.item.vault.subscription_id), spec)
+
+    def failover_commit(self, item: ItemRef) -> str:
+        return failover_calls.failover_commit(self.client(item.vault.subscription_id), item)
 
     def list_recovery_points(self, item: ItemRef) -> list[RecoveryPoint]:
         return drill_calls.recovery_points(self.client(item.vault.subscription_id), item)

@@ -60,7 +60,7 @@ def test_failover(client: SiteRecoveryManagementClient, spec: TestFailoverSpec) 
             provider_specific_details=A2ATestFailoverInput(recovery_point_id=spec.recovery_point_id),
         )
     )
-    return _start(client.replication_protected_items.begin_test_failover, ref, body, "the test failover")
+    return start_item_operation(client.replication_protected_items.begin_test_failover, ref, body, "the test failover")
 
 
 test_failover.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
@@ -70,11 +70,12 @@ def test_failover_cleanup(client: SiteRecoveryManagementClient, ref: ItemRef, co
     """Start the cleanup of ``ref``'s test failover with the operator's ``comments``; the ASR job's name."""
     body = TestFailoverCleanupInput(properties=TestFailoverCleanupInputProperties(comments=comments or None))
     begin = client.replication_protected_items.begin_test_failover_cleanup
-    return _start(begin, ref, body, "the test failover cleanup")
+    return start_item_operation(begin, ref, body, "the test failover cleanup")
 
 
-def _start(begin: Callable[..., object], ref: ItemRef, body: object, what: str) -> str:
-    """Send one item operation without polling; the ASR job's name from Azure's answer."""
+def start_item_operation(begin: Callable[..., object], ref: ItemRef, body: object | None, what: str) -> str:
+    """Send one item operation without polling (``body`` None: the operation takes none); the ASR job's name
+    from Azure's answer."""
     operation = _OperationName()
     with translated():
         begin(
@@ -83,7 +84,7 @@ def _start(begin: Callable[..., object], ref: ItemRef, body: object, what: str) 
             ref.fabric,
             ref.container,
             ref.name,
-            body,
+            *([] if body is None else [body]),
             polling=False,
             raw_response_hook=operation,
         )

@@ -90,6 +90,7 @@ def item(raw: dict[str, Any]) -> ReplicatedItem:
         vm_encryption_type=str(details.get("vmEncryptionType") or "NotEncrypted"),
         unmanaged_disk_count=len(_list(details.get("protectedDisks"))),
         test_failover_state=str(props.get("testFailoverState") or "None"),
+        initial_primary_location=str(details.get("initialPrimaryFabricLocation") or ""),
     )
 
 

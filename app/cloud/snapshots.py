@@ -49,6 +49,7 @@ from app.cloud.types import (
     StorageAccountSpec,
     SwitchProtectionSpec,
     TestFailoverSpec,
+    UnplannedFailoverSpec,
     VirtualMachine,
 )
 
@@ -259,6 +260,12 @@ class SnapshotCloud:
 
     def test_failover_cleanup(self, item: ItemRef, comments: str) -> str:
         return self.inner.test_failover_cleanup(item, comments)
+
+    def unplanned_failover(self, spec: UnplannedFailoverSpec) -> str:
+        return self.inner.unplanned_failover(spec)
+
+    def failover_commit(self, item: ItemRef) -> str:
+        return self.inner.failover_commit(item)
 
     def list_recovery_points(self, item: ItemRef) -> list[RecoveryPoint]:
         return self.inner.list_recovery_points(item)

@@ -71,6 +71,9 @@ class ReplicatedItem:
     vm_encryption_type: str = "NotEncrypted"  # A2AReplicationDetails.vmEncryptionType
     unmanaged_disk_count: int = 0  # protectedDisks: page-blob (unmanaged) disks
     test_failover_state: str = "None"  # testFailoverState: None | InProgress | WaitingForCompletion | ...
+    # A2AReplicationDetails.initialPrimaryFabricLocation: where replication was first enabled from (kept by
+    # switch protection), so a reprotect whose source is that region restores the original direction.
+    initial_primary_location: str = ""
 
     @property
     def encrypted(self) -> bool:
@@ -291,6 +294,16 @@ class TestFailoverSpec:
 
 
 @dataclass(frozen=True)
+class UnplannedFailoverSpec:
+    """An unplanned failover of one A2A item (``A2AUnplannedFailoverInput``), from where it is active now."""
+
+    item: ItemRef
+    failover_direction: str  # PrimaryToRecovery | RecoveryToPrimary: away from the item's activeLocation
+    recovery_point_id: str | None  # None: the latest processed point (the SDK's "null means latest")
+    source_site_operations: str = "Required"  # shut the source VM down first (PowerShell's -PerformSourceSideAction)
+
+
+@dataclass(frozen=True)
 class RecoveryPoint:
     """One recovery point of an item: its id, time and type (AppConsistent, CrashConsistent, ...)."""
 
@@ -370,6 +383,12 @@ class Cloud(Protocol):
 
     def test_failover_cleanup(self, item: ItemRef, comments: str) -> str:
         """Start the cleanup of a test failover; the ASR job's name."""
+
+    def unplanned_failover(self, spec: UnplannedFailoverSpec) -> str:
+        """Start an unplanned failover of ``spec.item``; the ASR job's name (never waits)."""
+
+    def failover_commit(self, item: ItemRef) -> str:
+        """Commit ``item``'s failover; the ASR job's name (never waits)."""
 
     def list_recovery_points(self, item: ItemRef) -> list[RecoveryPoint]:
         """The item's recovery points, as Site Recovery lists them."""

@@ -63,3 +63,15 @@ class DrillCleanupIn(Strict):
     """Body of ``POST /drills/{request_id}/cleanup``: the operator's notes on the drill."""
 
     comments: str = Field(default="", max_length=1024, description="kept with the test failover in the vault")
+
+
+class FailoverIn(Strict):
+    """Body of ``POST /failovers``: an unplanned failover of 1-100 protected VMs, the source shut down first."""
+
+    vms: list[DrillVm] = Field(min_length=1, max_length=100)
+    recovery_point: str = Field(
+        default="latest",
+        max_length=900,
+        pattern=RECOVERY_POINT,
+        description="latest (the latest processed point), latest_app_consistent, or a recovery point's id",
+    )

@@ -1,7 +1,10 @@
-"""The kinds of per-VM job: reprotect (switch protection) and the drill kinds (test failover, its cleanup).
+"""The kinds of per-VM job: reprotect (switch protection, either way) and the item operations of the way home
+(test failover, its cleanup, unplanned failover, commit).
 
-Every kind runs through the same machinery (lease, due time, steps, adopt-never-resend); a kind other than
-reprotect supplies its own validate, submit and done rules (``app.job.drill_steps``).
+Every kind runs through the same machinery (lease, due time, steps, adopt-never-resend). The reprotect kinds
+run ``app.job.steps``; ``reprotect_back`` is a reprotect whose direction restores the original one (the VM
+runs where replication was first enabled from). The other kinds supply their validate, submit and done rules
+through one table (``app.job.item_operations``) run by ``app.job.item_steps``.
 """
 
 from __future__ import annotations
@@ -15,3 +18,9 @@ class JobKind(StrEnum):
     REPROTECT = "reprotect"
     DRILL = "drill"
     DRILL_CLEANUP = "drill_cleanup"
+    FAILOVER = "failover"
+    COMMIT = "commit"
+    REPROTECT_BACK = "reprotect_back"
+
+
+REPROTECT_KINDS = frozenset({JobKind.REPROTECT, JobKind.REPROTECT_BACK})

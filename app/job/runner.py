@@ -22,9 +22,9 @@ from app.cloud.types import Cloud
 from app.errors import CloudError, CloudPermanent, CloudThrottled, CloudTransient
 from app.job import history
 from app.job.cache_accounts import ClaimStore
-from app.job.drill_steps import run_drill_step
 from app.job.eta import eta_from_estimate, eta_from_progress, next_poll_seconds
-from app.job.kinds import JobKind
+from app.job.item_steps import run_item_step
+from app.job.kinds import REPROTECT_KINDS
 from app.job.models import Job
 from app.job.states import ACTIVE_STATES, JobState, is_terminal
 from app.job.steps import JobView, Learned, SendGuard, StepResult, deadline_failure, run_step
@@ -139,10 +139,10 @@ def run(
     if claimed.overdue is not None:
         return Outcome(result=claimed.overdue, delay=0.0)
     try:
-        if claimed.view.kind == JobKind.REPROTECT:
+        if claimed.view.kind in REPROTECT_KINDS:
             result = run_step(cloud, claimed.view, guard, claims)
-        else:  # the drill kinds: the same states and rules, their own validate, submit and done
-            result = run_drill_step(cloud, claimed.view, guard)
+        else:  # the item operations: the same states and rules, their own validate, submit and done
+            result = run_item_step(cloud, claimed.view, guard)
         return Outcome(result=result, delay=_delay_for(result, settings))
     except LeaseLost:
         return Outcome(result=StepResult(), lease_lost=True)

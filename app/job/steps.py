@@ -38,7 +38,7 @@ class JobView:
     plan_age_seconds: float | None = None  # set when the plan was resolved by this attempt's request
     # How long ago this attempt last sent switch protection (None: it never did).
     switch_sent_seconds_ago: float | None = None
-    kind: str = "reprotect"  # app.job.kinds: the runner gives the other kinds to app.job.drill_steps
+    kind: str = "reprotect"  # app.job.kinds: the runner gives the item operations to app.job.item_steps
 
 
 @dataclass(frozen=True)

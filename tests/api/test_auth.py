@@ -42,6 +42,7 @@ READER_ROUTES.add("/me")  # the caller's role and scopes (app/api/routes/me.py)
 READER_ROUTES.add("/status")  # the pipeline's health: readers of unrestricted scope (tests/api/test_status.py)
 OPERATOR_ROUTES = {"/reprotect", "/jobs/{job_id}/cancel", "/jobs/{job_id}/retry", "/jobs:retry", "/jobs:cancel"}
 OPERATOR_ROUTES |= {"/drills", "/drills/{request_id}/cleanup"}  # test failover and its cleanup (issue 15)
+OPERATOR_ROUTES |= {"/failovers", "/failovers/{request_id}/commit"}  # failover and its commit (issue 15, slice 2)
 OTHER_VAULT = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/elsewhere/providers/Microsoft.RecoveryServices/vaults/other"
 
 

@@ -1,4 +1,4 @@
-"""The drill kinds' steps over a fake Azure: allowed operations, adopt-never-resend, and the done predicates."""
+"""The item-operation kinds' steps over a fake Azure: allowed operations, adopt-never-resend, and the done predicates."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.cloud.types import TestFailoverSpec
-from app.job.drill_steps import run_drill_step
+from app.job.item_steps import run_item_step
 from app.job.states import JobState
 from app.job.steps import JobView, SendGuard
 from tests.fakes import FakeCloud, sample_item
@@ -65,7 +65,7 @@ def _guard(marks: list[bool]) -> SendGuard:
 
 def test_a_committed_item_is_refused_a_drill_in_azures_words():
     raw = _item(allowed=["CompleteMigration", "DisableProtection", "SwitchProtection"])
-    result = run_drill_step(DrillCloud(items=[raw]), _view(raw, JobState.VALIDATING), _guard([]))
+    result = run_item_step(DrillCloud(items=[raw]), _view(raw, JobState.VALIDATING), _guard([]))
     assert (result.to_state, result.error_code) == (JobState.FAILED, "test_failover_not_allowed")
     assert "[CompleteMigration, DisableProtection, SwitchProtection]" in str(result.error_message)
 
@@ -73,7 +73,7 @@ def test_a_committed_item_is_refused_a_drill_in_azures_words():
 def test_a_drill_is_sent_once_noted_first_with_the_network_and_the_items_direction():
     raw = _item(allowed=PROTECTED_OPS)
     cloud, marks = DrillCloud(items=[raw]), []
-    result = run_drill_step(cloud, _view(raw, JobState.SUBMITTING), _guard(marks))
+    result = run_item_step(cloud, _view(raw, JobState.SUBMITTING), _guard(marks))
     assert (result.to_state, result.learned.asr_job_name) == (JobState.REPROTECTING, "tfo-1")
     assert marks == [True]
     spec = cloud.sent[0]
@@ -83,7 +83,7 @@ def test_a_drill_is_sent_once_noted_first_with_the_network_and_the_items_directi
 def test_a_test_failover_already_running_on_the_item_is_adopted_not_sent_again():
     raw = _item(allowed=[], tfo_state="InProgress", scenario="TestFailover", job="tfo-lost")
     cloud = DrillCloud(items=[raw])
-    result = run_drill_step(cloud, _view(raw, JobState.SUBMITTING, sent_ago=5.0), _guard([]))
+    result = run_item_step(cloud, _view(raw, JobState.SUBMITTING, sent_ago=5.0), _guard([]))
     assert (result.to_state, result.learned.asr_job_name) == (JobState.REPROTECTING, "tfo-lost")
     assert cloud.sent == []
 
@@ -91,7 +91,7 @@ def test_a_test_failover_already_running_on_the_item_is_adopted_not_sent_again()
 def test_an_unanswered_send_is_waited_for_while_it_may_still_land():
     raw = _item(allowed=PROTECTED_OPS)
     cloud = DrillCloud(items=[raw])
-    result = run_drill_step(cloud, _view(raw, JobState.SUBMITTING, sent_ago=5.0), _guard([]))
+    result = run_item_step(cloud, _view(raw, JobState.SUBMITTING, sent_ago=5.0), _guard([]))
     assert (result.to_state, cloud.sent) == (None, [])
     assert result.look_again_within == 55.0
 
@@ -99,16 +99,16 @@ def test_an_unanswered_send_is_waited_for_while_it_may_still_land():
 def test_a_drill_is_done_when_the_test_failover_waits_for_its_cleanup():
     waiting = _item(allowed=["TestFailoverCleanup"], tfo_state="WaitingForCompletion", scenario="TestFailover", job="t")
     running = _item(allowed=[], tfo_state="InProgress", scenario="TestFailover", job="t")
-    assert run_drill_step(DrillCloud(items=[waiting]), _view(waiting, JobState.SYNCING), _guard([])).to_state == (
+    assert run_item_step(DrillCloud(items=[waiting]), _view(waiting, JobState.SYNCING), _guard([])).to_state == (
         JobState.PROTECTED
     )
-    assert run_drill_step(DrillCloud(items=[running]), _view(running, JobState.SYNCING), _guard([])).to_state is None
+    assert run_item_step(DrillCloud(items=[running]), _view(running, JobState.SYNCING), _guard([])).to_state is None
 
 
 def test_a_cleanup_is_done_once_the_test_failover_state_is_none_again():
     cleaning = _item(allowed=[], tfo_state="MarkedForDeletion", scenario="TestFailoverCleanup", job="c")
     cleaned = _item(allowed=PROTECTED_OPS)
     view = _view(cleaning, JobState.SYNCING, kind="drill_cleanup")
-    assert run_drill_step(DrillCloud(items=[cleaning]), view, _guard([])).to_state is None
+    assert run_item_step(DrillCloud(items=[cleaning]), view, _guard([])).to_state is None
     view = _view(cleaned, JobState.SYNCING, kind="drill_cleanup")
-    assert run_drill_step(DrillCloud(items=[cleaned]), view, _guard([])).to_state == JobState.PROTECTED
+    assert run_item_step(DrillCloud(items=[cleaned]), view, _guard([])).to_state == JobState.PROTECTED

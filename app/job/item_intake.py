@@ -1,8 +1,9 @@
-"""Accepting drills and their cleanups: check each VM's ``allowedOperations``, record one job per VM.
+"""Accepting item operations (drills, cleanups, failovers, commits): check each VM's ``allowedOperations``,
+record one job per VM.
 
 The same request and job rows as reprotect (``app.job.intake``), with the job's ``kind``; the partial unique
 index on ``vm_key`` keeps one active job per VM whatever its kind, so a VM being reprotected is refused a
-drill (409 per VM) and the other way round.
+drill or a failover (409 per VM) and the other way round.
 """
 
 from __future__ import annotations
@@ -22,15 +23,21 @@ from app.cloud.types import Cloud, ReplicatedItem
 from app.errors import CloudForbidden, CloudPermanent, Conflict, InvalidRequest, PrerequisitesFailed, VmProblem
 from app.job import history, intake
 from app.job.drill_schemas import DrillVm
-from app.job.drill_steps import DrillOperation, not_allowed
 from app.job.intake import vm_key
+from app.job.item_operations import ItemOperation, not_allowed
 from app.job.kinds import JobKind
 from app.job.models import Job, ReprotectRequest
 from app.job.states import JobState
 from app.settings import JobSettings
 
-# Rough durations for the ETA (docs: a test failover took 3 min 23 s; a cleanup takes a minute or two).
-ESTIMATED_SECONDS = {JobKind.DRILL: 210.0, JobKind.DRILL_CLEANUP: 120.0}
+# Rough durations for the ETA (docs: a test failover took 3 min 23 s, a commit 3 s; a cleanup takes a minute
+# or two; the lab's failover steps, with the source shut down first, a few minutes).
+ESTIMATED_SECONDS = {
+    JobKind.DRILL: 210.0,
+    JobKind.DRILL_CLEANUP: 120.0,
+    JobKind.FAILOVER: 360.0,
+    JobKind.COMMIT: 30.0,
+}
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ def recently_changed(session: Session, keys: list[str], *, since: datetime) -> s
 
 
 def check_allowed(
-    cloud: Cloud, found: list[Checked], op: DrillOperation, *, changed: frozenset[str] = frozenset()
+    cloud: Cloud, found: list[Checked], op: ItemOperation, *, changed: frozenset[str] = frozenset()
 ) -> list[Checked]:
     """Every item allows ``op`` now; else ``PrerequisitesFailed`` naming each VM that does not (in Azure's words).
 
@@ -119,12 +126,12 @@ def keys_of(vms: list[Checked]) -> list[str]:
 
 
 def check_app_consistent(cloud: Cloud, checked: list[Checked]) -> None:
-    """Each VM has an app-consistent recovery point to drill at; else ``PrerequisitesFailed`` per VM."""
+    """Each VM has an app-consistent recovery point to drill or fail over at; else ``PrerequisitesFailed`` per VM."""
     problems = [
         VmProblem(
             vm=c.label,
             code="no_app_consistent_point",
-            message="Site Recovery lists no app-consistent recovery point for this VM; drill at the latest point.",
+            message="Site Recovery lists no app-consistent recovery point for this VM; use the latest point.",
         )
         for c in checked
         if not any(p.type.lower() == "appconsistent" for p in cloud.list_recovery_points(c.item.ref))
