@@ -29,6 +29,7 @@ from app.errors import (
     VmProblem,
 )
 from app.job import history
+from app.job.kinds import JobKind
 from app.job.models import Job, ReprotectRequest
 from app.job.plan import ReprotectPlan
 from app.job.prerequisites import CONFLICT_CODES, VmCheckFailed, resolve_plan
@@ -145,9 +146,11 @@ def create_request(
     )
     session.add(request)
     for target, plan, key in zip(targets, plans, keys, strict=True):
+        kind = JobKind.REPROTECT_BACK if plan.direction.restores_original else JobKind.REPROTECT
         job = Job(
             id=uuid.uuid4(),
             request=request,
+            kind=kind.value,
             vm_key=key,
             vm_name=plan.vm,
             vault_id=plan.vault_id,

@@ -50,6 +50,9 @@ class ReprotectDirection:
     target: str
     source_location: str
     target_location: str
+    # Replication goes back the way it was first enabled (the VM runs where it was first protected from): the
+    # last step of the way home, recorded as a job of kind reprotect_back.
+    restores_original: bool = False
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Re
             target=item.primary_fabric_name,
             source_location=item.recovery_location,
             target_location=item.primary_location,
+            restores_original=restores_original_direction(item),
         ),
         recovery_container_id=recovery_container_id,
         policy_id=policy_id,
@@ -102,6 +103,14 @@ def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Re
         target_region=region.check,
         scale_set=scale_set,
     )
+
+
+def restores_original_direction(item: ReplicatedItem) -> bool:
+    """Whether reprotecting ``item`` now replicates the way it was first enabled: the VM runs (failed over home)
+    in the region replication was first enabled from (A2A ``initialPrimaryFabricLocation``, which switch
+    protection keeps). Unknown when Azure does not say: then an ordinary reprotect."""
+    initial = item.initial_primary_location.replace(" ", "").lower()
+    return bool(initial) and initial == item.recovery_location.replace(" ", "").lower()
 
 
 def recheck(cloud: Cloud, target: VmTarget) -> None:

@@ -194,6 +194,11 @@ class Direction(BaseModel):
     target: str
     source_location: str
     target_location: str
+    restores_original: bool = Field(
+        default=False,
+        description="true when replication goes back the way it was first enabled (the VM runs where it was first "
+        "protected from, Azure's initialPrimaryFabricLocation): the job's kind is then `reprotect_back`",
+    )
 
 
 class RegionReadOut(BaseModel):

@@ -6,8 +6,10 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.cloud.types import TestFailoverSpec
+from app.cloud.parse import item as parse_item
+from app.cloud.types import TestFailoverSpec, UnplannedFailoverSpec
 from app.job.item_steps import run_item_step
+from app.job.prerequisites import restores_original_direction
 from app.job.states import JobState
 from app.job.steps import JobView, SendGuard
 from tests.fakes import FakeCloud, sample_item
@@ -30,11 +32,29 @@ class DrillCloud(FakeCloud):
         self.sent.append(comments)
         return f"cleanup-{len(self.sent)}"
 
+    def unplanned_failover(self, spec: UnplannedFailoverSpec) -> str:
+        self.sent.append(spec)
+        return f"failover-{len(self.sent)}"
 
-def _item(*, allowed: list[str], tfo_state: str = "None", scenario: str = "None", job: str | None = None) -> dict:
+    def failover_commit(self, item) -> str:
+        self.sent.append(item)
+        return f"commit-{len(self.sent)}"
+
+
+def _item(
+    *,
+    allowed: list[str],
+    tfo_state: str = "None",
+    scenario: str = "None",
+    job: str | None = None,
+    state: str | None = None,
+    active: str | None = None,
+) -> dict:
     raw = copy.deepcopy(sample_item())
     props = raw["properties"]
     props["allowedOperations"] = allowed
+    props["protectionState"] = state or props["protectionState"]
+    props["activeLocation"] = active or props["activeLocation"]
     props["testFailoverState"] = tfo_state
     vault = raw["id"].split("/replicationFabrics/")[0]
     props["currentScenario"] = {"scenarioName": scenario, "jobId": f"{vault}/replicationJobs/{job or 'None'}"}
@@ -112,3 +132,63 @@ def test_a_cleanup_is_done_once_the_test_failover_state_is_none_again():
     assert run_item_step(DrillCloud(items=[cleaning]), view, _guard([])).to_state is None
     view = _view(cleaned, JobState.SYNCING, kind="drill_cleanup")
     assert run_item_step(DrillCloud(items=[cleaned]), view, _guard([])).to_state == JobState.PROTECTED
+
+
+def test_a_failover_is_sent_once_away_from_where_the_item_is_active_with_the_source_shut_down_first():
+    protected = _item(allowed=PROTECTED_OPS, state="Protected", active="Primary")
+    cloud, marks = DrillCloud(items=[protected]), []
+    result = run_item_step(cloud, _view(protected, JobState.SUBMITTING, kind="failover"), _guard(marks))
+    assert (result.to_state, result.learned.asr_job_name, marks) == (JobState.REPROTECTING, "failover-1", [True])
+    spec = cloud.sent[0]
+    assert (spec.failover_direction, spec.source_site_operations, spec.recovery_point_id) == (
+        "PrimaryToRecovery",
+        "Required",
+        None,
+    )
+
+
+def test_a_failover_is_refused_where_allowed_operations_lack_it():
+    committed = _item(allowed=["CompleteMigration", "DisableProtection", "SwitchProtection"])
+    result = run_item_step(
+        DrillCloud(items=[committed]), _view(committed, JobState.VALIDATING, kind="failover"), _guard([])
+    )
+    assert (result.to_state, result.error_code) == (JobState.FAILED, "failover_not_allowed")
+
+
+def test_a_failover_is_done_once_pending_commit_and_a_commit_once_committed():
+    running = _item(allowed=[], state="UnplannedFailoverInProgress", scenario="UnplannedFailover", job="f")
+    pending = _item(
+        allowed=["ChangePit", "Commit", "DisableProtection"], state="UnplannedFailoverCommitPendingStatesBegin"
+    )
+    committing = _item(
+        allowed=[], state="UnplannedFailoverCommitPendingStatesBegin", scenario="CommitFailover", job="c"
+    )
+    committed = _item(allowed=["SwitchProtection"], state="UnplannedFailoverCommitted")
+
+    def settles(raw: dict, kind: str) -> bool:
+        return run_item_step(DrillCloud(items=[raw]), _view(raw, JobState.SYNCING, kind=kind), _guard([])).to_state == (
+            JobState.PROTECTED
+        )
+
+    assert [settles(raw, "failover") for raw in (running, pending)] == [False, True]
+    assert [settles(raw, "commit") for raw in (committing, committed)] == [False, True]
+
+
+def test_a_commit_running_on_the_item_is_adopted_not_sent_again():
+    committing = _item(
+        allowed=[], state="UnplannedFailoverCommitPendingStatesBegin", scenario="CommitFailover", job="c9"
+    )
+    cloud = DrillCloud(items=[committing])
+    result = run_item_step(cloud, _view(committing, JobState.SUBMITTING, kind="commit", sent_ago=3.0), _guard([]))
+    assert (result.to_state, result.learned.asr_job_name, cloud.sent) == (JobState.REPROTECTING, "c9", [])
+
+
+def test_only_a_reprotect_from_the_region_replication_was_first_enabled_from_restores_the_original_direction():
+    recorded = sample_item()  # Azure's item after the first failover (UK South -> UK West) and its commit
+    assert restores_original_direction(parse_item(recorded)) is False
+    home = copy.deepcopy(recorded)  # after reprotect, failover home and commit: it runs in UK South again
+    details = home["properties"]["providerSpecificDetails"]
+    details["primaryFabricLocation"], details["recoveryFabricLocation"] = "ukwest", "uksouth"
+    assert restores_original_direction(parse_item(home)) is True
+    del details["initialPrimaryFabricLocation"]
+    assert restores_original_direction(parse_item(home)) is False  # Azure did not say: an ordinary reprotect

@@ -1,0 +1,201 @@
+"""The way home through the HTTP API against the emulator: reprotect, drill, cleanup, unplanned failover with
+the source shut down, commit, and reprotect back into the original direction, as jobs of their kinds on the
+reprotect job's machinery."""
+
+from __future__ import annotations
+
+import uuid
+
+from app.job.states import JobState
+from tests.drive import drive
+
+DONE = ["accepted", "validating", "submitting", "reprotecting", "syncing", "protected"]
+LOST_ANSWERS = {"rate": 1.0, "status": 503, "methods": ["POST"], "after": True}
+
+
+def _subscription(demo) -> str:
+    return demo["vault_id"].split("/resourceGroups/")[0]
+
+
+def _ea_test_network(demo) -> str:
+    return f"{_subscription(demo)}/resourceGroups/contoso-net-rg/providers/Microsoft.Network/virtualNetworks/contoso-vnet-ea-test"
+
+
+def _vm_ref(demo, item) -> dict:
+    return {"vault_id": demo["vault_id"], "vm_name": item["vm_name"]}
+
+
+def _calls(emulator, item) -> dict:
+    return emulator.get("/_emulator/stats").json()["calls_by_item"].get(item["name"], {})
+
+
+def _item_state(emulator, item) -> dict:
+    vault = emulator.get("/_emulator/scenario").json()["subscriptions"][0]["vaults"][0]
+    return next(i for i in vault["items"] if i["name"] == item["name"])
+
+
+def _done(api, container, accepted) -> dict:
+    assert accepted.status_code == 202, accepted.text
+    job_id = accepted.json()["jobs"][0]["id"]
+    drive(container)
+    job = api.get(f"/jobs/{job_id}").json()
+    assert job["state"] == "protected", job
+    return job
+
+
+def _reprotected(api, container, demo, item) -> dict:
+    """The committed VM reprotected (Southeast Asia → East Asia) until protected."""
+    job = _done(api, container, api.post("/reprotect", json={"vms": [{"item_id": item["id"]}]}))
+    assert job["kind"] == "reprotect"
+    return job
+
+
+def _failed_over(api, container, demo, item) -> tuple[str, dict]:
+    """The reprotected VM failed over home (its Southeast Asia copy shut down first)."""
+    accepted = api.post("/failovers", json={"vms": [_vm_ref(demo, item)]})
+    job = _done(api, container, accepted)
+    return accepted.json()["request_id"], job
+
+
+def test_the_whole_way_home_ends_protected_in_the_original_direction(api, container, emulator, demo):
+    item = demo["committed"][0]
+    original = _item_state(emulator, item)
+    _reprotected(api, container, demo, item)
+    reversed_ = _item_state(emulator, item)
+    assert (reversed_["protection_state"], reversed_["active_location"]) == ("Protected", "Primary")
+    assert reversed_["location"] != original["location"]  # the item lives under the region it runs in now
+
+    drill = api.post("/drills", json={"vms": [_vm_ref(demo, item)], "test_network_id": _ea_test_network(demo)})
+    request_id = drill.json()["request_id"]
+    assert _done(api, container, drill)["kind"] == "drill"
+    assert _done(api, container, api.post(f"/drills/{request_id}/cleanup", json={"comments": "ok"}))["kind"] == (
+        "drill_cleanup"
+    )
+
+    failover_request, failover = _failed_over(api, container, demo, item)
+    assert failover["kind"] == "failover"
+    assert [h["to_state"] for h in failover["history"]] == DONE
+    assert [t["name"] for t in failover["asr_tasks"]][1] == "Shut down the virtual machine"
+    pending = _item_state(emulator, item)
+    assert (pending["protection_state"], pending["active_location"]) == (
+        "UnplannedFailoverCommitPendingStatesBegin",
+        "Recovery",
+    )
+
+    commit = _done(api, container, api.post(f"/failovers/{failover_request}/commit"))
+    assert commit["kind"] == "commit"
+    assert _item_state(emulator, item)["protection_state"] == "UnplannedFailoverCommitted"
+
+    back = _done(api, container, api.post("/reprotect", json={"vms": [_vm_ref(demo, item)]}))
+    assert back["kind"] == "reprotect_back"
+    assert api.get(f"/jobs/{back['id']}").json()["kind"] == "reprotect_back"
+    home = _item_state(emulator, item)
+    assert (home["protection_state"], home["active_location"]) == ("Protected", "Primary")
+    assert (home["location"], home["fabric"], home["container"]) == (
+        original["location"],
+        original["fabric"],
+        original["container"],
+    )  # protected again from East Asia to Southeast Asia, under the original container
+    calls = _calls(emulator, item)
+    assert calls["ReplicationProtectedItems_UnplannedFailover"] == 1
+    assert calls["ReplicationProtectedItems_FailoverCommit"] == 1
+    assert calls["ReplicationProtectionContainers_SwitchProtection"] == 2  # away, and back
+    kinds = [j["kind"] for j in api.get("/jobs").json()["items"]]
+    assert sorted(kinds) == ["commit", "drill", "drill_cleanup", "failover", "reprotect", "reprotect_back"]
+
+
+def test_a_failover_of_a_vm_whose_allowed_operations_lack_it_is_refused_in_azures_words(api, container, demo):
+    refused = api.post("/failovers", json={"vms": [{"item_id": demo["committed"][0]["id"]}]})
+    assert refused.status_code == 422
+    problem = refused.json()["vms"][0]
+    assert problem["code"] == "failover_not_allowed"
+    assert "allowedOperations are [CompleteMigration, DisableProtection, SwitchProtection]" in problem["message"]
+    assert api.get("/jobs").json()["items"] == []
+
+
+def test_a_commit_of_a_vm_not_failed_over_is_refused(api, container, emulator, demo):
+    item = demo["committed"][0]
+    _reprotected(api, container, demo, item)
+    accepted = api.post("/failovers", json={"vms": [_vm_ref(demo, item)]})
+    request_id = accepted.json()["request_id"]
+    drive(container)
+    assert api.post(f"/failovers/{request_id}/commit").status_code == 202
+    drive(container)
+    again = api.post(f"/failovers/{request_id}/commit")
+    assert again.status_code == 422, again.text
+    assert again.json()["vms"][0]["code"] == "commit_not_allowed"
+    not_a_failover = api.post(f"/failovers/{uuid.UUID(api.get('/jobs').json()['items'][-1]['request_id'])}/commit")
+    assert (not_a_failover.status_code, not_a_failover.json()["code"]) == (409, "not_a_failover")
+
+
+def test_an_injected_failover_task_failure_fails_the_job_with_azures_code_and_retry_succeeds(
+    api, container, emulator, demo
+):
+    item = demo["committed"][0]
+    _reprotected(api, container, demo, item)
+    emulator.post(
+        "/_emulator/faults/job-failure",
+        json={"vm": item["vm_name"], "operation": "UnplannedFailover", "code": "150097", "times": 1},
+    ).raise_for_status()
+    job_id = api.post("/failovers", json={"vms": [_vm_ref(demo, item)]}).json()["jobs"][0]["id"]
+    drive(container)
+    failed = api.get(f"/jobs/{job_id}").json()
+    assert (failed["state"], failed["error"]["code"], failed["error"]["failed_in"]) == (
+        "failed",
+        "150097",
+        "reprotecting",
+    )
+    assert _item_state(emulator, item)["protection_state"] == "Protected"  # back where the job found it
+
+    assert api.post(f"/jobs/{job_id}/retry").status_code == 202
+    drive(container)
+    done = api.get(f"/jobs/{job_id}").json()
+    assert (done["state"], done["attempt"]) == ("protected", 2)
+    assert _calls(emulator, item)["ReplicationProtectedItems_UnplannedFailover"] == 2  # one per attempt
+    assert _item_state(emulator, item)["protection_state"] == "UnplannedFailoverCommitPendingStatesBegin"
+
+
+def test_a_lost_answer_to_the_failover_is_adopted_not_resubmitted(api, container, emulator, demo):
+    item = demo["committed"][0]
+    _reprotected(api, container, demo, item)
+    emulator.put("/_emulator/faults/transient", json=LOST_ANSWERS).raise_for_status()
+    job_id = api.post("/failovers", json={"vms": [_vm_ref(demo, item)]}).json()["jobs"][0]["id"]
+    drive(container)
+    job = api.get(f"/jobs/{job_id}").json()
+    assert job["state"] == "protected"
+    assert any(h["reason"].startswith("adopted") for h in job["history"])
+    assert job["asr_job_id"]
+    assert _calls(emulator, item)["ReplicationProtectedItems_UnplannedFailover"] == 1
+
+
+def test_a_lost_answer_to_the_commit_is_adopted_not_resubmitted(api, container, emulator, demo):
+    item = demo["committed"][0]
+    _reprotected(api, container, demo, item)
+    request_id, _ = _failed_over(api, container, demo, item)
+    emulator.put("/_emulator/faults/transient", json=LOST_ANSWERS).raise_for_status()
+    job_id = api.post(f"/failovers/{request_id}/commit").json()["jobs"][0]["id"]
+    drive(container)
+    job = api.get(f"/jobs/{job_id}").json()
+    assert job["state"] == "protected"
+    assert any(h["reason"].startswith("adopted") for h in job["history"])
+    assert _calls(emulator, item)["ReplicationProtectedItems_FailoverCommit"] == 1
+
+
+def test_a_failover_while_a_drill_runs_is_refused_per_vm(api, container, emulator, demo):
+    item = demo["protected"]
+    drill = api.post(
+        "/drills",
+        json={
+            "vms": [{"item_id": item["id"]}],
+            "test_network_id": f"{_subscription(demo)}/resourceGroups/contoso-net-rg-asr/providers/"
+            "Microsoft.Network/virtualNetworks/contoso-vnet-sea-test",
+        },
+    )
+    drill_job = uuid.UUID(drill.json()["jobs"][0]["id"])
+    drive(container, until_state=JobState.REPROTECTING.value, job_id=drill_job)
+    busy = api.post("/failovers", json={"vms": [{"item_id": item["id"]}]})
+    assert busy.status_code == 409, busy.text
+    refused = busy.json()["vms"]
+    assert [v["code"] for v in refused] == ["vm_has_active_job"]
+    assert f"Job {drill_job} (drill," in refused[0]["message"]
+    assert [j["kind"] for j in api.get("/jobs").json()["items"]] == ["drill"]
