@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist): 2 fits this project's CI machine; PYTEST_JOBS=0 runs in one process.
+PYTEST_JOBS ?= 2
 PORT ?= 8000
 SERVICES_ENV := REPROTECT_TEST_POSTGRES_URL=$${REPROTECT_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	REPROTECT_TEST_REDIS_URL=$${REPROTECT_TEST_REDIS_URL:-redis://127.0.0.1:6379/15} REPROTECT_TEST_REQUIRE_SERVICES=1
@@ -43,10 +45,10 @@ format: install
 	$(BIN)/ruff format .
 
 test: install lint ## Lint, then the whole suite (Postgres/Redis variants skip unless configured)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_JOBS) $(PYTEST_ARGS)
 
 test-services: install ## The suite's Postgres and Redis variants against the real servers
-	$(SERVICES_ENV) $(BIN)/pytest -k "postgres or redis" -m "not faults" $(PYTEST_ARGS)
+	$(SERVICES_ENV) $(BIN)/pytest -n $(PYTEST_JOBS) -k "postgres or redis" -m "not faults" $(PYTEST_ARGS)
 
 test-faults: install ## The fault-injection suite alone: real processes on Postgres + Redis (REPROTECT_FAULT_SEED to replay)
 	$(SERVICES_ENV) $(BIN)/pytest tests/faults -s $(PYTEST_ARGS)

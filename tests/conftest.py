@@ -29,8 +29,23 @@ from tests.databases import fresh_database
 from tests.emulator_process import running_emulator
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _per_worker_redis(url: str | None) -> str | None:
+    """Under pytest-xdist, each worker its own Redis database (gw0: the one given, gw1: the one below, ...):
+    brokers, revocation channels and heartbeats of two workers' stacks must never meet. Postgres databases
+    are created per session already."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return url
+    base, _, number = url.rpartition("/")
+    if not number.isdigit():
+        return url
+    return f"{base}/{(int(number) - int(worker[2:])) % 16}"
+
+
 POSTGRES_URL = os.environ.get("REPROTECT_TEST_POSTGRES_URL")
-REDIS_URL = os.environ.get("REPROTECT_TEST_REDIS_URL")
+REDIS_URL = _per_worker_redis(os.environ.get("REPROTECT_TEST_REDIS_URL"))
 # CI sets this: a missing Postgres or Redis is then a failure, not a skip.
 REQUIRE_SERVICES = os.environ.get("REPROTECT_TEST_REQUIRE_SERVICES") == "1"
 TABLES = [
