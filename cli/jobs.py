@@ -163,6 +163,10 @@ def list_jobs(
         str | None,
         typer.Option(help="accepted, validating, submitting, reprotecting, syncing, protected, failed or cancelled."),
     ] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(help="reprotect, drill, drill_cleanup, failover, commit or reprotect_back."),
+    ] = None,
     vault_id: Annotated[str | None, typer.Option(help="Only jobs of this vault (ARM id).")] = None,
     subscription_id: Annotated[str | None, typer.Option(help="Only jobs of VMs in this subscription.")] = None,
     vm: Annotated[str | None, typer.Option(help="Only jobs of this VM (its name or replicated item id).")] = None,
@@ -185,6 +189,7 @@ def list_jobs(
     """Jobs, newest first, filtered as GET /jobs filters them."""
     params: dict[str, Any] = {
         "state": state,
+        "kind": kind,
         "vault_id": vault_id,
         "subscription_id": subscription_id,
         "vm": vm,

@@ -52,6 +52,7 @@ class Job(Base):
         # The read path (migration 0007): one index per documented filter, each ending in the sort order,
         # so a filtered page is an index range scan; ARM ids and VM names match case-insensitively.
         Index("ix_jobs_state_created", "state", "created_at", "id"),
+        Index("ix_jobs_kind_created", "kind", "created_at", "id"),  # GET /jobs?kind=drill (migration 0013)
         Index("ix_jobs_request_created", "request_id", "created_at", "id"),
         # text_pattern_ops (Postgres): the same index also serves a restricted caller's scope, a LIKE on the
         # lowercase vault id's prefix (a subscription's or resource group's), whatever the collation.

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from app.errors import NotFound
+from app.job.kinds import JobKind
 from app.job.models import Job, ReprotectRequest
 from app.job.states import JobState
 
@@ -27,6 +28,7 @@ class JobFilter:
     created_before: datetime | None = None
     error_code: str | None = None
     subscription_id: str | None = None
+    kind: JobKind | None = None
 
 
 def get_job(session: Session, job_id: uuid.UUID) -> Job:

@@ -24,7 +24,17 @@ from app.scopes import ScopeSet
 
 _MAX_SHAPES = 512
 _SHAPES: dict[tuple[Any, ...], Select[Any]] = {}
-_FILTERS = ("state", "vault_id", "subscription_id", "vm", "request_id", "error_code", "created_after", "created_before")
+_FILTERS = (
+    "state",
+    "kind",
+    "vault_id",
+    "subscription_id",
+    "vm",
+    "request_id",
+    "error_code",
+    "created_after",
+    "created_before",
+)
 
 
 def read_column(model: Any, name: str, label: str | None = None) -> Any:
@@ -60,6 +70,8 @@ def job_page(
         params[name] = value.lower() if name in ("vault_id", "subscription_id", "vm") else value
     if where.state is not None:
         params["state"] = where.state.value
+    if where.kind is not None:
+        params["kind"] = where.kind.value
     if cursor is not None:
         params["after_at"], params["after_id"] = _after(cursor)
     return statement, params
@@ -78,6 +90,7 @@ def _build(filters: tuple[str, ...], *, scopes: ScopeSet, full: bool, after: boo
     query = select(*(read_column(Job, name) for name in columns)).where(vault_visible(Job.vault_id, scopes))
     conditions = {
         "state": lambda: Job.state == bindparam("state"),
+        "kind": lambda: Job.kind == bindparam("kind"),
         "vault_id": lambda: func.lower(Job.vault_id) == bindparam("vault_id"),
         "subscription_id": lambda: func.lower(Job.subscription_id) == bindparam("subscription_id"),
         "vm": lambda: or_(func.lower(Job.vm_name) == bindparam("vm"), func.lower(Job.item_id) == bindparam("vm")),

@@ -102,6 +102,9 @@ def test_the_whole_way_home_ends_protected_in_the_original_direction(api, contai
     assert calls["ReplicationProtectionContainers_SwitchProtection"] == 2  # away, and back
     kinds = [j["kind"] for j in api.get("/jobs").json()["items"]]
     assert sorted(kinds) == ["commit", "drill", "drill_cleanup", "failover", "reprotect", "reprotect_back"]
+    for kind in kinds:  # each kind's filter finds that job alone
+        assert [j["kind"] for j in api.get("/jobs", params={"kind": kind}).json()["items"]] == [kind]
+    assert api.get("/jobs", params={"kind": "migrate"}).status_code == 422
 
 
 def test_a_failover_of_a_vm_whose_allowed_operations_lack_it_is_refused_in_azures_words(api, container, demo):

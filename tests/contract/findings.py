@@ -128,6 +128,22 @@ SEMANTIC_REFUSALS: tuple[Tolerated, ...] = (
         | {"test_network_not_found", "test_failover_not_allowed", "no_app_consistent_point", "vm_has_active_job"},
     ),
     Tolerated(
+        "Azure state (failovers)",
+        RejectedPositiveData,
+        "Whether a VM can fail over (its allowed operations, an active job, an app-consistent point, being away "
+        "from home) is Azure's state and ours, checked before anything is accepted (422).",
+        operation="POST /failovers",
+        codes=AZURE_STATE_CODES
+        | {"failover_not_allowed", "no_app_consistent_point", "vm_has_active_job", "already_home"},
+    ),
+    Tolerated(
+        "Azure state (commit)",
+        RejectedPositiveData,
+        "Whether a failover can be committed is the item's state in Azure (422 commit_not_allowed).",
+        operation="POST /failovers/{request_id}/commit",
+        codes=AZURE_STATE_CODES | {"commit_not_allowed", "vm_has_active_job"},
+    ),
+    Tolerated(
         "idempotency key reused",
         RejectedPositiveData,
         "The same Idempotency-Key with another body is refused (422, as the IETF draft asks); the run "

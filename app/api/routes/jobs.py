@@ -13,6 +13,7 @@ from app.api.problems import documented
 from app.api.security import Operator, Reader
 from app.bootstrap import Container
 from app.job import reads, service, summary
+from app.job.kinds import JobKind
 from app.job.queries import JobFilter
 from app.job.reads import View
 from app.job.schemas import JobOut, JobPage, JobSummary
@@ -91,6 +92,7 @@ async def list_jobs(
     container: ContainerDep,
     principal: Reader,
     state: JobState | None = None,
+    kind: Annotated[JobKind | None, Query(description="what the jobs do: reprotect, drill, failover, ...")] = None,
     vault_id: Annotated[str | None, Query(max_length=400)] = None,
     subscription_id: Annotated[str | None, Query(max_length=64)] = None,
     vm: Annotated[str | None, Query(max_length=800, description="VM name or item id")] = None,
@@ -107,6 +109,7 @@ async def list_jobs(
     """Jobs, newest first, filtered; follow ``next_cursor`` for the next page."""
     where = JobFilter(
         state=state,
+        kind=kind,
         vault_id=vault_id,
         subscription_id=subscription_id,
         vm=vm,
