@@ -11,6 +11,7 @@ item's ``currentScenario`` or the vault's jobs, never sent twice), ``reprotectin
 from __future__ import annotations
 
 from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.cloud.ids import ItemRef, name_of, parse_item_id, parse_vault_id
@@ -19,7 +20,7 @@ from app.cloud.types import AsrJob, Cloud, ReplicatedItem
 from app.errors import CloudPermanent, CloudThrottled
 from app.job.item_operations import ItemOperation, not_allowed, operation_of
 from app.job.states import JobState
-from app.job.steps import JobView, Learned, SendGuard, StepResult, asr_error_of
+from app.job.steps import JobView, Learned, SendGuard, StepResult, asr_error_of, asr_time
 
 
 def run_item_step(cloud: Cloud, job: JobView, guard: SendGuard) -> StepResult:
@@ -109,7 +110,19 @@ def _adoptable(cloud: Cloud, job: JobView, op: ItemOperation, item: ReplicatedIt
             reason=f"adopted the ASR job already running on the item ({running})",
             learned=_job_learned(ref, running),
         )
-    if job.switch_sent_seconds_ago is None or not op.done(item, job.customization):
+    if job.switch_sent_seconds_ago is None:
+        return None
+    since_send = _started_since_send(cloud, ref, item, op, job.switch_sent_seconds_ago)
+    if (
+        since_send is not None and since_send.name != job.asr_job_name
+    ):  # not an earlier attempt's job  # it ran (and maybe failed fast) while the answer was lost: watch that job
+        return StepResult(
+            to_state=JobState.REPROTECTING,
+            reason=f"adopted the ASR job the unanswered {op.label} started ({since_send.name})",
+            learned=_job_learned(ref, since_send.name),
+            poll=False,
+        )
+    if not op.done(item, job.customization):
         return None
     earlier = _latest_job(cloud, ref, item, op)
     learned = _job_learned(ref, earlier.name) if earlier is not None else Learned()
@@ -119,6 +132,21 @@ def _adoptable(cloud: Cloud, job: JobView, op: ItemOperation, item: ReplicatedIt
         learned=learned,
         poll=False,
     )
+
+
+# Azure's clock and ours may differ; a job that started up to this long before our send is still ours.
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+def _started_since_send(
+    cloud: Cloud, ref: ItemRef, item: ReplicatedItem, op: ItemOperation, sent_seconds_ago: float
+) -> AsrJob | None:
+    """The vault's ASR job of ``op`` on this VM that started after this attempt sent it (whatever its state):
+    an operation whose answer was lost and which already ended — a failure included — is never sent again."""
+    sent_at = datetime.now(UTC) - timedelta(seconds=sent_seconds_ago) - CLOCK_SKEW
+    latest = _latest_job(cloud, ref, item, op)
+    started = asr_time(latest.start_time) if latest is not None else None
+    return latest if started is not None and started >= sent_at else None
 
 
 def _latest_job(cloud: Cloud, ref: ItemRef, item: ReplicatedItem, op: ItemOperation) -> AsrJob | None:

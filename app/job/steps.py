@@ -465,7 +465,7 @@ def _rerun_after_restart(
                 learned=_asr_job_learned(item.ref, running) | Learned(new_item_id=item.ref.id),
             )
     sent_ago = job.switch_sent_seconds_ago
-    ended = _utc(failed.end_time)
+    ended = asr_time(failed.end_time)
     if sent_ago is None or ended is None or sent_ago >= settle_seconds:
         return None
     if ended < datetime.now(UTC) - timedelta(seconds=sent_ago):
@@ -476,7 +476,7 @@ def _rerun_after_restart(
     return None
 
 
-def _utc(value: str | None) -> datetime | None:
+def asr_time(value: str | None) -> datetime | None:
     """An ASR timestamp (ISO 8601, up to 7 fractional digits, ``Z`` or an offset) as an aware datetime."""
     if not value:
         return None

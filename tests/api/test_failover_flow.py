@@ -171,6 +171,27 @@ def test_a_lost_answer_to_the_failover_is_adopted_not_resubmitted(api, container
     assert _calls(emulator, item)["ReplicationProtectedItems_UnplannedFailover"] == 1
 
 
+def test_a_lost_answer_to_a_failover_that_fails_fast_fails_the_job_and_is_never_sent_twice(
+    api, container, emulator, demo
+):
+    """The answer is lost and the ASR job fails before the worker looks: the item is idle and protected as
+    before, yet the failover did reach Azure; the job fails with Azure's code instead of failing over again."""
+    item = demo["committed"][0]
+    _reprotected(api, container, demo, item)
+    emulator.post(
+        "/_emulator/faults/job-failure",
+        json={"vm": item["vm_name"], "operation": "UnplannedFailover", "code": "150097", "times": 1},
+    ).raise_for_status()
+    emulator.put("/_emulator/faults/transient", json=LOST_ANSWERS).raise_for_status()
+    job_id = api.post("/failovers", json={"vms": [_vm_ref(demo, item)]}).json()["jobs"][0]["id"]
+    drive(container)
+    job = api.get(f"/jobs/{job_id}").json()
+    assert (job["state"], job["error"]["code"]) == ("failed", "150097"), job
+    assert any(h["reason"].startswith("adopted the ASR job the unanswered") for h in job["history"])
+    assert _calls(emulator, item)["ReplicationProtectedItems_UnplannedFailover"] == 1
+    assert _item_state(emulator, item)["protection_state"] == "Protected"
+
+
 def test_a_lost_answer_to_the_commit_is_adopted_not_resubmitted(api, container, emulator, demo):
     item = demo["committed"][0]
     _reprotected(api, container, demo, item)
