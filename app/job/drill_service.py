@@ -22,6 +22,7 @@ from app.job.item_operations import LATEST_APP_CONSISTENT
 from app.job.kinds import JobKind
 from app.job.models import Job
 from app.job.service import Deps, Submitted
+from app.job.states import JobState
 
 
 def start(deps: Deps, *, principal: Principal, body: DrillIn) -> Submitted:
@@ -44,11 +45,15 @@ def clean_up(deps: Deps, *, principal: Principal, request_id: uuid.UUID, body: D
     return item_requests.accept(deps, principal, JobKind.DRILL_CLEANUP, checked, {"comments": body.comments})
 
 
-def jobs_of_request(deps: Deps, *, principal: Principal, request_id: uuid.UUID, kind: JobKind) -> list[DrillVm]:
-    """The VMs of a request the caller may see that have a job of ``kind`` in it (by their item ids)."""
+def jobs_of_request(
+    deps: Deps, *, principal: Principal, request_id: uuid.UUID, kind: JobKind, done_only: bool = False
+) -> list[DrillVm]:
+    """The VMs of a request the caller may see that have a job of ``kind`` in it (by their item ids); with
+    ``done_only``, only those whose job is done (``protected``)."""
     with transaction(deps.sessions) as session:
         visibility.check_request(session, request_id, principal)
-        item_ids = session.scalars(
-            select(Job.item_id).where(Job.request_id == request_id, Job.kind == kind.value)
-        ).all()
+        query = select(Job.item_id).where(Job.request_id == request_id, Job.kind == kind.value)
+        if done_only:
+            query = query.where(Job.state == JobState.PROTECTED.value)
+        item_ids = session.scalars(query).all()
     return [DrillVm(item_id=item_id) for item_id in item_ids]

@@ -25,6 +25,7 @@ def start(deps: Deps, *, principal: Principal, body: FailoverIn) -> Submitted:
     """An unplanned failover of every VM with ``sourceSiteOperations: Required`` (202), or the batch's refusal."""
     require_in_scope(principal, [vm.item_id or str(vm.vault_id) for vm in body.vms])
     checked = item_requests.check(deps, body.vms, JobKind.FAILOVER)
+    item_intake.check_going_home(checked)
     if body.recovery_point == LATEST_APP_CONSISTENT:
         item_intake.check_app_consistent(deps.cloud, checked)
     options = {"recovery_point": body.recovery_point, "source_site_operations": "Required"}
@@ -32,9 +33,12 @@ def start(deps: Deps, *, principal: Principal, body: FailoverIn) -> Submitted:
 
 
 def commit(deps: Deps, *, principal: Principal, request_id: uuid.UUID) -> Submitted:
-    """The commit of the failovers a failover request made (202), one job per VM of that request."""
-    vms = jobs_of_request(deps, principal=principal, request_id=request_id, kind=JobKind.FAILOVER)
-    if not vms:
+    """The commit of the failovers a failover request made (202), one job per VM whose failover is done: a VM
+    whose failover failed or still runs is left out (retry it, then commit again), never blocking the others."""
+    if not jobs_of_request(deps, principal=principal, request_id=request_id, kind=JobKind.FAILOVER):
         raise Conflict(f"Request {request_id} is not a failover.", code="not_a_failover")
+    vms = jobs_of_request(deps, principal=principal, request_id=request_id, kind=JobKind.FAILOVER, done_only=True)
+    if not vms:
+        raise Conflict(f"No failover of request {request_id} is done yet: nothing to commit.", code="no_failover_done")
     checked = item_requests.check(deps, vms, JobKind.COMMIT)
     return item_requests.accept(deps, principal, JobKind.COMMIT, checked, {})

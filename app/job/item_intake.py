@@ -120,6 +120,38 @@ def check_allowed(
     return checked
 
 
+def _region(name: str) -> str:
+    return name.replace(" ", "").lower()
+
+
+def runs_in(item: ReplicatedItem) -> str:
+    """The region the VM runs in now: the item's primary or recovery location, as ``activeLocation`` says."""
+    return item.recovery_location if item.active_location.lower() == "recovery" else item.primary_location
+
+
+def check_going_home(checked: list[Checked]) -> None:
+    """Each VM runs away from home, so a failover takes it home; else ``PrerequisitesFailed`` per VM.
+
+    Home is the region replication was first enabled from (A2A ``initialPrimaryFabricLocation``). A VM already
+    running there would be failed over *away* from it, its production source shut down: that is a disaster
+    failover, not this way home, and is refused. When Azure does not say where home is, the VM is let through.
+    """
+    problems = [
+        VmProblem(
+            vm=c.label,
+            code="already_home",
+            message=(
+                f"This VM already runs in {runs_in(c.item)}, the region its replication was first enabled from; "
+                "a failover would take it away from home and shut its source down."
+            ),
+        )
+        for c in checked
+        if c.item.initial_primary_location and _region(runs_in(c.item)) == _region(c.item.initial_primary_location)
+    ]
+    if problems:
+        raise PrerequisitesFailed(problems)
+
+
 def keys_of(vms: list[Checked]) -> list[str]:
     """Each VM's identity across its item's move (``app.job.intake.vm_key``)."""
     return [vm_key(c.item.ref.vault.id, c.item.ref.name) for c in vms]

@@ -116,6 +116,39 @@ def test_a_failover_of_a_vm_whose_allowed_operations_lack_it_is_refused_in_azure
     assert api.get("/jobs").json()["items"] == []
 
 
+def test_a_failover_of_a_vm_already_home_is_refused_and_nothing_is_sent(api, container, emulator, demo):
+    item = demo["protected"]  # protected East Asia -> Southeast Asia, running in East Asia: home
+    refused = api.post("/failovers", json={"vms": [{"item_id": item["id"]}]})
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()["vms"][0]
+    assert problem["code"] == "already_home"
+    assert "away from home" in problem["message"]
+    assert "ReplicationProtectedItems_UnplannedFailover" not in _calls(emulator, item)
+    assert api.get("/jobs").json()["items"] == []
+
+
+def test_a_commit_leaves_out_a_vm_whose_failover_failed_and_commits_the_others(api, container, emulator, demo):
+    ok, broken = demo["committed"][0], demo["committed"][1]
+    for item in (ok, broken):
+        _reprotected(api, container, demo, item)
+    emulator.post(
+        "/_emulator/faults/job-failure",
+        json={"vm": broken["vm_name"], "operation": "UnplannedFailover", "code": "150097", "times": 1},
+    ).raise_for_status()
+    accepted = api.post("/failovers", json={"vms": [_vm_ref(demo, ok), _vm_ref(demo, broken)]})
+    assert accepted.status_code == 202, accepted.text
+    drive(container)
+    states = {j["vm"]: j["state"] for j in api.get("/jobs", params={"kind": "failover"}).json()["items"]}
+    assert states == {ok["vm_name"]: "protected", broken["vm_name"]: "failed"}
+
+    commit = api.post(f"/failovers/{accepted.json()['request_id']}/commit")
+    assert commit.status_code == 202, commit.text
+    assert [j["vm"] for j in commit.json()["jobs"]] == [ok["vm_name"]]
+    drive(container)
+    assert _item_state(emulator, ok)["protection_state"] == "UnplannedFailoverCommitted"
+    assert _item_state(emulator, broken)["protection_state"] == "Protected"  # untouched: retry, then commit
+
+
 def test_a_commit_of_a_vm_not_failed_over_is_refused(api, container, emulator, demo):
     item = demo["committed"][0]
     _reprotected(api, container, demo, item)

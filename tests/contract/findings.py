@@ -141,7 +141,7 @@ SEMANTIC_REFUSALS: tuple[Tolerated, ...] = (
         RejectedPositiveData,
         "Whether a failover can be committed is the item's state in Azure (422 commit_not_allowed).",
         operation="POST /failovers/{request_id}/commit",
-        codes=AZURE_STATE_CODES | {"commit_not_allowed", "vm_has_active_job"},
+        codes=AZURE_STATE_CODES | {"commit_not_allowed", "vm_has_active_job", "no_failover_done"},
     ),
     Tolerated(
         "idempotency key reused",
