@@ -67,9 +67,10 @@ class ReadBudget:
     def acquire(self, subscription: str) -> float:
         """Wait until a read of ``subscription`` fits the budget, take it; the seconds waited."""
         waited = 0.0
+        held_by_reserve = 0.0  # only waits for Azure's reserve count towards its cap, not our own pace
         while True:
             with self._lock:
-                wait = self._try(subscription.lower(), reserve_held=waited)
+                wait, for_reserve = self._try(subscription.lower(), reserve_held=held_by_reserve)
                 if wait <= 0:
                     self.reads += 1
                     self.waited_seconds += waited
@@ -77,6 +78,8 @@ class ReadBudget:
                     return waited
             self.sleep(wait)
             waited += wait
+            if for_reserve:
+                held_by_reserve += wait
 
     def observe(self, subscription: str, remaining: str | None) -> None:
         """Note what Azure said is left of the subscription's reads."""
@@ -100,9 +103,10 @@ class ReadBudget:
             self._accounts[key] = _Account()
         return self._accounts[key]
 
-    def _try(self, key: str, *, reserve_held: float = 0.0) -> float:
-        """0 and a token taken, or the seconds to wait. The reserve never holds one read longer than a full
-        bucket takes to refill: past that, Azure's own 429 is the judge (the header may be stale or odd)."""
+    def _try(self, key: str, *, reserve_held: float = 0.0) -> tuple[float, bool]:
+        """(0, False) and the read taken, or the seconds to wait and whether for Azure's reserve (else for our
+        own window). The reserve never holds one read longer than a full bucket takes to refill: past that,
+        Azure's own 429 is the judge (the header may be stale or odd)."""
         now = self.clock()
         account = self._account(key)
         window = self.burst / self.per_second
@@ -110,17 +114,17 @@ class ReadBudget:
         while sent and sent[0] <= now - window:
             sent.popleft()
         if len(sent) >= max(1, int(self.share * self.burst)):
-            return sent[0] + window - now + _NUDGE
+            return sent[0] + window - now + _NUDGE, False
         if account.remaining is not None and account.largest >= 1.0 and reserve_held < self.burst / self.per_second:
             size = account.largest
             left = min(size, account.remaining + (now - account.said_at) * self.per_second) - account.sent_since
             reserve = (1.0 - self.share) * size
             if left - 1.0 < reserve:
                 account.held = True
-                return (reserve - left + 1.0) / self.per_second + _NUDGE
+                return (reserve - left + 1.0) / self.per_second + _NUDGE, True
         sent.append(now)
         account.sent_since += 1
-        return 0.0
+        return 0.0, False
 
 
 class ReadBudgetPolicy(CustomHookPolicy):  # type: ignore[type-arg]

@@ -86,10 +86,11 @@ class Snapshots:
             if entry is not None and self._clock() - entry.at < self.ttl:
                 value: T = entry.value
                 return value
+            started = self._clock()  # the answer is as old as the load's start: a paged list takes a while
             value = load()
             with self._guard:
                 self.loads += 1
-            self._entries[key] = _Entry(self._clock(), value)
+            self._entries[key] = _Entry(started, value)
             return value
 
     def clear(self) -> None:

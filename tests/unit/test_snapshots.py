@@ -82,3 +82,21 @@ def test_an_item_missing_from_the_list_is_confirmed_by_a_direct_read():
     assert fake.get_calls == 1
     assert cloud.find_item(vault, "reprotectvm") is not None
     assert fake.item_lists == 1
+
+
+def test_a_snapshot_is_as_old_as_the_start_of_its_load():
+    """A slow paged list holds what Azure said when the load began: its age counts from then, so a TTL
+    check never takes it for younger than it is."""
+    now = [0.0]
+    store = Snapshots(10.0, clock=lambda: now[0])
+    loads: list[float] = []
+
+    def slow_load() -> str:
+        loads.append(now[0])
+        now[0] += 8.0  # eight seconds of pages (and read-budget waits)
+        return f"list read from {loads[-1]:.0f} s"
+
+    assert store.get(("items", "v"), slow_load) == "list read from 0 s"
+    now[0] = 10.5  # 10.5 s after the list was read, 2.5 s after the load ended
+    assert store.get(("items", "v"), slow_load) == "list read from 10 s"
+    assert len(loads) == 2
