@@ -7,7 +7,9 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -146,33 +148,76 @@ def create_request(
     )
     session.add(request)
     for target, plan, key in zip(targets, plans, keys, strict=True):
-        kind = JobKind.REPROTECT_BACK if plan.direction.restores_original else JobKind.REPROTECT
-        job = Job(
-            id=uuid.uuid4(),
-            request=request,
-            kind=kind.value,
-            vm_key=key,
-            vm_name=plan.vm,
-            vault_id=plan.vault_id,
-            subscription_id=parse_vault_id(plan.vault_id).subscription_id,
-            item_id=plan.item_id,
-            customization=target.model_dump(exclude_none=True, exclude={"item_id", "vault_id", "vm_name"}),
-            plan=plan.to_json(),
-            state=JobState.ACCEPTED.value,
-            attempt=1,
-            next_due_at=now,
-            deadline_at=now + timedelta(hours=settings.deadline_hours),
+        add_job(
+            session,
+            request,
+            NewJob(
+                kind=JobKind.REPROTECT_BACK if plan.direction.restores_original else JobKind.REPROTECT,
+                vm_key=key,
+                vm_name=plan.vm,
+                item_id=plan.item_id,
+                vault_id=plan.vault_id,
+                customization=target.model_dump(exclude_none=True, exclude={"item_id", "vault_id", "vm_name"}),
+                plan=plan.to_json(),
+            ),
+            settings=settings,
             requested_by=requested_by,
-            created_at=now,
-            updated_at=now,
+            now=now,
+            reason="reprotect requested",
         )
-        session.add(job)
-        history.record_creation(session, job, now=now, actor=requested_by or "api")
     try:
         session.flush()
     except IntegrityError as exc:  # a concurrent request won the race for one of these VMs
         raise RaceLost(keys, plans) from exc
     return request
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """What a new job of any kind is about: its VM, what it does and the options it was given."""
+
+    kind: JobKind
+    vm_key: str
+    vm_name: str
+    item_id: str
+    vault_id: str
+    customization: dict[str, Any]
+    plan: dict[str, Any]
+
+
+def add_job(
+    session: Session,
+    request: ReprotectRequest,
+    new: NewJob,
+    *,
+    settings: JobSettings,
+    requested_by: str | None,
+    now: datetime,
+    reason: str,
+) -> Job:
+    """Add one accepted job of ``request`` (due now, its deadline from ``settings``) and its first history entry."""
+    job = Job(
+        id=uuid.uuid4(),
+        request=request,
+        kind=new.kind.value,
+        vm_key=new.vm_key,
+        vm_name=new.vm_name,
+        vault_id=new.vault_id,
+        subscription_id=parse_vault_id(new.vault_id).subscription_id,
+        item_id=new.item_id,
+        customization=new.customization,
+        plan=new.plan,
+        state=JobState.ACCEPTED.value,
+        attempt=1,
+        next_due_at=now,
+        deadline_at=now + timedelta(hours=settings.deadline_hours),
+        requested_by=requested_by,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(job)
+    history.record_creation(session, job, now=now, actor=requested_by or "api", reason=reason)
+    return job
 
 
 class RaceLost(Conflict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,13 +21,12 @@ from app.cloud.ids import parse_item_id, parse_vault_id
 from app.cloud.snapshots import listing
 from app.cloud.types import Cloud, ReplicatedItem
 from app.errors import CloudForbidden, CloudPermanent, Conflict, InvalidRequest, PrerequisitesFailed, VmProblem
-from app.job import history, intake
+from app.job import intake
 from app.job.drill_schemas import DrillVm
 from app.job.intake import vm_key
 from app.job.item_operations import ItemOperation, not_allowed
 from app.job.kinds import JobKind
 from app.job.models import Job, ReprotectRequest
-from app.job.states import JobState
 from app.settings import JobSettings
 
 # Rough durations for the ETA (docs: a test failover took 3 min 23 s, a commit 3 s; a cleanup takes a minute
@@ -189,27 +188,23 @@ def create_request(
     session.add(request)
     for checked, key in zip(vms, keys, strict=True):
         item = checked.item
-        job = Job(
-            id=uuid.uuid4(),
-            request=request,
-            kind=kind.value,
-            vm_key=key,
-            vm_name=item.vm_name,
-            vault_id=item.ref.vault.id,
-            subscription_id=item.ref.vault.subscription_id,
-            item_id=item.ref.id,
-            customization=options,
-            plan={"operation": kind.value, "estimated_seconds": ESTIMATED_SECONDS[kind]},
-            state=JobState.ACCEPTED.value,
-            attempt=1,
-            next_due_at=now,
-            deadline_at=now + timedelta(hours=settings.deadline_hours),
+        intake.add_job(
+            session,
+            request,
+            intake.NewJob(
+                kind=kind,
+                vm_key=key,
+                vm_name=item.vm_name,
+                item_id=item.ref.id,
+                vault_id=item.ref.vault.id,
+                customization=options,
+                plan={"operation": kind.value, "estimated_seconds": ESTIMATED_SECONDS[kind]},
+            ),
+            settings=settings,
             requested_by=requested_by,
-            created_at=now,
-            updated_at=now,
+            now=now,
+            reason=f"{kind.value} requested",
         )
-        session.add(job)
-        history.record_creation(session, job, now=now, actor=requested_by or "api", reason=f"{kind.value} requested")
     try:
         session.flush()
     except IntegrityError as exc:  # a concurrent request won the race for one of these VMs
