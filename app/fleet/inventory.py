@@ -82,7 +82,12 @@ def read_fleet(deps: Deps, *, principal: Principal, where: VmFilter, fresh: bool
     readable = [s for s in snapshots if s.items is not None]
     if vaults and not readable:
         _refuse_unreadable([s.error for s in snapshots if s.error is not None])
-    decided = decided_fleet(deps, readable, ttl_seconds=0.0 if fresh else fleet_settings.view_ttl_seconds)
+    decided = decided_fleet(
+        deps,
+        readable,
+        ttl_seconds=0.0 if fresh else fleet_settings.view_ttl_seconds,
+        max_age_seconds=fleet_settings.view_max_age_seconds,
+    )
     shown = decided.derived(("matching", where), lambda: [vm for vm in decided.vms if _matches(vm, where)])
     read_times = [s.read_at for s in readable if s.read_at is not None]
     return Fleet(
