@@ -97,8 +97,9 @@ class DecidedFleet:
     """The decided VMs in order, and what callers derived from them (a filter's matches, a summary's
     counts), remembered while this fleet is kept: a dashboard's poll then costs a lookup and its page."""
 
-    def __init__(self, vms: list[FleetVm]):
+    def __init__(self, vms: list[FleetVm], *, read_at: datetime | None = None):
         self.vms = vms
+        self.read_at = read_at  # when the oldest vault list it was decided from was read
         self._derived: dict[Hashable, object] = {}
         self._lock = threading.Lock()
 
@@ -122,11 +123,15 @@ def decided_fleet(
     background once older than ``ttl_seconds`` or decided from other snapshots; decided before answering
     when none is kept or it is older than ``max_age_seconds``. ``ttl_seconds`` 0: decided now, not kept."""
     vaults = tuple(sorted(s.vault_id.lower() for s in snapshots))  # the key: no view shows another vault set
-    basis = tuple(sorted((s.vault_id.lower(), str(s.read_at), len(s.items or ())) for s in snapshots))
-    read = [(item, s.read_at) for s in snapshots for item in s.items or ()]
-    return _kept_for(deps).get(
-        vaults, basis, lambda: DecidedFleet(_decide(deps, read)), ttl=ttl_seconds, max_age=max_age_seconds
-    )
+    basis = frozenset((s.vault_id.lower(), s.read_at, len(s.items or ())) for s in snapshots)
+    read_at = min((s.read_at for s in snapshots if s.read_at is not None), default=None)
+
+    def decide_now() -> DecidedFleet:  # per decision, never per call: every caller passes through here
+        return DecidedFleet(
+            _decide(deps, [(item, s.read_at) for s in snapshots for item in s.items or ()]), read_at=read_at
+        )
+
+    return _kept_for(deps).get(vaults, basis, decide_now, ttl=ttl_seconds, max_age=max_age_seconds)
 
 
 # One memory per database (session factory): a container built later never sees another database's fleet.
@@ -135,6 +140,9 @@ _KEPT_LOCK = threading.Lock()
 
 
 def _kept_for(deps: Deps) -> KeptViews[tuple[str, ...], DecidedFleet]:
+    kept = _KEPT.get(deps.sessions)
+    if kept is not None:
+        return kept
     with _KEPT_LOCK:
         kept = _KEPT.get(deps.sessions)
         if kept is None:

@@ -89,11 +89,10 @@ def read_fleet(deps: Deps, *, principal: Principal, where: VmFilter, fresh: bool
         max_age_seconds=fleet_settings.view_max_age_seconds,
     )
     shown = decided.derived(("matching", where), lambda: [vm for vm in decided.vms if _matches(vm, where)])
-    read_times = [s.read_at for s in readable if s.read_at is not None]
     return Fleet(
         vms=shown,
         unreadable=unreadable,
-        read_at=min(read_times) if read_times else None,
+        read_at=decided.read_at,  # the lists the kept fleet was decided from, maybe older than those in hand
         vault_count=len(vaults),
         decided=decided,
         where=where,

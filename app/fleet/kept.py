@@ -1,8 +1,9 @@
 """Views kept per key and served stale while one background load renews them (stale-while-revalidate).
 
-A view younger than ``ttl`` is served as is. An older one (or one built from another basis, e.g. newer vault
-lists) is still served at once while a single background load per key rebuilds it; only a key with no view yet,
-or with one older than ``max_age``, makes its caller wait, and callers waiting on one key share one load.
+A view renewed less than ``ttl`` ago is served as is. An older one (or one built from another basis, e.g. newer
+vault lists) is still served at once while a single background load per key rebuilds it; only a key with no view
+yet, or with one older than ``max_age``, makes its caller wait, and callers waiting on one key share one load.
+The TTL counts from the end of the last load, so a slow load (a busy process) is not followed at once by the next.
 A background load that fails is logged, the old view stays (until ``max_age``) and is retried after ``ttl``.
 """
 
@@ -23,7 +24,8 @@ V = TypeVar("V")
 @dataclass(frozen=True)
 class _View(Generic[V]):
     value: V
-    at: float  # clock time the load that built it started: its data is at least this old
+    at: float  # clock time the load that built it started: its data is at least this old (for ``max_age``)
+    done: float  # clock time that load ended (``ttl`` counts from here)
     basis: Hashable
 
 
@@ -46,16 +48,16 @@ class KeptViews(Generic[K, V]):
         self._guard = threading.Lock()
 
     def get(self, key: K, basis: Hashable, load: Callable[[], V], *, ttl: float, max_age: float) -> V:
-        """The view kept under ``key``, renewed with ``load()``: in the background when it is older than
-        ``ttl`` or was built from another ``basis``, before answering when there is none or it is older than
-        ``max_age`` (never below ``ttl``). ``ttl`` 0: nothing is kept, every call loads."""
+        """The view kept under ``key``, renewed with ``load()``: in the background once its load ended ``ttl``
+        ago or when it was built from another ``basis``; before answering when there is none or its load began
+        ``max_age`` ago (never less than ``ttl``). ``ttl`` 0: nothing is kept, every call loads."""
         if ttl <= 0:
             return load()
         max_age = max(max_age, ttl)
         entry = self._entry(key)
         held, now = entry.view, self._clock()
         if held is not None and now - held.at < max_age:
-            if now - held.at >= ttl or held.basis != basis:
+            if now - held.done >= ttl or held.basis != basis:
                 self._renew_later(key, entry, basis, load, ttl)
             return held.value
         with entry.loading:  # single flight: callers arriving meanwhile wait for this load, not their own
@@ -66,7 +68,8 @@ class KeptViews(Generic[K, V]):
 
     def _load(self, entry: _Entry[V], basis: Hashable, load: Callable[[], V]) -> _View[V]:
         started = self._clock()
-        view = _View(load(), started, basis)
+        value = load()
+        view = _View(value, started, self._clock(), basis)
         entry.view = view
         return view
 
@@ -80,7 +83,7 @@ class KeptViews(Generic[K, V]):
             try:
                 with entry.loading:
                     held = entry.view
-                    if held is not None and self._clock() - held.at < ttl and held.basis == basis:
+                    if held is not None and self._clock() - held.done < ttl and held.basis == basis:
                         return  # renewed meanwhile by a caller that had to wait
                     self._load(entry, basis, load)
             except Exception:
@@ -94,6 +97,9 @@ class KeptViews(Generic[K, V]):
         threading.Thread(target=renew, name=f"{self._name}-refresh", daemon=True).start()
 
     def _entry(self, key: K) -> _Entry[V]:
+        entry = self._entries.get(key)  # every call passes here: no lock unless the key is new
+        if entry is not None:
+            return entry
         with self._guard:
             entry = self._entries.get(key)
             if entry is None:

@@ -329,7 +329,8 @@ def test_a_change_in_azure_shows_in_the_inventory_after_the_background_refresh(d
     box = boxed(database_url, fleet_url, swr)
     try:
         with TestClient(create_app(box), headers={"Authorization": f"Bearer {make_key(box)}"}) as api:
-            before = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}  # a cold start: decided now
+            first = api.get("/vms").json()  # a cold start: decided now
+            before = {vm["vm_name"]: vm for vm in first["items"]}
             assert (before["west-02"]["reprotect_status"], before["west-02"]["reason_code"]) == (
                 "not_eligible",
                 "failover_not_committed",
@@ -337,9 +338,12 @@ def test_a_change_in_azure_shows_in_the_inventory_after_the_background_refresh(d
             _commit_failover(fleet_url, before["west-02"]["item_id"])  # Azure changes, behind our back
             for _ in range(2):  # the second time, the vault's new list has been read: still the kept view
                 time.sleep(0.3)  # past both TTLs
-                kept = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}
+                page = api.get("/vms").json()
+                kept = {vm["vm_name"]: vm for vm in page["items"]}
                 assert kept["west-02"]["reason_code"] == "failover_not_committed"  # answered from the kept view
+                assert page["read_at"] == first["read_at"]  # and saying how old its list is
             after = _eventually(api, lambda vms: vms["west-02"]["reprotect_status"] == "needs_reprotect")
+            assert api.get("/vms").json()["read_at"] > first["read_at"]
             assert after["west-02"]["protection_state"] == "UnplannedFailoverCommitted"
             assert "SwitchProtection" in after["west-02"]["allowed_operations"]
             summary = api.get("/vms/summary").json()

@@ -33,8 +33,9 @@ class Loader:
     """Counts its loads, returns ``v1``, ``v2``… (or raises while ``failing``), and can be held: a held load
     blocks until :meth:`release`, so the test sees what callers get meanwhile."""
 
-    def __init__(self, prefix: str = "v") -> None:
+    def __init__(self, prefix: str = "v", *, during: Callable[[], None] = lambda: None) -> None:
         self.prefix = prefix
+        self.during = during  # run inside each load (e.g. to let the test's clock move while it lasts)
         self.calls = 0
         self.running = 0
         self.most_at_once = 0
@@ -60,6 +61,7 @@ class Loader:
         self.started.set()
         try:
             assert self._gate.wait(WAIT), "the test never released the load"
+            self.during()
             if self.failing:
                 raise RuntimeError("the database went away")
             return f"{self.prefix}{number}"
@@ -132,6 +134,31 @@ def test_a_stale_view_answers_at_once_while_one_background_load_renews_it(kept, 
     assert get(kept, load) == "v2"
     time.sleep(0.05)
     assert (load.calls, load.most_at_once) == (2, 1)
+
+
+def test_the_ttl_counts_from_the_end_of_a_slow_load_and_the_hard_limit_from_its_start(kept, clock):
+    """A busy process decides slowly: the next renewal waits a full TTL after the last one ended, but the
+    data's age (what the hard limit bounds) counts from when the load began to read it."""
+
+    def takes_a_while() -> None:
+        clock.now += 1.5
+
+    load = Loader(during=takes_a_while)
+    assert get(kept, load) == "v1"  # loaded from 100.0 to 101.5
+    clock.now = 101.5 + TTL - 0.1
+    assert get(kept, load) == "v1"
+    time.sleep(0.05)
+    assert load.calls == 1  # not renewed: the last load ended less than a TTL ago
+    clock.now = 101.5 + TTL
+    assert get(kept, load) == "v1"
+    eventually(lambda: load.calls == 2 and load.running == 0)
+    clock.now = 103.5 + MAX_AGE - 0.1  # v2 was loaded from 103.5: still servable, stale
+    load.during = lambda: None
+    load.hold()
+    assert get(kept, load) == "v2"
+    assert load.started.wait(WAIT)
+    load.release()
+    eventually(lambda: get(kept, load) == "v3")
 
 
 def test_a_view_decided_from_another_basis_is_served_while_it_is_renewed(kept, clock):
