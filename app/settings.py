@@ -287,6 +287,9 @@ class FleetSettings(BaseModel):
     # How long the decided inventory (items joined with our jobs and their statuses) serves every caller
     # before it is decided again (app.fleet.decided): the inventory's job columns are this much behind at most.
     view_ttl_seconds: float = Field(default=2.0, ge=0)
+    # Past ``view_ttl_seconds`` the kept inventory is still served while one background decision renews it;
+    # one older than this (never less than the TTL) is not: callers wait for a fresh one.
+    view_max_age_seconds: float = Field(default=10.0, gt=0)
 
 
 class LogSettings(BaseModel):

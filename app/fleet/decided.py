@@ -2,15 +2,17 @@
 status and placement, in the inventory's order (vault, VM name, item id).
 
 Deciding 2,000 VMs costs some 30 ms of CPU (one job query, the status rules, the original VMs' lists);
-dashboards poll ``GET /vms`` and its summary far more often than that changes, so the decided fleet of the
-same snapshots is kept for ``fleet.view_ttl_seconds`` (2 s) and every caller in that window filters and
-pages the same list: our job columns in the inventory are at most that much older than ``GET /jobs``'s.
+dashboards poll ``GET /vms`` and its summary far more often than that changes, so the decided fleet of each
+set of vaults (a caller's scope) is kept and every caller filters and pages the same list. It is renewed in
+the background once older than ``fleet.view_ttl_seconds`` (2 s) or when a vault's list was read again, while
+callers are answered from the kept one (``app.fleet.kept``); only the first caller, or one finding it older
+than ``fleet.view_max_age_seconds``, waits for a decision.
 """
 
 from __future__ import annotations
 
 import threading
-import time
+import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +23,7 @@ from app.cloud.types import Cloud, ReplicatedItem
 from app.db import transaction
 from app.errors import CloudError
 from app.fleet.jobs import LatestJob, latest_by_vm
+from app.fleet.kept import KeptViews
 from app.fleet.schemas import VmJobOut, VmOut
 from app.fleet.snapshot import VaultSnapshot
 from app.fleet.status import ReprotectStatus, Verdict, decide, source_vm_refusal
@@ -30,9 +33,6 @@ from app.job.service import Deps
 
 _MAX_VIEWS = 64  # distinct vault sets (callers' scopes) kept at once
 _MAX_DERIVED = 256  # filtered lists and summaries remembered per decided fleet
-_VIEWS: dict[tuple[object, ...], tuple[float, DecidedFleet]] = {}
-_DECIDING: dict[tuple[object, ...], threading.Lock] = {}
-_LOCK = threading.Lock()
 T = TypeVar("T")
 
 
@@ -97,8 +97,9 @@ class DecidedFleet:
     """The decided VMs in order, and what callers derived from them (a filter's matches, a summary's
     counts), remembered while this fleet is kept: a dashboard's poll then costs a lookup and its page."""
 
-    def __init__(self, vms: list[FleetVm]):
+    def __init__(self, vms: list[FleetVm], *, read_at: datetime | None = None):
         self.vms = vms
+        self.read_at = read_at  # when the oldest vault list it was decided from was read
         self._derived: dict[Hashable, object] = {}
         self._lock = threading.Lock()
 
@@ -115,42 +116,38 @@ class DecidedFleet:
         return value
 
 
-def decided_fleet(deps: Deps, snapshots: list[VaultSnapshot], *, ttl_seconds: float) -> DecidedFleet:
-    """Every VM of these snapshots, decided and in order; the same fleet for ``ttl_seconds`` while the
-    snapshots are the same ones (a refreshed vault decides again at once). Decided by one caller at a time
-    per vault set: those arriving meanwhile wait for its answer instead of each deciding again."""
-    key = (id(deps.sessions), tuple((s.vault_id, s.read_at, len(s.items or ())) for s in snapshots))
-    kept = _kept(key, ttl_seconds)
+def decided_fleet(
+    deps: Deps, snapshots: list[VaultSnapshot], *, ttl_seconds: float, max_age_seconds: float
+) -> DecidedFleet:
+    """Every VM of these snapshots, decided and in order: the fleet kept for the same vaults, renewed in the
+    background once older than ``ttl_seconds`` or decided from other snapshots; decided before answering
+    when none is kept or it is older than ``max_age_seconds``. ``ttl_seconds`` 0: decided now, not kept."""
+    vaults = tuple(sorted(s.vault_id.lower() for s in snapshots))  # the key: no view shows another vault set
+    basis = frozenset((s.vault_id.lower(), s.read_at, len(s.items or ())) for s in snapshots)
+    read_at = min((s.read_at for s in snapshots if s.read_at is not None), default=None)
+
+    def decide_now() -> DecidedFleet:  # per decision, never per call: every caller passes through here
+        return DecidedFleet(
+            _decide(deps, [(item, s.read_at) for s in snapshots for item in s.items or ()]), read_at=read_at
+        )
+
+    return _kept_for(deps).get(vaults, basis, decide_now, ttl=ttl_seconds, max_age=max_age_seconds)
+
+
+# One memory per database (session factory): a container built later never sees another database's fleet.
+_KEPT: weakref.WeakKeyDictionary[object, KeptViews[tuple[str, ...], DecidedFleet]] = weakref.WeakKeyDictionary()
+_KEPT_LOCK = threading.Lock()
+
+
+def _kept_for(deps: Deps) -> KeptViews[tuple[str, ...], DecidedFleet]:
+    kept = _KEPT.get(deps.sessions)
     if kept is not None:
         return kept
-    with _deciding(key):
-        kept = _kept(key, ttl_seconds)  # decided by the caller this one waited for
-        if kept is not None:
-            return kept
-        decided = DecidedFleet(_decide(deps, [(item, s.read_at) for s in snapshots for item in s.items or ()]))
-        now = time.monotonic()
-        with _LOCK:
-            for old in [k for k, (at, _) in _VIEWS.items() if now - at >= ttl_seconds]:  # expired: let them go
-                del _VIEWS[old]
-            if len(_VIEWS) >= _MAX_VIEWS:
-                _VIEWS.clear()
-            _VIEWS[key] = (now, decided)
-        return decided
-
-
-def _kept(key: tuple[object, ...], ttl_seconds: float) -> DecidedFleet | None:
-    with _LOCK:
-        cached = _VIEWS.get(key)
-    if cached is not None and time.monotonic() - cached[0] < ttl_seconds:
-        return cached[1]
-    return None
-
-
-def _deciding(key: tuple[object, ...]) -> threading.Lock:
-    with _LOCK:
-        if len(_DECIDING) >= _MAX_VIEWS:
-            _DECIDING.clear()
-        return _DECIDING.setdefault(key, threading.Lock())
+    with _KEPT_LOCK:
+        kept = _KEPT.get(deps.sessions)
+        if kept is None:
+            kept = _KEPT[deps.sessions] = KeptViews(max_keys=_MAX_VIEWS, name="decided fleet")
+        return kept
 
 
 def order_key(vm: FleetVm | VmOut) -> tuple[str, str, str]:

@@ -82,13 +82,17 @@ def read_fleet(deps: Deps, *, principal: Principal, where: VmFilter, fresh: bool
     readable = [s for s in snapshots if s.items is not None]
     if vaults and not readable:
         _refuse_unreadable([s.error for s in snapshots if s.error is not None])
-    decided = decided_fleet(deps, readable, ttl_seconds=0.0 if fresh else fleet_settings.view_ttl_seconds)
+    decided = decided_fleet(
+        deps,
+        readable,
+        ttl_seconds=0.0 if fresh else fleet_settings.view_ttl_seconds,
+        max_age_seconds=fleet_settings.view_max_age_seconds,
+    )
     shown = decided.derived(("matching", where), lambda: [vm for vm in decided.vms if _matches(vm, where)])
-    read_times = [s.read_at for s in readable if s.read_at is not None]
     return Fleet(
         vms=shown,
         unreadable=unreadable,
-        read_at=min(read_times) if read_times else None,
+        read_at=decided.read_at,  # the lists the kept fleet was decided from, maybe older than those in hand
         vault_count=len(vaults),
         decided=decided,
         where=where,

@@ -4,7 +4,8 @@ across three vaults, three subscriptions and two region pairs (``tests/api/inven
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from tests.api.conftest import make_key
 from tests.api.inventory_fleet import write
 from tests.conftest import TABLES, service_settings
 from tests.drive import drive
+from tests.emulator.support import sdk_client
 from tests.emulator_process import running_emulator
 
 SUBSCRIPTIONS = [subscription_id(i) for i in range(3)]
@@ -293,11 +295,75 @@ def test_the_decided_fleet_serves_every_caller_briefly_but_selectors_decide_afre
             assert "west-04" not in {vm["vm_name"] for vm in planned.json()["vms"]}  # a selector reads our jobs now
 
             time.sleep(1.1)
-            after = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}
-            assert after["west-04"]["reprotect_status"] == "in_progress"
+            stale = {vm["vm_name"]: vm for vm in api.get("/vms").json()["items"]}
+            assert stale["west-04"]["reprotect_status"] == "needs_reprotect"  # served while decided again
+            after = _eventually(api, lambda vms: vms["west-04"]["reprotect_status"] == "in_progress")
             assert after["west-04"]["job"]["id"] == accepted.json()["jobs"][0]["id"]
     finally:
         box.close()
+
+
+def _eventually(api: TestClient, seen: Callable[[dict[str, dict]], bool], *, params: dict | None = None) -> dict:
+    """``GET /vms`` (by VM name) once ``seen`` holds for it, polled for up to 10 s."""
+    deadline = time.monotonic() + 10
+    while True:
+        answer = api.get("/vms", params=params or {})
+        assert answer.status_code == 200, answer.text
+        vms = {vm["vm_name"]: vm for vm in answer.json()["items"]}
+        if seen(vms):
+            return vms
+        assert time.monotonic() < deadline, f"GET /vms never showed it: {vms}"
+        time.sleep(0.05)
+
+
+def test_a_change_in_azure_shows_in_the_inventory_after_the_background_refresh(database_url, fleet_url):
+    """The kept inventory answers at once, however stale (up to its hard limit), while it is renewed behind
+    the callers: an item Azure changed shows a moment later, never by making a caller wait."""
+    swr = FleetSettings(
+        vault_ids=[WEST_VAULT],
+        snapshot_ttl_seconds=0.2,
+        snapshot_max_age_seconds=60,
+        view_ttl_seconds=0.2,
+        view_max_age_seconds=60,
+    )
+    box = boxed(database_url, fleet_url, swr)
+    try:
+        with TestClient(create_app(box), headers={"Authorization": f"Bearer {make_key(box)}"}) as api:
+            first = api.get("/vms").json()  # a cold start: decided now
+            before = {vm["vm_name"]: vm for vm in first["items"]}
+            assert (before["west-02"]["reprotect_status"], before["west-02"]["reason_code"]) == (
+                "not_eligible",
+                "failover_not_committed",
+            )
+            _commit_failover(fleet_url, before["west-02"]["item_id"])  # Azure changes, behind our back
+            for _ in range(2):  # the second time, the vault's new list has been read: still the kept view
+                time.sleep(0.3)  # past both TTLs
+                page = api.get("/vms").json()
+                kept = {vm["vm_name"]: vm for vm in page["items"]}
+                assert kept["west-02"]["reason_code"] == "failover_not_committed"  # answered from the kept view
+                assert page["read_at"] == first["read_at"]  # and saying how old its list is
+            after = _eventually(api, lambda vms: vms["west-02"]["reprotect_status"] == "needs_reprotect")
+            assert api.get("/vms").json()["read_at"] > first["read_at"]
+            assert after["west-02"]["protection_state"] == "UnplannedFailoverCommitted"
+            assert "SwitchProtection" in after["west-02"]["allowed_operations"]
+            summary = api.get("/vms/summary").json()
+            assert summary["top_not_eligible_reasons"] == [{"code": "source_vm_deleted", "count": 1}]
+    finally:
+        box.close()
+
+
+def _commit_failover(url: str, item_id: str) -> None:
+    """Commit the item's failover in Azure (the emulator), through the SDK as an operator's tool would."""
+    parts = item_id.split("/")
+    sub, group, vault, fabric, container, name = (parts[i] for i in (2, 4, 8, 10, 12, 14))
+    client = sdk_client(url, sub)
+    try:
+        poller = client.replication_protected_items.begin_failover_commit(
+            group, vault, fabric, container, name, polling_interval=0.05
+        )
+        assert poller.result(timeout=30).properties.protection_state == "UnplannedFailoverCommitted"
+    finally:
+        client.close()
 
 
 def test_a_vm_our_job_protected_is_protected_even_while_azures_copy_is_older(database_url, fleet_url):
@@ -320,8 +386,18 @@ def test_a_vm_our_job_protected_is_protected_even_while_azures_copy_is_older(dat
         box.close()
 
 
-def test_callers_with_other_scopes_never_share_what_the_kept_fleet_shows(database_url, fleet_url):
-    kept = FleetSettings(discover_in_subscriptions=SUBSCRIPTIONS, view_ttl_seconds=60.0)  # kept all test long
+@pytest.mark.parametrize(
+    "view_ttl_seconds",
+    [
+        pytest.param(60.0, id="kept-all-test-long"),
+        # Stale almost at once: callers are served kept fleets while background decisions renew them.
+        pytest.param(0.05, id="renewed-behind-callers"),
+    ],
+)
+def test_callers_with_other_scopes_never_share_what_the_kept_fleet_shows(database_url, fleet_url, view_ttl_seconds):
+    kept = FleetSettings(
+        discover_in_subscriptions=SUBSCRIPTIONS, view_ttl_seconds=view_ttl_seconds, view_max_age_seconds=60.0
+    )
     box = boxed(database_url, fleet_url, kept)
     keys = {
         "everything": make_key(box, role="reader", name="everything"),
@@ -355,5 +431,20 @@ def test_callers_with_other_scopes_never_share_what_the_kept_fleet_shows(databas
                     parts.append(mine)
                 assert set().union(*parts) == everything
                 assert sum(len(p) for p in parts) == len(everything)
+
+            # Every scope at once, from threads, while the kept fleets are served and renewed.
+            def each_time(who: str) -> list[tuple[set[str], int]]:
+                return [(ids, summary["total"]) for ids, summary in (seen(who) for _ in range(3))]
+
+            with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+                rounds = dict(zip(keys, pool.map(each_time, keys), strict=True))
+            for who, answers in rounds.items():
+                for ids, total in answers:
+                    assert total == len(ids)
+                    if who == "everything":
+                        assert ids == everything
+                    else:
+                        assert ids
+                        assert all(f"/subscriptions/{who}/".lower() in item.lower() for item in ids)
     finally:
         box.close()
