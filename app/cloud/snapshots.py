@@ -76,6 +76,7 @@ class Snapshots:
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
         self._guard = threading.Lock()
         self.loads = 0  # how many list loads went to Azure (for tests and the benchmark)
+        self.longest_load = 0.0  # seconds, the slowest load so far
 
     def get(self, key: tuple[str, ...], load: Callable[[], T]) -> T:
         """The value under ``key`` if younger than the TTL, else ``load()`` once for every waiting caller."""
@@ -86,12 +87,21 @@ class Snapshots:
             if entry is not None and self._clock() - entry.at < self.ttl:
                 value: T = entry.value
                 return value
-            started = self._clock()  # the answer is as old as the load's start: a paged list takes a while
+            started = self._clock()
             value = load()
+            ended = self._clock()
             with self._guard:
                 self.loads += 1
-            self._entries[key] = _Entry(started, value)
+                self.longest_load = max(self.longest_load, ended - started)
+            # Kept a full TTL from the end of the load: stamping it at the start would let a slow load (a large
+            # vault's pages behind the read budget) expire as it lands and be read again at once, over and over.
+            self._entries[key] = _Entry(ended, value)
             return value
+
+    def oldest_answer_seconds(self) -> float:
+        """How old an answer may be when served: the TTL plus the longest load seen (its first page was read
+        that long before the load ended)."""
+        return self.ttl + self.longest_load
 
     def clear(self) -> None:
         """Forget every answer: the next caller of each list reads Azure again."""

@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from app.auth.principal import Principal
+from app.cloud.snapshots import Snapshots, listing
 from app.db import transaction, utcnow
 from app.job import item_intake, present
 from app.job.drill_schemas import DrillVm
@@ -24,11 +25,19 @@ def check(deps: Deps, vms: list[DrillVm], kind: JobKind) -> list[item_intake.Che
     allowed operations (422 in Azure's words)."""
     found = item_intake.find_all(deps.cloud, vms)
     keys = item_intake.keys_of(found)
-    snapshot_age = timedelta(seconds=deps.settings.azure.snapshot_ttl_seconds + 1)  # + clock skew between hosts
+    snapshot_age = timedelta(seconds=_oldest_answer(deps) + 1)  # + clock skew between hosts
     with transaction(deps.sessions) as session:
         item_intake.refuse_active(session, keys, found)
         changed = item_intake.recently_changed(session, keys, since=utcnow() - snapshot_age)
     return item_intake.check_allowed(deps.cloud, found, OPERATIONS[kind], changed=frozenset(changed))
+
+
+def _oldest_answer(deps: Deps) -> float:
+    """How old a list snapshot's answer may be (``app.cloud.snapshots``), or the configured TTL."""
+    store = getattr(listing(deps.cloud), "snapshots", None)
+    if isinstance(store, Snapshots):
+        return store.oldest_answer_seconds()
+    return deps.settings.azure.snapshot_ttl_seconds
 
 
 def accept(

@@ -84,19 +84,21 @@ def test_an_item_missing_from_the_list_is_confirmed_by_a_direct_read():
     assert fake.item_lists == 1
 
 
-def test_a_snapshot_is_as_old_as_the_start_of_its_load():
-    """A slow paged list holds what Azure said when the load began: its age counts from then, so a TTL
-    check never takes it for younger than it is."""
+def test_a_slow_load_is_kept_a_full_ttl_and_counts_towards_how_old_an_answer_may_be():
+    """A paged list that takes 8 s to read is kept 10 s from when it landed (not read again at once), and
+    the store says an answer may be 18 s old: what the intake's recheck of recently moved VMs must cover."""
     now = [0.0]
     store = Snapshots(10.0, clock=lambda: now[0])
     loads: list[float] = []
 
-    def slow_load() -> str:
+    def slow_load() -> int:
         loads.append(now[0])
         now[0] += 8.0  # eight seconds of pages (and read-budget waits)
-        return f"list read from {loads[-1]:.0f} s"
+        return len(loads)
 
-    assert store.get(("items", "v"), slow_load) == "list read from 0 s"
-    now[0] = 10.5  # 10.5 s after the list was read, 2.5 s after the load ended
-    assert store.get(("items", "v"), slow_load) == "list read from 10 s"
-    assert len(loads) == 2
+    assert store.get(("items", "v"), slow_load) == 1
+    now[0] = 15.0  # 7 s after it landed: still kept
+    assert store.get(("items", "v"), slow_load) == 1
+    assert store.oldest_answer_seconds() == 18.0
+    now[0] = 18.5
+    assert store.get(("items", "v"), slow_load) == 2
