@@ -71,22 +71,3 @@ def test_a_header_that_never_recovers_holds_a_read_no_longer_than_a_full_refill(
     budget.observe(SUB, "0")
     budget.acquire(SUB)
     assert now[0] <= 2 * 250 / 25 + 1
-
-
-def test_a_read_that_waited_for_the_window_still_respects_azures_reserve():
-    """Waiting for our own pace is no wait for the reserve: when the window frees and Azure has just said the
-    bucket is low (others spent it), the read still waits for the reserve."""
-    now = [0.0]
-    budget = ReadBudget(share=0.5, burst=250, per_second=25, clock=lambda: now[0])
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-        if now[0] >= 10.0:  # the window has just freed, and Azure says 20 of 249 are left
-            budget.observe(SUB, "249")
-            budget.observe(SUB, "20")
-
-    budget.sleep = sleep
-    for _ in range(125):
-        budget.acquire(SUB)
-    budget.acquire(SUB)
-    assert now[0] >= 10.0 + (124.5 - 20) / 25 - 0.5  # the window's 10 s, then the reserve's ~4 s
