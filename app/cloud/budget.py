@@ -69,9 +69,9 @@ class ReadBudget:
         waited = 0.0
         while True:
             with self._lock:
-                # Every wait counts towards the reserve's cap, our own pace's included: counting only the
-                # reserve's waits held each read up to a full refill more and stretched the 2,000-VM fleet's
-                # tail from 401 s to 1,006 s (benchmarks/fleet.py) while reading at 1-2/s.
+                # Every wait counts towards the reserve's cap, our own pace's included: a read that has waited a
+                # full refill for whatever reason goes, and Azure's own 429 judges it (counting only the
+                # reserve's waits could hold each read a further full refill behind a stale header).
                 wait, _ = self._try(subscription.lower(), reserve_held=waited)
                 if wait <= 0:
                     self.reads += 1
