@@ -168,7 +168,16 @@ CATALOGUE: tuple[ErrorCode, ...] = (
         409,
         "The request named is not a failover: only a failover request's failovers can be committed.",
     ),
+    _p(
+        "no_failover_done",
+        409,
+        "No failover of the request named is done yet: nothing to commit (retry a failed one, then commit again).",
+    ),
     _vm("failover_not_allowed", "ASR does not list UnplannedFailover among the item's allowed operations now."),
+    _vm(
+        "already_home",
+        "The VM already runs in the region its replication was first enabled from: a failover would take it away.",
+    ),
     _vm("commit_not_allowed", "ASR does not list Commit among the item's allowed operations (no failover to commit)."),
     # Why a receiver URL is refused: `details.reason` of a webhook_url_refused problem.
     _reason("invalid_url", "Not an absolute URL with a host."),

@@ -27,6 +27,7 @@ _COLUMNS = (
     Job.eta_at,
     Job.error_code,
     Job.created_at,
+    Job.kind,
 )
 
 

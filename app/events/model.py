@@ -38,6 +38,7 @@ class JobEvent:
     eta_at: datetime | None
     error_code: str | None
     created_at: datetime | None = None  # the job's, for the ``created_after``/``created_before`` filters
+    kind: str = "reprotect"  # what the job does (app.job.kinds)
     # Lowercase ``/subscriptions/…/vaults/name/`` for scope checks by prefix; "" for a malformed vault id.
     placed: str = field(init=False)
     frame: bytes = field(init=False)
@@ -54,6 +55,7 @@ class JobEvent:
             "job_id": str(self.job_id),
             "request_id": str(self.request_id),
             "vm_name": self.vm_name,
+            "kind": self.kind,
             "vault_id": self.vault_id,
             "state": self.state,
             "from_state": self.from_state,

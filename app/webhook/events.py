@@ -55,6 +55,7 @@ def job_data(job: Job, *, previous_state: JobState | None) -> dict[str, Any]:
         "job_id": str(job.id),
         "request_id": str(job.request_id),
         "vm": job.vm_name,
+        "kind": job.kind,
         "vault_id": job.vault_id,
         "item_id": job.item_id,
         "new_item_id": job.new_item_id,

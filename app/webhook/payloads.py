@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.job.kinds import JobKind
 from app.job.states import JobState
 
 _TERMINAL = Literal["protected", "failed", "cancelled"]
@@ -40,6 +41,7 @@ class JobEventData(BaseModel):
     job_id: uuid.UUID
     request_id: uuid.UUID
     vm: str
+    kind: JobKind = Field(description="What the job does: reprotect, drill, drill_cleanup, failover, commit, ...")
     vault_id: str
     item_id: str
     new_item_id: str | None = Field(description="The protected item in the reverse direction, once ASR created it")

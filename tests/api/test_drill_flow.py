@@ -7,7 +7,10 @@ import uuid
 
 from app.cloud.ids import parse_item_id
 from app.cloud.snapshots import listing
+from app.events.log import read_after
+from app.job.models import Job
 from app.job.states import JobState
+from app.webhook.events import job_data
 from tests.drive import drive
 
 DONE = ["accepted", "validating", "submitting", "reprotecting", "syncing", "protected"]
@@ -58,6 +61,10 @@ def test_a_drill_brings_the_test_vm_up_and_its_cleanup_removes_it(api, container
     listed = api.get("/jobs", params={"request_id": request_id}).json()["items"]
     assert [j["kind"] for j in listed] == ["drill"]
     assert _calls(emulator, item)["ReplicationProtectedItems_TestFailover"] == 1
+    with container.sessions() as session:  # the stream's events and the webhooks' job data say what it was
+        events = [e for e in read_after(session, 0, limit=1000) if str(e.job_id) == job_id]
+        assert {e.data()["kind"] for e in events} == {"drill"}
+        assert job_data(session.get(Job, uuid.UUID(job_id)), previous_state=None)["kind"] == "drill"
 
     cleanup = api.post(f"/drills/{request_id}/cleanup", json={"comments": "drill ok: intranet answered"})
     assert cleanup.status_code == 202, cleanup.text

@@ -20,7 +20,7 @@ from app.job.states import JobState
 router = APIRouter(tags=["events"])
 
 _STREAM_DOC = """Each job transition as an event: `id` is the transition's id, `event: job`, `data` the job's
-compact state after it (`job_id`, `request_id`, `vm_name`, `vault_id`, `state`, `from_state`, `attempt`,
+compact state after it (`job_id`, `request_id`, `vm_name`, `kind`, `vault_id`, `state`, `from_state`, `attempt`,
 `at`, `resync_percent`, `eta_at`, `error_code`). Comment lines (`: heartbeat`) every few seconds when idle.
 An `event: resume` (no id) ends the stream when the client fell too far behind, the server stops, the
 stream reached its lifetime or the caller's credential no longer holds: reconnect with `Last-Event-ID`
