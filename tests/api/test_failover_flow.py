@@ -84,6 +84,8 @@ def test_the_whole_way_home_ends_protected_in_the_original_direction(api, contai
 
     commit = _done(api, container, api.post(f"/failovers/{failover_request}/commit"))
     assert commit["kind"] == "commit"
+    audited = [e for e in api.get("/audit").json()["items"] if e["path"].endswith("/commit")]
+    assert [e["vm_ids"] for e in audited] == [[commit["item_id"]]]  # an irreversible act names its VMs
     assert _item_state(emulator, item)["protection_state"] == "UnplannedFailoverCommitted"
 
     back = _done(api, container, api.post("/reprotect", json={"vms": [_vm_ref(demo, item)]}))

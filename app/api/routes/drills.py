@@ -56,4 +56,5 @@ def clean_up_drill(
     """Clean up the test failovers of a drill request (the test VMs are deleted), with the operator's notes."""
     request.state.audit_vms = []
     submitted = drill_service.clean_up(container, principal=principal, request_id=request_id, body=body)
+    request.state.audit_vms = [job["item_id"] for job in submitted.body["jobs"]]
     return JSONResponse(submitted.body, status_code=submitted.status, headers=submitted.headers)

@@ -32,9 +32,9 @@ router = APIRouter(tags=["failovers"])
     responses=documented(400, 401, 403, 409, 413, 422, 429, 502, 503),
 )
 def start_failover(body: FailoverIn, request: Request, container: ContainerDep, principal: Operator) -> JSONResponse:
-    """Unplanned failover of 1-100 protected VMs away from where they run, at the chosen recovery point, with
-    the source VMs shut down first; a VM whose ``allowedOperations`` lack UnplannedFailover refuses the whole
-    batch (nothing is started)."""
+    """Unplanned failover of 1-100 protected VMs home (to the region replication was first enabled from), at the
+    chosen recovery point, with the source VMs shut down first; a VM whose ``allowedOperations`` lack
+    UnplannedFailover, or that already runs at home, refuses the whole batch (nothing is started)."""
     request.state.audit_vms = [vm.label for vm in body.vms]
     submitted = failover_service.start(container, principal=principal, body=body)
     return JSONResponse(submitted.body, status_code=submitted.status, headers=submitted.headers)
@@ -57,4 +57,5 @@ def commit_failover(
     with `POST /reprotect` to protect them in the original direction again."""
     request.state.audit_vms = []
     submitted = failover_service.commit(container, principal=principal, request_id=request_id)
+    request.state.audit_vms = [job["item_id"] for job in submitted.body["jobs"]]  # committed: irreversible
     return JSONResponse(submitted.body, status_code=submitted.status, headers=submitted.headers)
