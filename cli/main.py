@@ -118,6 +118,13 @@ def supervised(command: list[str]) -> int:
         if child is not None and child.poll() is None:
             child.send_signal(signum)
 
+    import logging
+
+    from app.logs import setup as log_setup
+    from app.settings import get_settings
+
+    log_setup.configure(get_settings(), process="worker")  # its lines are the worker's: the same JSON schema
+    log = logging.getLogger("reprotect.supervisor")
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     while True:
@@ -125,8 +132,10 @@ def supervised(command: list[str]) -> int:
         code = child.wait()
         if stopping:
             return code
-        print(f"worker exited unasked (code {code}); starting it again in 1 s", file=sys.stderr, flush=True)
+        log.warning("worker exited unasked (code %s); starting it again in 1 s", code)
         time.sleep(1)
+        if stopping:  # asked to stop while waiting: never start another one
+            return code
 
 
 @app.command()
