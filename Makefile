@@ -6,8 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
-# Test processes (pytest-xdist): 2 fits this project's CI machine; PYTEST_JOBS=0 runs in one process.
+# Test processes (pytest-xdist). The Postgres/Redis variants run in 2 (PYTEST_JOBS); the main suite runs in one
+# (TEST_JOBS=0): its embedded-stack tests (tests/e2e) flaked under a second process on this 2-core machine
+# (a worker exiting unasked, a demo over its 240 s) — `make test TEST_JOBS=2` runs it in two.
 PYTEST_JOBS ?= 2
+TEST_JOBS ?= 0
 PORT ?= 8000
 SERVICES_ENV := REPROTECT_TEST_POSTGRES_URL=$${REPROTECT_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	REPROTECT_TEST_REDIS_URL=$${REPROTECT_TEST_REDIS_URL:-redis://127.0.0.1:6379/15} REPROTECT_TEST_REQUIRE_SERVICES=1
@@ -45,7 +48,7 @@ format: install
 	$(BIN)/ruff format .
 
 test: install lint ## Lint, then the whole suite (Postgres/Redis variants skip unless configured)
-	$(BIN)/pytest -n $(PYTEST_JOBS) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_JOBS) $(PYTEST_ARGS)
 
 test-services: install ## The suite's Postgres and Redis variants against the real servers
 	$(SERVICES_ENV) $(BIN)/pytest -n $(PYTEST_JOBS) -k "postgres or redis" -m "not faults" $(PYTEST_ARGS)
