@@ -29,6 +29,14 @@ def _calls(emulator, item) -> dict:
     return emulator.get("/_emulator/stats").json()["calls_by_item"].get(item["name"], {})
 
 
+def _fail_next_failover(emulator, item) -> None:
+    """The VM's next UnplannedFailover ASR job fails at a task with 150097 (the emulator's fault)."""
+    emulator.post(
+        "/_emulator/faults/job-failure",
+        json={"vm": item["vm_name"], "operation": "UnplannedFailover", "code": "150097", "times": 1},
+    ).raise_for_status()
+
+
 def _item_state(emulator, item) -> dict:
     vault = emulator.get("/_emulator/scenario").json()["subscriptions"][0]["vaults"][0]
     return next(i for i in vault["items"] if i["name"] == item["name"])
@@ -133,10 +141,7 @@ def test_a_commit_leaves_out_a_vm_whose_failover_failed_and_commits_the_others(a
     ok, broken = demo["committed"][0], demo["committed"][1]
     for item in (ok, broken):
         _reprotected(api, container, demo, item)
-    emulator.post(
-        "/_emulator/faults/job-failure",
-        json={"vm": broken["vm_name"], "operation": "UnplannedFailover", "code": "150097", "times": 1},
-    ).raise_for_status()
+    _fail_next_failover(emulator, broken)
     accepted = api.post("/failovers", json={"vms": [_vm_ref(demo, ok), _vm_ref(demo, broken)]})
     assert accepted.status_code == 202, accepted.text
     drive(container)
@@ -171,10 +176,7 @@ def test_an_injected_failover_task_failure_fails_the_job_with_azures_code_and_re
 ):
     item = demo["committed"][0]
     _reprotected(api, container, demo, item)
-    emulator.post(
-        "/_emulator/faults/job-failure",
-        json={"vm": item["vm_name"], "operation": "UnplannedFailover", "code": "150097", "times": 1},
-    ).raise_for_status()
+    _fail_next_failover(emulator, item)
     job_id = api.post("/failovers", json={"vms": [_vm_ref(demo, item)]}).json()["jobs"][0]["id"]
     drive(container)
     failed = api.get(f"/jobs/{job_id}").json()
@@ -213,10 +215,7 @@ def test_a_lost_answer_to_a_failover_that_fails_fast_fails_the_job_and_is_never_
     before, yet the failover did reach Azure; the job fails with Azure's code instead of failing over again."""
     item = demo["committed"][0]
     _reprotected(api, container, demo, item)
-    emulator.post(
-        "/_emulator/faults/job-failure",
-        json={"vm": item["vm_name"], "operation": "UnplannedFailover", "code": "150097", "times": 1},
-    ).raise_for_status()
+    _fail_next_failover(emulator, item)
     emulator.put("/_emulator/faults/transient", json=LOST_ANSWERS).raise_for_status()
     job_id = api.post("/failovers", json={"vms": [_vm_ref(demo, item)]}).json()["jobs"][0]["id"]
     drive(container)
