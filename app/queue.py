@@ -18,6 +18,7 @@ ADVANCE_JOB = "reprotect.advance_job"
 DELIVER_WEBHOOK = "reprotect.deliver_webhook"
 SWEEP = "reprotect.sweep"
 SWEEP_WEBHOOKS = "reprotect.sweep_webhooks"
+SWEEP_CAMPAIGNS = "reprotect.sweep_campaigns"
 JOBS_QUEUE = "celery"
 WEBHOOKS_QUEUE = "webhooks"  # its own queue: a delivery never waits behind a fleet's job steps
 log = logging.getLogger(__name__)
@@ -41,6 +42,7 @@ def build_celery(settings: Settings) -> Celery:
         task_routes={DELIVER_WEBHOOK: {"queue": WEBHOOKS_QUEUE}, SWEEP_WEBHOOKS: {"queue": WEBHOOKS_QUEUE}},
         beat_schedule={
             "sweep-due-jobs": {"task": SWEEP, "schedule": settings.broker.sweep_interval_seconds},
+            "sweep-due-campaigns": {"task": SWEEP_CAMPAIGNS, "schedule": settings.broker.sweep_interval_seconds},
             "sweep-due-webhook-deliveries": {
                 "task": SWEEP_WEBHOOKS,
                 "schedule": settings.broker.sweep_interval_seconds,

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection, text
 
 from app.auth import models as auth_models  # noqa: F401
+from app.campaign import models as campaign_models  # noqa: F401
 from app.db import Base, build_engine
 from app.health import models as health_models  # noqa: F401
 from app.idempotency import models as idempotency_models  # noqa: F401

@@ -1,5 +1,6 @@
 """Drives the worker's use cases in the test's process: the same ``sweep`` and ``advance`` (and, for
-webhooks, ``sweep`` and ``deliver``) the Celery tasks call, without a broker or a worker process."""
+webhooks, ``sweep`` and ``deliver``; for campaigns, their ``sweep``) the Celery tasks call, without a broker or a
+worker process."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import uuid
 from sqlalchemy import func, select
 
 from app.bootstrap import Container
+from app.campaign import engine as campaigns
+from app.campaign.models import Campaign
 from app.db import transaction, utcnow
 from app.job import service as jobs
 from app.job.models import Job
@@ -59,3 +62,19 @@ def deliver_due(box: Container, *, timeout: float = 20.0, until: int | None = No
             return
         time.sleep(0.02)
     raise AssertionError(f"webhook deliveries still pending after {timeout}s")
+
+
+def drive_campaign(box: Container, campaign_id: uuid.UUID, *, until: set[str], timeout: float = 90.0) -> str:
+    """Sweep campaigns and advance due jobs until the campaign reaches one of the states ``until``."""
+    deadline = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < deadline:
+        campaigns.sweep(box, now=utcnow())
+        for due_id in jobs.sweep(box, now=utcnow(), redispatch_after=0):
+            jobs.advance(box, job_id=due_id, worker="test-worker")
+        with transaction(box.sessions) as session:
+            state = session.get_one(Campaign, campaign_id).state
+        if state in until:
+            return state
+        time.sleep(0.05)
+    raise AssertionError(f"campaign {campaign_id} is {state} after {timeout}s, not one of {sorted(until)}")

@@ -1,5 +1,5 @@
 """The worker's Celery app and its tasks, each one call of a domain use case: advance one job by one step,
-make one webhook delivery attempt, sweep for due jobs, sweep for due deliveries."""
+make one webhook delivery attempt, sweep for due jobs, sweep for due deliveries, move due campaigns on."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import uuid
 from celery import Celery
 
 from app.bootstrap import Container, bootstrap
+from app.campaign import engine as campaigns
 from app.db import utcnow
 from app.job import service as jobs
-from app.queue import ADVANCE_JOB, DELIVER_WEBHOOK, SWEEP, SWEEP_WEBHOOKS, build_celery
+from app.queue import ADVANCE_JOB, DELIVER_WEBHOOK, SWEEP, SWEEP_CAMPAIGNS, SWEEP_WEBHOOKS, build_celery
 from app.settings import get_settings
 from app.webhook import service as webhooks
 from workers import signals
@@ -63,3 +64,9 @@ def sweep() -> int:
 def sweep_webhooks() -> int:
     """Ring for every webhook delivery that is due, or whose worker died holding its lease."""
     return len(webhooks.sweep(container(), now=utcnow()))
+
+
+@celery.task(name=SWEEP_CAMPAIGNS)  # type: ignore[untyped-decorator]
+def sweep_campaigns() -> int:
+    """Move every due campaign on: start its next step, judge a finished one, pass or stop at its gate."""
+    return len(campaigns.sweep(container(), now=utcnow()))

@@ -12,6 +12,7 @@ from app.api import contract, docs_pages, openapi_links, problems, query_params
 from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
 from app.api.routes import admin, bulk, fleet, health, jobs, reprotect, webhooks
+from app.api.routes import campaigns as campaign_routes
 from app.api.routes import drills as drill_routes
 from app.api.routes import events as event_routes
 from app.api.routes import failovers as failover_routes
@@ -74,6 +75,7 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(me_routes.router)  # GET /me: the caller's role and scopes (for the console)
     app.include_router(drill_routes.router)  # POST /drills, /drills/{id}/cleanup: test failover (issue 15)
     app.include_router(failover_routes.router)  # POST /failovers, /failovers/{id}/commit (issue 15, slice 2)
+    app.include_router(campaign_routes.router)  # /campaigns: the whole way home (issue 15, slice 3)
     app.mount("/console", console_routes.console_app)  # the operator console: static files, strict CSP
     settings = (container.settings if container else get_settings()).api
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

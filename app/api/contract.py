@@ -43,6 +43,11 @@ TAGS: list[dict[str, str]] = [
         "description": "Unplanned failover of protected VMs (the source shut down first) and its commit: jobs of "
         "kind `failover` and `commit`, followed under `jobs`.",
     },
+    {
+        "name": "campaigns",
+        "description": "The whole way home for a set of VMs as one resource: reprotect, drill (and its gate), "
+        "cleanup, failover in waves (each with its gate), commit, reprotect back; pause, resume, abort, retry a VM.",
+    },
 ]
 
 _PAGE_LIMIT = "How many items per page"

@@ -179,6 +179,27 @@ CATALOGUE: tuple[ErrorCode, ...] = (
         "The VM already runs in the region its replication was first enabled from: a failover would take it away.",
     ),
     _vm("commit_not_allowed", "ASR does not list Commit among the item's allowed operations (no failover to commit)."),
+    # Campaigns (issue 15, slice 3).
+    _p("campaign_not_found", 404, "No campaign with this id in your scopes."),
+    _p("campaign_vm_not_found", 404, "The campaign has no VM of this name."),
+    _p(
+        "campaign_state_conflict",
+        409,
+        "The campaign is not in a state this action applies to (`details.state`): e.g. approving a campaign that "
+        "waits at no gate, pausing one that has ended.",
+    ),
+    _p("campaign_moved", 409, "The scheduler moved the campaign at the same moment; read it and try again."),
+    _p("vm_not_failed", 409, "The VM has not failed (nor been refused) in the campaign's current step."),
+    _p("selector_empty", 422, "The campaign's selector matches no VM."),
+    _p("too_many_vms", 422, "A campaign takes at most 500 VMs; split it."),
+    _p("unknown_wave", 422, "`wave_gates` names a wave no VM of the campaign is in."),
+    _p("vm_in_campaign", 409, "Another campaign took one of these VMs at the same moment; read it and try again."),
+    _vm(
+        "vm_in_campaign",
+        "The VM is already in an unfinished campaign (named): abort it or wait for it to end.",
+        status=409,
+    ),
+    _vm("no_test_network", "The campaign names no test network in the region where this VM's drill runs."),
     # Why a receiver URL is refused: `details.reason` of a webhook_url_refused problem.
     _reason("invalid_url", "Not an absolute URL with a host."),
     _reason("scheme_not_allowed", "Not https (plain http only where webhook.allow_http is set)."),

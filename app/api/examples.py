@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from app.api import drill_examples
+from app.api import campaign_examples, drill_examples
 
 Named = dict[str, tuple[str, Any]]  # example name -> (summary, value)
 
@@ -827,3 +827,5 @@ OPERATIONS: dict[str, dict[str, Any]] = {
 # The drill operations (issue 15) keep their examples in their own module.
 OPERATIONS |= drill_examples.OPERATIONS
 OPERATION_PROBLEMS |= drill_examples.OPERATION_PROBLEMS
+OPERATIONS |= campaign_examples.OPERATIONS
+OPERATION_PROBLEMS |= campaign_examples.OPERATION_PROBLEMS

@@ -78,6 +78,14 @@ class WebhookSender:
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
         """POST ``body`` with ``headers`` to ``url``; refusals and network failures come back as results."""
+        return self.send("POST", url, body, headers)
+
+    def get(self, url: str, headers: Mapping[str, str] | None = None) -> SendResult:
+        """GET ``url`` under the same policy (a campaign's health checks); failures come back as results."""
+        return self.send("GET", url, b"", headers or {})
+
+    def send(self, method: str, url: str, body: bytes, headers: Mapping[str, str]) -> SendResult:
+        """One exchange with ``url``, vetted and bounded like every outbound call of the service."""
         started = time.perf_counter()
         try:
             target = vet_url(url, self._policy, self._resolve)
@@ -86,7 +94,7 @@ class WebhookSender:
         failure: tuple[str, str] | None = None
         for address in target.addresses[:MAX_ADDRESSES]:
             try:
-                return self._exchange(target, address, body, headers, started)
+                return self._exchange(method, target, address, body, headers, started)
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 failure = _describe_failure(exc, target, address, headers)
                 if failure[0] == "tls_error":
@@ -110,12 +118,12 @@ class WebhookSender:
         self.close()
 
     def _exchange(
-        self, target: VettedUrl, address: str, body: bytes, headers: Mapping[str, str], started: float
+        self, method: str, target: VettedUrl, address: str, body: bytes, headers: Mapping[str, str], started: float
     ) -> SendResult:
         request = self._client.build_request(
-            "POST",
+            method,
             target.url.copy_with(host=address),
-            content=body,
+            content=body or None,
             headers={**_without_host(headers), "Host": target.host_header},
             extensions={} if target.is_literal else {"sni_hostname": target.host},
         )

@@ -20,6 +20,11 @@ class EventType(StrEnum):
     JOB_CANCELLED = "reprotect.job.cancelled"
     REQUEST_COMPLETED = "reprotect.request.completed"
     JOB_STATE_CHANGED = "reprotect.job.state_changed"
+    CAMPAIGN_STEP_COMPLETED = "reprotect.campaign.step_completed"
+    CAMPAIGN_GATE = "reprotect.campaign.gate"
+    CAMPAIGN_COMPLETED = "reprotect.campaign.completed"
+    CAMPAIGN_STOPPED = "reprotect.campaign.stopped"
+    CAMPAIGN_ABORTED = "reprotect.campaign.aborted"
 
 
 # Registered endpoints and request callbacks get these unless they ask otherwise (state changes are opt-in).
@@ -28,6 +33,11 @@ DEFAULT_EVENT_TYPES: tuple[EventType, ...] = (
     EventType.JOB_FAILED,
     EventType.JOB_CANCELLED,
     EventType.REQUEST_COMPLETED,
+    EventType.CAMPAIGN_STEP_COMPLETED,
+    EventType.CAMPAIGN_GATE,
+    EventType.CAMPAIGN_COMPLETED,
+    EventType.CAMPAIGN_STOPPED,
+    EventType.CAMPAIGN_ABORTED,
 )
 TERMINAL_EVENT: dict[JobState, EventType] = {
     JobState.PROTECTED: EventType.JOB_SUCCEEDED,

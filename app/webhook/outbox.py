@@ -70,21 +70,50 @@ def _emit(
     now: datetime,
     endpoints: list[WebhookEndpoint],
 ) -> WebhookEvent:
+    vaults = [job.vault_id] if job else [j.vault_id for j in request.jobs]
+    callback = request.callback_url is not None and event_type in DEFAULT_EVENT_TYPES
+    return emit(
+        session,
+        event_type,
+        data,
+        request_id=request.id,
+        job=job,
+        vault_ids=vaults,
+        now=now,
+        endpoints=endpoints,
+        to_callback=callback,
+    )
+
+
+def emit(
+    session: Session,
+    event_type: EventType,
+    data: dict[str, Any],
+    *,
+    request_id: uuid.UUID,
+    vault_ids: list[str],
+    now: datetime,
+    job: Job | None = None,
+    endpoints: list[WebhookEndpoint] | None = None,
+    to_callback: bool = False,
+) -> WebhookEvent:
+    """Record an event (about ``request_id``'s VMs in ``vault_ids``) and one pending delivery per live endpoint
+    that subscribes to its type and whose scopes cover every one of those vaults (and the request's callback)."""
     row = WebhookEvent(
         id=new_event_id(),
         type=event_type.value,
         created_at=now,
         payload=envelope(event_type, at=now, data=data),
-        request_id=request.id,
+        request_id=request_id,
         job_id=job.id if job else None,
         job_attempt=job.attempt if job else None,
     )
     session.add(row)
-    vaults = [job.vault_id] if job else [j.vault_id for j in request.jobs]
+    live = _live_endpoints(session) if endpoints is None else endpoints
     receivers: list[WebhookEndpoint | None] = [
-        e for e in endpoints if event_type.value in e.event_types and _hears_of(e, vaults)
+        e for e in live if event_type.value in e.event_types and _hears_of(e, vault_ids)
     ]
-    if request.callback_url and event_type in DEFAULT_EVENT_TYPES:
+    if to_callback:
         receivers.append(None)
     for endpoint in receivers:
         add_delivery(session, row, endpoint_id=endpoint.id if endpoint else None, now=now)

@@ -127,12 +127,95 @@ class RequestCompleted(_Event):
     data: RequestEventData
 
 
+class CampaignGateData(BaseModel):
+    """The gate after a step."""
+
+    kind: Literal["none", "auto", "manual", "http"]
+    state: Literal["pending", "passed", "failed"] | None
+    results: list[dict[str, Any]] = Field(description="Each health check: url, expected_status, status, passed")
+    decided_by: str | None = Field(description="The operator who approved, or `service` for an automatic gate")
+    reason: str | None
+
+
+class CampaignStepData(BaseModel):
+    """The step (a phase, or one failover wave) the event is about."""
+
+    position: int
+    phase: JobKind
+    wave: int | None
+    state: Literal["pending", "running", "done", "failed"]
+    counts: dict[str, int] = Field(description="VMs per job state, and `skipped` / `refused`")
+    gate: CampaignGateData
+
+
+class CampaignLinks(BaseModel):
+    """Where to read more."""
+
+    campaign: str = Field(description=_LINK)
+
+
+class CampaignEventData(BaseModel):
+    """A campaign as of the move that caused the event."""
+
+    campaign_id: uuid.UUID
+    name: str
+    state: Literal["running", "paused", "waiting_gate", "stopped", "aborting", "completed", "aborted"]
+    stop_reason: str | None
+    step: CampaignStepData | None = Field(description="The step concerned; null for completed and aborted")
+    created_at: datetime
+    finished_at: datetime | None
+    links: CampaignLinks
+
+
+class CampaignStepCompleted(_Event):
+    """``reprotect.campaign.step_completed``: every VM of a phase (or failover wave) is done; its gate is next."""
+
+    type: Literal["reprotect.campaign.step_completed"]
+    data: CampaignEventData
+
+
+class CampaignGate(_Event):
+    """``reprotect.campaign.gate``: a gate waits for an operator (``pending``), passed, or failed (the campaign
+    stops)."""
+
+    type: Literal["reprotect.campaign.gate"]
+    data: CampaignEventData
+
+
+class CampaignCompleted(_Event):
+    """``reprotect.campaign.completed``: every VM is home and protected in the original direction again."""
+
+    type: Literal["reprotect.campaign.completed"]
+    data: CampaignEventData
+
+
+class CampaignStopped(_Event):
+    """``reprotect.campaign.stopped``: a VM failed or was refused, or a health check failed; ``stop_reason`` says
+    which. Retry the VM, then resume."""
+
+    type: Literal["reprotect.campaign.stopped"]
+    data: CampaignEventData
+
+
+class CampaignAborted(_Event):
+    """``reprotect.campaign.aborted``: an operator aborted it and the running operations (and a started drill's
+    cleanup) have finished."""
+
+    type: Literal["reprotect.campaign.aborted"]
+    data: CampaignEventData
+
+
 EVENT_MODELS: dict[str, type[_Event]] = {
     "reprotect.job.succeeded": JobSucceeded,
     "reprotect.job.failed": JobFailed,
     "reprotect.job.cancelled": JobCancelled,
     "reprotect.job.state_changed": JobStateChanged,
     "reprotect.request.completed": RequestCompleted,
+    "reprotect.campaign.step_completed": CampaignStepCompleted,
+    "reprotect.campaign.gate": CampaignGate,
+    "reprotect.campaign.completed": CampaignCompleted,
+    "reprotect.campaign.stopped": CampaignStopped,
+    "reprotect.campaign.aborted": CampaignAborted,
 }
 
 

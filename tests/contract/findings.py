@@ -137,6 +137,16 @@ SEMANTIC_REFUSALS: tuple[Tolerated, ...] = (
         | {"failover_not_allowed", "no_app_consistent_point", "vm_has_active_job", "already_home"},
     ),
     Tolerated(
+        "Azure state (campaigns)",
+        RejectedPositiveData,
+        "Whether VMs can join a campaign is Azure's state and ours: each must exist (a selector must match some), "
+        "not be in another unfinished campaign, and a wave gate must name a wave some VM is in (422 / 409).",
+        operation="POST /campaigns",
+        codes=AZURE_STATE_CODES
+        | {"selector_empty", "selector_too_broad", "unknown_wave", "vm_in_campaign", "too_many_vms", "already_home"}
+        | {"vm_has_active_job", "no_test_network", "reprotect_not_allowed"},
+    ),
+    Tolerated(
         "Azure state (commit)",
         RejectedPositiveData,
         "Whether a failover can be committed is the item's state in Azure (422 commit_not_allowed).",

@@ -1,0 +1,308 @@
+"""Moving campaigns on: the sweeper's use case (:func:`sweep`) and one campaign's moves (:func:`advance`).
+
+A move is decided in a transaction, and whatever needs Azure or an application endpoint (starting a step:
+checking its VMs; a gate's health checks) runs outside any transaction and is recorded only if the campaign
+has not moved meanwhile (its version): any number of sweepers may run, and a step starts at most once.
+Operations already sent to Azure are never interrupted: a pause or an abort waits for the step's jobs to end.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app.campaign import events, gates, launch
+from app.campaign.models import Campaign, CampaignStep
+from app.campaign.states import MOVING, CampaignState, GateKind, GateState, StepState
+from app.db import transaction, utcnow
+from app.errors import ServiceError
+from app.job.kinds import JobKind
+from app.job.models import Job
+from app.job.service import Deps
+from app.job.states import ACTIVE_STATES, JobState
+from app.outbound.transport import WebhookSender
+from app.webhook.events import EventType
+
+log = logging.getLogger(__name__)
+MAX_MOVES = 20  # per advance: enough to pass every gate-less step that has nothing to do
+
+
+class CampaignDeps(Deps, Protocol):
+    """The job use cases' dependencies, and the outbound sender for health checks."""
+
+    @property
+    def sender(self) -> WebhookSender: ...
+
+
+@dataclass(frozen=True)
+class Start:
+    """Start the step at ``position``: these VMs, with the campaign's options."""
+
+    version: int
+    position: int
+    phase: JobKind
+    vms: list[launch.VmRef]
+    options: dict[str, Any]
+    drilled: set[str] | None
+    requested_by: str
+
+
+@dataclass(frozen=True)
+class Check:
+    """Run the health checks of the gate after the step at ``position``."""
+
+    version: int
+    position: int
+    checks: list[dict[str, Any]]
+
+
+def sweep(deps: CampaignDeps, *, now: datetime) -> list[uuid.UUID]:
+    """Advance every campaign that is due; returns those looked at."""
+    with transaction(deps.sessions) as session:
+        due = list(
+            session.scalars(
+                select(Campaign.id).where(
+                    Campaign.state.in_([s.value for s in MOVING]),
+                    or_(Campaign.next_due_at.is_(None), Campaign.next_due_at <= now),
+                )
+            )
+        )
+    for campaign_id in due:
+        try:
+            advance(deps, campaign_id=campaign_id)
+        except ServiceError as exc:  # Azure throttled or failed a check, or a race lost: the next sweep retries
+            log.warning("campaign %s waits: %s", campaign_id, exc)
+    return due
+
+
+def advance(deps: CampaignDeps, *, campaign_id: uuid.UUID) -> str | None:
+    """Move one campaign as far as it can go now; returns its state (None if it does not exist)."""
+    state: str | None = None
+    for _ in range(MAX_MOVES):
+        with transaction(deps.sessions) as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is None:
+                return None
+            action = _decide(deps, session, campaign)
+            state = campaign.state
+        if action is None:
+            return state
+        if isinstance(action, Start):
+            _start(deps, action, campaign_id)
+        elif isinstance(action, Check):
+            _check(deps, action, campaign_id)
+        else:  # the decision moved the campaign within its transaction: look again
+            continue
+    return state
+
+
+def _decide(deps: CampaignDeps, session: Session, campaign: Campaign) -> Start | Check | bool | None:
+    """The next move: a start or a check to run outside the transaction, True when this transaction moved the
+    campaign (look again), None when there is nothing to do now."""
+    if campaign.state not in {s.value for s in MOVING}:
+        return None
+    now = utcnow()
+    step = campaign.steps[campaign.step_index]
+    if step.state == StepState.PENDING.value:
+        return _start_order(session, campaign, step)
+    jobs = jobs_of(session, [step])
+    if step.state == StepState.RUNNING.value:
+        if any(job.job_state in ACTIVE_STATES for job in jobs.values()):
+            campaign.next_due_at = now + timedelta(seconds=deps.settings.broker.sweep_interval_seconds)
+            return None
+        return _finish_step(session, campaign, step, jobs, now)
+    if campaign.state == CampaignState.ABORTING.value:
+        return _abort_next(session, campaign, now)
+    if step.state == StepState.FAILED.value:
+        return None  # stopped; an operator retries the VM and resumes
+    return _pass_gate(session, campaign, step, jobs, now)
+
+
+def _start_order(session: Session, campaign: Campaign, step: CampaignStep) -> Start:
+    vms = [launch.VmRef.of(vm) for vm in campaign.vms if step.wave is None or vm.wave == step.wave]
+    drilled = None
+    if step.phase == JobKind.DRILL_CLEANUP.value:
+        drill = next(s for s in campaign.steps if s.phase == JobKind.DRILL.value)
+        drilled = {key for key, job in jobs_of_keys(session, drill).items() if job.asr_job_id or job.switch_sent_at}
+    return Start(
+        version=campaign.version,
+        position=step.position,
+        phase=JobKind(step.phase),
+        vms=vms,
+        options=dict(campaign.options),
+        drilled=drilled,
+        requested_by=campaign.created_by or "campaign",
+    )
+
+
+def jobs_of(session: Session, steps: list[CampaignStep]) -> dict[str, Job]:
+    """The jobs the steps started, by id (as text): one query."""
+    ids = [uuid.UUID(job_id) for step in steps for job_id in step.jobs.values()]
+    if not ids:
+        return {}
+    return {str(job.id): job for job in session.scalars(select(Job).where(Job.id.in_(ids)))}
+
+
+def jobs_of_keys(session: Session, step: CampaignStep) -> dict[str, Job]:
+    """The step's latest job per VM key."""
+    jobs = jobs_of(session, [step])
+    return {key: jobs[job_id] for key, job_id in step.jobs.items() if job_id in jobs}
+
+
+def _finish_step(session: Session, campaign: Campaign, step: CampaignStep, jobs: dict[str, Job], now: datetime) -> bool:
+    failed = [job for job in jobs.values() if job.job_state is not JobState.PROTECTED]
+    step.finished_at = now
+    campaign.updated_at = now
+    if failed or step.refused:
+        step.state = StepState.FAILED.value
+        if campaign.state == CampaignState.ABORTING.value:
+            return True
+        names = sorted(job.vm_name for job in failed)
+        campaign.state = CampaignState.STOPPED.value
+        campaign.stop_reason = _failure_reason(step, names)
+        events.emit(session, campaign, EventType.CAMPAIGN_STOPPED, step=step, jobs=jobs, now=now)
+        return True
+    step.state = StepState.DONE.value
+    events.emit(session, campaign, EventType.CAMPAIGN_STEP_COMPLETED, step=step, jobs=jobs, now=now)
+    return True
+
+
+def _failure_reason(step: CampaignStep, failed_vms: list[str]) -> str:
+    where = f"{step.phase}" + (f" wave {step.wave}" if step.wave else "")
+    parts = []
+    if failed_vms:
+        parts.append(f"{len(failed_vms)} VM(s) failed or were cancelled ({', '.join(failed_vms[:10])})")
+    if step.refused:
+        codes = sorted({refusal["code"] for refusal in step.refused.values()})
+        parts.append(f"{len(step.refused)} VM(s) were refused ({', '.join(codes)})")
+    return f"{where}: " + "; ".join(parts) + ". Retry them (POST /campaigns/{id}/retry), then resume."
+
+
+def _pass_gate(
+    session: Session, campaign: Campaign, step: CampaignStep, jobs: dict[str, Job], now: datetime
+) -> Check | bool | None:
+    gate = GateKind(step.gate)
+    if step.gate_state == GateState.PASSED.value:
+        return _next_step(session, campaign, now)
+    if step.gate_checks and not step.gate_results:
+        return Check(version=campaign.version, position=step.position, checks=list(step.gate_checks))
+    if gate is GateKind.MANUAL:
+        if campaign.state != CampaignState.WAITING_GATE.value:
+            step.gate_state = GateState.PENDING.value
+            campaign.state = CampaignState.WAITING_GATE.value
+            campaign.updated_at = now
+            events.emit(session, campaign, EventType.CAMPAIGN_GATE, step=step, jobs=jobs, now=now)
+        return None
+    step.gate_state = GateState.PASSED.value
+    step.gate_decided_by = "service"
+    step.gate_decided_at = now
+    if gate is not GateKind.NONE:
+        events.emit(session, campaign, EventType.CAMPAIGN_GATE, step=step, jobs=jobs, now=now)
+    return _next_step(session, campaign, now)
+
+
+def _next_step(session: Session, campaign: Campaign, now: datetime) -> bool:
+    campaign.updated_at = now
+    campaign.next_due_at = None
+    if campaign.step_index + 1 >= len(campaign.steps):
+        _finish(session, campaign, CampaignState.COMPLETED, now)
+        events.emit(session, campaign, EventType.CAMPAIGN_COMPLETED, step=None, jobs={}, now=now)
+        return True
+    campaign.step_index += 1
+    return True
+
+
+def _finish(session: Session, campaign: Campaign, state: CampaignState, now: datetime) -> None:
+    campaign.state = state.value
+    campaign.finished_at = now
+    campaign.updated_at = now
+    for vm in campaign.vms:
+        vm.active = False  # the VMs may join another campaign
+
+
+def _abort_next(session: Session, campaign: Campaign, now: datetime) -> bool:
+    """After an abort, once nothing runs: clean up a drill that was started, then end the campaign."""
+    step = campaign.steps[campaign.step_index]
+    cleanup = next((s for s in campaign.steps if s.phase == JobKind.DRILL_CLEANUP.value), None)
+    drill = next((s for s in campaign.steps if s.phase == JobKind.DRILL.value), None)
+    if (
+        cleanup is not None
+        and drill is not None
+        and drill.jobs
+        and cleanup.state == StepState.PENDING.value
+        and step.position <= cleanup.position
+    ):
+        campaign.step_index = cleanup.position  # the sweep starts the cleanup next
+        campaign.updated_at = now
+        return True
+    _finish(session, campaign, CampaignState.ABORTED, now)
+    events.emit(session, campaign, EventType.CAMPAIGN_ABORTED, step=None, jobs={}, now=now)
+    return True
+
+
+def _start(deps: CampaignDeps, order: Start, campaign_id: uuid.UUID) -> None:
+    """Check the step's VMs against Azure, then record their jobs unless the campaign moved meanwhile."""
+    prepared = launch.prepare(deps, order.phase, order.vms, order.options, drilled=order.drilled)
+    keys = [vm.vm_key for vm in order.vms]
+    job_ids: list[uuid.UUID] = []
+    with transaction(deps.sessions) as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None or campaign.version != order.version:
+            return  # another sweeper (or an operator) moved it: look again
+        step = campaign.steps[order.position]
+        busy = _busy_elsewhere(session, keys)
+        for key, job in busy.items():
+            prepared.refused[key] = {
+                "code": "vm_has_active_job",
+                "message": f"Job {job.id} ({job.kind}, {job.state}) already runs on this VM; follow it or cancel it.",
+            }
+        launch.drop(prepared, set(busy))
+        now = utcnow()
+        started = launch.record(deps, session, prepared, requested_by=order.requested_by, now=now)
+        step.jobs = {key: str(job_id) for key, job_id in started.items()}
+        step.skipped = prepared.skipped
+        step.refused = prepared.refused
+        step.state = StepState.RUNNING.value
+        step.started_at = now
+        campaign.updated_at = now
+        campaign.next_due_at = None
+        job_ids = list(started.values())
+    if job_ids:
+        deps.doorbell.ring(job_ids)  # after the commit
+
+
+def _busy_elsewhere(session: Session, keys: list[str]) -> dict[str, Job]:
+    active = session.scalars(select(Job).where(Job.vm_key.in_(keys), Job.state.in_([s.value for s in ACTIVE_STATES])))
+    return {job.vm_key: job for job in active}
+
+
+def _check(deps: CampaignDeps, order: Check, campaign_id: uuid.UUID) -> None:
+    """Run the gate's health checks, then record the outcome unless the campaign moved meanwhile."""
+    now = utcnow()
+    results = gates.run_checks(deps.sender, order.checks, now=now)
+    reason = gates.failure_reason(results)
+    with transaction(deps.sessions) as session:
+        campaign = session.get(Campaign, campaign_id)
+        if campaign is None or campaign.version != order.version:
+            return
+        step = campaign.steps[order.position]
+        step.gate_results = results
+        campaign.updated_at = now
+        if reason is None:
+            return  # the next decision passes the gate (or waits for an operator)
+        jobs = jobs_of(session, [step])
+        step.gate_state = GateState.FAILED.value
+        step.gate_reason = reason
+        step.gate_decided_by = "service"
+        step.gate_decided_at = now
+        campaign.state = CampaignState.STOPPED.value
+        where = f"{step.phase}" + (f" wave {step.wave}" if step.wave else "")
+        campaign.stop_reason = f"gate after {where}: {reason}"
+        events.emit(session, campaign, EventType.CAMPAIGN_GATE, step=step, jobs=jobs, now=now)
+        events.emit(session, campaign, EventType.CAMPAIGN_STOPPED, step=step, jobs=jobs, now=now)
