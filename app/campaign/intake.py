@@ -54,6 +54,8 @@ class Member:
 
 def resolve(deps: Deps, *, principal: Principal, body: CampaignIn) -> list[Member]:
     """The campaign's VMs, each found in Azure, inside the caller's scopes (403 / 422 per VM otherwise)."""
+    for index, check in enumerate(body.drill_health_checks):
+        vet_url(check.url, deps.settings.webhook, field=f"drill_health_checks[{index}].url")
     for wave, gate in body.wave_gates.items():
         for index, check in enumerate(gate.health_checks):
             vet_url(check.url, deps.settings.webhook, field=f"wave_gates.{wave}.health_checks[{index}].url")

@@ -36,19 +36,29 @@ def steps_for(waves: list[int], options: dict[str, Any]) -> list[StepSpec]:
     """The steps for VMs in ``waves`` (their failover waves) under ``options`` (a ``CampaignIn``'s dump)."""
     steps = [StepSpec(JobKind.REPROTECT)]
     if options.get("drill", True):
-        steps.append(StepSpec(JobKind.DRILL, gate=GateKind(options.get("drill_approval", "manual"))))
+        checks = list(options.get("drill_health_checks", []))
+        steps.append(
+            StepSpec(JobKind.DRILL, gate=_gate(options.get("drill_approval", "manual"), checks), health_checks=checks)
+        )
         steps.append(StepSpec(JobKind.DRILL_CLEANUP))
     gates = {int(wave): gate for wave, gate in options.get("wave_gates", {}).items()}
     for wave in sorted(set(waves)):
         gate = gates.get(wave, {})
         checks = list(gate.get("health_checks", []))
-        kind = GateKind(gate.get("approval", "auto"))
-        if kind is GateKind.AUTO and checks:
-            kind = GateKind.HTTP
-        steps.append(StepSpec(JobKind.FAILOVER, wave=wave, gate=kind, health_checks=checks))
+        steps.append(
+            StepSpec(
+                JobKind.FAILOVER, wave=wave, gate=_gate(gate.get("approval", "auto"), checks), health_checks=checks
+            )
+        )
     steps.append(StepSpec(JobKind.COMMIT))
     steps.append(StepSpec(JobKind.REPROTECT_BACK))
     return steps
+
+
+def _gate(approval: str, checks: list[dict[str, Any]]) -> GateKind:
+    """Manual when an operator approves (after any health checks pass), else HTTP with checks, else automatic."""
+    kind = GateKind(approval)
+    return GateKind.HTTP if kind is GateKind.AUTO and checks else kind
 
 
 def waves_by_size(count: int, size: int | None) -> list[int]:

@@ -71,6 +71,12 @@ class CampaignIn(Strict):
     drill_approval: Literal["auto", "manual"] = Field(
         default="manual", description="the validation gate after the drill: an operator approves (default)"
     )
+    drill_health_checks: list[HealthCheck] = Field(
+        default_factory=list,
+        max_length=20,
+        description="checked once the test VMs are up (their endpoints in the test network); one failing stops the "
+        "campaign before any failover",
+    )
     drill_comments: str = Field(default="", max_length=1024, description="kept with the test failover's cleanup")
     failover_recovery_point: str = Field(default="latest", max_length=900, pattern=RECOVERY_POINT)
     wave_gates: dict[Annotated[str, Field(pattern=WAVE_KEY)], WaveGate] = Field(
