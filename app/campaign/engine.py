@@ -16,12 +16,14 @@ from typing import Any, Protocol
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.campaign import events, gates, launch
 from app.campaign.models import Campaign, CampaignStep
 from app.campaign.states import MOVING, CampaignState, GateKind, GateState, StepState
 from app.db import transaction, utcnow
 from app.errors import ServiceError
+from app.job import intake, item_intake
 from app.job.kinds import JobKind
 from app.job.models import Job
 from app.job.service import Deps
@@ -85,19 +87,20 @@ def advance(deps: CampaignDeps, *, campaign_id: uuid.UUID) -> str | None:
     """Move one campaign as far as it can go now; returns its state (None if it does not exist)."""
     state: str | None = None
     for _ in range(MAX_MOVES):
-        with transaction(deps.sessions) as session:
-            campaign = session.get(Campaign, campaign_id)
-            if campaign is None:
-                return None
-            action = _decide(deps, session, campaign)
-            state = campaign.state
-        if action is None:
-            return state
-        if isinstance(action, Start):
-            _start(deps, action, campaign_id)
-        elif isinstance(action, Check):
-            _check(deps, action, campaign_id)
-        else:  # the decision moved the campaign within its transaction: look again
+        try:
+            with transaction(deps.sessions) as session:
+                campaign = session.get(Campaign, campaign_id)
+                if campaign is None:
+                    return None
+                action = _decide(deps, session, campaign)
+                state = campaign.state
+            if action is None:
+                return state
+            if isinstance(action, Start):
+                _start(deps, action, campaign_id)
+            elif isinstance(action, Check):
+                _check(deps, action, campaign_id)
+        except StaleDataError:  # another sweeper or an operator moved it first: theirs stands; look again
             continue
     return state
 
@@ -109,7 +112,10 @@ def _decide(deps: CampaignDeps, session: Session, campaign: Campaign) -> Start |
         return None
     now = utcnow()
     step = campaign.steps[campaign.step_index]
+    aborting = campaign.state == CampaignState.ABORTING.value
     if step.state == StepState.PENDING.value:
+        if aborting and step.phase != JobKind.DRILL_CLEANUP.value:
+            return _abort_next(session, campaign, now)  # nothing new starts after an abort but the cleanup
         return _start_order(session, campaign, step)
     jobs = jobs_of(session, [step])
     if step.state == StepState.RUNNING.value:
@@ -117,7 +123,7 @@ def _decide(deps: CampaignDeps, session: Session, campaign: Campaign) -> Start |
             campaign.next_due_at = now + timedelta(seconds=deps.settings.broker.sweep_interval_seconds)
             return None
         return _finish_step(session, campaign, step, jobs, now)
-    if campaign.state == CampaignState.ABORTING.value:
+    if aborting:
         return _abort_next(session, campaign, now)
     if step.state == StepState.FAILED.value:
         return None  # stopped; an operator retries the VM and resumes
@@ -193,10 +199,10 @@ def _pass_gate(
     if step.gate_checks and not step.gate_results:
         return Check(version=campaign.version, position=step.position, checks=list(step.gate_checks))
     if gate is GateKind.MANUAL:
-        if campaign.state != CampaignState.WAITING_GATE.value:
+        campaign.state = CampaignState.WAITING_GATE.value
+        campaign.updated_at = now
+        if step.gate_state != GateState.PENDING.value:  # announced once, not again after a pause and resume
             step.gate_state = GateState.PENDING.value
-            campaign.state = CampaignState.WAITING_GATE.value
-            campaign.updated_at = now
             events.emit(session, campaign, EventType.CAMPAIGN_GATE, step=step, jobs=jobs, now=now)
         return None
     step.gate_state = GateState.PASSED.value
@@ -241,9 +247,22 @@ def _abort_next(session: Session, campaign: Campaign, now: datetime) -> bool:
         campaign.step_index = cleanup.position  # the sweep starts the cleanup next
         campaign.updated_at = now
         return True
+    if cleanup is not None and cleanup.state == StepState.FAILED.value:
+        left = sorted(vm.vm_name for vm in campaign.vms if _cleanup_failed(session, cleanup, vm.vm_key))
+        campaign.stop_reason = (
+            f"{campaign.stop_reason or 'aborted'}; the drill's cleanup failed for {', '.join(left)}: clean their "
+            "test failovers up (POST /drills/{request_id}/cleanup, or the portal)"
+        )
     _finish(session, campaign, CampaignState.ABORTED, now)
     events.emit(session, campaign, EventType.CAMPAIGN_ABORTED, step=None, jobs={}, now=now)
     return True
+
+
+def _cleanup_failed(session: Session, cleanup: CampaignStep, vm_key: str) -> bool:
+    if vm_key in cleanup.refused:
+        return True
+    job = jobs_of_keys(session, cleanup).get(vm_key)
+    return job is not None and job.job_state is not JobState.PROTECTED
 
 
 def _start(deps: CampaignDeps, order: Start, campaign_id: uuid.UUID) -> None:
@@ -264,7 +283,11 @@ def _start(deps: CampaignDeps, order: Start, campaign_id: uuid.UUID) -> None:
             }
         launch.drop(prepared, set(busy))
         now = utcnow()
-        started = launch.record(deps, session, prepared, requested_by=order.requested_by, now=now)
+        try:
+            started = launch.record(deps, session, prepared, requested_by=order.requested_by, now=now)
+        except (intake.RaceLost, item_intake.RaceLost):  # another sweeper's jobs (or a VM's new job) won
+            session.rollback()
+            return
         step.jobs = {key: str(job_id) for key, job_id in started.items()}
         step.skipped = prepared.skipped
         step.refused = prepared.refused

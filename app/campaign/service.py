@@ -7,6 +7,7 @@ same moment: the loser gets a 409 and may try again); none interrupts an operati
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +22,14 @@ from app.campaign.models import Campaign, CampaignStep
 from app.campaign.schemas import CampaignIn, CampaignOut, CampaignPage
 from app.campaign.states import FINAL, CampaignState, GateState, StepState
 from app.db import transaction, utcnow
-from app.errors import Conflict, NotFound, PrerequisitesFailed, VmProblem
+from app.errors import Conflict, NotFound, PrerequisitesFailed, ServiceError, VmProblem
 from app.job import control
 from app.job.kinds import JobKind
 from app.job.states import JobState
 from app.pagination import visible_page
 from app.webhook.events import EventType
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,10 @@ def create(deps: engine.CampaignDeps, *, principal: Principal, body: CampaignIn,
         with transaction(deps.sessions) as session:
             intake.refuse_in_campaign(session, members)  # names the campaign that won
         raise
-    engine.advance(deps, campaign_id=campaign_id)  # start the first step now rather than at the next sweep
+    try:
+        engine.advance(deps, campaign_id=campaign_id)  # start the first step now rather than at the next sweep
+    except ServiceError as exc:  # Azure throttled the checks, say: the campaign exists, the sweep starts it
+        log.warning("campaign %s starts at the next sweep: %s", campaign_id, exc)
     out = get(deps, principal=principal, campaign_id=campaign_id)
     return Created(
         status=201, headers={"Location": events.campaign_href(campaign_id)}, body=out.model_dump(mode="json")
@@ -203,14 +209,15 @@ def retry_vm(deps: engine.CampaignDeps, *, principal: Principal, campaign_id: uu
         ref = launch.VmRef.of(vm)
         job = engine.jobs_of_keys(session, step).get(vm.vm_key)
         order = (campaign.version, step.position, JobKind(step.phase), dict(campaign.options))
-        refused = vm.vm_key in step.refused
-        failed_job = job is not None and job.job_state in {JobState.FAILED, JobState.CANCELLED}
-        if not refused and not failed_job:
+        # A refused VM, or one whose job was cancelled (a cancelled job is not retried), gets a new job.
+        relaunch = vm.vm_key in step.refused or (job is not None and job.job_state is JobState.CANCELLED)
+        failed_job = job is not None and job.job_state is JobState.FAILED
+        if not relaunch and not failed_job:
             raise Conflict(
                 f"{vm.vm_name} has not failed in the current step ({step.phase}); nothing to retry.",
                 code="vm_not_failed",
             )
-    if refused:
+    if relaunch:
         _relaunch(deps, campaign_id, ref, order)
     elif job is not None:
         with transaction(deps.sessions) as session:

@@ -1,0 +1,67 @@
+"""Several sweepers (schedulers, or a sweep racing an operator) moving one campaign at once: a step starts once,
+whoever wins, and an operator's action racing a sweep is either applied or refused with a 409, never lost."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from sqlalchemy import func, select
+
+from app.campaign import engine
+from app.db import transaction, utcnow
+from app.job import service as jobs
+from app.job.models import Job
+from tests.drive import drive
+
+
+def _network(demo) -> str:
+    subscription = demo["vault_id"].split("/resourceGroups/")[0]
+    return (
+        f"{subscription}/resourceGroups/contoso-net-rg/providers/Microsoft.Network/virtualNetworks/contoso-vnet-ea-test"
+    )
+
+
+def test_sweepers_racing_over_one_campaign_start_each_step_once(api, container, emulator, demo):
+    items = demo["committed"][:3]
+    body = {
+        "name": "raced",
+        "vms": [{"vault_id": demo["vault_id"], "vm_name": item["vm_name"]} for item in items],
+        "test_networks": {"eastasia": _network(demo)},
+        "drill_approval": "auto",
+    }
+    created = api.post("/campaigns", json=body)
+    assert created.status_code == 201, created.text
+    campaign_id = uuid.UUID(created.json()["id"])
+    drive(container)  # the reprotect step's jobs end; its next step is due
+
+    start = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def sweeper() -> None:
+        try:
+            start.wait()
+            for _ in range(3):
+                engine.sweep(container, now=utcnow())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sweeper) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+
+    with transaction(container.sessions) as session:
+        per_kind = dict(session.execute(select(Job.kind, func.count()).group_by(Job.kind)).all())
+    assert per_kind == {"reprotect": 3, "drill": 3}  # the drill step started once, one job per VM
+
+    for due in jobs.sweep(container, now=utcnow(), redispatch_after=0):
+        jobs.advance(container, job_id=due, worker="test-worker")
+    drive(container)
+    campaign = api.get(f"/campaigns/{campaign_id}").json()
+    drill = campaign["steps"][1]
+    assert drill["counts"] == {"protected": 3, "skipped": 0, "refused": 0}
+    calls = emulator.get("/_emulator/stats").json()["calls_by_item"]
+    assert [calls[item["name"]]["ReplicationProtectedItems_TestFailover"] for item in items] == [1, 1, 1]
