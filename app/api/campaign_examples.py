@@ -72,6 +72,7 @@ CAMPAIGN: dict[str, Any] = {
     "name": BODY["name"],
     "state": "waiting_gate",
     "stop_reason": None,
+    "blocked_reason": None,
     "phase": "drill",
     "wave": None,
     "created_by": "key:ops-portal",

@@ -33,6 +33,7 @@ from app.webhook.events import EventType
 
 log = logging.getLogger(__name__)
 MAX_MOVES = 20  # per advance: enough to pass every gate-less step that has nothing to do
+BLOCKED_RETRY_SECONDS = 30.0  # a step Azure would not let start is tried again after this
 
 
 class CampaignDeps(Deps, Protocol):
@@ -78,9 +79,22 @@ def sweep(deps: CampaignDeps, *, now: datetime) -> list[uuid.UUID]:
     for campaign_id in due:
         try:
             advance(deps, campaign_id=campaign_id)
-        except ServiceError as exc:  # Azure throttled or failed a check, or a race lost: the next sweep retries
+        except ServiceError as exc:  # Azure throttled or refused a step's checks: shown on it, tried again later
             log.warning("campaign %s waits: %s", campaign_id, exc)
+            note_blocked(deps, campaign_id, f"{exc.code}: {exc}")
     return due
+
+
+def note_blocked(deps: CampaignDeps, campaign_id: uuid.UUID, reason: str) -> None:
+    """Show why the campaign could not move, and try again after a pause rather than at every sweep."""
+    try:
+        with transaction(deps.sessions) as session:
+            campaign = session.get(Campaign, campaign_id)
+            if campaign is not None:
+                campaign.blocked_reason = reason
+                campaign.next_due_at = utcnow() + timedelta(seconds=BLOCKED_RETRY_SECONDS)
+    except StaleDataError:
+        pass  # it moved meanwhile: whatever moved it says more
 
 
 def advance(deps: CampaignDeps, *, campaign_id: uuid.UUID) -> str | None:
@@ -295,6 +309,7 @@ def _start(deps: CampaignDeps, order: Start, campaign_id: uuid.UUID) -> None:
         step.started_at = now
         campaign.updated_at = now
         campaign.next_due_at = None
+        campaign.blocked_reason = None
         job_ids = list(started.values())
     if job_ids:
         deps.doorbell.ring(job_ids)  # after the commit

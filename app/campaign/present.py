@@ -75,6 +75,7 @@ def campaign_out(session: Session, campaign: Campaign, *, now: datetime) -> Camp
         name=campaign.name,
         state=campaign.state,
         stop_reason=campaign.stop_reason,
+        blocked_reason=campaign.blocked_reason,
         phase=step.phase if step else None,
         wave=step.wave if step else None,
         created_by=campaign.created_by,

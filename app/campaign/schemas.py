@@ -156,6 +156,9 @@ class CampaignOut(BaseModel):
     name: str
     state: str
     stop_reason: str | None
+    blocked_reason: str | None = Field(
+        description="why the current step could not start at the last try (e.g. Azure throttling); retried"
+    )
     phase: str | None
     wave: int | None
     created_by: str | None

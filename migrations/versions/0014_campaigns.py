@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("step_index", sa.Integer(), nullable=False),
         sa.Column("options", sa.JSON(), nullable=False),
         sa.Column("stop_reason", sa.Text(), nullable=True),
+        sa.Column("blocked_reason", sa.Text(), nullable=True),
         sa.Column("vault_ids", sa.JSON(), nullable=False),
         sa.Column("created_by", sa.String(200), nullable=True),
         sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),

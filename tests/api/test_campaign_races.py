@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from app.bootstrap import bootstrap
 from app.campaign import engine
 from app.db import transaction, utcnow
 from app.job import service as jobs
 from app.job.models import Job
+from cli.stack import free_port
+from tests.conftest import service_settings
 from tests.drive import drive
 
 
@@ -65,3 +69,34 @@ def test_sweepers_racing_over_one_campaign_start_each_step_once(api, container, 
     assert drill["counts"] == {"protected": 3, "skipped": 0, "refused": 0}
     calls = emulator.get("/_emulator/stats").json()["calls_by_item"]
     assert [calls[item["name"]]["ReplicationProtectedItems_TestFailover"] for item in items] == [1, 1, 1]
+
+
+def test_a_step_azure_will_not_let_start_says_why_on_the_campaign_and_starts_once_it_can(
+    api, container, demo, database_url
+):
+    item = demo["committed"][0]
+    body = {
+        "name": "blocked",
+        "vms": [{"vault_id": demo["vault_id"], "vm_name": item["vm_name"]}],
+        "test_networks": {"eastasia": _network(demo)},
+    }
+    created = api.post("/campaigns", json=body)
+    assert created.status_code == 201, created.text
+    campaign_id = uuid.UUID(created.json()["id"])
+    drive(container)  # the reprotect step's job ends; the drill is next
+
+    unreachable = bootstrap(service_settings(database_url, f"http://127.0.0.1:{free_port()}"))  # Azure unreachable
+    try:
+        engine.sweep(unreachable, now=utcnow())
+    finally:
+        unreachable.close()
+    blocked = api.get(f"/campaigns/{campaign_id}").json()
+    assert blocked["state"] == "running"
+    assert blocked["steps"][1]["state"] == "pending"
+    assert blocked["blocked_reason"]
+    assert engine.sweep(container, now=utcnow()) == []  # not hammered at every sweep: tried again later
+
+    assert engine.sweep(container, now=utcnow() + timedelta(seconds=engine.BLOCKED_RETRY_SECONDS + 1))
+    started = api.get(f"/campaigns/{campaign_id}").json()
+    assert started["steps"][1]["state"] == "running"
+    assert started["blocked_reason"] is None
