@@ -19,6 +19,7 @@ DELIVER_WEBHOOK = "reprotect.deliver_webhook"
 SWEEP = "reprotect.sweep"
 SWEEP_WEBHOOKS = "reprotect.sweep_webhooks"
 SWEEP_CAMPAIGNS = "reprotect.sweep_campaigns"
+ADVANCE_CAMPAIGN = "reprotect.advance_campaign"
 JOBS_QUEUE = "celery"
 WEBHOOKS_QUEUE = "webhooks"  # its own queue: a delivery never waits behind a fleet's job steps
 log = logging.getLogger(__name__)
@@ -70,6 +71,10 @@ class Doorbell:
     def ring(self, job_ids: Iterable[uuid.UUID], *, countdown: float = 0.0) -> int:
         """Enqueue one advance per job; returns how many were sent."""
         return self._send(ADVANCE_JOB, job_ids, countdown=countdown)
+
+    def ring_campaign(self, campaign_id: uuid.UUID) -> int:
+        """Ask a worker to move a campaign on now (an operator's action, a new campaign)."""
+        return self._send(ADVANCE_CAMPAIGN, [campaign_id], countdown=0.0)
 
     def ring_deliveries(self, delivery_ids: Iterable[uuid.UUID], *, countdown: float = 0.0) -> int:
         """Enqueue one attempt per webhook delivery; returns how many were sent."""

@@ -14,7 +14,15 @@ from app.bootstrap import Container, bootstrap
 from app.campaign import engine as campaigns
 from app.db import utcnow
 from app.job import service as jobs
-from app.queue import ADVANCE_JOB, DELIVER_WEBHOOK, SWEEP, SWEEP_CAMPAIGNS, SWEEP_WEBHOOKS, build_celery
+from app.queue import (
+    ADVANCE_CAMPAIGN,
+    ADVANCE_JOB,
+    DELIVER_WEBHOOK,
+    SWEEP,
+    SWEEP_CAMPAIGNS,
+    SWEEP_WEBHOOKS,
+    build_celery,
+)
 from app.settings import get_settings
 from app.webhook import service as webhooks
 from workers import signals
@@ -70,3 +78,9 @@ def sweep_webhooks() -> int:
 def sweep_campaigns() -> int:
     """Move every due campaign on: start its next step, judge a finished one, pass or stop at its gate."""
     return len(campaigns.sweep(container(), now=utcnow()))
+
+
+@celery.task(name=ADVANCE_CAMPAIGN)  # type: ignore[untyped-decorator]
+def advance_campaign(campaign_id: str) -> str | None:
+    """Move one campaign on now (rung by the API after an operator's action or a new campaign)."""
+    return campaigns.advance_safely(container(), campaign_id=uuid.UUID(campaign_id))

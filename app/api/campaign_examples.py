@@ -126,6 +126,22 @@ CAMPAIGN: dict[str, Any] = {
         }
         for vm, wave in (("vm-db-02", 1), ("vm-web-01", 2))
     ],
+    "history": [
+        {
+            "at": "2026-11-30T07:02:11Z",
+            "from_state": None,
+            "to_state": "running",
+            "actor": "key:ops-portal",
+            "reason": "created",
+        },
+        {
+            "at": _AT,
+            "from_state": "running",
+            "to_state": "waiting_gate",
+            "actor": "service",
+            "reason": "drill: waits for approval",
+        },
+    ],
     "links": {"self": f"/campaigns/{_CAMPAIGN_ID}"},
 }
 

@@ -189,6 +189,7 @@ CATALOGUE: tuple[ErrorCode, ...] = (
         "waits at no gate, pausing one that has ended.",
     ),
     _p("campaign_moved", 409, "The scheduler moved the campaign at the same moment; read it and try again."),
+    _p("vm_name_ambiguous", 409, "Two VMs of the campaign share this name: name the VM's vault_id too."),
     _p("vm_not_failed", 409, "The VM has not failed (nor been refused) in the campaign's current step."),
     _p("selector_empty", 422, "The campaign's selector matches no VM."),
     _p("too_many_vms", 422, "A campaign takes at most 500 VMs; split it."),

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from app.campaign import events, gates, launch
+from app.campaign import events, gates, history, launch
 from app.campaign.models import Campaign, CampaignStep
 from app.campaign.states import MOVING, CampaignState, GateKind, GateState, StepState
 from app.db import transaction, utcnow
@@ -34,6 +34,7 @@ from app.webhook.events import EventType
 log = logging.getLogger(__name__)
 MAX_MOVES = 20  # per advance: enough to pass every gate-less step that has nothing to do
 BLOCKED_RETRY_SECONDS = 30.0  # a step Azure would not let start is tried again after this
+LEASE_SECONDS = 300.0  # how long one sweeper holds a campaign while it checks a step's VMs or runs health checks
 
 
 class CampaignDeps(Deps, Protocol):
@@ -52,7 +53,6 @@ class Start:
     phase: JobKind
     vms: list[launch.VmRef]
     options: dict[str, Any]
-    drilled: set[str] | None
     requested_by: str
 
 
@@ -77,12 +77,22 @@ def sweep(deps: CampaignDeps, *, now: datetime) -> list[uuid.UUID]:
             )
         )
     for campaign_id in due:
-        try:
-            advance(deps, campaign_id=campaign_id)
-        except ServiceError as exc:  # Azure throttled or refused a step's checks: shown on it, tried again later
-            log.warning("campaign %s waits: %s", campaign_id, exc)
-            note_blocked(deps, campaign_id, f"{exc.code}: {exc}")
+        advance_safely(deps, campaign_id=campaign_id)
     return due
+
+
+def advance_safely(deps: CampaignDeps, *, campaign_id: uuid.UUID) -> str | None:
+    """:func:`advance`, with whatever stops it shown on the campaign (and tried again later) instead of raised:
+    one campaign's fault never holds the others up."""
+    try:
+        return advance(deps, campaign_id=campaign_id)
+    except ServiceError as exc:  # Azure throttled or refused a step's checks
+        log.warning("campaign %s waits: %s", campaign_id, exc)
+        note_blocked(deps, campaign_id, f"{exc.code}: {exc}")
+    except Exception as exc:
+        log.exception("campaign %s could not move", campaign_id)
+        note_blocked(deps, campaign_id, f"internal error: {type(exc).__name__}; see the worker's log")
+    return None
 
 
 def note_blocked(deps: CampaignDeps, campaign_id: uuid.UUID, reason: str) -> None:
@@ -130,11 +140,12 @@ def _decide(deps: CampaignDeps, session: Session, campaign: Campaign) -> Start |
     if step.state == StepState.PENDING.value:
         if aborting and step.phase != JobKind.DRILL_CLEANUP.value:
             return _abort_next(session, campaign, now)  # nothing new starts after an abort but the cleanup
-        return _start_order(session, campaign, step)
+        _take_lease(session, campaign, now)
+        return _start_order(campaign, step)
     jobs = jobs_of(session, [step])
     if step.state == StepState.RUNNING.value:
         if any(job.job_state in ACTIVE_STATES for job in jobs.values()):
-            campaign.next_due_at = now + timedelta(seconds=deps.settings.broker.sweep_interval_seconds)
+            _look_again(session, campaign, now + timedelta(seconds=deps.settings.broker.sweep_interval_seconds))
             return None
         return _finish_step(session, campaign, step, jobs, now)
     if aborting:
@@ -144,19 +155,27 @@ def _decide(deps: CampaignDeps, session: Session, campaign: Campaign) -> Start |
     return _pass_gate(session, campaign, step, jobs, now)
 
 
-def _start_order(session: Session, campaign: Campaign, step: CampaignStep) -> Start:
+def _take_lease(session: Session, campaign: Campaign, now: datetime) -> None:
+    """Hold the campaign while its step's checks (or its gate's health checks) run outside the transaction: other
+    sweepers skip it until the lease ends, and what we record is checked against the version this write makes."""
+    campaign.next_due_at = now + timedelta(seconds=LEASE_SECONDS)
+    campaign.updated_at = now
+    session.flush()  # bumps the version the order carries
+
+
+def _look_again(session: Session, campaign: Campaign, at: datetime) -> None:
+    """When to look again while jobs run: a plain update, so it does not bump the version an operator's retry holds."""
+    session.execute(update(Campaign).where(Campaign.id == campaign.id).values(next_due_at=at))
+
+
+def _start_order(campaign: Campaign, step: CampaignStep) -> Start:
     vms = [launch.VmRef.of(vm) for vm in campaign.vms if step.wave is None or vm.wave == step.wave]
-    drilled = None
-    if step.phase == JobKind.DRILL_CLEANUP.value:
-        drill = next(s for s in campaign.steps if s.phase == JobKind.DRILL.value)
-        drilled = {key for key, job in jobs_of_keys(session, drill).items() if job.asr_job_id or job.switch_sent_at}
     return Start(
         version=campaign.version,
         position=step.position,
         phase=JobKind(step.phase),
         vms=vms,
         options=dict(campaign.options),
-        drilled=drilled,
         requested_by=campaign.created_by or "campaign",
     )
 
@@ -184,8 +203,8 @@ def _finish_step(session: Session, campaign: Campaign, step: CampaignStep, jobs:
         if campaign.state == CampaignState.ABORTING.value:
             return True
         names = sorted(job.vm_name for job in failed)
-        campaign.state = CampaignState.STOPPED.value
         campaign.stop_reason = _failure_reason(step, names)
+        history.move(campaign, CampaignState.STOPPED, actor="service", reason=campaign.stop_reason, now=now)
         events.emit(session, campaign, EventType.CAMPAIGN_STOPPED, step=step, jobs=jobs, now=now)
         return True
     step.state = StepState.DONE.value
@@ -193,8 +212,12 @@ def _finish_step(session: Session, campaign: Campaign, step: CampaignStep, jobs:
     return True
 
 
+def _where(step: CampaignStep) -> str:
+    return step.phase + (f" wave {step.wave}" if step.wave else "")
+
+
 def _failure_reason(step: CampaignStep, failed_vms: list[str]) -> str:
-    where = f"{step.phase}" + (f" wave {step.wave}" if step.wave else "")
+    where = _where(step)
     parts = []
     if failed_vms:
         parts.append(f"{len(failed_vms)} VM(s) failed or were cancelled ({', '.join(failed_vms[:10])})")
@@ -211,9 +234,12 @@ def _pass_gate(
     if step.gate_state == GateState.PASSED.value:
         return _next_step(session, campaign, now)
     if step.gate_checks and not step.gate_results:
+        _take_lease(session, campaign, now)
         return Check(version=campaign.version, position=step.position, checks=list(step.gate_checks))
     if gate is GateKind.MANUAL:
-        campaign.state = CampaignState.WAITING_GATE.value
+        history.move(
+            campaign, CampaignState.WAITING_GATE, actor="service", reason=f"{_where(step)}: waits for approval", now=now
+        )
         campaign.updated_at = now
         if step.gate_state != GateState.PENDING.value:  # announced once, not again after a pause and resume
             step.gate_state = GateState.PENDING.value
@@ -231,15 +257,15 @@ def _next_step(session: Session, campaign: Campaign, now: datetime) -> bool:
     campaign.updated_at = now
     campaign.next_due_at = None
     if campaign.step_index + 1 >= len(campaign.steps):
-        _finish(session, campaign, CampaignState.COMPLETED, now)
+        _finish(campaign, CampaignState.COMPLETED, now)
         events.emit(session, campaign, EventType.CAMPAIGN_COMPLETED, step=None, jobs={}, now=now)
         return True
     campaign.step_index += 1
     return True
 
 
-def _finish(session: Session, campaign: Campaign, state: CampaignState, now: datetime) -> None:
-    campaign.state = state.value
+def _finish(campaign: Campaign, state: CampaignState, now: datetime) -> None:
+    history.move(campaign, state, actor="service", reason=campaign.stop_reason or "every step done", now=now)
     campaign.finished_at = now
     campaign.updated_at = now
     for vm in campaign.vms:
@@ -267,7 +293,7 @@ def _abort_next(session: Session, campaign: Campaign, now: datetime) -> bool:
             f"{campaign.stop_reason or 'aborted'}; the drill's cleanup failed for {', '.join(left)}: clean their "
             "test failovers up (POST /drills/{request_id}/cleanup, or the portal)"
         )
-    _finish(session, campaign, CampaignState.ABORTED, now)
+    _finish(campaign, CampaignState.ABORTED, now)
     events.emit(session, campaign, EventType.CAMPAIGN_ABORTED, step=None, jobs={}, now=now)
     return True
 
@@ -281,7 +307,7 @@ def _cleanup_failed(session: Session, cleanup: CampaignStep, vm_key: str) -> boo
 
 def _start(deps: CampaignDeps, order: Start, campaign_id: uuid.UUID) -> None:
     """Check the step's VMs against Azure, then record their jobs unless the campaign moved meanwhile."""
-    prepared = launch.prepare(deps, order.phase, order.vms, order.options, drilled=order.drilled)
+    prepared = launch.prepare(deps, order.phase, order.vms, order.options)
     keys = [vm.vm_key for vm in order.vms]
     job_ids: list[uuid.UUID] = []
     with transaction(deps.sessions) as session:
@@ -339,8 +365,7 @@ def _check(deps: CampaignDeps, order: Check, campaign_id: uuid.UUID) -> None:
         step.gate_reason = reason
         step.gate_decided_by = "service"
         step.gate_decided_at = now
-        campaign.state = CampaignState.STOPPED.value
-        where = f"{step.phase}" + (f" wave {step.wave}" if step.wave else "")
-        campaign.stop_reason = f"gate after {where}: {reason}"
+        campaign.stop_reason = f"gate after {_where(step)}: {reason}"
+        history.move(campaign, CampaignState.STOPPED, actor="service", reason=campaign.stop_reason, now=now)
         events.emit(session, campaign, EventType.CAMPAIGN_GATE, step=step, jobs=jobs, now=now)
         events.emit(session, campaign, EventType.CAMPAIGN_STOPPED, step=step, jobs=jobs, now=now)

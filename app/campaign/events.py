@@ -2,19 +2,16 @@
 campaign completed, stopped or aborted.
 
 They go through the webhook outbox (``app.webhook.outbox``) in the transaction of the move that causes them, to
-the endpoints that subscribe to the type and whose scopes cover every vault of the campaign. Each event is
-recorded against a request of the campaign's jobs (the step's, or the latest one), which is how deliveries are
-listed and scoped; a move before any job exists (an abort before the first step started) sends nothing.
+the endpoints that subscribe to the type and whose scopes cover every vault of the campaign (never to a request's
+callback). Each event is recorded against the campaign (``campaign_id``; no request).
 """
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.campaign.models import Campaign, CampaignStep
@@ -56,17 +53,6 @@ def _step_data(step: CampaignStep, jobs: dict[str, Job]) -> dict[str, Any]:
     }
 
 
-def _anchor(session: Session, campaign: Campaign, step: CampaignStep | None) -> uuid.UUID | None:
-    """A request of the campaign's jobs to record the event against: the step's, else the latest."""
-    steps = [step] if step is not None and step.jobs else [s for s in reversed(campaign.steps) if s.jobs]
-    for candidate in steps:
-        job_ids = [uuid.UUID(job_id) for job_id in candidate.jobs.values()]
-        request_id = session.scalar(select(Job.request_id).where(Job.id.in_(job_ids)).limit(1))
-        if request_id is not None:
-            return request_id
-    return None
-
-
 def emit(
     session: Session,
     campaign: Campaign,
@@ -77,9 +63,6 @@ def emit(
     now: datetime,
 ) -> None:
     """Record ``event_type`` about ``campaign`` (and ``step``) and its deliveries, in ``session``."""
-    request_id = _anchor(session, campaign, step)
-    if request_id is None:
-        return
     data = {
         "campaign_id": str(campaign.id),
         "name": campaign.name,
@@ -90,4 +73,6 @@ def emit(
         "finished_at": _iso(campaign.finished_at),
         "links": {"campaign": campaign_href(campaign.id)},
     }
-    outbox.emit(session, event_type, data, request_id=request_id, vault_ids=list(campaign.vault_ids), now=now)
+    outbox.emit(
+        session, event_type, data, request_id=None, campaign_id=campaign.id, vault_ids=list(campaign.vault_ids), now=now
+    )

@@ -23,6 +23,7 @@ from app.campaign.models import Campaign, CampaignStep, CampaignVm
 from app.campaign.plan import StepSpec, steps_for, waves_by_size
 from app.campaign.schemas import CampaignIn, CampaignPlanOut, PlannedStep
 from app.campaign.states import CampaignState, StepState
+from app.cloud.snapshots import listing
 from app.cloud.types import ReplicatedItem
 from app.db import transaction
 from app.errors import Conflict, InvalidRequest, PrerequisitesFailed, VmProblem
@@ -60,6 +61,8 @@ def resolve(deps: Deps, *, principal: Principal, body: CampaignIn) -> list[Membe
         for index, check in enumerate(gate.health_checks):
             vet_url(check.url, deps.settings.webhook, field=f"wave_gates.{wave}.health_checks[{index}].url")
     require_in_scope(principal, list(body.test_networks.values()))
+    for network in body.test_networks.values():  # a mistyped network would only fail after hours of reprotect
+        item_intake.check_network(listing(deps.cloud), network)
     if body.selector is not None:
         fleet = selectors.resolve(deps, principal=principal, selector=body.selector)
         items = sorted((vm.item for vm in fleet.vms), key=lambda item: (item.vm_name.lower(), item.ref.id.lower()))
@@ -91,10 +94,6 @@ def _home(item: ReplicatedItem) -> str:
     return item.primary_location if item.active_location.lower() == "recovery" else item.recovery_location
 
 
-def _region(name: str) -> str:
-    return name.replace(" ", "").lower()
-
-
 def dry_run(deps: Deps, body: CampaignIn, members: list[Member]) -> CampaignPlanOut:
     """The whole plan: steps in order with their VMs, gates and estimates; the refusals the first step would
     meet now (the same checks as ``POST /reprotect``); VMs without a test network; recovery points of the VMs
@@ -104,7 +103,7 @@ def dry_run(deps: Deps, body: CampaignIn, members: list[Member]) -> CampaignPlan
     prepared = launch.prepare(deps, JobKind.REPROTECT, refs, options)
     names = {m.vm_key: m.item.vm_name for m in members}
     refused = [{"vm": names[key], "phase": "reprotect", **refusal} for key, refusal in prepared.refused.items()]
-    networks = {_region(region) for region in body.test_networks}
+    networks = {item_intake.region_key(region) for region in body.test_networks}
     if body.drill:
         refused.extend(
             {
@@ -114,7 +113,7 @@ def dry_run(deps: Deps, body: CampaignIn, members: list[Member]) -> CampaignPlan
                 "message": f"No test network is given for {_home(m.item)}, where this VM's drill would run.",
             }
             for m in members
-            if _region(_home(m.item)) not in networks
+            if item_intake.region_key(_home(m.item)) not in networks
         )
     with transaction(deps.sessions) as session:
         per_phase = phase_seconds(session)
@@ -166,6 +165,15 @@ def record(session: Session, body: CampaignIn, members: list[Member], *, created
         id=uuid.uuid4(),
         name=body.name,
         state=CampaignState.RUNNING.value,
+        history=[
+            {
+                "at": now.isoformat().replace("+00:00", "Z"),
+                "from_state": None,
+                "to_state": CampaignState.RUNNING.value,
+                "actor": created_by,
+                "reason": "created",
+            }
+        ],
         step_index=0,
         options=options,
         vault_ids=sorted({m.item.ref.vault.id for m in members}),

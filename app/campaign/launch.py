@@ -19,7 +19,7 @@ from app.cloud.ids import parse_item_id
 from app.errors import PrerequisitesFailed, VmProblem
 from app.job import intake, item_intake, item_requests
 from app.job.drill_schemas import DrillVm
-from app.job.item_intake import Checked
+from app.job.item_intake import Checked, region_key
 from app.job.kinds import REPROTECT_KINDS, JobKind
 from app.job.plan import ReprotectPlan
 from app.job.schemas import VmTarget
@@ -94,40 +94,35 @@ def partition(
     return [], None
 
 
-def _region(name: str) -> str:
-    return name.replace(" ", "").lower()
-
-
-def prepare(
-    deps: Deps,
-    phase: JobKind,
-    vms: list[VmRef],
-    options: dict[str, Any],
-    *,
-    drilled: set[str] | None = None,
-) -> Prepared:
-    """Check the step's VMs against Azure (no transaction held): who goes, who is skipped, who is refused.
-
-    ``drilled``: for a cleanup, the VMs whose drill was sent to Azure (the others have nothing to clean up).
-    """
+def prepare(deps: Deps, phase: JobKind, vms: list[VmRef], options: dict[str, Any]) -> Prepared:
+    """Check the step's VMs against Azure (no transaction held): who goes, who is skipped, who is refused."""
     prepared = Prepared()
-    if phase is JobKind.DRILL_CLEANUP and drilled is not None:
-        for vm in vms:
-            if vm.vm_key not in drilled:
-                prepared.skipped[vm.vm_key] = "no test failover was started for this VM"
-        vms = [vm for vm in vms if vm.vm_key in drilled]
-    if not vms:
-        return prepared
     refs = [DrillVm(vault_id=vm.vault_id, vm_name=vm.vm_name) for vm in vms]
     _, items = partition(
         prepared, vms, lambda ref: ref.label, lambda batch: item_intake.find_all(deps.cloud, batch), refs
     )
     items = items or []
+    if phase is JobKind.DRILL_CLEANUP:  # after an abort, say: only test failovers Azure holds are cleaned up
+        items = _with_test_failover(prepared, vms, items)
     if phase in REPROTECT_KINDS:
         _prepare_reprotect(deps, prepared, phase, vms, items)
     else:
         _prepare_item_operation(deps, prepared, phase, vms, items, options)
     return prepared
+
+
+def _with_test_failover(prepared: Prepared, vms: list[VmRef], items: list[Checked]) -> list[Checked]:
+    """The VMs Azure holds a test failover of (the others are skipped: nothing to clean up)."""
+    labels = _by_label(vms)
+    kept = []
+    for entry in items:
+        item = entry.item
+        idle = (item.test_failover_state or "none").lower() == "none"
+        if idle and "TestFailoverCleanup" not in item.allowed_operations:
+            prepared.skipped[labels[entry.label].vm_key] = "no test failover to clean up"
+        else:
+            kept.append(entry)
+    return kept
 
 
 def _prepare_reprotect(deps: Deps, prepared: Prepared, phase: JobKind, vms: list[VmRef], items: list[Checked]) -> None:
@@ -166,7 +161,7 @@ def _prepare_reprotect(deps: Deps, prepared: Prepared, phase: JobKind, vms: list
 
 def _at_home(entry: Checked) -> bool:
     home = entry.item.initial_primary_location
-    return bool(home) and _region(item_intake.runs_in(entry.item)) == _region(home or "")
+    return bool(home) and region_key(item_intake.runs_in(entry.item)) == region_key(home or "")
 
 
 def _prepare_item_operation(
@@ -202,12 +197,12 @@ def _prepare_item_operation(
 def _group_drills(
     prepared: Prepared, labels: dict[str, VmRef], checked: list[Checked], options: dict[str, Any]
 ) -> None:
-    networks = {_region(region): network for region, network in options.get("test_networks", {}).items()}
+    networks = {region_key(region): network for region, network in options.get("test_networks", {}).items()}
     point = options.get("drill_recovery_point", "latest")
     by_network: dict[str, Group] = {}
     for entry in checked:
         region = entry.item.recovery_location  # the test VM is created on the replica's side
-        network = networks.get(_region(region))
+        network = networks.get(region_key(region))
         if network is None:
             prepared.refused[labels[entry.label].vm_key] = {
                 "code": "no_test_network",

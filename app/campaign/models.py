@@ -32,6 +32,7 @@ class Campaign(Base):
     stop_reason: Mapped[str | None] = mapped_column(Text)
     # Why the sweep could not move it at its last try (Azure throttled or refused the step's checks), until it can.
     blocked_reason: Mapped[str | None] = mapped_column(Text)
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # app.campaign.history
     # Every vault of its VMs: who may see the campaign (all of them in the caller's scopes).
     vault_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_by: Mapped[str | None] = mapped_column(String(200))

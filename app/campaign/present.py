@@ -91,6 +91,7 @@ def campaign_out(session: Session, campaign: Campaign, *, now: datetime) -> Camp
             )
             for vm in campaign.vms
         ],
+        history=list(campaign.history or []),
         links={"self": campaign_href(campaign.id)},
     )
 

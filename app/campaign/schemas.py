@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.cloud.ids import VIRTUAL_NETWORK_ID_PATTERN
+from app.cloud.ids import VAULT_ID_PATTERN, VIRTUAL_NETWORK_ID_PATTERN
 from app.job.drill_schemas import RECOVERY_POINT, DrillVm
 from app.job.schemas import Strict, VmSelector
 
@@ -93,6 +93,8 @@ class CampaignIn(Strict):
             raise ValueError("wave_size splits a selector's VMs; give each listed VM its wave instead")
         if self.drill and not self.test_networks:
             raise ValueError("a drill needs test_networks (region -> isolated virtual network); or drill: false")
+        if not self.drill and (self.test_networks or self.drill_health_checks or self.drill_comments):
+            raise ValueError("test_networks, drill_health_checks and drill_comments apply only with drill: true")
         return self
 
 
@@ -112,6 +114,9 @@ class RetryVmIn(Strict):
     """Body of ``POST /campaigns/{id}/retry``: the VM (by name) whose failed step runs again."""
 
     vm_name: str = Field(min_length=1, max_length=200)
+    vault_id: str | None = Field(
+        default=None, max_length=400, pattern=VAULT_ID_PATTERN, description="needed only when two VMs share the name"
+    )
 
 
 class GateOut(BaseModel):
@@ -169,6 +174,7 @@ class CampaignOut(BaseModel):
     options: dict[str, Any]
     steps: list[StepOut]
     vms: list[CampaignVmOut]
+    history: list[dict[str, Any]] = Field(description="every change of state: at, from_state, to_state, actor, reason")
     links: dict[str, str]
 
 

@@ -10,19 +10,20 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.auth.principal import Principal
-from app.campaign import engine, events, intake, launch, present
-from app.campaign.models import Campaign, CampaignStep
+from app.campaign import engine, events, history, intake, launch, present
+from app.campaign.models import Campaign, CampaignStep, CampaignVm
 from app.campaign.schemas import CampaignIn, CampaignOut, CampaignPage
 from app.campaign.states import FINAL, CampaignState, GateState, StepState
 from app.db import transaction, utcnow
-from app.errors import Conflict, NotFound, PrerequisitesFailed, ServiceError, VmProblem
+from app.errors import Conflict, NotFound, PrerequisitesFailed, VmProblem
 from app.job import control
 from app.job.kinds import JobKind
 from app.job.states import JobState
@@ -54,10 +55,7 @@ def create(deps: engine.CampaignDeps, *, principal: Principal, body: CampaignIn,
         with transaction(deps.sessions) as session:
             intake.refuse_in_campaign(session, members)  # names the campaign that won
         raise
-    try:
-        engine.advance(deps, campaign_id=campaign_id)  # start the first step now rather than at the next sweep
-    except ServiceError as exc:  # Azure throttled the checks, say: the campaign exists, the sweep starts it
-        log.warning("campaign %s starts at the next sweep: %s", campaign_id, exc)
+    deps.doorbell.ring_campaign(campaign_id)  # a worker starts the first step now rather than at the next sweep
     out = get(deps, principal=principal, campaign_id=campaign_id)
     return Created(
         status=201, headers={"Location": events.campaign_href(campaign_id)}, body=out.model_dump(mode="json")
@@ -81,7 +79,7 @@ def list_campaigns(
     deps: engine.CampaignDeps, *, principal: Principal, state: str | None, limit: int, cursor: str | None
 ) -> CampaignPage:
     """The campaigns the caller may see, newest first."""
-    query = select(Campaign)
+    query = select(Campaign).options(selectinload(Campaign.steps), selectinload(Campaign.vms))
     if state:
         query = query.where(Campaign.state == state)
     with transaction(deps.sessions) as session:
@@ -100,8 +98,8 @@ def list_campaigns(
 def _move(
     deps: engine.CampaignDeps, principal: Principal, campaign_id: uuid.UUID, change: Any, *, advance: bool = True
 ) -> CampaignOut:
-    """Apply ``change(session, campaign, now)`` in one transaction (409 if a sweeper moved it meanwhile), then let
-    the campaign move on at once."""
+    """Apply ``change(session, campaign, now)`` in one transaction (409 if a sweeper moved it meanwhile), then ask a
+    worker to move the campaign on at once (Azure is never called in the API's request for it)."""
     try:
         with transaction(deps.sessions) as session:
             campaign = _visible(session, campaign_id, principal)
@@ -110,11 +108,9 @@ def _move(
             campaign.updated_at = now
             campaign.next_due_at = None
     except StaleDataError:
-        raise Conflict(
-            "The campaign moved at the same moment; look at it and try again.", code="campaign_moved"
-        ) from None
+        raise _moved() from None
     if advance:
-        engine.advance(deps, campaign_id=campaign_id)
+        deps.doorbell.ring_campaign(campaign_id)  # a worker moves it on now rather than at the next sweep
     return get(deps, principal=principal, campaign_id=campaign_id)
 
 
@@ -138,7 +134,7 @@ def approve(deps: engine.CampaignDeps, *, principal: Principal, campaign_id: uui
         step.gate_decided_by = principal.id
         step.gate_reason = reason
         step.gate_decided_at = now
-        campaign.state = CampaignState.RUNNING.value
+        history.move(campaign, CampaignState.RUNNING, actor=principal.id, reason=f"gate approved: {reason}", now=now)
         events.emit(
             session, campaign, EventType.CAMPAIGN_GATE, step=step, jobs=engine.jobs_of(session, [step]), now=now
         )
@@ -151,7 +147,7 @@ def pause(deps: engine.CampaignDeps, *, principal: Principal, campaign_id: uuid.
 
     def change(session: Session, campaign: Campaign, now: Any) -> None:
         _require(campaign, CampaignState.RUNNING, CampaignState.WAITING_GATE, action="paused")
-        campaign.state = CampaignState.PAUSED.value
+        history.move(campaign, CampaignState.PAUSED, actor=principal.id, reason="paused", now=now)
 
     return _move(deps, principal, campaign_id, change, advance=False)
 
@@ -164,7 +160,7 @@ def resume(deps: engine.CampaignDeps, *, principal: Principal, campaign_id: uuid
         _require(campaign, CampaignState.PAUSED, CampaignState.STOPPED, action="resumed")
         step = campaign.steps[campaign.step_index]
         _reopen(step)
-        campaign.state = CampaignState.RUNNING.value
+        history.move(campaign, CampaignState.RUNNING, actor=principal.id, reason="resumed", now=now)
         campaign.stop_reason = None
 
     return _move(deps, principal, campaign_id, change)
@@ -187,77 +183,127 @@ def abort(deps: engine.CampaignDeps, *, principal: Principal, campaign_id: uuid.
     failover or commit starts any more."""
 
     def change(session: Session, campaign: Campaign, now: Any) -> None:
-        if campaign.state in {s.value for s in FINAL}:
-            _require(campaign, CampaignState.RUNNING, action="aborted")
-        campaign.state = CampaignState.ABORTING.value
+        unfinished = [s for s in CampaignState if s not in FINAL]
+        _require(campaign, *unfinished, action="aborted")
+        if campaign.state == CampaignState.ABORTING.value:
+            return  # already on its way out: the first abort's reason stands
         campaign.stop_reason = f"aborted by {principal.id}" + (f": {reason}" if reason else "")
+        history.move(campaign, CampaignState.ABORTING, actor=principal.id, reason=campaign.stop_reason, now=now)
 
     return _move(deps, principal, campaign_id, change)
 
 
-def retry_vm(deps: engine.CampaignDeps, *, principal: Principal, campaign_id: uuid.UUID, vm_name: str) -> CampaignOut:
-    """Run the current step again for one VM that failed or was refused in it (a new attempt of its job, or a new
-    job once Azure allows it), without restarting the campaign; a stopped campaign goes on."""
+def retry_vm(
+    deps: engine.CampaignDeps,
+    *,
+    principal: Principal,
+    campaign_id: uuid.UUID,
+    vm_name: str,
+    vault_id: str | None = None,
+) -> CampaignOut:
+    """Run the current step again for one VM that failed or was refused in it (a new attempt of its failed job,
+    or a new job for a refused VM or a cancelled job), without restarting the campaign; a stopped campaign goes
+    on. Only while it runs or has stopped: never while paused, waiting at a gate or aborting."""
     with transaction(deps.sessions) as session:
         campaign = _visible(session, campaign_id, principal)
-        if campaign.state in {s.value for s in FINAL} or campaign.state == CampaignState.ABORTING.value:
-            _require(campaign, CampaignState.STOPPED, CampaignState.RUNNING, action="retried")
-        vm = next((v for v in campaign.vms if v.vm_name.lower() == vm_name.lower()), None)
-        if vm is None:
-            raise NotFound(f"Campaign {campaign_id} has no VM {vm_name}.", code="campaign_vm_not_found")
+        _require(campaign, CampaignState.STOPPED, CampaignState.RUNNING, action="retried")
+        vm = _one_vm(campaign, vm_name, vault_id)
         step = campaign.steps[campaign.step_index]
-        ref = launch.VmRef.of(vm)
         job = engine.jobs_of_keys(session, step).get(vm.vm_key)
-        order = (campaign.version, step.position, JobKind(step.phase), dict(campaign.options))
-        # A refused VM, or one whose job was cancelled (a cancelled job is not retried), gets a new job.
         relaunch = vm.vm_key in step.refused or (job is not None and job.job_state is JobState.CANCELLED)
-        failed_job = job is not None and job.job_state is JobState.FAILED
-        if not relaunch and not failed_job:
+        if not relaunch and (job is None or job.job_state is not JobState.FAILED):
             raise Conflict(
                 f"{vm.vm_name} has not failed in the current step ({step.phase}); nothing to retry.",
                 code="vm_not_failed",
             )
+        order = engine.Start(
+            version=campaign.version,
+            position=step.position,
+            phase=JobKind(step.phase),
+            vms=[launch.VmRef.of(vm)],
+            options=dict(campaign.options),
+            requested_by=principal.id,
+        )
     if relaunch:
-        _relaunch(deps, campaign_id, ref, order)
-    elif job is not None:
+        job_ids = _relaunch(deps, campaign_id, order)
+    else:
+        assert job is not None
+        job_ids = _retry_job(deps, principal, campaign_id, order, job.id)
+    deps.doorbell.ring(job_ids)  # after the commit
+    deps.doorbell.ring_campaign(campaign_id)
+    return get(deps, principal=principal, campaign_id=campaign_id)
+
+
+def _one_vm(campaign: Campaign, vm_name: str, vault_id: str | None) -> CampaignVm:
+    matches = [
+        vm
+        for vm in campaign.vms
+        if vm.vm_name.lower() == vm_name.lower() and (vault_id is None or vm.vault_id.lower() == vault_id.lower())
+    ]
+    if not matches:
+        raise NotFound(f"Campaign {campaign.id} has no VM {vm_name}.", code="campaign_vm_not_found")
+    if len(matches) > 1:
+        raise Conflict(
+            f"Campaign {campaign.id} has {len(matches)} VMs named {vm_name} (in different vaults); name its vault_id.",
+            code="vm_name_ambiguous",
+        )
+    return matches[0]
+
+
+def _going_on(campaign: Campaign, actor: str, now: datetime, reason: str) -> None:
+    """The current step is judged again, and a stopped campaign runs again."""
+    _reopen(campaign.steps[campaign.step_index])
+    if campaign.state == CampaignState.STOPPED.value:
+        history.move(campaign, CampaignState.RUNNING, actor=actor, reason=reason, now=now)
+        campaign.stop_reason = None
+    campaign.updated_at = now
+    campaign.next_due_at = None
+
+
+def _retry_job(
+    deps: engine.CampaignDeps, principal: Principal, campaign_id: uuid.UUID, order: engine.Start, job_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """A new attempt of the VM's failed job, in one transaction with the campaign going on: an abort or a pause
+    committed since we looked makes it a 409 and nothing is retried."""
+    try:
         with transaction(deps.sessions) as session:
-            control.retry(session, job_id=job.id, settings=deps.settings.job, now=utcnow(), actor=principal.id)
-        deps.doorbell.ring([job.id])
-
-    def change(session: Session, campaign: Campaign, now: Any) -> None:
-        _reopen(campaign.steps[campaign.step_index])
-        if campaign.state == CampaignState.STOPPED.value:
-            campaign.state = CampaignState.RUNNING.value
-            campaign.stop_reason = None
-
-    return _move(deps, principal, campaign_id, change)
+            campaign = _at_version(session, campaign_id, order.version)
+            now = utcnow()
+            control.retry(session, job_id=job_id, settings=deps.settings.job, now=now, actor=principal.id)
+            _going_on(campaign, principal.id, now, f"retry of {order.vms[0].vm_name}")
+    except StaleDataError:
+        raise _moved() from None
+    return [job_id]
 
 
-def _relaunch(
-    deps: engine.CampaignDeps,
-    campaign_id: uuid.UUID,
-    ref: launch.VmRef,
-    order: tuple[int, int, JobKind, dict[str, Any]],
-) -> None:
+def _relaunch(deps: engine.CampaignDeps, campaign_id: uuid.UUID, order: engine.Start) -> list[uuid.UUID]:
     """Check a refused VM again and start its job; still refused: the refusal in Azure's words (nothing moves)."""
-    version, position, phase, options = order
-    prepared = launch.prepare(deps, phase, [ref], options)
+    ref = order.vms[0]
+    prepared = launch.prepare(deps, order.phase, [ref], order.options)
     if ref.vm_key in prepared.refused:
         refusal = prepared.refused[ref.vm_key]
         raise PrerequisitesFailed([VmProblem(vm=ref.vm_name, code=refusal["code"], message=refusal["message"])])
     try:
         with transaction(deps.sessions) as session:
-            campaign = session.get_one(Campaign, campaign_id)
-            if campaign.version != version:
-                raise Conflict("The campaign moved at the same moment; try again.", code="campaign_moved")
-            step = campaign.steps[position]
-            started = launch.record(
-                deps, session, prepared, requested_by=campaign.created_by or "campaign", now=utcnow()
-            )
+            campaign = _at_version(session, campaign_id, order.version)
+            step = campaign.steps[order.position]
+            now = utcnow()
+            started = launch.record(deps, session, prepared, requested_by=order.requested_by, now=now)
             step.jobs = {**step.jobs, **{key: str(job_id) for key, job_id in started.items()}}
             step.refused = {key: why for key, why in step.refused.items() if key != ref.vm_key}
             step.skipped = {**step.skipped, **prepared.skipped}
-            campaign.updated_at = utcnow()
+            _going_on(campaign, order.requested_by, now, f"retry of {ref.vm_name}")
     except StaleDataError:
-        raise Conflict("The campaign moved at the same moment; try again.", code="campaign_moved") from None
-    deps.doorbell.ring(list(started.values()))
+        raise _moved() from None
+    return list(started.values())
+
+
+def _at_version(session: Session, campaign_id: uuid.UUID, version: int) -> Campaign:
+    campaign = session.get_one(Campaign, campaign_id)
+    if campaign.version != version:
+        raise _moved()
+    return campaign
+
+
+def _moved() -> Conflict:
+    return Conflict("The campaign moved at the same moment; look at it and try again.", code="campaign_moved")

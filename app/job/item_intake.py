@@ -119,7 +119,8 @@ def check_allowed(
     return checked
 
 
-def _region(name: str) -> str:
+def region_key(name: str) -> str:
+    """A region's name compared the way Azure spells it either way ("East Asia", "eastasia")."""
     return name.replace(" ", "").lower()
 
 
@@ -145,7 +146,8 @@ def check_going_home(checked: list[Checked]) -> None:
             ),
         )
         for c in checked
-        if c.item.initial_primary_location and _region(runs_in(c.item)) == _region(c.item.initial_primary_location)
+        if c.item.initial_primary_location
+        and region_key(runs_in(c.item)) == region_key(c.item.initial_primary_location)
     ]
     if problems:
         raise PrerequisitesFailed(problems)

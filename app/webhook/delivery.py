@@ -124,6 +124,8 @@ def _receiver(
         if endpoint.previous_secret and expires is not None and expires > now:
             secrets.append(endpoint.previous_secret)  # rotation grace: receivers may still hold the old one
         return endpoint.url, secrets
+    if delivery.request_id is None:  # a campaign's event goes to endpoints only
+        return None, []
     request = session.get_one(ReprotectRequest, delivery.request_id)
     if not request.callback_url or not request.callback_secret:
         return None, []

@@ -45,7 +45,9 @@ class WebhookEvent(Base):
     type: Mapped[str] = mapped_column(String(60), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reprotect_requests.id"), index=True)
+    # About a request's jobs, or (request_id null) about a campaign as a whole (migration 0014).
+    request_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reprotect_requests.id"), index=True)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id"), index=True)
     job_attempt: Mapped[int | None] = mapped_column(Integer)
 
@@ -63,7 +65,8 @@ class WebhookDelivery(Base):
     event_id: Mapped[str] = mapped_column(ForeignKey("webhook_events.id"), index=True)
     endpoint_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
     # Without an endpoint the receiver is the request's callback URL.
-    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("reprotect_requests.id"), index=True)
+    request_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("reprotect_requests.id"), index=True)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     event_type: Mapped[str] = mapped_column(String(60))
     redelivery_of: Mapped[uuid.UUID | None] = mapped_column(Uuid)

@@ -90,21 +90,24 @@ def emit(
     event_type: EventType,
     data: dict[str, Any],
     *,
-    request_id: uuid.UUID,
+    request_id: uuid.UUID | None,
     vault_ids: list[str],
+    campaign_id: uuid.UUID | None = None,
     now: datetime,
     job: Job | None = None,
     endpoints: list[WebhookEndpoint] | None = None,
     to_callback: bool = False,
 ) -> WebhookEvent:
-    """Record an event (about ``request_id``'s VMs in ``vault_ids``) and one pending delivery per live endpoint
-    that subscribes to its type and whose scopes cover every one of those vaults (and the request's callback)."""
+    """Record an event (about ``request_id``'s or ``campaign_id``'s VMs in ``vault_ids``) and one pending delivery
+    per live endpoint that subscribes to its type and whose scopes cover every one of those vaults (and, when
+    ``to_callback``, the request's callback)."""
     row = WebhookEvent(
         id=new_event_id(),
         type=event_type.value,
         created_at=now,
         payload=envelope(event_type, at=now, data=data),
         request_id=request_id,
+        campaign_id=campaign_id,
         job_id=job.id if job else None,
         job_attempt=job.attempt if job else None,
     )
@@ -139,6 +142,7 @@ def add_delivery(
         event_id=event_row.id,
         endpoint_id=endpoint_id,
         request_id=event_row.request_id,
+        campaign_id=event_row.campaign_id,
         job_id=event_row.job_id,
         event_type=event_row.type,
         status="pending",

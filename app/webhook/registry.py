@@ -167,7 +167,8 @@ def _delivery_visible(session: Session, principal: Principal) -> ColumnElement[b
     endpoints = session.execute(select(WebhookEndpoint.id, WebhookEndpoint.scopes)).all()
     visible = [endpoint_id for endpoint_id, scopes in endpoints if scopes_within(scopes, principal)]
     return and_(
-        request_visible(WebhookDelivery.request_id, principal.scopes),
+        # A campaign's event (no request) is seen through its endpoint: one whose scopes cover the campaign.
+        or_(WebhookDelivery.request_id.is_(None), request_visible(WebhookDelivery.request_id, principal.scopes)),
         or_(WebhookDelivery.endpoint_id.is_(None), WebhookDelivery.endpoint_id.in_(visible)),
     )
 

@@ -112,7 +112,8 @@ class DeliveryOut(BaseModel):
     event_id: str = Field(description="The webhook-id header: the same on every attempt and redelivery")
     event_type: str
     endpoint_id: uuid.UUID | None = Field(description="None when the receiver is the request's callback_url")
-    request_id: uuid.UUID
+    request_id: uuid.UUID | None = Field(description="The request whose jobs the event is about; None for a campaign's")
+    campaign_id: uuid.UUID | None = Field(description="The campaign a campaign event is about")
     job_id: uuid.UUID | None
     status: DeliveryStatus
     attempts: int

@@ -5,7 +5,9 @@ Revises: 0013
 Create Date: 2026-12-01 12:00:00
 """
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import sqlalchemy as sa
 from alembic import op
@@ -16,6 +18,13 @@ revision: str = "0014"
 down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+
+@contextmanager
+def _quiet_reflection() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Skipped unsupported reflection", category=sa.exc.SAWarning)
+        yield
 
 
 def upgrade() -> None:
@@ -29,6 +38,7 @@ def upgrade() -> None:
         sa.Column("options", sa.JSON(), nullable=False),
         sa.Column("stop_reason", sa.Text(), nullable=True),
         sa.Column("blocked_reason", sa.Text(), nullable=True),
+        sa.Column("history", sa.JSON(), nullable=False),
         sa.Column("vault_ids", sa.JSON(), nullable=False),
         sa.Column("created_by", sa.String(200), nullable=True),
         sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
@@ -87,8 +97,26 @@ def upgrade() -> None:
         postgresql_where=sa.text("active"),
     )
 
+    # A campaign's events are about the campaign, not one request (webhook events and deliveries). On SQLite the
+    # batch rebuild reflects the tables around, and SQLAlchemy cannot reflect jobs' expression index (harmless).
+    for table in ("webhook_events", "webhook_deliveries"):
+        with _quiet_reflection(), op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.alter_column("request_id", existing_type=sa.Uuid(), nullable=True)
+            batch_op.add_column(sa.Column("campaign_id", sa.Uuid(), nullable=True))
+            batch_op.create_index(batch_op.f(f"ix_{table}_campaign_id"), ["campaign_id"], unique=False)
+            batch_op.create_foreign_key(
+                batch_op.f(f"fk_{table}_campaign_id_campaigns"), "campaigns", ["campaign_id"], ["id"]
+            )
+
 
 def downgrade() -> None:
+    for table in ("webhook_deliveries", "webhook_events"):
+        op.execute(f"DELETE FROM {table} WHERE request_id IS NULL")  # noqa: S608 - our tables; campaign events
+        with _quiet_reflection(), op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_constraint(batch_op.f(f"fk_{table}_campaign_id_campaigns"), type_="foreignkey")
+            batch_op.drop_index(batch_op.f(f"ix_{table}_campaign_id"))
+            batch_op.drop_column("campaign_id")
+            batch_op.alter_column("request_id", existing_type=sa.Uuid(), nullable=False)
     op.drop_index("uq_campaign_vms_active_vm", table_name="campaign_vms")
     op.drop_table("campaign_vms")
     op.drop_table("campaign_steps")

@@ -78,3 +78,48 @@ def test_a_campaign_announces_each_step_each_gate_and_its_end_to_the_receivers_t
     assert {e["data"]["campaign_id"] for e in events} == {campaign_id}
     assert events[-1]["data"]["links"]["campaign"] == f"/campaigns/{campaign_id}"
     assert outsider.received == []  # its scopes do not cover the campaign's vault
+
+
+def test_a_waiting_gate_and_an_abort_are_announced_and_kept_in_the_campaigns_history(api, container, demo):
+    item = demo["committed"][0]
+    with running_receiver() as receiver:
+        endpoint = api.post("/webhooks", json={"url": receiver.url, "event_types": CAMPAIGN_EVENTS}).json()
+        body = {
+            "name": "stopped at the gate",
+            "vms": [{"vault_id": demo["vault_id"], "vm_name": item["vm_name"]}],
+            "test_networks": {"eastasia": _network(demo)},
+        }
+        campaign_id = uuid.UUID(api.post("/campaigns", json=body).json()["id"])
+        assert drive_campaign(container, campaign_id, until={"waiting_gate"}) == "waiting_gate"
+        api.post(f"/campaigns/{campaign_id}/abort", json={"reason": "not today"}).raise_for_status()
+        assert drive_campaign(container, campaign_id, until={"aborted"}) == "aborted"
+        deliver_due(container)
+        hook = Webhook(endpoint["secret"])
+        events = [hook.verify(r.body, r.headers) for r in receiver.received]
+
+    for event in events:
+        EVENT_MODELS[event["type"]].model_validate(event)
+    kinds = [(e["type"].rsplit(".", 1)[1], e["data"]["state"]) for e in events]
+    assert kinds == [
+        ("step_completed", "running"),  # reprotect
+        ("step_completed", "running"),  # drill
+        ("gate", "waiting_gate"),
+        ("step_completed", "aborting"),  # the drill's cleanup, run because of the abort
+        ("aborted", "aborted"),
+    ]
+    assert events[2]["data"]["step"]["gate"] == {
+        "kind": "manual",
+        "state": "pending",
+        "results": [],
+        "decided_by": None,
+        "reason": None,
+    }
+    assert "not today" in events[-1]["data"]["stop_reason"]
+    history = api.get(f"/campaigns/{campaign_id}").json()["history"]
+    assert [(h["from_state"], h["to_state"]) for h in history] == [
+        (None, "running"),
+        ("running", "waiting_gate"),
+        ("waiting_gate", "aborting"),
+        ("aborting", "aborted"),
+    ]
+    assert history[2]["reason"].endswith("not today")

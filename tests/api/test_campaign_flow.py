@@ -154,7 +154,8 @@ def test_a_vm_that_fails_its_failover_stops_the_campaign_and_is_retried_alone(ap
     assert by_vm[failing["vm_name"]]["failover"]["error"]["code"] == "150097"
     assert by_vm[fine["vm_name"]]["failover"]["state"] == "protected"  # the other VM of the wave is not held back
     assert _step(stopped, "commit")["state"] == "pending"  # nothing irreversible started past the failure
-    assert api.post(f"/campaigns/{campaign['id']}/resume").json()["state"] == "stopped"  # judged again: still failed
+    assert api.post(f"/campaigns/{campaign['id']}/resume").status_code == 200
+    assert _run(api, container, campaign, OVER)["state"] == "stopped"  # the step judged again: still failed
     not_failed = api.post(f"/campaigns/{campaign['id']}/retry", json={"vm_name": fine["vm_name"]})
     assert not_failed.status_code == 409
     assert not_failed.json()["code"] == "vm_not_failed"
@@ -262,7 +263,9 @@ def test_an_abort_after_the_drill_cleans_the_test_up_and_leaves_the_vms_protecte
 
     again = api.post("/campaigns", json=_body(demo, [item], drill=False, test_networks={}))
     assert again.status_code == 201, again.text  # an ended campaign lets its VMs go
-    assert again.json()["vms"][0]["phases"]["reprotect"]["state"] == "skipped"  # already protected in reverse
+    home = _run(api, container, again.json(), OVER)
+    assert home["state"] == "completed", home
+    assert home["vms"][0]["phases"]["reprotect"] == {"state": "skipped", "reason": "already protected in reverse"}
 
 
 def test_two_campaigns_over_one_vm_the_second_is_refused_naming_the_first(api, container, demo):
@@ -310,3 +313,42 @@ def test_a_campaign_outside_the_callers_scopes_is_not_found_and_not_listed(api, 
         assert reader.get(f"/campaigns/{campaign['id']}").status_code == 404
         assert reader.get("/campaigns").json()["items"] == []
         assert reader.post(f"/campaigns/{campaign['id']}/pause").status_code == 403  # readers cannot act
+
+
+def test_a_cancelled_job_is_retried_as_a_new_job_and_nothing_is_retried_while_paused(api, container, emulator, demo):
+    item = demo["committed"][0]
+    campaign = _created(api, _body(demo, [item], drill=False, test_networks={}))
+    url = f"/campaigns/{campaign['id']}"
+    engine.advance(container, campaign_id=uuid.UUID(campaign["id"]))  # the reprotect job is accepted, not yet sent
+    job_href = api.get(url).json()["vms"][0]["phases"]["reprotect"]["href"]
+    assert api.post(f"{job_href}/cancel").json()["state"] == "cancelled"
+    stopped = _run(api, container, campaign, OVER)
+    assert stopped["state"] == "stopped", stopped
+
+    api.post(f"{url}/resume").raise_for_status()
+    assert api.post(f"{url}/pause").status_code == 200
+    paused = api.post(f"{url}/retry", json={"vm_name": item["vm_name"]})
+    assert paused.status_code == 409, paused.text  # pause means nothing new starts, a retry included
+    assert paused.json()["code"] == "campaign_state_conflict"
+    api.post(f"{url}/resume").raise_for_status()
+    _run(api, container, campaign, OVER)
+
+    retried = api.post(f"{url}/retry", json={"vm_name": item["vm_name"].upper()})  # names compare case-blind
+    assert retried.status_code == 200, retried.text
+    new_href = retried.json()["vms"][0]["phases"]["reprotect"]["href"]
+    assert new_href != job_href  # a cancelled job is not retried: a new one runs
+    done = _run(api, container, campaign, OVER)
+    assert done["state"] == "completed", done
+    assert api.get(job_href).json()["state"] == "cancelled"
+
+
+def test_an_operator_cannot_take_vms_outside_their_scopes_home(api, container, demo):
+    elsewhere = f"{_subscription(demo)}/resourceGroups/other-rg"
+    key = make_key(container, role="operator", scopes=(elsewhere,), name="other team")
+    with TestClient(create_app(container), headers={"Authorization": f"Bearer {key}"}) as operator:
+        refused = operator.post("/campaigns", json=_body(demo, [demo["committed"][0]]))
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["code"] == "outside_scope"
+        campaign = _created(api, _body(demo, [demo["committed"][0]]))
+        assert operator.post(f"/campaigns/{campaign['id']}/pause").status_code == 404
+    assert api.get("/campaigns").json()["items"][0]["id"] == campaign["id"]  # one campaign: the refused one left none

@@ -1,5 +1,5 @@
-"""Several sweepers (schedulers, or a sweep racing an operator) moving one campaign at once: a step starts once,
-whoever wins, and an operator's action racing a sweep is either applied or refused with a 409, never lost."""
+"""Several sweepers (schedulers, or a worker rung by the API) moving one campaign at once: a step starts once,
+whoever wins; a step that cannot start says why on the campaign and is tried again later, not at every sweep."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ def test_sweepers_racing_over_one_campaign_start_each_step_once(api, container, 
     created = api.post("/campaigns", json=body)
     assert created.status_code == 201, created.text
     campaign_id = uuid.UUID(created.json()["id"])
+    engine.advance(container, campaign_id=campaign_id)  # what the worker the API rang does: the reprotect starts
     drive(container)  # the reprotect step's jobs end; its next step is due
 
     start = threading.Barrier(4)
@@ -83,6 +84,7 @@ def test_a_step_azure_will_not_let_start_says_why_on_the_campaign_and_starts_onc
     created = api.post("/campaigns", json=body)
     assert created.status_code == 201, created.text
     campaign_id = uuid.UUID(created.json()["id"])
+    engine.advance(container, campaign_id=campaign_id)  # the reprotect starts
     drive(container)  # the reprotect step's job ends; the drill is next
 
     unreachable = bootstrap(service_settings(database_url, f"http://127.0.0.1:{free_port()}"))  # Azure unreachable

@@ -17,7 +17,7 @@ from app.api.deps import ContainerDep
 from app.api.problems import documented
 from app.api.security import Operator, Reader
 from app.campaign import service
-from app.campaign.schemas import AbortIn, ApproveIn, CampaignIn, CampaignOut, CampaignPage, RetryVmIn
+from app.campaign.schemas import AbortIn, ApproveIn, CampaignIn, CampaignOut, CampaignPage, CampaignPlanOut, RetryVmIn
 
 router = APIRouter(tags=["campaigns"])
 CampaignId = Annotated[uuid.UUID, Path(description="The campaign's id (from the 201 of `POST /campaigns`)")]
@@ -30,7 +30,10 @@ CampaignStateName = Literal["running", "paused", "waiting_gate", "stopped", "abo
     status_code=201,
     response_model=CampaignOut,
     responses={
-        200: {"description": "Dry run: the plan (steps, VMs, gates, estimates, refusals now); nothing is created"},
+        200: {
+            "model": CampaignPlanOut,
+            "description": "Dry run: the plan (steps, VMs, gates, estimates, refusals now); nothing is created",
+        },
         **documented(400, 401, 403, 409, 413, 422, 429, 502, 503),
     },
 )
@@ -134,4 +137,6 @@ def retry_vm(
 ) -> CampaignOut:
     """Run the current step again for one VM that failed or was refused in it; a stopped campaign goes on."""
     request.state.audit_vms = [body.vm_name]
-    return service.retry_vm(container, principal=principal, campaign_id=campaign_id, vm_name=body.vm_name)
+    return service.retry_vm(
+        container, principal=principal, campaign_id=campaign_id, vm_name=body.vm_name, vault_id=body.vault_id
+    )
