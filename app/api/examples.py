@@ -221,6 +221,7 @@ DELIVERY: dict[str, Any] = {
     "event_type": "reprotect.job.failed",
     "endpoint_id": WEBHOOK_ID,
     "request_id": REQUEST_ID,
+    "campaign_id": None,
     "job_id": FAILED_JOB_ID,
     "status": "delivered",
     "attempts": 2,
