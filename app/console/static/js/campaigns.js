@@ -24,7 +24,7 @@ function row(campaign) {
     h('td', {}, when(campaign.created_at)));
 }
 
-export function campaignsPage(main, { params }) {
+export function campaignsPage(main, { params, canOperate }) {
   const current = CAMPAIGN_STATES.includes(params.state) ? params.state : '';
   const select = h('select', { name: 'state' }, h('option', { value: '' }, 'any'),
     CAMPAIGN_STATES.map((s) => h('option', { value: s, selected: s === current }, s.replaceAll('_', ' '))));
@@ -44,6 +44,7 @@ export function campaignsPage(main, { params }) {
   const message = h('div', { 'aria-live': 'polite' });
   fill(main, h('h1', {}, 'Campaigns'),
     h('p', {}, 'A campaign takes a set of VMs the whole way home: reprotect, drill, drill cleanup, failover in waves, commit, reprotect back, with a gate after each step.'),
+    canOperate ? h('p', {}, h('a', { href: '#/new-campaign', class: 'button' }, 'Plan a campaign…')) : null,
     form, message, list, more);
   let cursor = null;
   let shown = [];

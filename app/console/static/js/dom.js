@@ -40,7 +40,7 @@ const ICONS = {
   needs_reprotect: '▲', not_eligible: '⚠', in_progress: '⟳',
   // campaigns, their steps and gates, and a VM's place in a step
   running: '⟳', paused: '⏸', waiting_gate: '✋', stopped: '■', aborting: '⊘', completed: '✔', aborted: '⊘',
-  pending: '○', done: '✔', passed: '✔', refused: '⛔', skipped: '↷',
+  pending: '○', done: '✔', passed: '✔', refused: '⊗', skipped: '↷',
 };
 
 /** A status as an icon AND its words (never colour alone); the colour class only adds to them. */

@@ -11,6 +11,7 @@ import { requestsPage } from './requests.js';
 import { reprotectPage } from './reprotect.js';
 import { campaignsPage } from './campaigns.js';
 import { campaignPage } from './campaign.js';
+import { campaignNewPage } from './campaign_new.js';
 
 const POLL_MS = 10000;
 const main = document.getElementById('main');
@@ -90,6 +91,7 @@ const PAGES = {
   requests: (params) => requestsPage(main, { params }),
   reprotect: () => (canOperate() ? reprotectPage(main, {}) : null),
   campaigns: (params) => campaignsPage(main, { params, canOperate: canOperate() }),
+  'new-campaign': () => (canOperate() ? campaignNewPage(main) : null),
 };
 const ITEM_PAGES = { // #/jobs/{id}, #/campaigns/{id}
   jobs: (params, id) => jobPage(main, { id, canOperate: canOperate() }),
