@@ -142,8 +142,7 @@ def test_an_operator_approves_the_drill_gate_from_the_campaign_page_and_the_camp
     assert api.get(f"/campaigns/{campaign['id']}").json()["state"] == "waiting_gate"
     reason.fill("app team checked the test VMs")
     page.get_by_role("button", name="Approve the gate").click()
-    # Not asserted: the "Gate approved" notice. The API may answer 409 concurrent_update to an approval it did
-    # record when its sweeper moves the campaign at that moment (app.campaign.service._move): the gate counts.
+    expect(page.locator("#action-done")).to_contain_text("Gate approved")
     expect(drill.locator(".step-gate [data-status]")).to_have_attribute("data-status", "passed")
     expect(drill.locator(".gate-reason")).to_have_text("app team checked the test VMs")
     expect(drill.locator(".decided-by")).to_contain_text("by ")
@@ -154,6 +153,8 @@ def test_an_operator_approves_the_drill_gate_from_the_campaign_page_and_the_camp
     gate = api.get(f"/campaigns/{campaign['id']}").json()["steps"][1]["gate"]
     assert (gate["state"], gate["reason"]) == ("passed", "app team checked the test VMs")
     expect(drill.locator(".decided-by")).to_have_text(f"by {gate['decided_by']}")
+    approval = page.locator("#campaign-history tbody tr", has_text="gate approved: app team checked the test VMs")
+    expect(approval).to_contain_text(gate["decided_by"])
 
     expect(page.locator("#campaign-state [data-status]")).to_have_attribute("data-status", "completed", timeout=120_000)
     expect(
@@ -200,7 +201,8 @@ def test_pause_a_refusal_and_abort_from_the_console_and_a_reader_sees_no_control
     page.get_by_role("button", name="Yes, abort this campaign").click()  # no reason: nothing is sent
     assert api.get(path).json()["state"] not in {"aborting", "aborted"}
     page.get_by_label("Reason (required)").fill("change window cancelled")
-    page.get_by_role("button", name="Yes, abort this campaign").click()  # (its notice: as for the approval above)
+    page.get_by_role("button", name="Yes, abort this campaign").click()
+    expect(page.locator("#action-done")).to_contain_text("Abort accepted")
     expect(page.locator("#campaign-state [data-status]")).to_have_attribute("data-status", "aborted", timeout=120_000)
     expect(page.locator("#stop-reason")).to_contain_text("change window cancelled")
     expect(page.get_by_role("button", name=CONTROLS)).to_have_count(0)

@@ -4,7 +4,7 @@
 // jobs. Operators get its controls (campaign_actions.js).
 
 import { api } from './api.js';
-import { fill, h, problemBox, relative, status, when } from './dom.js';
+import { fill, h, problemBox, relative, status, table, when } from './dom.js';
 import { FINAL_STATES, stepName } from './campaigns.js';
 import { campaignControls, retriable } from './campaign_actions.js';
 
@@ -84,11 +84,17 @@ function vmsTable(campaign, controls) {
     h('th', { scope: 'row' }, vm.vm_name), h('td', {}, String(vm.wave)),
     phases.map((phase) => h('td', { dataset: { phase } }, phaseCell(vm.phases[phase]))),
     controls ? h('td', {}, retriable(campaign, vm)
-      ? h('button', { type: 'button', class: 'secondary', onclick: () => controls.retry(vm.vm_name) }, `Retry ${vm.vm_name}`) : '—') : null));
+      ? h('button', { type: 'button', class: 'secondary', onclick: () => controls.retry(vm) }, `Retry ${vm.vm_name}`) : '—') : null));
   return h('table', { id: 'campaign-vms' }, h('caption', {}, 'Every VM, per phase (links open its job)'),
     h('thead', {}, h('tr', {}, ['VM', 'Wave', ...phases.map((p) => p.replaceAll('_', ' ')), controls ? 'Action' : null]
       .filter(Boolean).map((t) => h('th', { scope: 'col' }, t)))),
     h('tbody', {}, rows));
+}
+
+function historyTable(history) {
+  return table('Every change of state, oldest first', ['At', 'From', 'To', 'By', 'Reason'],
+    history.map((e) => [when(e.at), e.from_state ? status(e.from_state) : '—', status(e.to_state), e.actor || '—', e.reason || '—']),
+    { id: 'campaign-history' });
 }
 
 function eta(campaign) {
@@ -147,6 +153,8 @@ export function campaignPage(main, { id, canOperate }) {
         h('dt', {}, 'State'), h('dd', { id: 'campaign-state' }, status(campaign.state)),
         h('dt', {}, 'Current step'), h('dd', { id: 'campaign-step' }, stepName(campaign.phase, campaign.wave)),
         h('dt', {}, 'Stop reason'), h('dd', { id: 'stop-reason' }, campaign.stop_reason || '—'),
+        campaign.blocked_reason ? [h('dt', {}, 'Waiting to start'),
+          h('dd', { id: 'blocked-reason', class: 'warning' }, '⚠ ', campaign.blocked_reason, ' (tried again shortly)')] : null,
         h('dt', {}, 'ETA'), h('dd', { id: 'campaign-eta' }, eta(campaign)),
         h('dt', {}, 'VMs'), h('dd', {}, String(campaign.vms.length)),
         h('dt', {}, 'Drill'), h('dd', {}, options.drill === false ? 'no' : 'yes'),
@@ -154,6 +162,8 @@ export function campaignPage(main, { id, canOperate }) {
         h('dt', {}, 'Finished'), h('dd', {}, when(campaign.finished_at))),
       h('section', { 'aria-labelledby': 'steps-title' }, h('h2', { id: 'steps-title' }, 'Steps and gates'), stepsTable(campaign)),
       h('section', { 'aria-labelledby': 'vms-title' }, h('h2', { id: 'vms-title' }, 'VMs'), vmsTable(campaign, controls)),
+      h('section', { 'aria-labelledby': 'campaign-history-title' }, h('h2', { id: 'campaign-history-title' }, 'History'),
+        historyTable(campaign.history || [])),
       h('details', {}, h('summary', {}, 'Options (as created)'), h('pre', {}, JSON.stringify(options, null, 2))));
   }
 

@@ -15,7 +15,8 @@ export function available(state) {
   }[state] || [];
 }
 
-/** May `vm`'s failed or refused job in the campaign's current step be run again? */
+/** May `vm`'s failed or refused job in the campaign's current step be run again (not while paused, at a gate or
+ *  aborting)? */
 export function retriable(campaign, vm) {
   if (!['running', 'stopped'].includes(campaign.state) || !campaign.phase) return false;
   const phase = vm.phases[campaign.phase];
@@ -91,6 +92,6 @@ export function campaignControls({ path, changed, reload }) {
       fill(toolbar, choice.map((name) => CONTROLS[name]()));
       toolbar.hidden = !choice.length;
     },
-    retry(vmName) { return act('retry', { vm_name: vmName }, ` for ${vmName}`); },
+    retry(vm) { return act('retry', { vm_name: vm.vm_name, vault_id: vm.vault_id }, ` for ${vm.vm_name}`); },
   };
 }
