@@ -38,13 +38,16 @@ const ICONS = {
   accepted: '○', validating: '◔', submitting: '◑', reprotecting: '◕', syncing: '⟳',
   protected: '✔', failed: '✖', cancelled: '⊘',
   needs_reprotect: '▲', not_eligible: '⚠', in_progress: '⟳',
+  // campaigns, their steps and gates, and a VM's place in a step
+  running: '⟳', paused: '⏸', waiting_gate: '✋', stopped: '■', aborting: '⊘', completed: '✔', aborted: '⊘',
+  pending: '○', done: '✔', passed: '✔', refused: '⊗', skipped: '↷',
 };
 
 /** A status as an icon AND its words (never colour alone); the colour class only adds to them. */
 export function status(name) {
   const text = String(name || 'unknown');
   return h('span', { class: `status status-${text}`, dataset: { status: text } },
-    h('span', { class: 'status-icon', 'aria-hidden': 'true' }, ICONS[text] || '•'), ' ', text.replace('_', ' '));
+    h('span', { class: 'status-icon', 'aria-hidden': 'true' }, ICONS[text] || '•'), ' ', text.replaceAll('_', ' '));
 }
 
 /** A date-time as local text, in a <time> with the exact value. */

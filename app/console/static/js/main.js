@@ -9,6 +9,9 @@ import { jobsPage } from './jobs.js';
 import { jobPage } from './job.js';
 import { requestsPage } from './requests.js';
 import { reprotectPage } from './reprotect.js';
+import { campaignsPage } from './campaigns.js';
+import { campaignPage } from './campaign.js';
+import { campaignNewPage } from './campaign_new.js';
 
 const POLL_MS = 10000;
 const main = document.getElementById('main');
@@ -85,9 +88,14 @@ function onJobEvent(change) {
 const PAGES = {
   overview: () => overviewPage(main, { canOperate: canOperate() }),
   jobs: (params) => jobsPage(main, { params, canOperate: canOperate() }),
-  job: (params, id) => jobPage(main, { id, canOperate: canOperate() }),
   requests: (params) => requestsPage(main, { params }),
   reprotect: () => (canOperate() ? reprotectPage(main, {}) : null),
+  campaigns: (params) => campaignsPage(main, { params, canOperate: canOperate() }),
+  'new-campaign': () => (canOperate() ? campaignNewPage(main) : null),
+};
+const ITEM_PAGES = { // #/jobs/{id}, #/campaigns/{id}
+  jobs: (params, id) => jobPage(main, { id, canOperate: canOperate() }),
+  campaigns: (params, id) => campaignPage(main, { id, canOperate: canOperate() }),
 };
 
 function route() {
@@ -97,7 +105,8 @@ function route() {
   const [name, id] = path.split('/');
   const params = Object.fromEntries(new URLSearchParams(search));
   if (state.page && state.page.dispose) state.page.dispose();
-  const make = name === 'jobs' && id ? PAGES.job : PAGES[name];
+  const pages = id ? ITEM_PAGES : PAGES;
+  const make = Object.hasOwn(pages, name) ? pages[name] : null;
   for (const link of document.querySelectorAll('#nav a')) {
     if (link.dataset.route === name) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
