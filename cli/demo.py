@@ -48,4 +48,8 @@ def run_demo(stack: Stack, *, console: Console) -> bool:
     client.print_vms(console, vms)
     client.print_unreadable(console, last)
     console.rule(f"[bold]Done[/]: {counts}; refused up front: {len(refused)}")
+    console.print(
+        "Next, the whole way home (drill with its gate, failover in waves, commit, protect again) as one "
+        "campaign: [bold]reprotect demo --campaign[/]"
+    )
     return bool(counts.get("protected", 0) == len(ready))

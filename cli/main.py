@@ -14,7 +14,7 @@ import httpx
 import typer
 from rich.console import Console
 
-from cli import client, configuration, jobs, keys, sealing
+from cli import campaigns, client, configuration, jobs, keys, sealing
 from cli.output import Output, OutputOption, print_json
 from cli.problems import EXIT_NOT_ALL_DONE, checked
 from cli.problems import OneLineErrors as _OneLineErrors
@@ -25,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(keys.app, name="keys")
 app.add_typer(jobs.app, name="jobs")
+app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(configuration.app, name="config")
 app.add_typer(sealing.app, name="secrets")
 console = Console()
@@ -232,18 +233,31 @@ def _wait_for_interrupt(stack: Any) -> None:
 def demo(
     port: Annotated[int, typer.Option(help="The API's port (0: any free port).")] = 0,
     var_dir: Annotated[Path, typer.Option(help="Where the SQLite files and the logs go.")] = Path("var/demo"),
+    campaign: Annotated[
+        bool,
+        typer.Option(
+            "--campaign",
+            help="Instead: take the VMs the whole way home as one campaign (reprotect, "
+            "drill and its gate, failover in two waves, commit, reprotect back).",
+        ),
+    ] = False,
+    time_scale: Annotated[
+        float | None, typer.Option(help="Simulated seconds per real second (default: the scenario's, 500).")
+    ] = None,
 ) -> None:
-    """Start the embedded stack, reprotect the demo's committed VMs, show progress and refusals, stop."""
+    """Start the embedded stack, reprotect the demo's committed VMs, show progress and refusals, stop (--campaign:
+    take them the whole way home instead)."""
     from cli.demo import run_demo
+    from cli.demo_campaign import run_campaign_demo
     from cli.stack import free_port
 
     if var_dir.exists():
         for name in ("reprotect.sqlite3", "broker.sqlite3"):
             for path in var_dir.glob(f"{name}*"):
                 path.unlink()
-    config = StackConfig(var_dir=var_dir, api_port=port or free_port(), quiet=True)
+    config = StackConfig(var_dir=var_dir, api_port=port or free_port(), time_scale=time_scale, quiet=True)
     with running_stack(config) as stack:
-        ok = run_demo(stack, console=console)
+        ok = (run_campaign_demo if campaign else run_demo)(stack, console=console)
     raise typer.Exit(0 if ok else 1)
 
 
