@@ -16,7 +16,7 @@ SERVICES_ENV := REPROTECT_TEST_POSTGRES_URL=$${REPROTECT_TEST_POSTGRES_URL:-post
 	REPROTECT_TEST_REDIS_URL=$${REPROTECT_TEST_REDIS_URL:-redis://127.0.0.1:6379/15} REPROTECT_TEST_REQUIRE_SERVICES=1
 
 .PHONY: lock lock-upgrade lock-export
-.PHONY: install demo dev lint format test test-services test-faults test-contract mutation openapi compose-check bench bench-read clean
+.PHONY: install demo demo-campaign dev lint format test test-services test-faults test-contract mutation openapi compose-check bench bench-read clean
 
 LOCKS := requirements/runtime.lock requirements/emulator.lock requirements/dev.lock
 UV_EXPORT := $(BIN)/uv export --frozen --quiet --format requirements-txt --no-emit-project --no-dev
@@ -34,6 +34,9 @@ install: $(STAMP) ## Create the virtualenv and install the project with its dev 
 
 demo: install ## Start the embedded stack, reprotect the demo fleet, show progress and refusals, stop
 	$(BIN)/reprotect demo
+
+demo-campaign: install ## The demo fleet the whole way home as one campaign (drill + gate, 2 failover waves, commit, reprotect back)
+	$(BIN)/reprotect demo --campaign
 
 dev: install ## Run the embedded stack until Ctrl-C (API on http://127.0.0.1:8000; another port: make dev PORT=8001)
 	$(BIN)/reprotect dev --port $(PORT)
