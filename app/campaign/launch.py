@@ -14,8 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
+from sqlalchemy.orm import Session, sessionmaker
+
 from app.campaign.models import CampaignVm
 from app.cloud.ids import parse_item_id
+from app.cloud.snapshots import SnapshotCloud, listing
+from app.cloud.types import Cloud
 from app.errors import PrerequisitesFailed, VmProblem
 from app.job import intake, item_intake, item_requests
 from app.job.drill_schemas import DrillVm
@@ -24,6 +28,8 @@ from app.job.kinds import REPROTECT_KINDS, JobKind
 from app.job.plan import ReprotectPlan
 from app.job.schemas import VmTarget
 from app.job.service import Deps
+from app.queue import Doorbell
+from app.settings import Settings
 
 T = TypeVar("T")
 
@@ -94,9 +100,31 @@ def partition(
     return [], None
 
 
+@dataclass(frozen=True)
+class _Afresh:
+    """The use cases' dependencies with a cloud that answers only from lists read from now on."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    cloud: Cloud
+    doorbell: Doorbell
+
+
+def afresh(deps: Deps) -> Deps:
+    """``deps`` whose checks read Azure's lists again (once, shared by the step's VMs) rather than a snapshot
+    that may predate what the previous step changed: a VM committed a moment ago must not look uncommitted, nor
+    one just failed over look protected in reverse (and be skipped)."""
+    cloud = listing(deps.cloud)
+    if isinstance(cloud, SnapshotCloud):
+        return _Afresh(settings=deps.settings, sessions=deps.sessions, cloud=cloud.afresh(), doorbell=deps.doorbell)
+    return deps
+
+
 def prepare(deps: Deps, phase: JobKind, vms: list[VmRef], options: dict[str, Any]) -> Prepared:
-    """Check the step's VMs against Azure (no transaction held): who goes, who is skipped, who is refused."""
+    """Check the step's VMs against Azure as it is now (no transaction held): who goes, who is skipped, who is
+    refused."""
     prepared = Prepared()
+    deps = afresh(deps)
     refs = [DrillVm(vault_id=vm.vault_id, vm_name=vm.vm_name) for vm in vms]
     _, items = partition(
         prepared, vms, lambda ref: ref.label, lambda batch: item_intake.find_all(deps.cloud, batch), refs

@@ -62,8 +62,9 @@ _ENDED_BADLY = frozenset({"failed", "cancelled"})
 
 @dataclass
 class _Entry:
-    at: float
+    at: float  # when its load ended: it is kept a TTL from then
     value: Any
+    started: float = 0.0  # when its load began: Azure's answer is no older than this
 
 
 class Snapshots:
@@ -78,13 +79,19 @@ class Snapshots:
         self.loads = 0  # how many list loads went to Azure (for tests and the benchmark)
         self.longest_load = 0.0  # seconds, the slowest load so far
 
-    def get(self, key: tuple[str, ...], load: Callable[[], T]) -> T:
-        """The value under ``key`` if younger than the TTL, else ``load()`` once for every waiting caller."""
+    def now(self) -> float:
+        """This store's clock (for ``not_before``)."""
+        return self._clock()
+
+    def get(self, key: tuple[str, ...], load: Callable[[], T], *, not_before: float | None = None) -> T:
+        """The value under ``key`` if younger than the TTL (and, with ``not_before``, loaded from then on), else
+        ``load()`` once for every waiting caller."""
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
             entry = self._entries.get(key)
-            if entry is not None and self._clock() - entry.at < self.ttl:
+            fresh_enough = not_before is None or (entry is not None and entry.started >= not_before)
+            if entry is not None and self._clock() - entry.at < self.ttl and fresh_enough:
                 value: T = entry.value
                 return value
             started = self._clock()
@@ -95,7 +102,7 @@ class Snapshots:
                 self.longest_load = max(self.longest_load, ended - started)
             # Kept a full TTL from the end of the load: stamping it at the start would let a slow load (a large
             # vault's pages behind the read budget) expire as it lands and be read again at once, over and over.
-            self._entries[key] = _Entry(ended, value)
+            self._entries[key] = _Entry(ended, value, started)
             return value
 
     def oldest_answer_seconds(self) -> float:
@@ -152,6 +159,18 @@ class SnapshotCloud:
         self._lists = lists
         self.snapshots = snapshots
         self._now = now
+        self._not_before: float | None = None
+
+    def afresh(self) -> SnapshotCloud:
+        """This cloud answering only from lists read from now on (each read once, then shared by the caller's
+        checks): for a decision that must see what our own operations just changed, such as a campaign's next
+        step after its previous one ended."""
+        fresh = SnapshotCloud(self.inner, self._lists, self.snapshots, now=self._now)
+        fresh._not_before = self.snapshots.now()
+        return fresh
+
+    def _snapshot(self, key: tuple[str, ...], load: Callable[[], T]) -> T:
+        return self.snapshots.get(key, load, not_before=self._not_before)
 
     # -- the lists -----------------------------------------------------------------------------------
 
@@ -159,17 +178,17 @@ class SnapshotCloud:
         def load() -> _ItemIndex:
             return _ItemIndex.of(self._lists.list_vault_items_for_checks(vault))
 
-        return self.snapshots.get(("items", vault.key), load)
+        return self._snapshot(("items", vault.key), load)
 
     def _vms(self, subscription_id: str) -> dict[str, VirtualMachine]:
         def load() -> dict[str, VirtualMachine]:
             return {vm.id.lower(): vm for vm in self._lists.list_subscription_vms(subscription_id)}
 
-        return self.snapshots.get(("vms", subscription_id.lower()), load)
+        return self._snapshot(("vms", subscription_id.lower()), load)
 
     def _health(self, subscription_id: str) -> dict[str, AvailabilityStatus]:
         key = ("health", subscription_id.lower())
-        return self.snapshots.get(key, lambda: self._lists.list_subscription_availability(subscription_id))
+        return self._snapshot(key, lambda: self._lists.list_subscription_availability(subscription_id))
 
     def _jobs(self, vault: VaultRef) -> dict[str, AsrJob]:
         since = (self._now() - JOB_LOOKBACK).replace(minute=0, second=0, microsecond=0)
@@ -177,7 +196,7 @@ class SnapshotCloud:
         def load() -> dict[str, AsrJob]:
             return {j.name.lower(): j for j in self._lists.list_vault_jobs_started_since(vault, since)}
 
-        return self.snapshots.get(("jobs", vault.key, since.isoformat()), load)
+        return self._snapshot(("jobs", vault.key, since.isoformat()), load)
 
     def prefetch(self, vaults: list[VaultRef]) -> None:
         """Load the lists a batch of checks will ask for side by side (each list's pages follow one another):

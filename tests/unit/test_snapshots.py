@@ -102,3 +102,17 @@ def test_a_slow_load_is_kept_a_full_ttl_and_counts_towards_how_old_an_answer_may
     assert store.oldest_answer_seconds() == 18.0
     now[0] = 18.5
     assert store.get(("items", "v"), slow_load) == 2
+
+
+def test_an_afresh_view_reads_the_list_once_from_now_on_and_shares_it_while_others_keep_the_snapshot():
+    fake, cloud, now, raw = _setup()
+    ref = parse_item_id(raw["id"])
+    assert cloud.get_item(ref).protection_state == "UnplannedFailoverCommitted"
+    raw["properties"]["protectionState"] = "Protected"  # our own step just changed it in Azure
+    now[0] = 2.0
+    fresh = cloud.afresh()
+    assert fresh.get_item(ref).protection_state == "Protected"  # the snapshot predates the view: read again
+    assert fresh.get_item(ref).protection_state == "Protected"
+    assert fake.item_lists == 2  # once for the view, however many VMs it checks
+    assert cloud.get_item(ref).protection_state == "Protected"  # the new answer is shared from then on
+    assert fake.item_lists == 2
