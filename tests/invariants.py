@@ -427,3 +427,207 @@ def _check_delivered(events: list[WebhookEvent], delivered: set[str]) -> list[Vi
         for e in events
         if e.type in wanted and e.id not in delivered
     ]
+
+
+# -- campaigns ---------------------------------------------------------------------------------------
+#
+# ``check_campaigns(session, ...)`` adds the rules of campaigns and of jobs of every kind (``check`` above
+# was written for reprotect jobs: pass it no ``switch_calls_by_item`` when other kinds ran):
+# - one ASR operation per job attempt, per item and operation: at most one per attempt that went past
+#   ``submitting``, at least one per attempt that moved ``submitting -> reprotecting``;
+# - each started step accounts for each of its VMs exactly once (a job of the step's kind, skipped or refused),
+#   a done step's jobs are all protected, a completed campaign's steps are all done;
+# - a step starts only after the step before it is done: its jobs are accepted after the previous step's jobs
+#   ended (so a wave's failover never starts before the previous wave's);
+# - no step started twice: one ``step_completed`` event per done step (one ``completed`` per completed
+#   campaign) and, when the campaign's VMs got jobs only from it (``exclusive``), no job of a campaign phase
+#   on its VMs outside the steps' records.
+
+OPERATION_OF_KIND = {
+    "reprotect": SWITCH_PROTECTION,
+    "reprotect_back": SWITCH_PROTECTION,
+    "drill": "ReplicationProtectedItems_TestFailover",
+    "drill_cleanup": "ReplicationProtectedItems_TestFailoverCleanup",
+    "failover": "ReplicationProtectedItems_UnplannedFailover",
+    "commit": "ReplicationProtectedItems_FailoverCommit",
+}
+# What else counts as the same submission: switch protection's older call and a failed job's restart.
+_SAME_SUBMISSION = {SWITCH_PROTECTION: (SWITCH_PROTECTION, "ReplicationProtectedItems_Reprotect", JOB_RESTART)}
+_STEP_COMPLETED = EventType.CAMPAIGN_STEP_COMPLETED.value
+_CAMPAIGN_COMPLETED = EventType.CAMPAIGN_COMPLETED.value
+
+
+def check_campaigns(
+    session: Session,
+    *,
+    calls_by_item: Mapping[str, Mapping[str, int]] | None = None,
+    clock_tolerance: timedelta = timedelta(milliseconds=500),
+    exclusive: bool = False,
+) -> list[Violation]:
+    """Every broken rule of the campaigns and of the ASR operations of jobs of every kind; empty when all hold.
+
+    ``calls_by_item``: the emulator's ``calls_by_item`` (``GET /_emulator/stats``); without it the operation
+    rule is skipped. ``exclusive``: the campaigns' VMs got jobs from their campaign only.
+    """
+    from app.campaign.models import Campaign  # campaigns are optional to the job rules above
+
+    jobs = {job.id: job for job in _load_jobs(session)}
+    kinds = {str(job_id): kind for job_id, kind in session.execute(select(Job.id, Job.kind))}
+    found: list[Violation] = []
+    if calls_by_item is not None:
+        found += check_operations(list(jobs.values()), kinds, calls_by_item)
+    events: Counter[tuple[str, str, int | None]] = Counter()
+    for event in session.scalars(
+        select(WebhookEvent).where(WebhookEvent.type.in_([_STEP_COMPLETED, _CAMPAIGN_COMPLETED]))
+    ):
+        data = event.payload.get("data") or {}
+        step = data.get("step") or {}
+        events[(event.type, str(data.get("campaign_id")), step.get("position"))] += 1
+    for campaign in session.scalars(select(Campaign)):
+        found += _check_campaign(campaign, jobs, kinds, events, clock_tolerance, exclusive=exclusive)
+    return found
+
+
+def check_operations(
+    jobs: Iterable[_JobFacts], kinds: Mapping[str, str], calls_by_item: Mapping[str, Mapping[str, int]]
+) -> list[Violation]:
+    """Per item and ASR operation, the calls that reached Azure against the attempts of the jobs that send it."""
+    allowed: Counter[tuple[str, str]] = Counter()
+    required: Counter[tuple[str, str]] = Counter()
+    job_of: dict[tuple[str, str], str] = {}
+    for job in jobs:
+        operation = OPERATION_OF_KIND.get(kinds.get(job.id, "reprotect"))
+        if operation is None:
+            continue
+        key = (job.item_name.lower(), operation)
+        allowed[key] += submissions_allowed(job.steps)
+        required[key] += submissions_required(job.steps)
+        job_of[key] = job.id
+    calls: Counter[tuple[str, str]] = Counter()
+    for item, counts in calls_by_item.items():
+        for operation in set(OPERATION_OF_KIND.values()):
+            calls[(item.lower(), operation)] += sum(
+                int(counts.get(name, 0)) for name in _SAME_SUBMISSION.get(operation, (operation,))
+            )
+    found: list[Violation] = []
+    for key in sorted(set(allowed) | {k for k, n in calls.items() if n}):
+        (item, operation), sent = key, calls[key]
+        if sent > allowed[key]:
+            found.append(
+                Violation(
+                    "operation_repeated",
+                    job_of.get(key),
+                    f"{operation} reached Azure {sent} time(s) for item {item}, but only {allowed[key]} "
+                    "job attempt(s) of that operation went past submitting",
+                )
+            )
+        if sent < required[key]:
+            found.append(
+                Violation(
+                    "operation_missing",
+                    job_of.get(key),
+                    f"{required[key]} job attempt(s) of item {item} moved to reprotecting after {operation}, "
+                    f"but it reached Azure {sent} time(s)",
+                )
+            )
+    return found
+
+
+def _check_campaign(
+    campaign: Any,
+    jobs: Mapping[str, _JobFacts],
+    kinds: Mapping[str, str],
+    events: Counter[tuple[str, str, int | None]],
+    tolerance: timedelta,
+    *,
+    exclusive: bool,
+) -> list[Violation]:
+    cid = str(campaign.id)
+    found: list[Violation] = []
+    previous_end: tuple[int, datetime] | None = None  # the last step that ran: its position, when its jobs ended
+    for step in campaign.steps:
+        where = f"campaign {cid} step {step.position} ({step.phase}" + (f" wave {step.wave})" if step.wave else ")")
+        if step.state == "pending":
+            if step.jobs or step.started_at is not None:
+                found.append(Violation("campaign_pending_step_started", None, f"{where} is pending but has jobs"))
+            if campaign.state == "completed":
+                found.append(Violation("campaign_completed_early", None, f"{where} is pending in a completed campaign"))
+            continue
+        expected = {vm.vm_key for vm in campaign.vms if step.wave is None or vm.wave == step.wave}
+        found += check_step_vms(where, expected, dict(step.jobs), set(step.skipped), set(step.refused))
+        step_jobs = [jobs[job_id] for job_id in step.jobs.values() if job_id in jobs]
+        for job in step_jobs:
+            if kinds.get(job.id) != step.phase:
+                found.append(Violation("campaign_step_job_kind", job.id, f"{where} holds a {kinds.get(job.id)} job"))
+            if step.state == "done" and job.state != JobState.PROTECTED.value:
+                found.append(Violation("campaign_step_done_early", job.id, f"{where} is done, its job is {job.state}"))
+        started = min((j.steps[0].at for j in step_jobs if j.steps), default=None)
+        if previous_end is not None and started is not None and started < previous_end[1] - tolerance:
+            found.append(
+                Violation(
+                    "campaign_step_overlap",
+                    None,
+                    f"{where}: a job was accepted at {started.isoformat()}, before the jobs of step "
+                    f"{previous_end[0]} ended ({previous_end[1].isoformat()})",
+                )
+            )
+        ends = [_last_terminal(job) for job in step_jobs]
+        if ends and all(ends):
+            previous_end = (step.position, max(e for e in ends if e is not None))
+        completed_events = events[(_STEP_COMPLETED, cid, step.position)]
+        if completed_events > 1 or (step.state == "done" and step.jobs and completed_events == 0):
+            found.append(
+                Violation(
+                    "campaign_step_events", None, f"{where} is {step.state} with {completed_events} completed event(s)"
+                )
+            )
+    if campaign.state == "completed" and events[(_CAMPAIGN_COMPLETED, cid, None)] != 1:
+        count = events[(_CAMPAIGN_COMPLETED, cid, None)]
+        found.append(Violation("campaign_completed_events", None, f"campaign {cid} completed with {count} event(s)"))
+    if exclusive:
+        found += _stray_jobs(campaign, jobs, kinds, tolerance)
+    return found
+
+
+def check_step_vms(
+    where: str, expected: set[str], jobs: Mapping[str, str], skipped: set[str], refused: set[str]
+) -> list[Violation]:
+    """A started step accounts for each of its VMs exactly once: a job, skipped or refused."""
+    seen = Counter([*jobs, *skipped, *refused])
+    twice = sorted(key for key, count in seen.items() if count > 1)
+    missing = sorted(expected - set(seen))
+    foreign = sorted(set(seen) - expected)
+    if not (twice or missing or foreign):
+        return []
+    return [
+        Violation(
+            "campaign_step_vms",
+            None,
+            f"{where}: VMs counted twice {twice}, without a job or a reason {missing}, not of the step {foreign}",
+        )
+    ]
+
+
+def _last_terminal(job: _JobFacts) -> datetime | None:
+    """When the job last ended (None while it runs)."""
+    if job.state not in _TERMINAL_VALUES:
+        return None
+    return max((s.at for s in job.steps if s.to_state in _TERMINAL_VALUES), default=None)
+
+
+def _stray_jobs(
+    campaign: Any, jobs: Mapping[str, _JobFacts], kinds: Mapping[str, str], tolerance: timedelta
+) -> list[Violation]:
+    """Jobs of a campaign phase on its VMs, accepted while it ran, that no step recorded (a step started twice)."""
+    recorded = {job_id for step in campaign.steps for job_id in step.jobs.values()}
+    keys = {vm.vm_key for vm in campaign.vms}
+    phases = {step.phase for step in campaign.steps}
+    since = campaign.created_at - tolerance
+    until = campaign.finished_at + tolerance if campaign.finished_at else None
+    return [
+        Violation("campaign_stray_job", job.id, f"a {kinds.get(job.id)} job of campaign {campaign.id}'s VM "
+                  f"{job.vm_key} that no step recorded")
+        for job in jobs.values()
+        if job.vm_key in keys and kinds.get(job.id) in phases and job.id not in recorded and job.steps
+        and job.steps[0].at >= since and (until is None or job.steps[0].at <= until)
+    ]  # fmt: skip
