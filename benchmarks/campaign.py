@@ -247,7 +247,7 @@ def _follow(api: httpx.Client, campaign_id: str, started: float, timeout: float)
         if answer.status_code != 200:
             time.sleep(float(answer.headers.get("Retry-After", "1")))
             continue
-        campaign = answer.json()
+        campaign: dict[str, Any] = answer.json()
         where = (campaign["state"], campaign["phase"], campaign["wave"])
         if where != last:
             step = next((s for s in campaign["steps"] if s["phase"] == campaign["phase"]), None)
@@ -403,7 +403,7 @@ def _report(
 
 
 def _label(step: dict[str, Any]) -> str:
-    return step["phase"] + (f" w{step['wave']}" if step["wave"] else "")
+    return str(step["phase"]) + (f" w{step['wave']}" if step["wave"] else "")
 
 
 if __name__ == "__main__":
