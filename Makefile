@@ -16,6 +16,7 @@ SERVICES_ENV := REPROTECT_TEST_POSTGRES_URL=$${REPROTECT_TEST_POSTGRES_URL:-post
 	REPROTECT_TEST_REDIS_URL=$${REPROTECT_TEST_REDIS_URL:-redis://127.0.0.1:6379/15} REPROTECT_TEST_REQUIRE_SERVICES=1
 
 .PHONY: lock lock-upgrade lock-export
+.PHONY: bench-campaign
 .PHONY: install demo demo-campaign dev lint format test test-services test-faults test-contract mutation openapi compose-check bench bench-read clean
 
 LOCKS := requirements/runtime.lock requirements/emulator.lock requirements/dev.lock
@@ -88,6 +89,9 @@ compose-check: ## Validate docker-compose.yml (needs docker-compose)
 bench: install ## Fleet benchmark (500 VMs by default), then the webhook benchmark
 	$(BIN)/python benchmarks/fleet.py
 	$(BIN)/python benchmarks/webhooks.py
+
+bench-campaign: install ## Campaign benchmark: 200 VMs home in 4 waves under ARM's throttle, measured vs ideal (CAMPAIGN_ARGS=...)
+	$(BIN)/python benchmarks/campaign.py $(CAMPAIGN_ARGS)
 
 bench-read: install ## Read-path benchmark: 1M jobs in Postgres, the API against a bare FastAPI app under wrk (BENCH_READ_ARGS=--reuse)
 	$(BIN)/python benchmarks/read_path.py $(BENCH_READ_ARGS)

@@ -34,7 +34,9 @@ from app.webhook.events import EventType
 log = logging.getLogger(__name__)
 MAX_MOVES = 20  # per advance: enough to pass every gate-less step that has nothing to do
 BLOCKED_RETRY_SECONDS = 30.0  # a step Azure would not let start is tried again after this
-LEASE_SECONDS = 300.0  # how long one sweeper holds a campaign while it checks a step's VMs or runs health checks
+# How long one sweeper holds a campaign while it checks a step's VMs or runs health checks: longer than that
+# usually takes, short enough that a worker killed meanwhile delays the campaign by a minute at most.
+LEASE_SECONDS = 60.0
 
 
 class CampaignDeps(Deps, Protocol):

@@ -100,7 +100,7 @@ def dry_run(deps: Deps, body: CampaignIn, members: list[Member]) -> CampaignPlan
     already protected (the others get theirs once reprotected)."""
     options = body.model_dump(mode="json")
     refs = [m.ref for m in members]
-    prepared = launch.prepare(deps, JobKind.REPROTECT, refs, options)
+    prepared = launch.prepare(deps, JobKind.REPROTECT, refs, options, wait_on_passing=False)
     names = {m.vm_key: m.item.vm_name for m in members}
     refused = [{"vm": names[key], "phase": "reprotect", **refusal} for key, refusal in prepared.refused.items()]
     networks = {item_intake.region_key(region) for region in body.test_networks}

@@ -20,7 +20,7 @@ from app.campaign.models import CampaignVm
 from app.cloud.ids import parse_item_id
 from app.cloud.snapshots import SnapshotCloud, listing
 from app.cloud.types import Cloud
-from app.errors import PrerequisitesFailed, VmProblem
+from app.errors import CloudTransient, PrerequisitesFailed, VmProblem
 from app.job import intake, item_intake, item_requests
 from app.job.drill_schemas import DrillVm
 from app.job.item_intake import Checked, region_key
@@ -120,9 +120,12 @@ def afresh(deps: Deps) -> Deps:
     return deps
 
 
-def prepare(deps: Deps, phase: JobKind, vms: list[VmRef], options: dict[str, Any]) -> Prepared:
+def prepare(
+    deps: Deps, phase: JobKind, vms: list[VmRef], options: dict[str, Any], *, wait_on_passing: bool = True
+) -> Prepared:
     """Check the step's VMs against Azure as it is now (no transaction held): who goes, who is skipped, who is
-    refused."""
+    refused. A refusal that passes on its own holds the whole step back (``CloudTransient``: tried again later)
+    unless ``wait_on_passing`` is off (a dry run shows it)."""
     prepared = Prepared()
     deps = afresh(deps)
     refs = [DrillVm(vault_id=vm.vault_id, vm_name=vm.vm_name) for vm in vms]
@@ -136,7 +139,21 @@ def prepare(deps: Deps, phase: JobKind, vms: list[VmRef], options: dict[str, Any
         _prepare_reprotect(deps, prepared, phase, vms, items)
     else:
         _prepare_item_operation(deps, prepared, phase, vms, items, options)
+    if wait_on_passing:
+        _unless_passing(prepared)
     return prepared
+
+
+# Refusals that pass on their own (a blip on a read of the target region, an outage it recovers from, an
+# operation Azure is finishing): the step does not start without those VMs; it is tried again later instead.
+PASSING_REFUSALS = frozenset({"target_region_unreachable", "target_region_unavailable", "operation_in_progress"})
+
+
+def _unless_passing(prepared: Prepared) -> None:
+    passing = {key: refusal for key, refusal in prepared.refused.items() if refusal["code"] in PASSING_REFUSALS}
+    if passing:
+        said = "; ".join(f"{refusal['code']}: {refusal['message']}" for refusal in passing.values())
+        raise CloudTransient(f"{len(passing)} VM(s) cannot start this step yet ({said})", retry_after=30.0)
 
 
 def _with_test_failover(prepared: Prepared, vms: list[VmRef], items: list[Checked]) -> list[Checked]:
