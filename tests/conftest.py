@@ -82,6 +82,17 @@ def migrate(url: str) -> None:
     command.upgrade(config, "head")
 
 
+# Tests that start whole stacks (processes: emulator, API, worker, scheduler, a browser): one xdist group, so under
+# `pytest -n 2 --dist loadgroup` they run one at a time in one process and share their package-scoped stacks.
+STACK_TESTS = ("tests/e2e/", "tests/browser/", "tests/metrics/test_metrics_stack.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.nodeid.startswith(STACK_TESTS):
+            item.add_marker(pytest.mark.xdist_group("stacks"))
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 def database_url(request, tmp_path_factory) -> Iterator[str]:
     """A migrated, empty database per backend for the whole session."""
