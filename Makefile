@@ -54,7 +54,7 @@ format: install
 	$(BIN)/ruff format .
 
 test: install lint ## Lint, then the whole suite (Postgres/Redis variants skip unless configured)
-	$(BIN)/pytest -n $(TEST_JOBS) $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_JOBS) $(XDIST) --durations=15 $(PYTEST_ARGS)
 
 test-services: install ## The suite's Postgres and Redis variants against the real servers
 	$(SERVICES_ENV) $(BIN)/pytest -n $(PYTEST_JOBS) --dist loadgroup -k "postgres or redis" -m "not faults" $(PYTEST_ARGS)

@@ -111,7 +111,7 @@ def print_campaign(out: Console, campaign: dict[str, Any]) -> None:
     print_vm_phases(out, campaign)
     hint = what_to_do(campaign)
     if hint:
-        out.print(f"[yellow]next:[/] {escape(hint)}")
+        out.print(f"[yellow]next:[/] {escape(hint)}", soft_wrap=True)  # a command to paste: never broken
 
 
 def _gate_text(gate: dict[str, Any]) -> str:

@@ -58,7 +58,11 @@ class CampaignIn(Strict):
     wave_size: int | None = Field(
         default=None, ge=1, le=500, description="with a selector: VMs per failover wave, in name order"
     )
-    drill: bool = Field(default=True, description="run a test failover (and its cleanup) before failing over")
+    drill: bool = Field(
+        default=True,
+        description="run a test failover (and its cleanup) before failing over; without it the drill_* options and "
+        "test_networks are not used",
+    )
     test_networks: dict[
         Annotated[str, Field(min_length=2, max_length=60, pattern=r"^[A-Za-z0-9 ]+$")],
         Annotated[str, Field(min_length=10, max_length=800, pattern=VIRTUAL_NETWORK_ID_PATTERN)],
@@ -93,8 +97,6 @@ class CampaignIn(Strict):
             raise ValueError("wave_size splits a selector's VMs; give each listed VM its wave instead")
         if self.drill and not self.test_networks:
             raise ValueError("a drill needs test_networks (region -> isolated virtual network); or drill: false")
-        if not self.drill and (self.test_networks or self.drill_health_checks or self.drill_comments):
-            raise ValueError("test_networks, drill_health_checks and drill_comments apply only with drill: true")
         return self
 
 

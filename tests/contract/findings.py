@@ -144,7 +144,7 @@ SEMANTIC_REFUSALS: tuple[Tolerated, ...] = (
         operation="POST /campaigns",
         codes=AZURE_STATE_CODES
         | {"selector_empty", "selector_too_broad", "unknown_wave", "vm_in_campaign", "too_many_vms", "already_home"}
-        | {"vm_has_active_job", "no_test_network", "reprotect_not_allowed"},
+        | {"vm_has_active_job", "no_test_network", "reprotect_not_allowed", "test_network_not_found"},
     ),
     Tolerated(
         "Azure state (commit)",

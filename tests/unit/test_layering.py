@@ -22,7 +22,11 @@ LAYERS: list[tuple[int, str]] = [
     (9, "workers"),  # Celery edge
     (8, "app.bootstrap"),  # composition root: builds and wires everything below
     (8, "app.metrics.fleet"),  # scrape-time gauges read from the job and webhook tables
-    (8, "app.console"),  # the operator console's files, mounted by the HTTP edge at /console
+    (8, "app.console"),
+    (
+        8,
+        "app.campaign",
+    ),  # campaigns: chain the job kinds, read the inventory, announce through the webhooks  # the operator console's files, mounted by the HTTP edge at /console
     (7, "app.webhook"),  # domains, in the order they lean on each other
     (7, "app.events"),  # the job event stream: reads the job domain's transition log
     (7, "app.fleet"),  # the inventory and selectors: read jobs and Azure, submit through app.job
