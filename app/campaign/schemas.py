@@ -70,6 +70,7 @@ class CampaignIn(Strict):
         default_factory=dict,
         max_length=20,
         description="per region (where the VMs run once home): the isolated virtual network for the drill's test VMs",
+        json_schema_extra={"additionalProperties": False},  # keys must match the region pattern
     )
     drill_recovery_point: str = Field(default="latest", max_length=900, pattern=RECOVERY_POINT)
     drill_approval: Literal["auto", "manual"] = Field(
@@ -87,6 +88,7 @@ class CampaignIn(Strict):
         default_factory=dict,
         max_length=MAX_WAVES,
         description='per wave number ("1" fails over first): the gate after that wave\'s failover (default auto)',
+        json_schema_extra={"additionalProperties": False},  # keys must be wave numbers
     )
 
     @model_validator(mode="after")

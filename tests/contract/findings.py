@@ -147,6 +147,15 @@ SEMANTIC_REFUSALS: tuple[Tolerated, ...] = (
         | {"vm_has_active_job", "no_test_network", "reprotect_not_allowed", "test_network_not_found"},
     ),
     Tolerated(
+        "campaign options that go together",
+        RejectedPositiveData,
+        "A campaign with a drill (the default) needs its test networks, and wave_size cuts a selector's VMs into "
+        "waves; both are said in the schema's descriptions, not as JSON Schema constraints (422 naming the rule).",
+        operation="POST /campaigns",
+        codes=frozenset({"validation_failed"}),
+        detail_contains="body: Value error, ",
+    ),
+    Tolerated(
         "Azure state (commit)",
         RejectedPositiveData,
         "Whether a failover can be committed is the item's state in Azure (422 commit_not_allowed).",
