@@ -13,6 +13,7 @@ from rich.console import Console
 
 from cli import campaign_body, campaigns_view
 from cli.campaign_watch import CampaignLines, Quiet, approve_at, follow
+from cli.client import api_client, fetch_pages
 from cli.output import Output, OutputOption, print_json, render
 from cli.problems import EXIT_NOT_ALL_DONE, checked
 
@@ -36,8 +37,7 @@ class Approval(StrEnum):
 
 
 def _client(api: str, key: str | None, timeout: float = 120) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(base_url=api, headers=headers, timeout=timeout)
+    return api_client(api, key, timeout=timeout)
 
 
 @app.command()
@@ -113,14 +113,8 @@ def list_campaigns(
 ) -> None:
     """Campaigns, newest first (those whose every VM lies in the key's scopes)."""
     params: dict[str, Any] = {"limit": limit, **({"state": state} if state else {})}
-    items: list[dict[str, Any]] = []
     with _client(api, api_key) as http:
-        while True:
-            page = checked(http.get("/campaigns", params={**params, **({"cursor": cursor} if cursor else {})}))
-            items += page["items"]
-            cursor = page.get("next_cursor")
-            if not cursor or not all_pages:
-                break
+        items, cursor = fetch_pages(http, "/campaigns", params, cursor=cursor, all_pages=all_pages)
     if output == Output.JSON:
         print_json({"items": items, "next_cursor": cursor})
         return

@@ -13,6 +13,26 @@ from cli import watching
 from cli.problems import checked
 
 
+def api_client(api: str, key: str | None, *, timeout: float) -> httpx.Client:
+    """An HTTP client of the API at ``api``, sending ``key`` as its bearer token when given."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    return httpx.Client(base_url=api, headers=headers, timeout=timeout)
+
+
+def fetch_pages(
+    http: httpx.Client, path: str, params: dict[str, Any], *, cursor: str | None, all_pages: bool
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The items of a cursor-paged list from ``cursor`` on (one page, or every page with ``all_pages``) and the
+    cursor of the page after them (None at the end)."""
+    items: list[dict[str, Any]] = []
+    while True:
+        page = checked(http.get(path, params={**params, **({"cursor": cursor} if cursor else {})}))
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor or not all_pages:
+            return items, cursor
+
+
 def watch_request(
     api: str,
     request_id: str,

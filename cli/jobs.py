@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import jobs_view
+from cli.client import api_client, fetch_pages
 from cli.output import Output, OutputOption, print_json, render
 from cli.problems import EXIT_NOT_ALL_DONE, EXIT_PROBLEM, checked
 
@@ -100,8 +101,7 @@ JobIdArgument = Annotated[
 
 
 def _client(api: str, key: str | None, timeout: float = 60) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {key}"} if key else {}
-    return httpx.Client(base_url=api, headers=headers, timeout=timeout)
+    return api_client(api, key, timeout=timeout)
 
 
 def _command(
@@ -201,14 +201,8 @@ def list_jobs(
         "view": view,
     }
     params = {key: value for key, value in params.items() if value is not None}
-    items: list[dict[str, Any]] = []
     with _client(api, api_key) as http:
-        while True:
-            page = checked(http.get("/jobs", params={**params, **({"cursor": cursor} if cursor else {})}))
-            items += page["items"]
-            cursor = page.get("next_cursor")
-            if not cursor or not all_pages:
-                break
+        items, cursor = fetch_pages(http, "/jobs", params, cursor=cursor, all_pages=all_pages)
     if output == Output.JSON:
         print_json({"items": items, "next_cursor": cursor})
         return
