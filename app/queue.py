@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 from celery import Celery
 
@@ -55,10 +56,14 @@ def build_celery(settings: Settings) -> Celery:
     return celery
 
 
-def _transport_options(url: str) -> dict[str, float]:
-    # kombu's SQLAlchemy transport hands its options to create_engine, so it gets none.
+def _transport_options(url: str) -> dict[str, Any]:
     if url.startswith(("redis", "rediss")):
         return {"visibility_timeout": 600, "socket_timeout": 5, "socket_connect_timeout": 3}
+    if url.startswith("sqla+sqlite"):
+        # kombu's SQLAlchemy transport hands its options to create_engine. The embedded broker is one SQLite
+        # file that the API, the worker and the scheduler all write: wait for its lock as long as the job
+        # database does (app.db) instead of sqlite3's 5 s, after which kombu reports the broker as lost.
+        return {"connect_args": {"timeout": 30}}
     return {}
 
 

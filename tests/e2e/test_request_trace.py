@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 from app.logs.formatting import SCHEMA
 from cli.stack import Stack
 from tests.receiver import running_receiver
-from tests.stacks import BACKENDS, stack_on
+from tests.stacks import BACKENDS, stack_on, wait_request_completed
 
 pytestmark = pytest.mark.e2e
 SECRET_SHAPES = [
@@ -55,16 +54,6 @@ def _lines(path: Path) -> list[dict]:
     return parsed
 
 
-def _wait_completed(stack: Stack, request_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        summary = httpx.get(f"{stack.api_url}/reprotect/{request_id}", headers=stack.auth_headers).json()
-        if summary["completed"]:
-            return summary
-        time.sleep(0.5)
-    raise AssertionError(f"not completed in {timeout}s: {summary['counts']}")
-
-
 def test_one_request_id_runs_from_the_api_through_the_worker_into_the_history(stack):
     scenario = httpx.get(f"{stack.emulator_url}/_emulator/scenario").json()
     vault = scenario["subscriptions"][0]["vaults"][0]
@@ -87,7 +76,7 @@ def test_one_request_id_runs_from_the_api_through_the_worker_into_the_history(st
         )
         assert accepted.status_code == 202, accepted.text
         assert accepted.headers["x-request-id"] == trace
-        summary = _wait_completed(stack, accepted.json()["request_id"])
+        summary = wait_request_completed(stack, accepted.json()["request_id"])
     assert summary["counts"]["protected"] == 1
     assert summary["counts"]["failed"] == 1
     jobs = {j["vm"]: j["id"] for j in accepted.json()["jobs"]}

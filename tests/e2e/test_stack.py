@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import Webhook
 
 from cli.stack import Stack
 from tests.receiver import running_receiver
-from tests.stacks import BACKENDS, stack_on
+from tests.stacks import BACKENDS, stack_on, wait_request_completed
 
 pytestmark = pytest.mark.e2e
 
@@ -48,23 +48,13 @@ def _committed(stack: Stack) -> list[dict]:
     ]
 
 
-def _wait_completed(stack: Stack, request_id: str, timeout: float = 120) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        summary = httpx.get(f"{stack.api_url}/reprotect/{request_id}", headers=stack.auth_headers).json()
-        if summary["completed"]:
-            return summary
-        time.sleep(0.5)
-    raise AssertionError(f"not completed in {timeout}s: {summary['counts']}")
-
-
 def test_the_running_service_reprotects_the_demo_fleet_and_calls_back(stack):
     targets = _committed(stack)
     with running_receiver() as receiver:
         body = {"vms": targets, "callback_url": receiver.url}
         accepted = httpx.post(f"{stack.api_url}/reprotect", json=body, headers=stack.auth_headers, timeout=60)
         assert accepted.status_code == 202, accepted.text
-        summary = _wait_completed(stack, accepted.json()["request_id"])
+        summary = wait_request_completed(stack, accepted.json()["request_id"])
         assert summary["counts"]["protected"] == len(targets)
         calls = httpx.get(f"{stack.emulator_url}/_emulator/stats").json()["calls_by_item"]
         assert all(calls[t["vm_name"]]["ReplicationProtectionContainers_SwitchProtection"] == 1 for t in targets)
@@ -99,7 +89,7 @@ def test_a_worker_killed_mid_flight_loses_nothing(stack):
         start_new_session=True,
     )
     stack.children.append(("worker", replacement))
-    summary = _wait_completed(stack, accepted.json()["request_id"])
+    summary = wait_request_completed(stack, accepted.json()["request_id"])
     assert summary["counts"]["protected"] == len(targets)
     calls = httpx.get(f"{stack.emulator_url}/_emulator/stats").json()["calls_by_item"]
     assert all(calls[t["vm_name"]].get("ReplicationProtectionContainers_SwitchProtection", 0) == 1 for t in targets)
