@@ -20,6 +20,9 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 # Beyond this many doublings every backoff is at its ceiling anyway; the cap keeps the float finite.
 _MAX_DOUBLINGS = 60
+# A doorbell rung again and still unanswered doubles the wait before the next one, up to 2^4 = 16 times
+# ``redispatch_after``.
+_MAX_REDISPATCH_DOUBLINGS = 4
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class LeasedTable:
     lease_owner: InstrumentedAttribute[Any]
     lease_until: InstrumentedAttribute[Any]
     dispatched_at: InstrumentedAttribute[Any]
+    unanswered_rings: InstrumentedAttribute[Any]  # sweeper doorbells since a worker last worked on the row
     live: Callable[[], ColumnElement[bool]]  # rows still to be worked on (an active state, a pending status)
     due_when_unset: bool = False  # whether a row without a due time is due at once
     # Extra values written with every claim, by column (a version bump, for tables with optimistic locking).
@@ -121,33 +125,63 @@ class LeasedTable:
         session.execute(
             update(self.id.class_)
             .where(self.id == row_id, self.lease_owner == worker)
-            .values(self._bookkeeping({self.lease_owner: None, self.lease_until: None, self.dispatched_at: None}))
+            .values(
+                self._bookkeeping(
+                    {
+                        self.lease_owner: None,
+                        self.lease_until: None,
+                        self.dispatched_at: None,
+                        self.unanswered_rings: 0,
+                    }
+                )
+            )
             .execution_options(synchronize_session=False)
         )
 
     def let_go(self, row: Any) -> None:
-        """Clear the lease and the doorbell mark on a loaded row being recorded."""
+        """Clear the lease and the doorbell marks on a loaded row being recorded."""
         for column in (self.lease_owner, self.lease_until, self.dispatched_at):
             setattr(row, column.key, None)
+        setattr(row, self.unanswered_rings.key, 0)
 
     def take_due(
         self, session: Session, *, now: datetime, redispatch_after: float, limit: int = 500
     ) -> list[uuid.UUID]:
-        """Ids of live rows that are due, free and not rung for within ``redispatch_after``; marks them rung."""
-        rung_long_ago = or_(
-            self.dispatched_at.is_(None), self.dispatched_at < now - timedelta(seconds=redispatch_after)
-        )
+        """Ids of live rows that are due, free and whose last doorbell may have been lost; marks them rung.
+
+        A doorbell may have been lost once ``redispatch_after`` passed since it rang. Each ring that no worker
+        answered with work doubles that wait (to 16 times): when the queue is long the first message is most
+        likely still in it, and ringing again on a fixed period would add one message per row per period to
+        the very backlog it waits in (650 due jobs behind a slow queue once made 13,586 messages).
+        """
         ids = list(
             session.scalars(
                 select(self.id)
-                .where(self.live(), self._due(now), self._free(now), rung_long_ago)
+                .where(self.live(), self._due(now), self._free(now), self._rung_long_ago(now, redispatch_after))
                 .order_by(self.due_at.is_(None), self.due_at)
                 .limit(limit)
             )
         )
         if ids:
-            self.mark_dispatched(session, ids, now=now)
+            session.execute(
+                update(self.id.class_)
+                .where(self.id.in_(ids))
+                .values(self._bookkeeping({self.dispatched_at: now, self.unanswered_rings: self.unanswered_rings + 1}))
+                .execution_options(synchronize_session=False)
+            )
         return ids
+
+    def _rung_long_ago(self, now: datetime, redispatch_after: float) -> ColumnElement[bool]:
+        """Never rung, or rung longer ago than ``redispatch_after · 2^(unanswered rings - 1)`` (capped)."""
+        rings = self.unanswered_rings
+
+        def rung_before(doublings: int) -> ColumnElement[bool]:
+            return self.dispatched_at < now - timedelta(seconds=redispatch_after * 2**doublings)
+
+        waits = [and_(rings <= 1, rung_before(0))]
+        waits += [and_(rings == n + 1, rung_before(n)) for n in range(1, _MAX_REDISPATCH_DOUBLINGS)]
+        waits.append(and_(rings > _MAX_REDISPATCH_DOUBLINGS, rung_before(_MAX_REDISPATCH_DOUBLINGS)))
+        return or_(self.dispatched_at.is_(None), *waits)
 
     def mark_dispatched(self, session: Session, ids: list[uuid.UUID], *, now: datetime) -> None:
         """Record that a doorbell was sent, so the sweeper does not ring again until it may have been lost."""

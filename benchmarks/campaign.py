@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -213,6 +214,8 @@ def run(stack: Any, args: argparse.Namespace, scenario: dict[str, Any]) -> bool:
     sampler.stop()
     asr = _asr_times(emulator, vault, campaign, args.time_scale, scenario)
     _report(campaign, asr, sampler, started, observed, args, len(names))
+    jobs = sum(sum(step["counts"].values()) for step in campaign["steps"])
+    _report_doorbells(Path(stack.config.var_dir) / "broker.sqlite3", jobs)
     if campaign["state"] != "completed":
         print(f"FAILED: campaign {campaign['state']}: {campaign.get('stop_reason')}")
         _explain(emulator, campaign)
@@ -336,6 +339,18 @@ def _utc(stamp: str) -> float:
 def _ideal(calls: int, burst: float, per_second: float) -> float:
     """Seconds a full bucket of ``burst`` refilled at ``per_second`` needs to allow ``calls``."""
     return max(0.0, (calls - burst) / per_second)
+
+
+def _report_doorbells(broker: Path, jobs: int) -> None:
+    """Messages the embedded broker carried, by task: how many doorbells each job cost (``app.leases``)."""
+    with sqlite3.connect(broker) as db:
+        payloads = [row[0] for row in db.execute("SELECT payload FROM kombu_message")]
+    by_task: dict[str, int] = defaultdict(int)
+    for payload in payloads:
+        by_task[json.loads(payload).get("headers", {}).get("task", "?")] += 1
+    counted = ", ".join(f"{task.removeprefix('reprotect.')} {n}" for task, n in sorted(by_task.items()))
+    per_job = by_task.get("reprotect.advance_job", 0) / jobs if jobs else 0.0
+    print(f"doorbells: {counted}; advance_job per job: {per_job:.1f} ({jobs} jobs)")
 
 
 def _report(

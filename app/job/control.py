@@ -156,6 +156,7 @@ def retry(session: Session, *, job_id: uuid.UUID, settings: JobSettings, now: da
     job.transient_failures = 0
     job.next_due_at = now
     job.dispatched_at = None
+    job.unanswered_rings = 0
     job.deadline_at = now + timedelta(hours=settings.deadline_hours)
     history.transition(session, job, entry, reason=f"retry requested (attempt {job.attempt})", now=now, actor=actor)
     try:

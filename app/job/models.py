@@ -127,6 +127,7 @@ class Job(Base):
     # Scheduling: the database is the source of truth, the broker only rings the bell.
     next_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    unanswered_rings: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     lease_owner: Mapped[str | None] = mapped_column(String(200))
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     transient_failures: Mapped[int] = mapped_column(Integer, default=0)

@@ -41,6 +41,7 @@ JOBS = LeasedTable(
     lease_owner=Job.lease_owner,
     lease_until=Job.lease_until,
     dispatched_at=Job.dispatched_at,
+    unanswered_rings=Job.unanswered_rings,
     live=lambda: Job.state.in_(_ACTIVE),
     due_when_unset=True,
     claim_values=lambda: {Job.version: Job.version + 1},  # a claim is a change the API's writes must see

@@ -39,6 +39,7 @@ DELIVERIES = LeasedTable(
     lease_owner=WebhookDelivery.lease_owner,
     lease_until=WebhookDelivery.lease_until,
     dispatched_at=WebhookDelivery.dispatched_at,
+    unanswered_rings=WebhookDelivery.unanswered_rings,
     live=lambda: WebhookDelivery.status == PENDING,
 )
 

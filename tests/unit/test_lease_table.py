@@ -93,6 +93,41 @@ def test_the_sweeper_rings_again_for_lost_doorbells_and_dead_workers(sessions, a
     assert take_due(sessions) == [job_id]
 
 
+@pytest.mark.parametrize(
+    ("unanswered", "waits"),
+    [(0, 10), (1, 10), (2, 20), (3, 40), (4, 80), (5, 160), (12, 160)],
+)
+def test_each_unanswered_doorbell_doubles_the_wait_before_the_next_up_to_sixteen_times(sessions, unanswered, waits):
+    too_soon = add_job(
+        sessions, name="too-soon", unanswered_rings=unanswered, dispatched_at=NOW - timedelta(seconds=waits)
+    )
+    late = add_job(sessions, name="late", unanswered_rings=unanswered, dispatched_at=NOW - timedelta(seconds=waits + 1))
+
+    assert take_due(sessions, redispatch_after=10.0) == [late]
+    assert read_job(sessions, late).unanswered_rings == unanswered + 1
+    assert read_job(sessions, too_soon).unanswered_rings == unanswered
+
+
+def test_a_row_worked_on_starts_counting_unanswered_doorbells_again(sessions):
+    lease = {"lease_owner": "w1", "lease_until": NOW + timedelta(seconds=60), "dispatched_at": NOW}
+    given_back = add_job(sessions, name="given-back", unanswered_rings=3, **lease)
+    recorded = add_job(sessions, name="recorded", unanswered_rings=3, **lease)
+
+    with transaction(sessions) as session:
+        release(session, job_id=given_back, worker="w1")
+        JOBS.let_go(session.get(Job, recorded))
+
+    assert read_job(sessions, given_back).unanswered_rings == 0
+    assert read_job(sessions, recorded).unanswered_rings == 0
+    assert read_job(sessions, recorded).dispatched_at is None
+
+
+def test_a_first_doorbell_rings_at_once_however_many_went_unanswered_before(sessions):
+    forgotten = add_job(sessions, unanswered_rings=7, dispatched_at=None)
+
+    assert take_due(sessions) == [forgotten]
+
+
 def add_delivery(sessions, *, next_attempt_at, status="pending"):
     delivery_id = uuid.uuid4()
     with transaction(sessions) as session:

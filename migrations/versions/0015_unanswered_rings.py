@@ -1,0 +1,32 @@
+"""jobs and webhook deliveries count the doorbells the sweeper rang that no worker answered yet
+
+Revision ID: 0015
+Revises: 0014
+Create Date: 2026-12-01 15:30:00
+"""
+
+import warnings
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0015"
+down_revision: str | None = "0014"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+TABLES = ("jobs", "webhook_deliveries")
+
+
+def upgrade() -> None:
+    for table in TABLES:
+        op.add_column(table, sa.Column("unanswered_rings", sa.Integer(), nullable=False, server_default="0"))
+
+
+def downgrade() -> None:
+    with warnings.catch_warnings():  # SQLite's copy-and-move reflects the partial indexes it cannot read
+        warnings.filterwarnings("ignore", message="Skipped unsupported reflection", category=sa.exc.SAWarning)
+        for table in TABLES:
+            with op.batch_alter_table(table) as batch:
+                batch.drop_column("unanswered_rings")
