@@ -87,6 +87,7 @@ class LeasedTable:
                 {
                     self.lease_owner: worker,
                     self.lease_until: now + timedelta(seconds=lease_seconds),
+                    self.unanswered_rings: 0,  # the doorbell was answered: a lease lost later is re-rung soon
                     **self.claim_values(),
                 }
             )
@@ -157,7 +158,7 @@ class LeasedTable:
         ids = list(
             session.scalars(
                 select(self.id)
-                .where(self.live(), self._due(now), self._free(now), self._rung_long_ago(now, redispatch_after))
+                .where(self.live(), self._due(now), self._free(now), self.rung_long_ago(now, redispatch_after))
                 .order_by(self.due_at.is_(None), self.due_at)
                 .limit(limit)
             )
@@ -171,8 +172,9 @@ class LeasedTable:
             )
         return ids
 
-    def _rung_long_ago(self, now: datetime, redispatch_after: float) -> ColumnElement[bool]:
-        """Never rung, or rung longer ago than ``redispatch_after · 2^(unanswered rings - 1)`` (capped)."""
+    def rung_long_ago(self, now: datetime, redispatch_after: float) -> ColumnElement[bool]:
+        """Never rung, or rung longer ago than ``redispatch_after · 2^(unanswered rings - 1)`` (capped): rows
+        whose doorbell the sweeper should ring (again) now."""
         rings = self.unanswered_rings
 
         def rung_before(doublings: int) -> ColumnElement[bool]:
@@ -192,11 +194,11 @@ class LeasedTable:
             .execution_options(synchronize_session=False)
         )
 
-    def forget_dispatch(self, session: Session, row_id: uuid.UUID) -> None:
-        """A doorbell was answered without work: let the sweeper ring again when the row is due."""
+    def forget_dispatch(self, session: Session, *row_ids: uuid.UUID) -> None:
+        """A doorbell was answered without work, or never sent: let the sweeper ring again when the row is due."""
         session.execute(
             update(self.id.class_)
-            .where(self.id == row_id)
+            .where(self.id.in_(row_ids))
             .values(self._bookkeeping({self.dispatched_at: None}))
             .execution_options(synchronize_session=False)
         )

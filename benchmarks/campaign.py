@@ -343,8 +343,12 @@ def _ideal(calls: int, burst: float, per_second: float) -> float:
 
 def _report_doorbells(broker: Path, jobs: int) -> None:
     """Messages the embedded broker carried, by task: how many doorbells each job cost (``app.leases``)."""
-    with sqlite3.connect(broker) as db:
-        payloads = [row[0] for row in db.execute("SELECT payload FROM kombu_message")]
+    try:
+        with sqlite3.connect(broker, timeout=30) as db:  # the stack still runs: wait for its lock
+            payloads = [row[0] for row in db.execute("SELECT payload FROM kombu_message")]
+    except sqlite3.Error as exc:
+        print(f"doorbells: the broker's messages could not be read ({exc})")
+        return
     by_task: dict[str, int] = defaultdict(int)
     for payload in payloads:
         by_task[json.loads(payload).get("headers", {}).get("task", "?")] += 1

@@ -317,6 +317,9 @@ def sweep(deps: Deps, *, now: datetime, redispatch_after: float | None = None) -
         due = runner.JOBS.take_due(session, now=now, redispatch_after=wait)
         idempotency.purge_expired(session, now=now)
     if due:
-        deps.doorbell.ring(due)
-        log.info("sweeper rang for %d job(s)", len(due))
+        sent = deps.doorbell.ring(due)
+        if sent < len(due):  # the broker is down: ring for the rest at the next sweep, not as if unanswered
+            with transaction(deps.sessions) as session:
+                runner.JOBS.forget_dispatch(session, *due[sent:])
+        log.info("sweeper rang for %d of %d due job(s)", sent, len(due))
     return due

@@ -3,8 +3,8 @@ job, the sweeper's lag, and the webhook backlog. A few small indexed queries (as
 
 - finished jobs from the ``job_terminal_counts`` rows, in-flight jobs from the partial index over active jobs;
 - **oldest due job age**: the longest any active, unleased job has been due (workers or broker behind);
-- **sweeper lag**: the same, among due jobs no doorbell was rung for within ``redispatch_after_seconds``
-  (what the sweeper should already have rung for: the sweeper is behind or stopped);
+- **sweeper lag**: the same, among due jobs the sweeper should already have rung for (never rung, or rung
+  longer ago than its re-ring wait: ``app.leases``): the sweeper is behind or stopped;
 - pending webhook deliveries and the age of the oldest.
 
 A database error is not a scrape error: ``reprotect_fleet_metrics_up`` is 0 and the other gauges are absent.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import utcnow
 from app.job.models import Job, JobTerminalCount
+from app.job.runner import JOBS
 from app.job.states import ACTIVE_STATES, JobState
 from app.webhook.models import WebhookDelivery
 
@@ -73,10 +74,7 @@ class FleetCollector(Collector):
                 or_(Job.lease_until.is_(None), Job.lease_until < now),
             )
             oldest_due = session.scalar(due)
-            unrung = or_(
-                Job.dispatched_at.is_(None), Job.dispatched_at < now - timedelta(seconds=self._redispatch_after)
-            )
-            oldest_unrung = session.scalar(due.where(unrung))
+            oldest_unrung = session.scalar(due.where(JOBS.rung_long_ago(now, self._redispatch_after)))
             pending, oldest_pending = session.execute(
                 select(func.count(), func.min(WebhookDelivery.created_at)).where(WebhookDelivery.status == "pending")
             ).one()

@@ -161,6 +161,9 @@ def sweep(deps: Deps, *, now: datetime, redispatch_after: float | None = None) -
     with transaction(deps.sessions) as session:
         due = delivery.DELIVERIES.take_due(session, now=now, redispatch_after=wait)
     if due:
-        deps.doorbell.ring_deliveries(due)
-        log.info("sweeper rang for %d webhook deliveries", len(due))
+        sent = deps.doorbell.ring_deliveries(due)
+        if sent < len(due):  # the broker is down: ring for the rest at the next sweep, not as if unanswered
+            with transaction(deps.sessions) as session:
+                delivery.DELIVERIES.forget_dispatch(session, *due[sent:])
+        log.info("sweeper rang for %d of %d due webhook deliveries", sent, len(due))
     return due

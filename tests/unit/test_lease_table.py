@@ -122,6 +122,30 @@ def test_a_row_worked_on_starts_counting_unanswered_doorbells_again(sessions):
     assert read_job(sessions, recorded).dispatched_at is None
 
 
+def test_a_claim_answers_the_doorbells_so_a_lease_its_worker_lost_is_rung_again_soon(sessions):
+    job_id = add_job(
+        sessions, unanswered_rings=5, dispatched_at=NOW - timedelta(minutes=20), next_due_at=NOW - timedelta(minutes=20)
+    )
+
+    with transaction(sessions) as session:
+        assert JOBS.claim(session, job_id, worker="dies", now=NOW - timedelta(seconds=70), lease_seconds=60)
+
+    assert read_job(sessions, job_id).unanswered_rings == 0
+    assert take_due(sessions) == [job_id]  # the lease ran out 10 s ago; rung 20 min ago: once is enough
+
+
+def test_deliveries_count_their_unanswered_doorbells_too(sessions):
+    delivery_id = add_delivery(sessions, next_attempt_at=NOW - timedelta(seconds=1))
+
+    def rung_at(seconds: float) -> bool:
+        with transaction(sessions) as session:
+            return bool(DELIVERIES.take_due(session, now=NOW + timedelta(seconds=seconds), redispatch_after=10.0))
+
+    assert [rung_at(s) for s in (0, 10.5, 20, 31)] == [True, True, False, True]  # waits 10 s, then 20 s
+    with transaction(sessions) as session:
+        assert session.get(WebhookDelivery, delivery_id).unanswered_rings == 3
+
+
 def test_a_first_doorbell_rings_at_once_however_many_went_unanswered_before(sessions):
     forgotten = add_job(sessions, unanswered_rings=7, dispatched_at=None)
 
