@@ -4,7 +4,9 @@ Fabrics, container and network mappings, resource groups and storage-account lis
 every VM of a vault; reading them once per vault instead of once per VM keeps ARM reads per VM low
 under throttling. A VM's Resource Health status is remembered for the same few seconds (Resource Health
 itself lags minutes), so a batch of checks retried after Azure throttled it does not read it again. Items,
-VMs and ASR jobs always go to Azure.
+single VMs (one deleted or moved moments ago must be seen), ASR jobs, storage accounts (a cache account's
+provisioning state changes while it is created), the vault list (the inventory keeps its own) and every write
+always go to Azure (``app.cloud.forwarding``).
 """
 
 from __future__ import annotations
@@ -15,26 +17,20 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from app.cloud.forwarding import ForwardingCloud
 from app.cloud.ids import ItemRef, VaultRef, is_resource_group_id
 from app.cloud.types import (
     AsrJob,
     AvailabilityStatus,
     Cloud,
     ContainerMapping,
-    Disk,
     DiskEncryptionSet,
     Fabric,
     FleetReads,
-    NameAvailability,
     NetworkMapping,
-    RecoveryPoint,
     ReplicatedItem,
     Resource,
     StorageAccount,
-    StorageAccountSpec,
-    SwitchProtectionSpec,
-    TestFailoverSpec,
-    UnplannedFailoverSpec,
     VirtualMachine,
     pick_item,
 )
@@ -45,7 +41,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class CachedCloud:
+class CachedCloud(ForwardingCloud):
     """Memoises vault-level reads of ``inner`` for ``ttl_seconds``."""
 
     def __init__(
@@ -56,7 +52,7 @@ class CachedCloud:
         clock: Callable[[], float] = time.monotonic,
         snapshots: Snapshots | None = None,
     ):
-        self.inner = inner
+        super().__init__(inner)
         # The shared list snapshots ``app.cloud.snapshots.listing`` answers checks and polls from (None: off).
         self.snapshots = snapshots
         self._ttl = ttl_seconds
@@ -77,9 +73,6 @@ class CachedCloud:
             self._entries[key] = (self._clock(), value)
             return value
 
-    def get_item(self, ref: ItemRef) -> ReplicatedItem | None:
-        return self.inner.get_item(ref)
-
     def find_item(self, vault: VaultRef, vm_name: str) -> ReplicatedItem | None:
         # Names map to item ids for a while; the item itself (its state) is always read fresh.
         ref = self._item_index(vault).get(vm_name.lower())
@@ -97,9 +90,6 @@ class CachedCloud:
 
         return self._remember(("item_index", vault.key), build)
 
-    def list_items(self, vault: VaultRef) -> list[ReplicatedItem]:
-        return self.inner.list_items(vault)
-
     def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
         return self._remember(("fabric", vault.key, fabric.lower()), lambda: self.inner.get_fabric(vault, fabric))
 
@@ -113,12 +103,6 @@ class CachedCloud:
         if is_resource_group_id(arm_id):  # a resource group: shared by every VM of a fleet
             return self._remember(("resource", arm_id.lower()), lambda: self.inner.get_resource(arm_id))
         return self.inner.get_resource(arm_id)
-
-    def get_vm(self, arm_id: str) -> VirtualMachine | None:
-        return self.inner.get_vm(arm_id)  # a VM deleted or moved moments ago must be seen: always read
-
-    def get_disk(self, arm_id: str) -> Disk | None:
-        return self.inner.get_disk(arm_id)
 
     def get_disk_encryption_set(self, arm_id: str) -> DiskEncryptionSet | None:
         # Shared by every VM whose disks use it, and slow to change: remembered like vault data.
@@ -134,50 +118,6 @@ class CachedCloud:
     def availability(self, arm_id: str) -> AvailabilityStatus | None:
         # Resource Health itself lags minutes behind; a throttled batch retried moments later reuses it.
         return self._remember(("health", arm_id.lower()), lambda: self.inner.availability(arm_id))
-
-    # A cache account's provisioning state changes while it is created: these always go to Azure.
-    def get_storage_account(self, arm_id: str) -> StorageAccount | None:
-        return self.inner.get_storage_account(arm_id)
-
-    def check_storage_account_name(self, subscription_id: str, name: str) -> NameAvailability:
-        return self.inner.check_storage_account_name(subscription_id, name)
-
-    def create_storage_account(self, spec: StorageAccountSpec) -> StorageAccount | None:
-        return self.inner.create_storage_account(spec)
-
-    def switch_protection(self, spec: SwitchProtectionSpec) -> str:
-        return self.inner.switch_protection(spec)
-
-    def test_failover(self, spec: TestFailoverSpec) -> str:
-        return self.inner.test_failover(spec)
-
-    def test_failover_cleanup(self, item: ItemRef, comments: str) -> str:
-        return self.inner.test_failover_cleanup(item, comments)
-
-    def unplanned_failover(self, spec: UnplannedFailoverSpec) -> str:
-        return self.inner.unplanned_failover(spec)
-
-    def failover_commit(self, item: ItemRef) -> str:
-        return self.inner.failover_commit(item)
-
-    def list_recovery_points(self, item: ItemRef) -> list[RecoveryPoint]:
-        return self.inner.list_recovery_points(item)
-
-    def get_job(self, vault: VaultRef, job_name: str) -> AsrJob | None:
-        return self.inner.get_job(vault, job_name)
-
-    def cancel_job(self, vault: VaultRef, job_name: str) -> None:
-        self.inner.cancel_job(vault, job_name)
-
-    def restart_job(self, vault: VaultRef, job_name: str) -> None:
-        self.inner.restart_job(vault, job_name)
-
-    def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
-        return self.inner.list_jobs(vault)
-
-    # The inventory (app.fleet) keeps its own snapshot of these lists: passed through unremembered.
-    def list_vault_ids(self, subscription_id: str) -> list[str]:
-        return self.inner.list_vault_ids(subscription_id)
 
     # -- whole lists (``app.cloud.types.FleetReads``): never remembered here, ``app.cloud.snapshots`` does --
 
@@ -201,9 +141,3 @@ class CachedCloud:
         if not isinstance(self.inner, FleetReads):
             raise TypeError("the wrapped cloud has no whole-list reads")
         return self.inner
-
-    def close(self) -> None:
-        """Close the wrapped cloud, if it holds connections."""
-        close = getattr(self.inner, "close", None)
-        if callable(close):
-            close()

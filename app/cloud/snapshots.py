@@ -30,26 +30,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+from app.cloud.forwarding import ForwardingCloud
 from app.cloud.ids import ItemRef, VaultRef, parse_resource_id, subscription_of
 from app.cloud.types import (
     AsrJob,
     AvailabilityStatus,
     Cloud,
-    ContainerMapping,
-    Disk,
-    DiskEncryptionSet,
-    Fabric,
     FleetReads,
-    NameAvailability,
-    NetworkMapping,
-    RecoveryPoint,
     ReplicatedItem,
-    Resource,
-    StorageAccount,
-    StorageAccountSpec,
-    SwitchProtectionSpec,
-    TestFailoverSpec,
-    UnplannedFailoverSpec,
     VirtualMachine,
 )
 
@@ -144,7 +132,7 @@ class _ItemIndex:
         return by_vm[0] if len(by_vm) == 1 else None
 
 
-class SnapshotCloud:
+class SnapshotCloud(ForwardingCloud):
     """A ``Cloud`` whose per-item reads are answered from shared list snapshots (see the module docstring)."""
 
     def __init__(
@@ -155,7 +143,7 @@ class SnapshotCloud:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
-        self.inner = inner
+        super().__init__(inner)
         self._lists = lists
         self.snapshots = snapshots
         self._now = now
@@ -243,74 +231,6 @@ class SnapshotCloud:
         if found is None or found.state.lower() in _ENDED_BADLY:  # a Restart may have revived it since
             return self.inner.get_job(vault, job_name)
         return found
-
-    def list_jobs(self, vault: VaultRef) -> list[AsrJob]:
-        return self.inner.list_jobs(vault)
-
-    # -- everything else: the wrapped cloud ----------------------------------------------------------
-
-    def get_fabric(self, vault: VaultRef, fabric: str) -> Fabric | None:
-        return self.inner.get_fabric(vault, fabric)
-
-    def container_mappings(self, vault: VaultRef) -> list[ContainerMapping]:
-        return self.inner.container_mappings(vault)
-
-    def network_mappings(self, vault: VaultRef) -> list[NetworkMapping]:
-        return self.inner.network_mappings(vault)
-
-    def get_resource(self, arm_id: str) -> Resource | None:
-        return self.inner.get_resource(arm_id)
-
-    def list_vault_ids(self, subscription_id: str) -> list[str]:
-        return self.inner.list_vault_ids(subscription_id)
-
-    def get_disk(self, arm_id: str) -> Disk | None:
-        return self.inner.get_disk(arm_id)
-
-    def get_disk_encryption_set(self, arm_id: str) -> DiskEncryptionSet | None:
-        return self.inner.get_disk_encryption_set(arm_id)
-
-    def list_storage_accounts(self, resource_group_id: str) -> list[StorageAccount]:
-        return self.inner.list_storage_accounts(resource_group_id)
-
-    def get_storage_account(self, arm_id: str) -> StorageAccount | None:
-        return self.inner.get_storage_account(arm_id)
-
-    def check_storage_account_name(self, subscription_id: str, name: str) -> NameAvailability:
-        return self.inner.check_storage_account_name(subscription_id, name)
-
-    def create_storage_account(self, spec: StorageAccountSpec) -> StorageAccount | None:
-        return self.inner.create_storage_account(spec)
-
-    def switch_protection(self, spec: SwitchProtectionSpec) -> str:
-        return self.inner.switch_protection(spec)
-
-    def test_failover(self, spec: TestFailoverSpec) -> str:
-        return self.inner.test_failover(spec)
-
-    def test_failover_cleanup(self, item: ItemRef, comments: str) -> str:
-        return self.inner.test_failover_cleanup(item, comments)
-
-    def unplanned_failover(self, spec: UnplannedFailoverSpec) -> str:
-        return self.inner.unplanned_failover(spec)
-
-    def failover_commit(self, item: ItemRef) -> str:
-        return self.inner.failover_commit(item)
-
-    def list_recovery_points(self, item: ItemRef) -> list[RecoveryPoint]:
-        return self.inner.list_recovery_points(item)
-
-    def cancel_job(self, vault: VaultRef, job_name: str) -> None:
-        self.inner.cancel_job(vault, job_name)
-
-    def restart_job(self, vault: VaultRef, job_name: str) -> None:
-        self.inner.restart_job(vault, job_name)
-
-    def close(self) -> None:
-        """Close the wrapped cloud, if it holds connections."""
-        close = getattr(self.inner, "close", None)
-        if callable(close):
-            close()
 
 
 def listing(cloud: Cloud) -> Cloud:
