@@ -56,10 +56,12 @@ format: install
 test: install lint ## Lint, then the whole suite (Postgres/Redis variants skip unless configured)
 	$(BIN)/pytest -n $(TEST_JOBS) $(XDIST) --durations=15 $(PYTEST_ARGS)
 
-test-services: install ## The suite's Postgres and Redis variants against the real servers
-	$(SERVICES_ENV) $(BIN)/pytest -n $(PYTEST_JOBS) --dist loadgroup -k "postgres or redis" -m "not faults" $(PYTEST_ARGS)
+# The fault trials join the "stacks" group (tests/conftest.py): they run one after another on one test process
+# while the other runs the in-process Postgres and Redis variants (one run instead of two back to back).
+test-services: install ## The suite's Postgres and Redis variants and the fault trials against the real servers
+	$(SERVICES_ENV) $(BIN)/pytest -n $(PYTEST_JOBS) --dist loadgroup --durations=15 -k "postgres or redis or faults" $(PYTEST_ARGS)
 
-test-faults: install ## The fault-injection suite alone: real processes on Postgres + Redis (REPROTECT_FAULT_SEED to replay)
+test-faults: install ## The fault trials alone, their progress shown: real processes on Postgres + Redis (REPROTECT_FAULT_SEED to replay)
 	$(SERVICES_ENV) $(BIN)/pytest tests/faults -s $(PYTEST_ARGS)
 
 test-contract: install ## Schemathesis against the app's own OpenAPI document alone (also part of `make test`)

@@ -82,9 +82,9 @@ def migrate(url: str) -> None:
     command.upgrade(config, "head")
 
 
-# Tests that start whole stacks (processes: emulator, API, worker, scheduler, a browser): one xdist group, so under
+# Tests that start whole stacks (processes: emulator, API, worker, scheduler, a browser; the fault trials): one xdist group, so under
 # `pytest -n 2 --dist loadgroup` they run one at a time in one process and share their package-scoped stacks.
-STACK_TESTS = ("tests/e2e/", "tests/browser/", "tests/metrics/test_metrics_stack.py")
+STACK_TESTS = ("tests/e2e/", "tests/browser/", "tests/metrics/test_metrics_stack.py", "tests/faults/")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
