@@ -39,8 +39,12 @@ def demo(emulator) -> dict[str, Any]:
     committed = [
         i for i in items if i["protection_state"] == "UnplannedFailoverCommitted" and i["source_vm"] == "present"
     ]
+    subscription = vault["id"].split("/resourceGroups/")[0]
     return {
         "vault_id": vault["id"],
+        # East Asia's isolated network: where the VMs run once home, so where a campaign's drills run.
+        "test_network": f"{subscription}/resourceGroups/contoso-net-rg/providers/Microsoft.Network/"
+        "virtualNetworks/contoso-vnet-ea-test",
         "items": items,
         "committed": committed,
         "not_committed": next(

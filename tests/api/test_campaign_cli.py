@@ -45,15 +45,8 @@ def run(env: dict[str, str], *args: str) -> Any:
     return CliRunner().invoke(cli_app, list(args), env=env)
 
 
-def _network(demo) -> str:
-    subscription = demo["vault_id"].split("/resourceGroups/")[0]
-    return (
-        f"{subscription}/resourceGroups/contoso-net-rg/providers/Microsoft.Network/virtualNetworks/contoso-vnet-ea-test"
-    )
-
-
 def _flags(demo, items, waves) -> list[str]:
-    args = ["--test-network", f"eastasia={_network(demo)}", "--name", "home"]
+    args = ["--test-network", f"eastasia={demo['test_network']}", "--name", "home"]
     for item, wave in zip(items, waves, strict=True):
         args += ["--vm", f"{demo['vault_id']}/{item['vm_name']}:{wave}"]
     return args

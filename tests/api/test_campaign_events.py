@@ -24,13 +24,6 @@ CAMPAIGN_EVENTS = [
 ]
 
 
-def _network(demo) -> str:
-    subscription = demo["vault_id"].split("/resourceGroups/")[0]
-    return (
-        f"{subscription}/resourceGroups/contoso-net-rg/providers/Microsoft.Network/virtualNetworks/contoso-vnet-ea-test"
-    )
-
-
 def test_a_campaign_announces_each_step_each_gate_and_its_end_to_the_receivers_that_may_see_it(api, container, demo):
     item = demo["committed"][0]
     elsewhere = demo["vault_id"].rsplit("/", 1)[0] + "/another-vault"
@@ -43,7 +36,7 @@ def test_a_campaign_announces_each_step_each_gate_and_its_end_to_the_receivers_t
         body = {
             "name": "one VM home",
             "vms": [{"vault_id": demo["vault_id"], "vm_name": item["vm_name"]}],
-            "test_networks": {"East Asia": _network(demo)},
+            "test_networks": {"East Asia": demo["test_network"]},
             "drill_approval": "auto",
             "wave_gates": {"1": {"health_checks": [{"url": application.url}]}},
         }
@@ -87,7 +80,7 @@ def test_a_waiting_gate_and_an_abort_are_announced_and_kept_in_the_campaigns_his
         body = {
             "name": "stopped at the gate",
             "vms": [{"vault_id": demo["vault_id"], "vm_name": item["vm_name"]}],
-            "test_networks": {"eastasia": _network(demo)},
+            "test_networks": {"eastasia": demo["test_network"]},
         }
         campaign_id = uuid.UUID(api.post("/campaigns", json=body).json()["id"])
         assert drive_campaign(container, campaign_id, until={"waiting_gate"}) == "waiting_gate"

@@ -26,10 +26,7 @@ def _subscription(demo) -> str:
 
 def _networks(demo) -> dict[str, str]:
     """East Asia's isolated test network: where the VMs run once home, so where their drills run."""
-    return {
-        "eastasia": f"{_subscription(demo)}/resourceGroups/contoso-net-rg/providers/Microsoft.Network/"
-        "virtualNetworks/contoso-vnet-ea-test"
-    }
+    return {"eastasia": demo["test_network"]}
 
 
 def _body(demo, items, *, waves=None, **extra) -> dict:

@@ -19,19 +19,12 @@ from tests.conftest import service_settings
 from tests.drive import drive
 
 
-def _network(demo) -> str:
-    subscription = demo["vault_id"].split("/resourceGroups/")[0]
-    return (
-        f"{subscription}/resourceGroups/contoso-net-rg/providers/Microsoft.Network/virtualNetworks/contoso-vnet-ea-test"
-    )
-
-
 def test_sweepers_racing_over_one_campaign_start_each_step_once(api, container, emulator, demo):
     items = demo["committed"][:3]
     body = {
         "name": "raced",
         "vms": [{"vault_id": demo["vault_id"], "vm_name": item["vm_name"]} for item in items],
-        "test_networks": {"eastasia": _network(demo)},
+        "test_networks": {"eastasia": demo["test_network"]},
         "drill_approval": "auto",
     }
     created = api.post("/campaigns", json=body)
@@ -79,7 +72,7 @@ def test_a_step_azure_will_not_let_start_says_why_on_the_campaign_and_starts_onc
     body = {
         "name": "blocked",
         "vms": [{"vault_id": demo["vault_id"], "vm_name": item["vm_name"]}],
-        "test_networks": {"eastasia": _network(demo)},
+        "test_networks": {"eastasia": demo["test_network"]},
     }
     created = api.post("/campaigns", json=body)
     assert created.status_code == 201, created.text
