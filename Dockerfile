@@ -55,7 +55,7 @@ COPY cli ./cli
 USER 10001:10001
 EXPOSE 8000
 # One image, several processes: `auto` reads PID 1's command line and runs that process's check (api: /healthz,
-# worker and scheduler: this host's heartbeat in the job database is fresh). Compose and Kubernetes also name the
+# worker and scheduler: the beat file their heartbeat touches is fresh). Compose and Kubernetes also name the
 # process explicitly.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
     CMD ["python", "-m", "cli.healthcheck", "auto"]

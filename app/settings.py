@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -316,6 +317,13 @@ class HealthSettings(BaseModel):
     heartbeat_seconds: float = Field(default=10.0, gt=0)
     # A process whose last heartbeat is older than this counts as gone (a few missed beats).
     stale_after_seconds: float = Field(default=35.0, gt=0)
+    # Where each worker and scheduler also touches a file at every beat, for its container's liveness check
+    # (``cli.healthcheck``), which must not depend on the database. Empty: the system's temporary directory.
+    beat_dir: str = ""
+
+    def beat_file(self, kind: str) -> Path:
+        """The file this host's ``kind`` processes (worker, scheduler) touch at every beat."""
+        return Path(self.beat_dir or tempfile.gettempdir()) / f"reprotect-{kind}.beat"
 
 
 class MetricsSettings(BaseModel):

@@ -6,16 +6,17 @@ Kubernetes exec probes.
 
 - ``api``: ``GET /healthz`` on the local port.
 - ``worker`` and ``scheduler``: this host's process of that kind beat within ``health.stale_after_seconds``
-  (its row in ``process_heartbeats``, ``app.health``): alive, started (a worker beats once Celery reports it
-  ready, beat once it runs) and reaching the job database. A clean stop deletes the row; a hung or cut-off
-  process stops refreshing it.
+  (the beat file its heartbeat thread touches, ``app.health.heartbeat``): alive and started (a worker beats
+  once Celery reports it ready, beat once it runs). A clean stop deletes the file; a hung process stops
+  touching it. Not the database: an outage there is shown by ``/status`` and ``/readyz``, and restarting
+  every worker would not end it.
 """
 
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -66,27 +67,18 @@ def check_http(process: str, port: int | None, timeout: float = 3.0) -> None:
         raise Unhealthy(f"{url}: HTTP {status}")
 
 
-def check_heartbeat(kind: str, *, host: str | None = None) -> None:
+def check_heartbeat(kind: str) -> None:
     """This host's ``kind`` process (worker, scheduler) beat recently enough (``app.health.heartbeat``)."""
-    from app.db import build_engine, utcnow
-    from app.health.heartbeat import last_seen
     from app.settings import get_settings
 
-    settings = get_settings()
-    host = host or socket.gethostname()
-    engine = build_engine(settings.database.url, pool_size=1)
+    health = get_settings().health
+    beat_file = health.beat_file(kind)
     try:
-        seen = last_seen(engine, kind=kind, host=host)
-    except Exception as exc:  # the database itself: the process cannot work either
-        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]  # the driver's words, one line
-        raise Unhealthy(f"cannot read the {kind} heartbeats: {type(exc).__name__}: {reason}") from exc
-    finally:
-        engine.dispose()
-    if seen is None:
-        raise Unhealthy(f"no {kind} of host {host} has a heartbeat (not started yet, or stopped)")
-    age = (utcnow() - seen).total_seconds()
-    if age > settings.health.stale_after_seconds:
-        raise Unhealthy(f"the {kind} of host {host} last beat {age:.0f} s ago")
+        age = time.time() - beat_file.stat().st_mtime
+    except FileNotFoundError:
+        raise Unhealthy(f"no {kind} beats here: {beat_file} is missing (not started yet, or stopped)") from None
+    if age > health.stale_after_seconds:
+        raise Unhealthy(f"the {kind} last beat {age:.0f} s ago ({beat_file})")
 
 
 def check(process: str, port: int | None = None) -> None:

@@ -91,6 +91,7 @@ class StackConfig:
                 "REPROTECT_JOB__SWITCH_SETTLE_SECONDS": "20",
                 # Every child writes its metrics here and the API's /metrics sums them (app.metrics.registry).
                 "PROMETHEUS_MULTIPROC_DIR": str(var / "prometheus"),
+                "REPROTECT_HEALTH__BEAT_DIR": str(var),  # each stack's processes beat in their own files
             }
         )
         env.setdefault("REPROTECT_LOG__FORMAT", "text")  # people read `dev` and `demo` logs: text unless asked

@@ -50,6 +50,7 @@ def _start_heartbeat(kind: str) -> Any:
             kind=kind,
             interval_seconds=settings.health.heartbeat_seconds,
             broker_url=settings.broker.url,
+            beat_file=settings.health.beat_file(kind),
         )
         heartbeat.start()
         _beating.append(heartbeat)

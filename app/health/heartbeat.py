@@ -1,5 +1,8 @@
 """This process's heartbeat: a daemon thread refreshes its row in ``process_heartbeats`` every few seconds
-and deletes it on a clean stop; a process killed outright leaves a row that goes stale.
+and deletes it on a clean stop; a process killed outright leaves a row that goes stale. At every beat it also
+touches a local file (``HealthSettings.beat_file``), whether or not the row could be written: the container's
+liveness check reads that file, so a database outage shows on ``/status`` and does not get every worker
+restarted (a restart cannot bring the database back).
 
 The table lives in the job database on purpose: the embedded default has no Redis, the database is the one
 store every process already needs, and a worker that cannot reach it cannot do any work either.
@@ -13,9 +16,10 @@ import os
 import socket
 import threading
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, insert, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -24,19 +28,6 @@ from app.health.models import ProcessHeartbeat
 
 log = logging.getLogger(__name__)
 FORGET_AFTER = timedelta(days=1)  # rows of processes gone this long are deleted by the next to start
-
-
-def last_seen(engine: Engine, *, kind: str, host: str) -> datetime | None:
-    """When a ``kind`` process of ``host`` last beat (None: none has a row)."""
-    with engine.connect() as connection:
-        seen = connection.execute(
-            select(func.max(ProcessHeartbeat.seen_at)).where(
-                ProcessHeartbeat.kind == kind, ProcessHeartbeat.host == host
-            )
-        ).scalar_one_or_none()
-    if seen is None:
-        return None
-    return seen.replace(tzinfo=UTC) if seen.tzinfo is None else seen
 
 
 def broker_fingerprint(broker_url: str) -> str:
@@ -51,8 +42,17 @@ def broker_fingerprint(broker_url: str) -> str:
 class Heartbeat:
     """Beats for one process of ``kind`` (worker, scheduler) until :meth:`stop`."""
 
-    def __init__(self, database_url: str, *, kind: str, interval_seconds: float, broker_url: str | None = None) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        kind: str,
+        interval_seconds: float,
+        broker_url: str | None = None,
+        beat_file: Path | None = None,
+    ) -> None:
         self.kind = kind
+        self.beat_file = beat_file
         self.broker = broker_fingerprint(broker_url) if broker_url is not None else None
         self.interval = interval_seconds
         self.started_at = utcnow()
@@ -72,10 +72,11 @@ class Heartbeat:
         log.info("%s heartbeat started (%s, every %.0f s)", self.kind, self.id, self.interval)
 
     def beat(self, now: datetime | None = None) -> None:
-        """Write this process's row (best effort: a database hiccup only ages it)."""
+        """Touch the beat file and write this process's row (best effort: a database hiccup only ages it)."""
         if self._engine is None:
             return
         now = now or utcnow()
+        self._touch()
         try:
             with self._engine.begin() as connection:
                 found = connection.execute(
@@ -96,11 +97,21 @@ class Heartbeat:
         except Exception as exc:
             log.warning("%s heartbeat not written: %s", self.kind, exc)
 
+    def _touch(self) -> None:
+        if self.beat_file is None:
+            return
+        try:
+            self.beat_file.touch()
+        except OSError as exc:
+            log.warning("%s beat file %s not touched: %s", self.kind, self.beat_file, exc)
+
     def stop(self) -> None:
-        """Stop beating and delete the row: a clean stop is not a crash."""
+        """Stop beating and delete the row and the beat file: a clean stop is not a crash."""
         self._stopped.set()
         if self._thread is not None:
             self._thread.join(timeout=self.interval + 5)
+        if self.beat_file is not None:
+            self.beat_file.unlink(missing_ok=True)
         if self._engine is None:
             return
         try:

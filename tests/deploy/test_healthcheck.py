@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from app.health.heartbeat import Heartbeat
 from cli.healthcheck import Unhealthy, check_http, process_of
 from tests.deploy.locks import ROOT
+
+UNREACHABLE_DATABASE = "postgresql+psycopg://nobody@127.0.0.1:9/nothing"  # nothing listens on port 9
 
 
 @pytest.mark.parametrize(
@@ -86,19 +89,41 @@ def test_nothing_listening_is_unhealthy(server: tuple[int, dict[str, int]]) -> N
 
 
 def test_the_command_exits_1_with_one_line(tmp_path: Path) -> None:
-    env = {**os.environ, "REPROTECT_DATABASE__URL": f"sqlite:///{tmp_path}/empty.sqlite3"}
-    done = subprocess.run(
-        [sys.executable, "-m", "cli.healthcheck", "scheduler"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    env = {**os.environ, "REPROTECT_HEALTH__BEAT_DIR": str(tmp_path)}
+    done = _check("scheduler", env)
     assert done.returncode == 1
-    assert done.stderr.startswith("unhealthy: cannot read the scheduler heartbeats")
+    assert done.stderr.startswith("unhealthy: no scheduler beats here")
     assert len(done.stderr.splitlines()) == 1
 
 
-def _worker_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def test_a_process_that_beats_is_alive_with_its_database_down_and_not_once_it_stops_beating(tmp_path: Path) -> None:
+    """Liveness is the process's own beat: a database outage (shown by /status and /readyz) must not get every
+    worker and scheduler restarted, which would not end it."""
+    env = {
+        **os.environ,
+        "REPROTECT_HEALTH__BEAT_DIR": str(tmp_path),
+        "REPROTECT_DATABASE__URL": UNREACHABLE_DATABASE,
+        "REPROTECT_HEALTH__STALE_AFTER_SECONDS": "35",
+    }
+    beat = tmp_path / "reprotect-worker.beat"
+    beat.touch()
+    assert _check("worker", env).returncode == 0
+
+    os.utime(beat, (time.time() - 60, time.time() - 60))
+    stale = _check("worker", env)
+    assert stale.returncode == 1
+    assert "the worker last beat 60 s ago" in stale.stderr
+    assert _check("scheduler", env).returncode == 1  # each kind beats in its own file
+
+
+def _check(process: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "cli.healthcheck", "worker"], cwd=ROOT, env=env, capture_output=True, text=True
+        [sys.executable, "-m", "cli.healthcheck", process], cwd=ROOT, env=env, capture_output=True, text=True
     )
+
+
+def _worker_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return _check("worker", env)
 
 
 @pytest.mark.redis
@@ -107,6 +132,7 @@ def test_a_running_worker_answers_the_worker_check(redis_url: str, tmp_path: Pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPROTECT_")}
     database = f"sqlite:///{tmp_path}/db.sqlite3"
     env |= {"REPROTECT_BROKER__URL": redis_url, "REPROTECT_DATABASE__URL": database, "REPROTECT_ENV": "dev"}
+    env["REPROTECT_HEALTH__BEAT_DIR"] = str(tmp_path)  # not the shared temporary directory other tests' workers use
     subprocess.run([sys.executable, "-m", "cli", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True)
     assert _worker_check(env).returncode == 1
     worker = subprocess.Popen(
@@ -125,3 +151,18 @@ def test_a_running_worker_answers_the_worker_check(redis_url: str, tmp_path: Pat
         worker.terminate()
         worker.wait(timeout=30)
     assert _worker_check(env).returncode == 1
+
+
+def test_the_heartbeat_touches_its_file_with_the_database_down_and_removes_it_on_a_clean_stop(tmp_path: Path) -> None:
+    beat = tmp_path / "reprotect-worker.beat"
+    heartbeat = Heartbeat(UNREACHABLE_DATABASE, kind="worker", interval_seconds=0.05, beat_file=beat)
+    heartbeat.start()
+    try:
+        first = beat.stat().st_mtime_ns
+        deadline = time.monotonic() + 10
+        while beat.stat().st_mtime_ns == first and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert beat.stat().st_mtime_ns > first  # beats on, though no row can be written
+    finally:
+        heartbeat.stop()
+    assert not beat.exists()
