@@ -7,9 +7,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist), two by default. The tests that start whole stacks (tests/e2e, tests/browser, the
-# metrics stack) form one xdist group (tests/conftest.py): they run one after another in the same process, never
-# two stacks at once on this 2-core machine (that flaked: a worker exiting unasked, a demo over its 240 s), while
-# the other process runs the in-process tests. `make test TEST_JOBS=0` runs everything in one process.
+# metrics stack, the fault trials) form one xdist group (tests/conftest.py): they run one after another in the same
+# process, never two stacks at once on this 2-core machine (that flaked: a worker exiting unasked, a demo over its
+# 240 s), while the other process runs the in-process tests. `make test TEST_JOBS=0` runs everything in one process.
 PYTEST_JOBS ?= 2
 TEST_JOBS ?= 2
 XDIST = $(if $(filter 0,$(TEST_JOBS)),,--dist loadgroup)
@@ -59,7 +59,10 @@ test: install lint ## Lint, then the whole suite (Postgres/Redis variants skip u
 # The fault trials join the "stacks" group (tests/conftest.py): they run one after another on one test process
 # while the other runs the in-process Postgres and Redis variants (one run instead of two back to back).
 test-services: install ## The suite's Postgres and Redis variants and the fault trials against the real servers
-	$(SERVICES_ENV) $(BIN)/pytest -n $(PYTEST_JOBS) --dist loadgroup --durations=15 -k "postgres or redis or faults" $(PYTEST_ARGS)
+	@seed=$${REPROTECT_FAULT_SEED:-$$(( (RANDOM << 15) | RANDOM ))}; \
+	echo "fault trials seed $$seed (replay: make test-faults REPROTECT_FAULT_SEED=$$seed)"; \
+	REPROTECT_FAULT_SEED=$$seed $(SERVICES_ENV) $(BIN)/pytest -n $(PYTEST_JOBS) --dist loadgroup --durations=15 \
+		-k "postgres or redis or fault_trial" $(PYTEST_ARGS)
 
 test-faults: install ## The fault trials alone, their progress shown: real processes on Postgres + Redis (REPROTECT_FAULT_SEED to replay)
 	$(SERVICES_ENV) $(BIN)/pytest tests/faults -s $(PYTEST_ARGS)

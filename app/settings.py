@@ -321,9 +321,13 @@ class HealthSettings(BaseModel):
     # (``cli.healthcheck``), which must not depend on the database. Empty: the system's temporary directory.
     beat_dir: str = ""
 
-    def beat_file(self, kind: str) -> Path:
-        """The file this host's ``kind`` processes (worker, scheduler) touch at every beat."""
-        return Path(self.beat_dir or tempfile.gettempdir()) / f"reprotect-{kind}.beat"
+    def beat_file(self, kind: str, pid: int) -> Path:
+        """The file a ``kind`` process (worker, scheduler) touches at every beat."""
+        return Path(self.beat_dir or tempfile.gettempdir()) / f"reprotect-{kind}-{pid}.beat"
+
+    def beat_files(self, kind: str) -> list[Path]:
+        """Every ``kind`` process's beat file in this container (those of processes gone too)."""
+        return sorted(Path(self.beat_dir or tempfile.gettempdir()).glob(f"reprotect-{kind}-*.beat"))
 
 
 class MetricsSettings(BaseModel):

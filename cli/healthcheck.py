@@ -5,11 +5,11 @@ process is read from PID 1's command line, so one image serves every service), b
 Kubernetes exec probes.
 
 - ``api``: ``GET /healthz`` on the local port.
-- ``worker`` and ``scheduler``: this host's process of that kind beat within ``health.stale_after_seconds``
-  (the beat file its heartbeat thread touches, ``app.health.heartbeat``): alive and started (a worker beats
-  once Celery reports it ready, beat once it runs). A clean stop deletes the file; a hung process stops
-  touching it. Not the database: an outage there is shown by ``/status`` and ``/readyz``, and restarting
-  every worker would not end it.
+- ``worker`` and ``scheduler``: a process of that kind in this container beat within
+  ``health.stale_after_seconds``: the newest of the ``reprotect-<kind>-<pid>.beat`` files their heartbeats touch
+  (``app.health.heartbeat``). Alive and started (a worker beats once Celery reports it ready, beat once it runs);
+  a clean stop deletes its file, a hung process stops touching it. Not the database: an outage there is shown
+  by ``/status`` and ``/readyz``, and restarting every worker would not end it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 
 PROCESSES = ("api", "worker", "scheduler", "emulator")
@@ -72,13 +73,16 @@ def check_heartbeat(kind: str) -> None:
     from app.settings import get_settings
 
     health = get_settings().health
-    beat_file = health.beat_file(kind)
-    try:
-        age = time.time() - beat_file.stat().st_mtime
-    except FileNotFoundError:
-        raise Unhealthy(f"no {kind} beats here: {beat_file} is missing (not started yet, or stopped)") from None
-    if age > health.stale_after_seconds:
-        raise Unhealthy(f"the {kind} last beat {age:.0f} s ago ({beat_file})")
+    ages = {}
+    for beat_file in health.beat_files(kind):
+        with suppress(FileNotFoundError):  # a process stopping at this moment
+            ages[beat_file] = time.time() - beat_file.stat().st_mtime
+    if not ages:
+        where = health.beat_file(kind, 0).parent
+        raise Unhealthy(f"no {kind} beats here: no reprotect-{kind}-*.beat in {where} (not started yet, or stopped)")
+    newest = min(ages, key=lambda path: ages[path])
+    if ages[newest] > health.stale_after_seconds:
+        raise Unhealthy(f"the {kind} last beat {ages[newest]:.0f} s ago ({newest})")
 
 
 def check(process: str, port: int | None = None) -> None:

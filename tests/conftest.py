@@ -87,10 +87,17 @@ def migrate(url: str) -> None:
 STACK_TESTS = ("tests/e2e/", "tests/browser/", "tests/metrics/test_metrics_stack.py", "tests/faults/")
 
 
+# The keyword `make test-services` selects the fault trials by (`-k "… or fault_trial"`); "faults" alone also
+# matches names such as test_configuration's "defaults".
+FAULT_TRIALS = "tests/faults/"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(STACK_TESTS):
             item.add_marker(pytest.mark.xdist_group("stacks"))
+        if item.nodeid.startswith(FAULT_TRIALS):
+            item.extra_keyword_matches.add("fault_trial")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])

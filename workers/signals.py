@@ -4,6 +4,7 @@ each task, and its heartbeat (``app.health``), hooked onto Celery's signals."""
 from __future__ import annotations
 
 import atexit
+import os
 from typing import Any, Literal
 
 from celery import signals
@@ -50,7 +51,7 @@ def _start_heartbeat(kind: str) -> Any:
             kind=kind,
             interval_seconds=settings.health.heartbeat_seconds,
             broker_url=settings.broker.url,
-            beat_file=settings.health.beat_file(kind),
+            beat_file=settings.health.beat_file(kind, os.getpid()),
         )
         heartbeat.start()
         _beating.append(heartbeat)

@@ -61,9 +61,15 @@ class Heartbeat:
         self._engine: Engine | None = None
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._file_thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """Beat now, then every ``interval`` seconds in a daemon thread."""
+        """Beat now, then every ``interval`` seconds in a daemon thread; touch the beat file in another, so a
+        database that hangs (not only one that refuses) never stops it."""
+        if self.beat_file is not None:
+            self._touch()
+            self._file_thread = threading.Thread(target=self._touch_on, name=f"beat-file-{self.kind}", daemon=True)
+            self._file_thread.start()
         self._engine = build_engine(self._url, pool_size=1)
         self._forget_long_gone()
         self.beat()
@@ -72,11 +78,10 @@ class Heartbeat:
         log.info("%s heartbeat started (%s, every %.0f s)", self.kind, self.id, self.interval)
 
     def beat(self, now: datetime | None = None) -> None:
-        """Touch the beat file and write this process's row (best effort: a database hiccup only ages it)."""
+        """Write this process's row (best effort: a database hiccup only ages it)."""
         if self._engine is None:
             return
         now = now or utcnow()
-        self._touch()
         try:
             with self._engine.begin() as connection:
                 found = connection.execute(
@@ -97,10 +102,15 @@ class Heartbeat:
         except Exception as exc:
             log.warning("%s heartbeat not written: %s", self.kind, exc)
 
+    def _touch_on(self) -> None:
+        while not self._stopped.wait(self.interval):
+            self._touch()
+
     def _touch(self) -> None:
         if self.beat_file is None:
             return
         try:
+            self.beat_file.parent.mkdir(parents=True, exist_ok=True)
             self.beat_file.touch()
         except OSError as exc:
             log.warning("%s beat file %s not touched: %s", self.kind, self.beat_file, exc)
@@ -108,8 +118,9 @@ class Heartbeat:
     def stop(self) -> None:
         """Stop beating and delete the row and the beat file: a clean stop is not a crash."""
         self._stopped.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.interval + 5)
+        for thread in (self._thread, self._file_thread):
+            if thread is not None:
+                thread.join(timeout=self.interval + 5)
         if self.beat_file is not None:
             self.beat_file.unlink(missing_ok=True)
         if self._engine is None:

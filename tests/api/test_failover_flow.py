@@ -17,10 +17,6 @@ def _subscription(demo) -> str:
     return demo["vault_id"].split("/resourceGroups/")[0]
 
 
-def _ea_test_network(demo) -> str:
-    return f"{_subscription(demo)}/resourceGroups/contoso-net-rg/providers/Microsoft.Network/virtualNetworks/contoso-vnet-ea-test"
-
-
 def _vm_ref(demo, item) -> dict:
     return {"vault_id": demo["vault_id"], "vm_name": item["vm_name"]}
 
@@ -73,7 +69,7 @@ def test_the_whole_way_home_ends_protected_in_the_original_direction(api, contai
     assert (reversed_["protection_state"], reversed_["active_location"]) == ("Protected", "Primary")
     assert reversed_["location"] != original["location"]  # the item lives under the region it runs in now
 
-    drill = api.post("/drills", json={"vms": [_vm_ref(demo, item)], "test_network_id": _ea_test_network(demo)})
+    drill = api.post("/drills", json={"vms": [_vm_ref(demo, item)], "test_network_id": demo["test_network"]})
     request_id = drill.json()["request_id"]
     assert _done(api, container, drill)["kind"] == "drill"
     assert _done(api, container, api.post(f"/drills/{request_id}/cleanup", json={"comments": "ok"}))["kind"] == (

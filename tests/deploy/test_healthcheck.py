@@ -4,6 +4,7 @@ real schedule file."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -96,8 +97,8 @@ def test_the_command_exits_1_with_one_line(tmp_path: Path) -> None:
     assert len(done.stderr.splitlines()) == 1
 
 
-def test_a_process_that_beats_is_alive_with_its_database_down_and_not_once_it_stops_beating(tmp_path: Path) -> None:
-    """Liveness is the process's own beat: a database outage (shown by /status and /readyz) must not get every
+def test_the_newest_beat_in_the_container_counts_and_the_database_does_not(tmp_path: Path) -> None:
+    """Liveness is the processes' own beat: a database outage (shown by /status and /readyz) must not get every
     worker and scheduler restarted, which would not end it."""
     env = {
         **os.environ,
@@ -105,15 +106,16 @@ def test_a_process_that_beats_is_alive_with_its_database_down_and_not_once_it_st
         "REPROTECT_DATABASE__URL": UNREACHABLE_DATABASE,
         "REPROTECT_HEALTH__STALE_AFTER_SECONDS": "35",
     }
-    beat = tmp_path / "reprotect-worker.beat"
-    beat.touch()
-    assert _check("worker", env).returncode == 0
-
-    os.utime(beat, (time.time() - 60, time.time() - 60))
+    gone = tmp_path / "reprotect-worker-11.beat"  # a worker killed outright a minute ago
+    gone.touch()
+    os.utime(gone, (time.time() - 60, time.time() - 60))
     stale = _check("worker", env)
     assert stale.returncode == 1
     assert "the worker last beat 60 s ago" in stale.stderr
-    assert _check("scheduler", env).returncode == 1  # each kind beats in its own file
+
+    (tmp_path / "reprotect-worker-12.beat").touch()  # its replacement beats
+    assert _check("worker", env).returncode == 0
+    assert _check("scheduler", env).returncode == 1  # each kind beats in its own files
 
 
 def _check(process: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -153,16 +155,24 @@ def test_a_running_worker_answers_the_worker_check(redis_url: str, tmp_path: Pat
     assert _worker_check(env).returncode == 1
 
 
-def test_the_heartbeat_touches_its_file_with_the_database_down_and_removes_it_on_a_clean_stop(tmp_path: Path) -> None:
-    beat = tmp_path / "reprotect-worker.beat"
-    heartbeat = Heartbeat(UNREACHABLE_DATABASE, kind="worker", interval_seconds=0.05, beat_file=beat)
-    heartbeat.start()
+def test_the_heartbeat_touches_its_file_while_the_database_hangs_and_removes_it_on_a_clean_stop(tmp_path: Path) -> None:
+    silent = socket.create_server(("127.0.0.1", 0))  # takes connections (the kernel's backlog), never answers
+    url = f"postgresql+psycopg://nobody@127.0.0.1:{silent.getsockname()[1]}/nothing"
+    beat = tmp_path / "reprotect-worker-1.beat"
+    heartbeat = Heartbeat(url, kind="worker", interval_seconds=0.05, beat_file=beat)
+    starting = threading.Thread(target=heartbeat.start, daemon=True)
+    starting.start()
     try:
-        first = beat.stat().st_mtime_ns
         deadline = time.monotonic() + 10
+        while not beat.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first = beat.stat().st_mtime_ns
         while beat.stat().st_mtime_ns == first and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert beat.stat().st_mtime_ns > first  # beats on, though no row can be written
+        assert beat.stat().st_mtime_ns > first  # beats on
+        assert starting.is_alive()  # while the heartbeat still waits for the database's first answer
     finally:
+        silent.close()  # the waiting connection drops: the heartbeat gives up on the row and goes on
+        starting.join(timeout=30)
         heartbeat.stop()
     assert not beat.exists()
