@@ -57,12 +57,15 @@ test: install lint ## Lint, then the whole suite (Postgres/Redis variants skip u
 	$(BIN)/pytest -n $(TEST_JOBS) $(XDIST) --durations=15 $(PYTEST_ARGS)
 
 # The fault trials join the "stacks" group (tests/conftest.py): they run one after another on one test process
-# while the other runs the in-process Postgres and Redis variants (one run instead of two back to back).
+# while the other runs the in-process Postgres and Redis variants (one run instead of two back to back). The trial
+# that restarts the shared Postgres server runs afterwards, alone: it would cut the other process's connections.
+RESTARTS_POSTGRES := test_a_postgres_restart_mid_run
 test-services: install ## The suite's Postgres and Redis variants and the fault trials against the real servers
 	@seed=$${REPROTECT_FAULT_SEED:-$$(( (RANDOM << 15) | RANDOM ))}; \
 	echo "fault trials seed $$seed (replay: make test-faults REPROTECT_FAULT_SEED=$$seed)"; \
 	REPROTECT_FAULT_SEED=$$seed $(SERVICES_ENV) $(BIN)/pytest -n $(PYTEST_JOBS) --dist loadgroup --durations=15 \
-		-k "postgres or redis or fault_trial" $(PYTEST_ARGS)
+		-k "(postgres or redis or fault_trial) and not $(RESTARTS_POSTGRES)" $(PYTEST_ARGS) && \
+	REPROTECT_FAULT_SEED=$$seed $(SERVICES_ENV) $(BIN)/pytest tests/faults -k "$(RESTARTS_POSTGRES)" $(PYTEST_ARGS)
 
 test-faults: install ## The fault trials alone, their progress shown: real processes on Postgres + Redis (REPROTECT_FAULT_SEED to replay)
 	$(SERVICES_ENV) $(BIN)/pytest tests/faults -s $(PYTEST_ARGS)

@@ -92,6 +92,7 @@ STACK_TESTS = ("tests/e2e/", "tests/browser/", "tests/metrics/test_metrics_stack
 FAULT_TRIALS = "tests/faults/"
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups (else none is applied)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.nodeid.startswith(STACK_TESTS):
