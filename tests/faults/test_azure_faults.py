@@ -73,6 +73,11 @@ def test_5xx_errors_and_lost_answers_delay_jobs_but_fail_none(trial):
         t.emulator("PUT", "/faults/transient", {"rate": rate, "status": status})
         t.fault("arm_5xx", f"{rate:.0%} of every ARM call answered {status}")
         time.sleep(t.rng.uniform(3.0, 5.0))
+        # The jobs may all be waiting (a lost answer's settle time) and call nothing for a while: keep the fault
+        # on until it has hit a call, so the trial always tests what it says (at most 60 s more).
+        deadline = time.monotonic() + 60
+        while not t.emulator("GET", "/stats")["statuses"].get(str(status)) and time.monotonic() < deadline:
+            time.sleep(0.5)
         t.emulator("DELETE", "/faults")
         _all_protected(t.verify(), t)
         statuses = t.emulator("GET", "/stats")["statuses"]
