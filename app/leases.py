@@ -164,12 +164,7 @@ class LeasedTable:
             )
         )
         if ids:
-            session.execute(
-                update(self.id.class_)
-                .where(self.id.in_(ids))
-                .values(self._bookkeeping({self.dispatched_at: now, self.unanswered_rings: self.unanswered_rings + 1}))
-                .execution_options(synchronize_session=False)
-            )
+            self.mark_dispatched(session, ids, now=now, unanswered=True)
         return ids
 
     def rung_long_ago(self, now: datetime, redispatch_after: float) -> ColumnElement[bool]:
@@ -185,12 +180,18 @@ class LeasedTable:
         waits.append(and_(rings > _MAX_REDISPATCH_DOUBLINGS, rung_before(_MAX_REDISPATCH_DOUBLINGS)))
         return or_(self.dispatched_at.is_(None), *waits)
 
-    def mark_dispatched(self, session: Session, ids: list[uuid.UUID], *, now: datetime) -> None:
-        """Record that a doorbell was sent, so the sweeper does not ring again until it may have been lost."""
+    def mark_dispatched(
+        self, session: Session, ids: list[uuid.UUID], *, now: datetime, unanswered: bool = False
+    ) -> None:
+        """Record that a doorbell was sent, so the sweeper does not ring again until it may have been lost;
+        ``unanswered``: the sweeper's ring, counted until a worker answers it (see :meth:`take_due`)."""
+        values: dict[Any, Any] = {self.dispatched_at: now}
+        if unanswered:
+            values[self.unanswered_rings] = self.unanswered_rings + 1
         session.execute(
             update(self.id.class_)
             .where(self.id.in_(ids))
-            .values(self._bookkeeping({self.dispatched_at: now}))
+            .values(self._bookkeeping(values))
             .execution_options(synchronize_session=False)
         )
 

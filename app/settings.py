@@ -321,13 +321,18 @@ class HealthSettings(BaseModel):
     # (``cli.healthcheck``), which must not depend on the database. Empty: the system's temporary directory.
     beat_dir: str = ""
 
+    @property
+    def beat_directory(self) -> Path:
+        """Where the beat files are: ``beat_dir``, else the system's temporary directory."""
+        return Path(self.beat_dir or tempfile.gettempdir())
+
     def beat_file(self, kind: str, pid: int) -> Path:
         """The file a ``kind`` process (worker, scheduler) touches at every beat."""
-        return Path(self.beat_dir or tempfile.gettempdir()) / f"reprotect-{kind}-{pid}.beat"
+        return self.beat_directory / f"reprotect-{kind}-{pid}.beat"
 
     def beat_files(self, kind: str) -> list[Path]:
         """Every ``kind`` process's beat file in this container (those of processes gone too)."""
-        return sorted(Path(self.beat_dir or tempfile.gettempdir()).glob(f"reprotect-{kind}-*.beat"))
+        return sorted(self.beat_directory.glob(f"reprotect-{kind}-*.beat"))
 
 
 class MetricsSettings(BaseModel):

@@ -78,7 +78,7 @@ def check_heartbeat(kind: str) -> None:
         with suppress(FileNotFoundError):  # a process stopping at this moment
             ages[beat_file] = time.time() - beat_file.stat().st_mtime
     if not ages:
-        where = health.beat_file(kind, 0).parent
+        where = health.beat_directory
         raise Unhealthy(f"no {kind} beats here: no reprotect-{kind}-*.beat in {where} (not started yet, or stopped)")
     newest = min(ages, key=lambda path: ages[path])
     if ages[newest] > health.stale_after_seconds:

@@ -1,6 +1,6 @@
 """This process's heartbeat: a daemon thread refreshes its row in ``process_heartbeats`` every few seconds
-and deletes it on a clean stop; a process killed outright leaves a row that goes stale. At every beat it also
-touches a local file (``HealthSettings.beat_file``), whether or not the row could be written: the container's
+and deletes it on a clean stop; a process killed outright leaves a row that goes stale. At the same pace another
+thread touches a local file (``HealthSettings.beat_file``), whether or not the row can be written: the container's
 liveness check reads that file, so a database outage shows on ``/status`` and does not get every worker
 restarted (a restart cannot bring the database back).
 
