@@ -16,7 +16,8 @@ import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar, cast
+from functools import cached_property
+from typing import Any, TypeVar, cast
 
 from app.cloud.ids import parse_resource_id
 from app.cloud.types import Cloud, ReplicatedItem
@@ -91,6 +92,11 @@ class FleetVm:
     def out(self) -> VmOut:
         """The VM as ``GET /vms`` shows it."""
         return _vm_out(self)
+
+    @cached_property
+    def document(self) -> dict[str, Any]:
+        """:meth:`out` as JSON-ready data, built once per decided VM however many pages and callers show it."""
+        return self.out().model_dump(mode="json")
 
 
 class DecidedFleet:

@@ -12,35 +12,41 @@ from app.fleet.decided import FleetVm, order_key
 from app.fleet.inventory import VmFilter, decode_cursor, encode_cursor, read_fleet
 from app.fleet.schemas import CodeCount, GroupBy, SummaryGroup, VmPage, VmSummary
 from app.fleet.status import ReprotectStatus
+from app.job.present import to_json
 from app.job.service import Deps
 
 
-def list_vms(deps: Deps, *, principal: Principal, where: VmFilter, limit: int, cursor: str | None) -> VmPage:
-    """The VMs of the watched vaults in the caller's scopes, by vault then name, one page at a time."""
+def list_vms(deps: Deps, *, principal: Principal, where: VmFilter, limit: int, cursor: str | None) -> bytes:
+    """The VMs of the watched vaults in the caller's scopes, by vault then name, one page at a time, as
+    ``VmPage`` JSON: each VM is rendered once per decided fleet (:attr:`FleetVm.document`), a page only joins
+    them, and the answer is serialised once (not validated again on the way out)."""
     fleet = read_fleet(deps, principal=principal, where=where)
     vms = fleet.vms
     if cursor:  # the VMs are in order: the page starts right after the cursor's position
         vms = vms[bisect.bisect_right(vms, decode_cursor(cursor), key=order_key) :]
     shown = vms[:limit]
     next_cursor = encode_cursor(shown[-1]) if len(vms) > limit else None
-    return VmPage(
-        items=[vm.out() for vm in shown],  # only the page is rendered
+    page = VmPage(
+        items=[],
         next_cursor=next_cursor,
         partial=fleet.partial,
         unreadable=fleet.unreadable,
         read_at=fleet.read_at,
         vault_count=fleet.vault_count,
-    )
+    ).model_dump(mode="json")
+    page["items"] = [vm.document for vm in shown]
+    return to_json(page)
 
 
-def summarize(deps: Deps, *, principal: Principal, where: VmFilter, group_by: GroupBy) -> VmSummary:
+def summarize(deps: Deps, *, principal: Principal, where: VmFilter, group_by: GroupBy) -> bytes:
     """Counts by reprotect status of the matching VMs, per vault, subscription or region, with the ETA of the
-    reprotects in progress and the most frequent failure and not-eligible codes."""
+    reprotects in progress and the most frequent failure and not-eligible codes, as ``VmSummary`` JSON."""
     fleet = read_fleet(deps, principal=principal, where=where)
     tally = fleet.derived(("summary", group_by), lambda: _tally(fleet.vms, group_by))
-    return tally.model_copy(
+    answer = tally.model_copy(
         update={"vault_count": fleet.vault_count, "partial": fleet.partial, "unreadable": fleet.unreadable}
     )
+    return answer.model_dump_json().encode()
 
 
 def _tally(vms: list[FleetVm], group_by: GroupBy) -> VmSummary:

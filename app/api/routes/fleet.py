@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import Field
 
 from app.api.deps import ContainerDep
@@ -61,9 +61,10 @@ def list_vms(
     where: FilterDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
-) -> VmPage:
+) -> Response:
     """Replicated VMs of the watched vaults in your scopes with their reprotect status, by vault then name."""
-    return service.list_vms(container, principal=principal, where=where, limit=limit, cursor=cursor)
+    body = service.list_vms(container, principal=principal, where=where, limit=limit, cursor=cursor)
+    return Response(body, media_type="application/json")  # serialised once (a Response: not validated again)
 
 
 @router.get(
@@ -74,6 +75,7 @@ def list_vms(
 )
 def summarize_vms(
     container: ContainerDep, principal: Reader, where: FilterDep, group_by: GroupBy = "vault"
-) -> VmSummary:
+) -> Response:
     """Counts by reprotect status per vault, subscription or region (source->target), same filters as /vms."""
-    return service.summarize(container, principal=principal, where=where, group_by=group_by)
+    body = service.summarize(container, principal=principal, where=where, group_by=group_by)
+    return Response(body, media_type="application/json")
