@@ -61,7 +61,10 @@ def api(
     import uvicorn
 
     from app.api.context import logging_config
+    from app.metrics.registry import shared_directory_for
     from app.settings import get_settings
+
+    shared_directory_for(workers)  # several workers: /metrics sums them all (a directory of their own if none set)
 
     uvicorn.run(
         "app.api.app:create_app",

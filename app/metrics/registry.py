@@ -10,6 +10,7 @@ would otherwise keep counting).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,3 +58,16 @@ def fresh_multiprocess_dir(path: Path) -> Path:
     for stale in path.glob("*.db"):
         stale.unlink()
     return path
+
+
+def shared_directory_for(processes: int) -> str | None:
+    """The multiprocess directory ``processes`` processes of one host record into, set in the environment
+    before they start: the configured one, else (several processes) a fresh one of their own — without it each
+    uvicorn worker would answer ``/metrics`` with its own counts only, a fraction of the truth. One process
+    and nothing configured: None (its own registry is the whole truth)."""
+    configured = multiprocess_dir()
+    if configured or processes <= 1:
+        return configured
+    path = fresh_multiprocess_dir(Path(tempfile.mkdtemp(prefix="reprotect-metrics-")))
+    os.environ[MULTIPROC_ENV] = str(path)
+    return str(path)

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 
-from app.metrics.registry import MULTIPROC_ENV, render, scrape_registry
+from app.metrics.registry import MULTIPROC_ENV, render, scrape_registry, shared_directory_for
 from cli.stack import free_port, wait_for
 from tests.metrics.scrape import parse, scrape, value
 
@@ -50,3 +50,18 @@ def test_the_stand_alone_exporter_serves_the_workers_metrics_over_http(tmp_path)
         exporter.wait(timeout=10)
     assert value(samples, "reprotect_job_transitions_total", from_state="syncing", to_state="protected") == 2
     assert "reprotect_fleet_metrics_up" not in {name for name, _ in samples}  # the database is the API's to read
+
+
+def test_several_api_workers_get_a_shared_directory_when_none_is_configured(tmp_path, monkeypatch):
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    assert shared_directory_for(1) is None  # one process: its own registry is the whole truth
+    assert MULTIPROC_ENV not in os.environ
+
+    made = shared_directory_for(2)  # monkeypatch restores the variable afterwards (delenv above)
+    assert made is not None
+    assert os.environ[MULTIPROC_ENV] == made  # the uvicorn workers inherit it
+    assert os.listdir(made) == []
+    os.rmdir(made)
+
+    monkeypatch.setenv(MULTIPROC_ENV, str(tmp_path))
+    assert shared_directory_for(4) == str(tmp_path)  # a configured directory is used as it is
