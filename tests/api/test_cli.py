@@ -104,6 +104,20 @@ def test_watch_exits_0_when_every_job_is_protected(api, container, demo, served)
     assert "1/1 done: protected 1" in result.stdout
 
 
+def test_watch_exits_2_when_a_job_was_cancelled(api, container, demo, served):
+    first, second = demo["committed"][:2]
+    request = _submit(api, [first, second])
+    cancelled_id = next(job["id"] for job in request["jobs"] if job["vm"] == first["name"])
+    assert api.post(f"/jobs/{cancelled_id}/cancel").status_code == 202  # accepted: the worker ends it
+    drive(container)
+
+    result = run(served, "watch", request["request_id"])
+
+    assert result.exit_code == EXIT_NOT_ALL_DONE, result.stdout
+    assert f"{first['name']}: cancelled" in result.stdout
+    assert "2/2 done: protected 1, cancelled 1" in result.stdout
+
+
 @contextmanager
 def driving(container) -> Iterator[None]:
     """The worker's loop on a thread while the CLI runs: jobs advance as the CLI watches them."""
