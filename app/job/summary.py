@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, func, select
+from sqlalchemy import ColumnElement, Connection, DateTime, func, literal, select, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.auth.principal import Principal
@@ -135,19 +135,23 @@ def _from_counts(
     if where.subscription_id:
         filters.append(func.lower(JobTerminalCount.subscription_id) == where.subscription_id.lower())
     grouping = [column for column in (key, JobTerminalCount.state) if column is not None]
-    finished = select(*grouping, func.sum(JobTerminalCount.count)).where(*filters).group_by(*grouping)
-    for row in session.execute(finished):
-        tally.add(row[0] if key is not None else None, row[-2], row[-1])
-    # In-flight jobs: counted live from the partial index.
-    live_key = _job_key(group_by)
-    grouping = [column for column in (live_key, Job.state) if column is not None]
-    active = (
-        select(*grouping, func.count(), func.max(Job.eta_at))
-        .where(Job.state.in_(_ACTIVE), *_job_filters(principal, where))
+    finished = (
+        select(*grouping, func.sum(JobTerminalCount.count), literal(None, DateTime(timezone=True)))
+        .where(*filters)
         .group_by(*grouping)
     )
-    for row in session.execute(active):
-        tally.add(row[0] if live_key is not None else None, row[-3], row[-2])
+    # In-flight jobs: counted live from the partial index.
+    live_key = _job_key(group_by)
+    live_grouping = [column for column in (live_key, Job.state) if column is not None]
+    active = (
+        select(*live_grouping, func.count(), func.max(Job.eta_at))
+        .where(Job.state.in_(_ACTIVE), *_job_filters(principal, where))
+        .group_by(*live_grouping)
+    )
+    # One statement, so one snapshot: a job finishing meanwhile is counted once, as in flight or as finished
+    # (its count moves in the transaction that ends it), never twice or not at all.
+    for row in session.execute(union_all(finished, active)):
+        tally.add(row[0] if key is not None else None, row[-3], row[-2])
         tally.later(row[-1])
     # Failure codes: index-only over failed jobs.
     failed = (
