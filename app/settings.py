@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import tempfile
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from limits import parse as parse_limit
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -125,6 +127,25 @@ class WebhookSettings(BaseModel):
     max_endpoints: int = 100
 
 
+def https_or_loopback(url: str) -> bool:
+    """Whether ``url`` is https to some host, or plain http to a loopback host (tests, local stubs), with no
+    query, fragment or user info (a base address that paths are appended to)."""
+    parts = urlsplit(url)
+    if not parts.hostname or parts.query or parts.fragment or "@" in parts.netloc:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
+
+
+def is_loopback(host: str | None) -> bool:
+    """``localhost`` or a loopback address."""
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 # Asymmetric only: a symmetric algorithm would let anyone holding the (public) JWKS forge tokens.
 ASYMMETRIC_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -159,6 +180,16 @@ class EntraConfig(BaseModel):
     role_claims: dict[str, RoleName] = Field(default_factory=_default_role_claims)
     # Object id, group id or app role value -> scopes; a principal gets the union of every match.
     principal_scopes: dict[str, list[str]] = Field(default_factory=dict)
+    # The console's "Sign in with Microsoft Entra ID" (authorization code flow with PKCE, app/console/static/js/
+    # entra.js): the client id of the console's own app registration (a single-page application whose redirect
+    # URI is https://<api>/console/). None: the console offers API keys only.
+    console_client_id: str | None = None
+    # What the console asks a token for (required with the client id): this API's ``api://<app id>/.default``
+    # or a named delegated scope such as ``api://<app id>/access``.
+    console_scope: str | None = None
+    # Where the console signs in; None: https://login.microsoftonline.com/<tenant_id>. Must be https, except on
+    # a loopback host (tests, local stubs). Its origin is the only other one the console may connect to (CSP).
+    authority: str | None = None
 
     @property
     def enabled(self) -> bool:
@@ -174,6 +205,22 @@ class EntraConfig(BaseModel):
             f"https://sts.windows.net/{self.tenant_id}/",
             f"https://login.microsoftonline.com/{self.tenant_id}/v2.0",
         ]
+
+    @property
+    def console_sign_in(self) -> bool:
+        """Whether the console offers Entra ID sign-in."""
+        return self.console_client_id is not None
+
+    @property
+    def effective_authority(self) -> str:
+        """The configured authority, or the tenant's on the public cloud's sign-in host (no trailing slash)."""
+        return (self.authority or f"https://login.microsoftonline.com/{self.tenant_id}").rstrip("/")
+
+    @property
+    def authority_origin(self) -> str:
+        """``scheme://host[:port]`` of the authority: what the console's CSP lets it connect to."""
+        parts = urlsplit(self.effective_authority)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def effective_jwks_url(self) -> str:
@@ -196,11 +243,37 @@ class EntraConfig(BaseModel):
                 parse_scope(text)  # ValueError names the bad scope
         return mapping
 
+    @field_validator("authority")
+    @classmethod
+    def _authority_is_https(cls, authority: str | None) -> str | None:
+        if authority is not None and not https_or_loopback(authority):
+            raise ValueError(f"entra.authority must be https (plain http only to a loopback host): {authority!r}")
+        return authority
+
+    @field_validator("console_client_id", "console_scope")
+    @classmethod
+    def _one_plain_word(cls, value: str | None) -> str | None:
+        # Both go into the authorize address and the token request: no blanks, spaces or control characters.
+        if value is not None and (not value or any(c.isspace() or not c.isprintable() for c in value)):
+            raise ValueError(f"must be one word without spaces: {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _audience_with_tenant(self) -> Self:
         # Without an audience check any token of the tenant, for any app, would be accepted.
         if self.tenant_id is not None and not self.audiences:
             raise ValueError("entra.audiences is required when entra.tenant_id is set")
+        return self
+
+    @model_validator(mode="after")
+    def _console_sign_in_complete(self) -> Self:
+        # A sign-in button whose tokens the API then refuses, or that asks for no scope, is a trap for operators.
+        if self.console_client_id is not None and self.tenant_id is None:
+            raise ValueError("entra.console_client_id needs entra.tenant_id (the API must accept the tokens)")
+        if self.console_client_id is not None and self.console_scope is None:
+            raise ValueError("entra.console_scope is required when entra.console_client_id is set")
+        if self.console_scope is not None and self.console_client_id is None:
+            raise ValueError("entra.console_scope is set but entra.console_client_id is not")
         return self
 
 

@@ -76,8 +76,10 @@ def create_app(container: Container | None = None) -> FastAPI:
     app.include_router(drill_routes.router)  # POST /drills, /drills/{id}/cleanup: test failover (issue 15)
     app.include_router(failover_routes.router)  # POST /failovers, /failovers/{id}/commit (issue 15, slice 2)
     app.include_router(campaign_routes.router)  # /campaigns: the whole way home (issue 15, slice 3)
-    app.mount("/console", console_routes.console_app)  # the operator console: static files, strict CSP
-    settings = (container.settings if container else get_settings()).api
+    all_settings = container.settings if container else get_settings()
+    # The operator console: static files, strict CSP, Entra ID sign-in where configured.
+    app.mount("/console", console_routes.console_app(all_settings.auth.entra))
+    settings = all_settings.api
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.cors_origins:  # closed unless configured
         app.add_middleware(

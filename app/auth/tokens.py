@@ -7,7 +7,6 @@ lifetime with PyJWT, then map the claims to a :class:`~app.auth.principal.Princi
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import threading
 import time
@@ -21,7 +20,7 @@ import jwt
 from app.auth.principal import Principal, PrincipalKind, Role, highest_role
 from app.errors import ServiceError
 from app.scopes import ScopeSet, parse_scope
-from app.settings import EntraConfig
+from app.settings import EntraConfig, is_loopback
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +70,9 @@ def _require_https(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return
-    if parts.scheme == "http" and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and is_loopback(parts.hostname):
         return
     raise ValueError(f"the JWKS url must be https (plain http only to a loopback host): {url!r}")
-
-
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return host is not None and ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class SigningKeys:

@@ -2,13 +2,16 @@
 // RFC 9457 problems as ApiError, ETag revalidation where the API offers it, and a count of calls made.
 
 const KEY = 'reprotect.console.key';
+const EXPIRES = 'reprotect.console.key.expires'; // when an Entra ID token lapses (ms since the epoch; entra.js)
 const cache = new Map(); // path -> {etag, body}: answers we may revalidate with If-None-Match
 export const counters = { calls: 0, since: Date.now() };
 
 export const session = {
   get key() { return sessionStorage.getItem(KEY); },
-  set key(value) { sessionStorage.setItem(KEY, value); },
-  clear() { sessionStorage.removeItem(KEY); cache.clear(); },
+  set key(value) { sessionStorage.setItem(KEY, value); sessionStorage.removeItem(EXPIRES); },
+  get expiresAt() { return Number(sessionStorage.getItem(EXPIRES)) || null; },
+  set expiresAt(ms) { sessionStorage.setItem(EXPIRES, String(ms)); },
+  clear() { sessionStorage.removeItem(KEY); sessionStorage.removeItem(EXPIRES); cache.clear(); },
 };
 
 export class ApiError extends Error {

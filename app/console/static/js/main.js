@@ -12,6 +12,7 @@ import { reprotectPage } from './reprotect.js';
 import { campaignsPage } from './campaigns.js';
 import { campaignPage } from './campaign.js';
 import { campaignNewPage } from './campaign_new.js';
+import { entraSignInButton, startEntra } from './entra.js';
 
 const POLL_MS = 10000;
 const main = document.getElementById('main');
@@ -36,7 +37,7 @@ function showSignIn(message) {
     input.value = '';
     await start();
   });
-  fill(main, form);
+  fill(main, form, entraSignInButton());
   input.focus();
 }
 
@@ -131,5 +132,8 @@ document.addEventListener('api-call', () => {
     `${counters.calls} API calls since the page loaded (${(counters.calls / minutes).toFixed(1)}/min)`;
 });
 
-if (session.key) start();
-else showSignIn();
+startEntra().then((problem) => { // Entra ID sign-in where configured, and a return from it
+  if (problem) showSignIn(problem);
+  else if (session.key) start();
+  else showSignIn();
+});
