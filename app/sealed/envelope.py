@@ -6,7 +6,8 @@ named key (AES-256-GCM, the key name as associated data), the value's nonce and 
 (AES-256-GCM, its :class:`Place` as associated data, so a value copied into another row does not open).
 ``sealed:v1:`` values (migration 0010: a constant as the value's associated data) still open; nothing writes
 them any more, and migration 0016 or ``reprotect secrets rotate`` re-seals them as v2. Rotating keys re-wraps
-the 32-byte data key only.
+the 32-byte data key only. Any other ``sealed:`` value is a format newer than this code (:class:`NewerFormat`),
+never taken for a clear secret.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from app.sealed.keyring import KEY_BYTES, Keyring, KeyringError
 
+SEALED = "sealed:"
 V1, V2 = "sealed:v1:", "sealed:v2:"
 PREFIX = V2  # what is written
 _NONCE = 12
@@ -32,6 +34,10 @@ _V2_CONTEXT = "reprotect-secret-v2"
 class DoesNotOpen(KeyringError):
     """A sealed value fails its integrity check: altered, copied from another row or column, or sealed under
     another key of the same name."""
+
+
+class NewerFormat(KeyringError):
+    """A value sealed in a format this release does not read (written by a newer release during a roll)."""
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class Place:
 
 def is_sealed(stored: str) -> bool:
     """Whether a stored value is sealed (anything else is a value from before encryption)."""
-    return stored.startswith((V1, V2))
+    return stored.startswith(SEALED)
 
 
 def key_name_of(stored: str) -> str:
@@ -115,6 +121,8 @@ def _render(version: str, name: str, envelope: bytes, body: bytes) -> str:
 
 def _parse(stored: str) -> tuple[str, str, bytes, bytes]:
     version = stored[: len(V2)]
+    if version not in (V1, V2):
+        raise NewerFormat(f"a secret is sealed as {stored.split(':', 2)[1][:8]!r}, a format this release does not read")
     name, _, encoded = stored[len(V2) :].partition(":")
     raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
     split = _NONCE + _WRAPPED

@@ -6,7 +6,8 @@ cancelled). Anything else is retried with exponential backoff and jitter until t
 counted from the delivery's creation, is spent. A worker dying mid-send leaves a lease that expires,
 and the same delivery (same ``webhook-id``) is sent again: receivers deduplicate on that id. A stored secret
 that does not open (altered, or copied from another row) fails its delivery with that reason, unsent; one
-sealed under a key this process lacks waits for a process that has it (a rolling key rollout).
+sealed under a key this process lacks, or in a newer format, waits for a process that reads it (a rolling
+key rollout or upgrade).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from app.leases import Backoff, LeasedTable
 from app.metrics import webhooks as webhook_metrics
 from app.outbound.signing import signed_headers
 from app.outbound.transport import SendResult, WebhookSender
-from app.sealed.envelope import DoesNotOpen
+from app.sealed.envelope import DoesNotOpen, NewerFormat
 from app.sealed.keyring import UnknownKey
 from app.settings import WebhookSettings
 from app.webhook.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -117,7 +118,7 @@ def claim(
         log.error("webhook delivery %s not sent: %s", delivery_id, exc)
         _finish(delivery, FAILED, now=now, error=f"not sent: {exc} (give the receiver a new secret)")
         return None
-    except UnknownKey as exc:  # another process, configured with that key, may send it
+    except (UnknownKey, NewerFormat) as exc:  # another process, with that key or a newer release, may send it
         log.warning("webhook delivery %s left for another process: %s", delivery_id, exc)
         _retry_later(delivery, now=now, settings=settings, reason=f"not sent by {worker}: {exc}")
         return None

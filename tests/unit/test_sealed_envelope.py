@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.sealed import envelope, keyring
-from app.sealed.envelope import DoesNotOpen, Place
+from app.sealed.envelope import DoesNotOpen, NewerFormat, Place
 from app.sealed.keyring import Keyring, UnknownKey, parse_keys
 from app.settings import get_settings
 from app.webhook.models import WebhookEndpoint
@@ -48,6 +48,16 @@ def test_an_altered_value_does_not_open_and_a_missing_key_is_named():
         envelope.unseal(OLD, flipped, place=HERE)
     with pytest.raises(UnknownKey, match="no key named 'old'"):
         envelope.unseal(NEW, sealed, place=HERE)
+
+
+def test_a_format_newer_than_this_release_is_refused_never_taken_for_a_clear_secret():
+    # The release before v2 took any value without its one prefix for a secret stored in clear, and signed
+    # with the sealed text; a v3 value meets this release the same way during a roll.
+    newer = envelope.seal(OLD, SECRET, place=HERE).replace("sealed:v2:", "sealed:v3:")
+    with pytest.raises(NewerFormat, match="sealed as 'v3', a format this release does not read"):
+        envelope.unseal(OLD, newer, place=HERE)
+    with pytest.raises(NewerFormat):
+        envelope.reseal(OLD, newer, place=HERE)
 
 
 def test_v1_values_still_open_anywhere_and_reseal_as_v2_bound_to_their_row():
