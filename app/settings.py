@@ -420,7 +420,8 @@ class SecretsSettings(BaseModel):
     """Key-encryption keys of the secrets the service keeps in its database (webhook signing secrets).
 
     ``keys``: ``name:base64-of-32-bytes`` pairs separated by commas or blanks. The first key encrypts, every
-    key decrypts: to rotate, put a new key first, run ``reprotect secrets rotate``, then drop the old one.
+    key decrypts: to rotate, add a new key last, then move it first, run ``reprotect secrets rotate``, then
+    drop the old one, rolling every process after each change (docs/deployment.md, "Key rotation").
     Required in production; elsewhere a key generated once into ``local_key_path`` is used.
     """
 

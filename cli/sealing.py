@@ -1,8 +1,9 @@
 """``reprotect secrets``: key-encryption keys for the secrets stored in the database.
 
-Rotation without downtime: put a new key first in ``REPROTECT_SECRETS__KEYS`` (keep the old one after
-it) and roll every process; run ``reprotect secrets rotate``, which re-wraps each stored secret's data key
-under the new key; then drop the old key and roll again.
+Rotation without downtime (docs/deployment.md, "Key rotation"), a roll of every process after each
+``REPROTECT_SECRETS__KEYS`` change: add the new key after the old one (decrypt-only) and roll; put it first
+and roll; run ``reprotect secrets rotate``, which re-wraps each stored secret's data key under the new key
+(and re-seals any ``sealed:v1`` value as v2); drop the old key and roll.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ console = Console()
 
 @app.command()
 def rotate() -> None:
-    """Re-seal every stored secret under the first key of REPROTECT_SECRETS__KEYS (safe while the service runs)."""
+    """Re-seal every stored secret (as sealed:v2) under the first key of REPROTECT_SECRETS__KEYS (safe while the
+    service runs)."""
     from app.db import build_engine
     from app.sealed import keyring, rotation
     from cli.configuration import load_settings

@@ -22,7 +22,8 @@ class ApiKey(Base):
     role: Mapped[str] = mapped_column(String(20))
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    created_by: Mapped[str] = mapped_column(String(200))
+    # Indexed: revoking a key looks up the keys it created, and theirs (app.auth.key_store.revoke, migration 0017).
+    created_by: Mapped[str] = mapped_column(String(200), index=True)
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     revoked_by: Mapped[str | None] = mapped_column(String(200))

@@ -24,6 +24,7 @@ from app.db import transaction
 from app.errors import Conflict, InvalidRequest
 from app.idempotency.models import COMPLETED, PROCESSING, IdempotencyRecord
 from app.sealed.documents import open_secrets, seal_secrets
+from app.sealed.envelope import Place
 
 KEY_PATTERN = r"^[!-~]{1,255}$"  # what check_key accepts: 1-255 visible ASCII characters
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -118,7 +119,7 @@ def _existing(found: IdempotencyRecord, digest: str, *, now: datetime, lock: tim
         return Answer(
             status=found.response_status,
             headers=dict(found.response_headers or {}),
-            body=open_secrets(found.response_body),
+            body=open_secrets(found.response_body, place=_answer_place(found.owner, found.key)),
         )
     if found.locked_until > now:
         raise Conflict(
@@ -150,6 +151,11 @@ def store_now(factory: sessionmaker[Session], claim: Claim, answer: Answer) -> N
         _stored(session, claim, answer)
 
 
+def _answer_place(owner: str, key: str) -> Place:
+    """Where an answer's secrets are stored: they open in this row only."""
+    return Place(table=IdempotencyRecord.__tablename__, column="response_body", row=(owner, key))
+
+
 def _stored(session: Session, claim: Claim, answer: Answer) -> bool:
     done = session.execute(
         update(IdempotencyRecord)
@@ -163,7 +169,8 @@ def _stored(session: Session, claim: Claim, answer: Answer) -> bool:
             status=COMPLETED,
             response_status=answer.status,
             response_headers=answer.headers,
-            response_body=seal_secrets(answer.body),  # a new callback secret is shown once, never kept in clear
+            # A new callback secret is shown once, never kept in clear: sealed, bound to this key's row.
+            response_body=seal_secrets(answer.body, place=_answer_place(claim.owner, claim.key)),
         )
         .execution_options(synchronize_session=False)
     )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UtcDateTime, new_id, utcnow
 from app.job.states import ACTIVE_STATES, JobState
-from app.sealed.column import SealedString
+from app.sealed.column import SEALED_LENGTH, Sealed
 
 _ACTIVE_SQL = "state IN ({})".format(", ".join(f"'{s.value}'" for s in sorted(ACTIVE_STATES)))
 
@@ -27,7 +27,9 @@ class ReprotectRequest(Base):
     requested_by: Mapped[str | None] = mapped_column(String(200))
     # Where this request's completion events go, signed with a secret shown once in the 202.
     callback_url: Mapped[str | None] = mapped_column(String(2000))
-    callback_secret: Mapped[str | None] = mapped_column(SealedString)  # sealed at rest (app.sealed)
+    # Sealed at rest and bound to this row (app.sealed): ``callback_secret`` is the clear view of the column.
+    sealed_callback_secret: Mapped[str | None] = mapped_column("callback_secret", String(SEALED_LENGTH))
+    callback_secret = Sealed[str | None]("sealed_callback_secret")
     # Set when every job is terminal (the request.completed event), cleared when a job is retried.
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

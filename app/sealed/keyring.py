@@ -25,9 +25,15 @@ class KeyringError(ValueError):
     """The configured keys cannot be used (the message names the problem, never a key)."""
 
 
+class UnknownKey(KeyringError):
+    """A value is sealed under a key this process is not configured with (a rolling deploy that skipped the
+    decrypt-only phase, or a key dropped before ``reprotect secrets rotate``): another process may open it."""
+
+
 @dataclass(frozen=True)
 class Keyring:
-    """Named 256-bit keys in order: the first encrypts, every one decrypts."""
+    """Named 256-bit keys in order: the first encrypts, every one decrypts (a key after the first is
+    decrypt-only: how a new key is rolled out before any process seals with it)."""
 
     keys: tuple[tuple[str, bytes], ...]
 
@@ -41,7 +47,7 @@ class Keyring:
         for known, key in self.keys:
             if known == name:
                 return key
-        raise KeyringError(f"no key named {name!r} in REPROTECT_SECRETS__KEYS (was it removed before a rotation?)")
+        raise UnknownKey(f"no key named {name!r} in REPROTECT_SECRETS__KEYS (was it removed before a rotation?)")
 
 
 def parse_keys(text: str) -> Keyring:

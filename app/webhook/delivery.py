@@ -4,7 +4,10 @@
 counts as delivered. ``410 Gone`` disables the endpoint (its pending deliveries are
 cancelled). Anything else is retried with exponential backoff and jitter until the retry window,
 counted from the delivery's creation, is spent. A worker dying mid-send leaves a lease that expires,
-and the same delivery (same ``webhook-id``) is sent again: receivers deduplicate on that id.
+and the same delivery (same ``webhook-id``) is sent again: receivers deduplicate on that id. A stored secret
+that does not open (altered, or copied from another row) fails its delivery with that reason, unsent; one
+sealed under a key this process lacks, or in a newer format, waits for a process that reads it (a rolling
+key rollout or upgrade).
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from app.leases import Backoff, LeasedTable
 from app.metrics import webhooks as webhook_metrics
 from app.outbound.signing import signed_headers
 from app.outbound.transport import SendResult, WebhookSender
+from app.sealed.envelope import DoesNotOpen, NewerFormat
+from app.sealed.keyring import UnknownKey
 from app.settings import WebhookSettings
 from app.webhook.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhook.payloads import absolute_links
@@ -107,7 +112,16 @@ def claim(
     if endpoint is not None and (not endpoint.enabled or endpoint.deleted_at is not None):
         _finish(delivery, CANCELLED, now=now, error="the endpoint was disabled or deleted before delivery")
         return None
-    url, secrets = _receiver(session, delivery, endpoint, now=now)
+    try:
+        url, secrets = _receiver(session, delivery, endpoint, now=now)
+    except DoesNotOpen as exc:  # never signs with a secret that is not this receiver's
+        log.error("webhook delivery %s not sent: %s", delivery_id, exc)
+        _finish(delivery, FAILED, now=now, error=f"not sent: {exc} (give the receiver a new secret)")
+        return None
+    except (UnknownKey, NewerFormat) as exc:  # another process, with that key or a newer release, may send it
+        log.warning("webhook delivery %s left for another process: %s", delivery_id, exc)
+        _retry_later(delivery, now=now, settings=settings, reason=f"not sent by {worker}: {exc}")
+        return None
     if url is None:
         _finish(delivery, CANCELLED, now=now, error="the request no longer has a callback URL")
         return None
@@ -122,7 +136,7 @@ def _receiver(
     if endpoint is not None:
         secrets = [endpoint.secret]
         expires = endpoint.previous_secret_expires_at
-        if endpoint.previous_secret and expires is not None and expires > now:
+        if expires is not None and expires > now and endpoint.previous_secret:
             secrets.append(endpoint.previous_secret)  # rotation grace: receivers may still hold the old one
         return endpoint.url, secrets
     if delivery.request_id is None:  # a campaign's event goes to endpoints only
@@ -185,6 +199,17 @@ def _settle(
     delivery.next_attempt_at = now + timedelta(seconds=wait)
     DELIVERIES.let_go(delivery)
     return wait
+
+
+def _retry_later(delivery: WebhookDelivery, *, now: datetime, settings: WebhookSettings, reason: str) -> None:
+    """Nothing was sent: due again after the next backoff step, unless that is past the retry window."""
+    wait = retry_policy(settings).delay(delivery.attempts + 1)
+    if now + timedelta(seconds=wait) > delivery.created_at + timedelta(seconds=settings.retry_window_seconds):
+        _finish(delivery, FAILED, now=now, error=f"{reason}; retry window spent, giving up")
+        return
+    delivery.last_error = reason
+    delivery.next_attempt_at = now + timedelta(seconds=wait)
+    DELIVERIES.let_go(delivery)
 
 
 def disable_endpoint(session: Session, endpoint: WebhookEndpoint, *, now: datetime, reason: str) -> None:

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UtcDateTime, new_id, utcnow
-from app.sealed.column import SealedString
+from app.sealed.column import SEALED_LENGTH, Sealed
 
 
 class WebhookEndpoint(Base):
@@ -22,9 +22,12 @@ class WebhookEndpoint(Base):
     url: Mapped[str] = mapped_column(String(2000))
     description: Mapped[str | None] = mapped_column(String(500))
     event_types: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # Secrets sign deliveries, so they are kept (never returned after creation, never logged).
-    secret: Mapped[str] = mapped_column(SealedString)  # sealed at rest (app.sealed)
-    previous_secret: Mapped[str | None] = mapped_column(SealedString)  # sealed at rest (app.sealed)
+    # Secrets sign deliveries, so they are kept (never returned after creation, never logged), sealed at rest
+    # and bound to this row (app.sealed): ``secret`` reads and writes the clear value, the column holds it sealed.
+    sealed_secret: Mapped[str] = mapped_column("secret", String(SEALED_LENGTH))
+    sealed_previous_secret: Mapped[str | None] = mapped_column("previous_secret", String(SEALED_LENGTH))
+    secret = Sealed[str]("sealed_secret")
+    previous_secret = Sealed[str | None]("sealed_previous_secret")
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text)

@@ -16,6 +16,7 @@ from app.errors import Conflict, NotFound
 from app.job.visibility import request_visible
 from app.outbound.signing import new_secret
 from app.pagination import page, visible_page
+from app.sealed.envelope import DoesNotOpen
 from app.settings import WebhookSettings
 from app.webhook import delivery as states
 from app.webhook.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -109,10 +110,15 @@ def rotate_secret(
     settings: WebhookSettings,
     now: datetime,
 ) -> WebhookEndpoint:
-    """A new secret; the current one keeps signing too for the grace period."""
+    """A new secret; the current one keeps signing too for the grace period (unless it no longer opens:
+    a new secret is then the remedy, and the broken one is dropped)."""
     endpoint = get_endpoint(session, endpoint_id, principal)
     grace = settings.rotation_grace_seconds if body.grace_seconds is None else body.grace_seconds
-    endpoint.previous_secret = endpoint.secret if grace > 0 else None
+    try:
+        current = endpoint.secret if grace > 0 else None
+    except DoesNotOpen:
+        current, grace = None, 0
+    endpoint.previous_secret = current
     endpoint.previous_secret_expires_at = now + timedelta(seconds=grace) if grace > 0 else None
     endpoint.secret = new_secret()
     endpoint.updated_at = now

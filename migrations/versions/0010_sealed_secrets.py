@@ -1,8 +1,10 @@
 """secrets at rest: webhook signing secrets widened for envelope encryption and sealed
 
-The endpoints' current and previous secrets and the requests' callback secrets become ``SealedString``
-(``app.sealed``): the values already stored are sealed here, under the first key of
-``REPROTECT_SECRETS__KEYS`` (or the local key file outside production). The downgrade opens them again.
+The endpoints' current and previous secrets and the requests' callback secrets are widened and the values
+already stored are sealed here (format ``sealed:v1``), under the first key of ``REPROTECT_SECRETS__KEYS`` (or
+the local key file outside production). The downgrade opens them again. The format and the re-sealing are
+the frozen copy in ``migrations/_sealed_v1.py``, not the live ``app.sealed``: what this migration does must
+not change when the application's sealing does (migration 0016 moves the values to ``sealed:v2``).
 
 Revision ID: 0010
 Revises: 0009
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app.sealed import keyring, rotation
+from migrations import _sealed_keys, _sealed_v1
 
 revision: str = "0010"
 down_revision: str | None = "0009"
@@ -35,9 +37,9 @@ def _retype(old: int, new: int) -> None:
 
 def upgrade() -> None:
     _retype(100, 500)
-    rotation.reseal_all(op.get_bind(), keyring.current)
+    _sealed_v1.reseal_all(op.get_bind(), _sealed_keys.configured)
 
 
 def downgrade() -> None:
-    rotation.unseal_all(op.get_bind(), keyring.current)
+    _sealed_v1.unseal_all(op.get_bind(), _sealed_keys.configured)
     _retype(500, 100)

@@ -1,25 +1,34 @@
-"""Webhook signing secrets at rest: sealed in the database (envelope encryption, ``app.sealed``), read
-back in clear by the service, re-sealed by a key rotation without a delivery ever signing wrongly."""
+"""Webhook signing secrets at rest: sealed in the database (envelope encryption, ``app.sealed``) and bound to
+their row, read back in clear by the service, re-sealed by a key rotation without a delivery ever signing
+wrongly; the migrations that seal them (0010: v1, 0016: v2) run frozen code."""
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, make_url, text, update
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from app.db import transaction, utcnow
 from app.sealed import envelope, keyring, rotation
-from app.sealed.keyring import Keyring, KeyringError, parse_keys
+from app.sealed.documents import open_secrets
+from app.sealed.envelope import Place
+from app.sealed.keyring import Keyring, KeyringError, UnknownKey, parse_keys
 from app.settings import get_settings
-from tests.conftest import ROOT
+from app.webhook import service as webhooks
+from app.webhook.models import WebhookDelivery, WebhookEndpoint
+from migrations import _sealed_v1
+from tests.conftest import POSTGRES_URL, ROOT, _unavailable, fresh_postgres_database
 from tests.drive import deliver_due, drive
 from tests.receiver import running_receiver
 
@@ -42,14 +51,21 @@ def keys_a() -> Iterator[None]:
     keyring.install(get_settings().secrets)
 
 
-def _stored_secrets(container) -> list[str]:
-    """Every secret column's raw value, read over SQL (no model, no decryption)."""
+def _stored_secrets(container) -> list[tuple[Place, str]]:
+    """Every stored secret's raw value and place, read over SQL (no model, no decryption): the endpoints'
+    and requests' secret columns and the secrets inside stored idempotent answers."""
+    found = []
     with container.engine.connect() as connection:
-        rows = [
-            *connection.execute(text("SELECT secret, previous_secret FROM webhook_endpoints")),
-            *connection.execute(text("SELECT callback_secret FROM reprotect_requests")),
-        ]
-    return [value for row in rows for value in row if value is not None]
+        for row_id, *values in connection.execute(text("SELECT id, secret, previous_secret FROM webhook_endpoints")):
+            for name, value in zip(("secret", "previous_secret"), values, strict=True):
+                found.append((Place("webhook_endpoints", name, (uuid.UUID(str(row_id)),)), value))
+        for row_id, value in connection.execute(text("SELECT id, callback_secret FROM reprotect_requests")):
+            found.append((Place("reprotect_requests", "callback_secret", (uuid.UUID(str(row_id)),)), value))
+        for owner, key, body in connection.execute(text("SELECT owner, key, response_body FROM idempotency_keys")):
+            document = json.loads(body) if isinstance(body, str) else body
+            if isinstance(document, dict) and document.get("callback_secret"):
+                found.append((Place("idempotency_keys", "response_body", (owner, key)), document["callback_secret"]))
+    return [(place, value) for place, value in found if value is not None]
 
 
 def _with_secrets(api, demo, receiver) -> list[str]:
@@ -89,11 +105,13 @@ def _clear_forms(secret: str) -> list[bytes]:
 def test_the_database_never_holds_a_webhook_secret_in_clear(api, container, demo, receiver, keys_a):
     secrets = _with_secrets(api, demo, receiver)
     stored = _stored_secrets(container)
-    assert len(stored) == 3  # the endpoint's current and previous secret, the request's callback secret
-    for value in stored:
-        assert value.startswith("sealed:v1:a:"), value[:20]
+    # The endpoint's current and previous secret, the request's callback secret and its idempotent answer's copy.
+    assert len(stored) == 4
+    for place, value in stored:
+        assert value.startswith("sealed:v2:a:"), value[:20]
+        assert envelope.unseal(KEY_A, value, place=place) in secrets
     for secret in secrets:
-        assert not any(secret.removeprefix("whsec_") in value for value in stored)
+        assert not any(secret.removeprefix("whsec_") in value for _, value in stored)
     everything = _every_row_as_text(container)  # idempotent answers, audit, history, deliveries included
     for secret in secrets:
         assert secret.removeprefix("whsec_") not in everything
@@ -111,15 +129,21 @@ def test_deliveries_keep_signing_across_a_key_rotation(api, container, demo, rec
     # Rotation: the new key first, the old one still there; every process reads both meanwhile.
     keyring.install_keyring(B_THEN_A)
     with container.engine.begin() as connection:
-        assert rotation.reseal_all(connection, lambda: B_THEN_A) == 3
+        assert rotation.reseal_all(connection, lambda: B_THEN_A) == 4  # the idempotent answer's copy too
     with container.engine.begin() as connection:
         assert rotation.reseal_all(connection, lambda: B_THEN_A) == 0  # nothing left under the old key
     stored = _stored_secrets(container)
-    assert {envelope.key_name_of(value) for value in stored} == {"b"}
+    assert {envelope.key_name_of(value) for _, value in stored} == {"b"}
     with pytest.raises(KeyringError):
-        envelope.unseal(KEY_A, stored[0])
-    # The old key is dropped: deliveries are signed with the same secrets as before.
+        envelope.unseal(KEY_A, stored[0][1], place=stored[0][0])
+    # The old key is dropped: deliveries are signed with the same secrets as before, the answer replays.
     keyring.install_keyring(KEY_B)
+    replayed = api.post(
+        "/reprotect",
+        json={"vms": [{"item_id": demo["committed"][0]["id"]}], "callback_url": receiver.url},
+        headers={"Idempotency-Key": "sealed-secrets-test"},
+    )
+    assert replayed.json()["callback_secret"] == callback_secret
     drive(container)
     deliver_due(container)
     secrets = {"endpoint": endpoint_secret, "before rotation": old_endpoint_secret, "callback": callback_secret}
@@ -141,9 +165,24 @@ def _verifies(hook: Webhook, received) -> bool:
     return True
 
 
-def _database_at_0008_with_a_clear_secret(tmp_path: Path) -> tuple[str, Config, str]:
-    """A SQLite database migrated to 0008 (before sealing) holding one endpoint's secret in clear."""
-    url = f"sqlite:///{tmp_path}/old.sqlite3"
+ENDPOINT_ID = uuid.UUID("0123456789abcdef0123456789abcdef")
+ENDPOINT_SECRET = Place("webhook_endpoints", "secret", (ENDPOINT_ID,))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def empty_database(request, tmp_path) -> Iterator[str]:
+    """The URL of an empty database of each backend, for migrating step by step."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/old.sqlite3"
+        return
+    if not POSTGRES_URL:
+        _unavailable("postgres")
+    with fresh_postgres_database() as url:
+        yield url
+
+
+def _database_at_0008_with_a_clear_secret(url: str) -> tuple[str, Config, str]:
+    """The database at ``url`` migrated to 0008 (before sealing) holding one endpoint's secret in clear."""
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("sqlalchemy.url", url)
     command.upgrade(config, "0008")
@@ -153,10 +192,10 @@ def _database_at_0008_with_a_clear_secret(tmp_path: Path) -> tuple[str, Config, 
         connection.execute(
             text(
                 "INSERT INTO webhook_endpoints (id, url, event_types, secret, enabled, scopes, created_at, updated_at) "
-                "VALUES ('0123456789abcdef0123456789abcdef', 'https://r.example', '[]', :s, 1, '[\"*\"]', "
+                "VALUES (:id, 'https://r.example', '[]', :s, TRUE, '[\"*\"]', "
                 "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
             ),
-            {"s": clear},
+            {"id": ENDPOINT_ID.hex, "s": clear},
         )
     engine.dispose()
     return url, config, clear
@@ -171,18 +210,58 @@ def _stored_endpoint_secret(url: str) -> str:
         engine.dispose()
 
 
-def test_the_migration_seals_secrets_stored_in_clear_and_the_downgrade_opens_them(tmp_path, keys_a):
-    url, config, clear = _database_at_0008_with_a_clear_secret(tmp_path)
+def test_the_migrations_seal_secrets_stored_in_clear_bind_them_to_their_row_and_the_downgrades_undo_it(
+    empty_database, keys_a
+):
+    url, config, clear = _database_at_0008_with_a_clear_secret(empty_database)
+    command.upgrade(config, "0010")
+    v1 = _stored_endpoint_secret(url)
+    assert v1.startswith("sealed:v1:a:")  # 0010 runs its frozen format, whatever the application writes today
+    assert envelope.unseal(KEY_A, v1, place=ENDPOINT_SECRET) == clear
     command.upgrade(config, "head")
-    sealed = _stored_endpoint_secret(url)
-    assert sealed.startswith("sealed:v1:a:")
-    assert envelope.unseal(KEY_A, sealed) == clear
+    v2 = _stored_endpoint_secret(url)
+    assert v2.startswith("sealed:v2:a:")  # 0016
+    assert envelope.unseal(KEY_A, v2, place=ENDPOINT_SECRET) == clear
+    with pytest.raises(envelope.DoesNotOpen):
+        envelope.unseal(KEY_A, v2, place=Place("webhook_endpoints", "secret", (uuid.uuid4(),)))
+    command.downgrade(config, "0015")
+    back = _stored_endpoint_secret(url)
+    assert back.startswith("sealed:v1:a:")
+    assert envelope.unseal(KEY_A, back, place=ENDPOINT_SECRET) == clear  # v1 values still open
     command.downgrade(config, "0008")
     assert _stored_endpoint_secret(url) == clear
 
 
-def test_secrets_rotate_reseals_under_the_first_configured_key(tmp_path, keys_a):
-    url, config, clear = _database_at_0008_with_a_clear_secret(tmp_path)
+def test_migration_0016_reseals_the_secrets_of_stored_idempotent_answers(empty_database, keys_a):
+    url, config, _ = _database_at_0008_with_a_clear_secret(empty_database)
+    command.upgrade(config, "0015")
+    clear = "whsec_" + base64.b64encode(b"c" * 32).decode()
+    sealed_v1 = _sealed_v1.seal(tuple(KEY_A.keys), clear)  # as the service wrote answers before 0016
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for key, secret in (("sealed", sealed_v1), ("clear", clear)):
+            connection.execute(
+                text(
+                    "INSERT INTO idempotency_keys (owner, key, fingerprint, status, claim_token, response_status, "
+                    "response_body, created_at, locked_until, expires_at) VALUES ('key:abc', :key, 'f', 'completed', "
+                    "'t', 202, :body, '2026-01-01 00:00:00', '2026-01-01 00:00:00', '2026-01-02 00:00:00')"
+                ),
+                {"key": key, "body": json.dumps({"request_id": "r", "callback_secret": secret, "jobs": []})},
+            )
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT key, response_body FROM idempotency_keys")).all()
+    engine.dispose()
+    assert len(rows) == 2
+    for key, body in rows:
+        document = json.loads(body) if isinstance(body, str) else body
+        assert document["callback_secret"].startswith("sealed:v2:a:")
+        place = Place("idempotency_keys", "response_body", ("key:abc", key))
+        assert open_secrets(document, place=place) == {"request_id": "r", "callback_secret": clear, "jobs": []}
+
+
+def test_secrets_rotate_reseals_under_the_first_configured_key(empty_database, keys_a):
+    url, config, clear = _database_at_0008_with_a_clear_secret(empty_database)
     command.upgrade(config, "head")
     keys = f"{keyring.new_key_text('c')},{_key_text(KEY_A)}"
     env = {**os.environ, "REPROTECT_ENV": "dev", "REPROTECT_DATABASE__URL": url, "REPROTECT_SECRETS__KEYS": keys}
@@ -192,10 +271,95 @@ def test_secrets_rotate_reseals_under_the_first_configured_key(tmp_path, keys_a)
     assert run.returncode == 0, run.stderr
     assert "1 stored secret(s) re-sealed under key 'c'" in run.stdout
     resealed = _stored_endpoint_secret(url)
-    assert envelope.key_name_of(resealed) == "c"
-    assert envelope.unseal(parse_keys(keys.split(",")[0]), resealed) == clear
+    assert resealed.startswith("sealed:v2:c:")
+    assert envelope.unseal(parse_keys(keys.split(",")[0]), resealed, place=ENDPOINT_SECRET) == clear
+
+
+def test_secrets_rotate_turns_v1_values_left_by_a_downgrade_into_v2(empty_database, keys_a):
+    url, config, clear = _database_at_0008_with_a_clear_secret(empty_database)
+    command.upgrade(config, "0015")
+    assert _stored_endpoint_secret(url).startswith("sealed:v1:a:")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        assert rotation.reseal_all(connection, lambda: KEY_A) == 1  # same key: only the format changes
+    engine.dispose()
+    v2 = _stored_endpoint_secret(url)
+    assert v2.startswith("sealed:v2:a:")
+    assert envelope.unseal(KEY_A, v2, place=ENDPOINT_SECRET) == clear
 
 
 def _key_text(ring: Keyring) -> str:
     name, key = ring.primary
     return f"{name}:{base64.b64encode(key).decode()}"
+
+
+# --- a secret moved to another row, a process without the key ---
+
+
+def _register(api, url: str) -> dict:
+    created = api.post("/webhooks", json={"url": url, "event_types": ["reprotect.job.succeeded"]})
+    assert created.status_code == 201, created.text
+    return created.json()
+
+
+def _deliveries(api, endpoint_id: str) -> list[dict]:
+    return api.get("/webhook-deliveries", params={"endpoint_id": endpoint_id}).json()["items"]
+
+
+def test_a_secret_copied_into_another_row_does_not_open_and_that_delivery_fails_with_the_reason(
+    api, container, demo, receiver, keys_a
+):
+    kept, victim = _register(api, receiver.url), _register(api, receiver.url)
+    endpoints = WebhookEndpoint.__table__
+    with container.engine.begin() as connection:  # someone with write access to the table swaps a secret in
+        stolen = connection.execute(
+            endpoints.select().with_only_columns(endpoints.c.secret).where(endpoints.c.id == uuid.UUID(kept["id"]))
+        ).scalar_one()
+        connection.execute(update(endpoints).where(endpoints.c.id == uuid.UUID(victim["id"])).values(secret=stolen))
+    assert api.get("/webhooks").status_code == 200  # reading endpoints never needs their secrets
+    api.post("/reprotect", json={"vms": [{"item_id": demo["committed"][0]["id"]}]}).raise_for_status()
+    drive(container)
+    deliver_due(container)  # the sweep goes on: one delivery sent, the other failed, none left pending
+
+    [sent] = receiver.received
+    Webhook(kept["secret"]).verify(sent.body, sent.headers)
+    [failed] = _deliveries(api, victim["id"])
+    assert failed["status"] == "failed"
+    assert failed["attempts"] == 0  # nothing was sent
+    assert "does not open: it was altered or copied from another row" in failed["last_error"]
+    assert f"webhook_endpoints.secret of row {victim['id']}" in failed["last_error"]
+
+    # The remedy: a new secret (the broken one cannot keep signing through a grace period).
+    rotated = api.post(f"/webhooks/{victim['id']}/rotate-secret", json={"grace_seconds": 3600})
+    assert rotated.status_code == 200, rotated.text
+    assert rotated.json()["previous_secret_expires_at"] is None
+    api.post(f"/webhook-deliveries/{failed['id']}/redeliver").raise_for_status()
+    deliver_due(container)
+    resent = receiver.received[-1]
+    Webhook(rotated.json()["secret"]).verify(resent.body, resent.headers)
+    assert len(resent.headers["webhook-signature"].split(" ")) == 1
+
+
+def test_a_process_without_the_key_leaves_the_delivery_to_one_that_has_it(api, container, demo, receiver, keys_a):
+    endpoint = _register(api, receiver.url)  # sealed under key a
+    api.post("/reprotect", json={"vms": [{"item_id": demo["committed"][0]["id"]}]}).raise_for_status()
+    drive(container)
+    keyring.install_keyring(KEY_B)  # a process rolled out with only key b (the decrypt-only phase skipped)
+    due = webhooks.sweep(container, now=utcnow(), redispatch_after=0)
+    assert len(due) == 1
+    assert not webhooks.deliver(container, delivery_id=due[0], worker="pod-with-b").ran
+    with transaction(container.sessions) as session:
+        waiting = session.get_one(WebhookDelivery, due[0])
+        assert waiting.status == "pending"
+        assert waiting.attempts == 0
+        assert waiting.last_error == (
+            "not sent by pod-with-b: no key named 'a' in REPROTECT_SECRETS__KEYS (was it removed before a rotation?)"
+        )
+        with pytest.raises(UnknownKey):
+            _ = session.get_one(WebhookEndpoint, uuid.UUID(endpoint["id"])).secret
+    assert receiver.received == []
+
+    keyring.install_keyring(B_THEN_A)  # a process that has key a (decrypt-only) sends it at its next due time
+    deliver_due(container)
+    [sent] = receiver.received
+    Webhook(endpoint["secret"]).verify(sent.body, sent.headers)

@@ -184,3 +184,28 @@ def test_sideways_imports_between_edges_or_with_the_emulator_are_caught():
     assert against_layers(Arrow("app.job.steps", "tests.fakes", "x"))
     assert against_layers(Arrow("workers.celery_app", "benchmarks.fleet", "x"))
     assert against_layers(Arrow("app", "app.job.service", "x"))
+
+
+# Where a migration may get its keys from (configuration, read live); every other module of migrations/ that
+# seals or opens a stored value does so with a frozen copy of that format.
+MIGRATION_KEY_SOURCE = "migrations/_sealed_keys.py"
+
+
+def _migration_imports() -> list[Arrow]:
+    arrows = []
+    for path in sorted((ROOT / "migrations").rglob("*.py")):
+        where = str(path.relative_to(ROOT))
+        module = module_name(path, ROOT)
+        arrows += imports_of(path.read_text(), module, root=ROOT, is_package=False, where=where)
+    return arrows
+
+
+def test_migrations_seal_with_frozen_code_not_the_live_sealing_package():
+    """A migration must do tomorrow what it did when written: one importing ``app.sealed`` would change
+    what it does to an old database whenever the application's sealing changes."""
+    arrows = _migration_imports()
+    live = [a for a in arrows if a.target.startswith("app.sealed") and not a.where.startswith(MIGRATION_KEY_SOURCE)]
+    assert not live, "migrations importing the live sealing code:\n" + "\n".join(map(str, live))
+    frozen = [a for a in arrows if "/_sealed_v" in a.where and a.target.split(".")[0] == "app"]
+    assert not frozen, "frozen sealing formats must not import the application:\n" + "\n".join(map(str, frozen))
+    assert any(a.target == "migrations._sealed_v1" for a in arrows if "0010_" in a.where)
