@@ -113,6 +113,12 @@ CATALOGUE: tuple[ErrorCode, ...] = (
     _p("too_many_streams", 429, "The caller holds as many event streams as it may; close one or poll."),
     _p("streams_exhausted", 503, "This API process serves as many event streams as it may; retry or poll."),
     _p("database_unavailable", 503, "The job database is not reachable; nothing was recorded. Retry shortly."),
+    _p(
+        "secret_unavailable",
+        503,
+        "This replica cannot open a stored secret the answer needs (a key missing during a rolling key change); "
+        "nothing was changed. Retry shortly.",
+    ),
     _p("internal_error", 500, "An unexpected error; the X-Request-Id header identifies it in the logs."),
     _p("azure_throttled", 503, "Azure Resource Manager is throttling the service; retry after Retry-After."),
     _p("azure_transient", 503, "Azure answered 5xx or timed out; retry after Retry-After."),

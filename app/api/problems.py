@@ -32,6 +32,7 @@ from app.errors import (
     ServiceError,
 )
 from app.events.hub import StreamsExhausted
+from app.sealed.keyring import KeyringError
 
 PROBLEM_JSON = "application/problem+json"
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -182,6 +183,20 @@ def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _secret_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    # Only the error's class: a stored secret this process cannot open (a key missing during a rolling key
+    # change, or a value altered in the database) is the deployment's problem, not the caller's.
+    log.error("a stored secret could not be opened: %s", type(exc).__name__)
+    return problem(
+        503,
+        code="secret_unavailable",
+        title="Service unavailable",
+        detail="This replica cannot open a stored secret the answer needs (its keys do not match the one it was "
+        "sealed with); nothing was changed. Retry shortly: another replica may answer.",
+        headers={"Retry-After": "5"},
+    )
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
     app.add_exception_handler(ServiceError, _service_error)
@@ -191,6 +206,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(StatementError, _out_of_range)
     app.add_exception_handler(PoolTimeout, _database_down)
+    app.add_exception_handler(KeyringError, _secret_unavailable)
 
 
 PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}  # app.api.problem_models.Problem, added by app.api.contract

@@ -363,3 +363,26 @@ def test_a_process_without_the_key_leaves_the_delivery_to_one_that_has_it(api, c
     deliver_due(container)
     [sent] = receiver.received
     Webhook(endpoint["secret"]).verify(sent.body, sent.headers)
+
+
+def test_an_answer_needing_a_secret_this_replica_cannot_open_is_a_503_problem(api, demo, receiver, keys_a):
+    endpoint = _register(api, receiver.url)
+    headers = {"Idempotency-Key": "vm-0-with-callback"}
+    body = {"vms": [{"item_id": demo["committed"][0]["id"]}], "callback_url": receiver.url}
+    accepted = api.post("/reprotect", json=body, headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    keyring.install_keyring(KEY_B)  # a replica rolled out with only key b
+
+    replayed = api.post("/reprotect", json=body, headers=headers)  # its stored answer holds the callback secret
+    rotated = api.post(f"/webhooks/{endpoint['id']}/rotate-secret", json={"grace_seconds": 60})
+
+    for answer in (replayed, rotated):
+        assert answer.status_code == 503, (answer.request.url, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers["retry-after"] == "5"
+        assert answer.json()["code"] == "secret_unavailable"
+    assert accepted.json()["callback_secret"] not in replayed.text
+    keyring.install_keyring(B_THEN_A)  # a replica that has key a answers the replay
+    again = api.post("/reprotect", json=body, headers=headers)
+    assert again.status_code == 202
+    assert again.json()["callback_secret"] == accepted.json()["callback_secret"]
