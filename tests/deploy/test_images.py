@@ -174,6 +174,15 @@ def test_each_compose_process_checks_its_own_health(service: str) -> None:
     assert test[4] == service
 
 
+def test_compose_workers_serve_their_metrics_on_the_port_the_kubernetes_sidecar_uses() -> None:
+    command = SERVICES["worker"]["command"]
+    port = command[command.index("--metrics-port") + 1]
+    assert [str(p) for p in SERVICES["worker"]["expose"]] == [port]
+    pod = yaml.safe_load((ROOT / "deploy/kubernetes/base/worker.yaml").read_text())["spec"]["template"]
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == port
+    assert "--no-supervise" not in command  # the supervisor serves them
+
+
 def test_migrate_runs_once_before_the_services() -> None:
     assert "restart" not in SERVICES["migrate"]
     for name in ("api", "worker", "scheduler"):
