@@ -4,21 +4,16 @@ for hosts with no exporter beside the worker (docker-compose's replicas; Kuberne
 
 from __future__ import annotations
 
-import os
-import tempfile
-
-from app.metrics.registry import MULTIPROC_ENV, multiprocess_dir, scrape_registry
+from app.metrics.registry import scrape_registry, shared_directory_for
 
 
 def serve(*, host: str, port: int) -> str:
     """Serve ``/metrics`` on ``host``:``port`` from a thread of this process, summing the multiprocess directory
-    the worker processes started after this call write to: ``PROMETHEUS_MULTIPROC_DIR`` when set (its owner
-    empties it), else a fresh one of this supervisor's own. The directory."""
-    path = multiprocess_dir()
-    if path is None:
-        # Fresh per supervisor: a restarted container never counts the files of its previous run.
-        path = tempfile.mkdtemp(prefix="reprotect-worker-metrics-")
-        os.environ[MULTIPROC_ENV] = path  # inherited by every Celery process the supervisor starts
+    the worker processes started after this call record into: ``PROMETHEUS_MULTIPROC_DIR`` when set (its owner
+    empties it), else a fresh one set in the environment they inherit. The directory."""
+    # At least two processes: this supervisor serves, the Celery worker it starts (and restarts) records.
+    path = shared_directory_for(2)
+    assert path is not None  # several processes always get a directory
     from prometheus_client import start_http_server
 
     start_http_server(port, addr=host, registry=scrape_registry())
