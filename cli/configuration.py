@@ -19,6 +19,7 @@ import types
 import typing
 from collections.abc import Iterator, Mapping
 from typing import Any
+from urllib.parse import unquote_plus
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -185,11 +186,32 @@ def refuse_unsafe_configuration(*, uses_broker: bool = True) -> None:
         raise UnsafeConfiguration(problems[0] + more)
 
 
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@", re.IGNORECASE)
+# The user-info password: up to the last "@" before the query (a password may hold an unencoded "/" or "@").
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/?#@\s]*:)[^?#\s]*@", re.IGNORECASE)
+_QUERY_PARAMETER = re.compile(r"(?P<name>[^=&;#\s]+)=(?P<value>[^&;#\s]*)")
+# Query parameters that carry secrets: password=, passwd=, pwd=, secret=, client_secret=, token=, sig= (SAS),
+# signature=, access_key=, api_key=, SharedAccessKey=, credential=, auth=... Masking a harmless one costs nothing.
+_SECRET_NAME = re.compile(r"pass|pwd|secret|token|key|sig|credential|auth", re.IGNORECASE)
+
+
+def _masked_url(text: str) -> str:
+    text = _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}@", text)
+    head, question, rest = text.partition("?")
+    if not question or "://" not in head:
+        return text
+    query, hash_, fragment = rest.partition("#")
+
+    def parameter(match: re.Match[str]) -> str:
+        if match.group("value") and _SECRET_NAME.search(unquote_plus(match.group("name"))):
+            return f"{match.group('name')}={MASK}"
+        return match.group(0)
+
+    return f"{head}?{_QUERY_PARAMETER.sub(parameter, query)}{hash_}{fragment}"
 
 
 def masked(value: Any) -> Any:
-    """A dumped configuration with every secret replaced: SecretStr values, passwords inside URLs."""
+    """A dumped configuration with every secret replaced: SecretStr values, passwords inside URLs (their
+    user-info and secret-looking query parameters)."""
     if isinstance(value, dict):
         return {key: masked(item) for key, item in value.items()}
     if isinstance(value, list):
@@ -197,7 +219,7 @@ def masked(value: Any) -> Any:
     if isinstance(value, str):
         if value.startswith("**********"):
             return MASK
-        return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}@", value)
+        return _masked_url(value)
     return value
 
 

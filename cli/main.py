@@ -84,11 +84,27 @@ def worker(
     pool: Annotated[str, typer.Option(help="Celery pool: threads, prefork, solo…")] = "threads",
     loglevel: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING or ERROR.")] = "INFO",
     supervise: Annotated[bool, typer.Option(help="Restart the Celery worker whenever it exits on its own.")] = True,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Serve the worker's metrics (all its processes) at /metrics on this port, from the supervisor: "
+            "for hosts with no exporter beside the worker (docker-compose; Kubernetes runs a sidecar).",
+        ),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Address the metrics port listens on.")] = "0.0.0.0",
 ) -> None:
     """Run a Celery worker that advances jobs and delivers webhooks (one queue each), kept alive."""
     configuration.refuse_unsafe_configuration()
     args = [f"--concurrency={concurrency}", f"--pool={pool}", f"--loglevel={loglevel}"]
+    if metrics_port is not None and not supervise:
+        raise typer.BadParameter("needs the supervisor (drop --no-supervise)", param_hint="--metrics-port")
     if supervise:
+        if metrics_port is not None:
+            from cli import worker_metrics
+
+            worker_metrics.serve(host=metrics_host, port=metrics_port)
         raise typer.Exit(supervised([sys.executable, "-m", "cli", "worker", "--no-supervise", *args]))
     from app.queue import JOBS_QUEUE, WEBHOOKS_QUEUE
     from workers.celery_app import celery

@@ -1,7 +1,7 @@
 """The security probe's findings, closed: every list's cursors are computed after scope filtering (walked
-as a narrow principal), malformed cursors are 422 problems on every list, a key never outlives the key
-that created it (expiry capped, revocation cascades), and callers without a valid credential are rate
-limited per address and audited once per address and window."""
+as a narrow principal here, in test_narrow_walks.py and test_inventory.py), malformed cursors are 422 problems
+on every list, a key never outlives the key that created it (expiry capped, revocation cascades), and callers
+without a valid credential are rate limited per address and audited once per address and window."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from tests.api.conftest import make_key
 
 NARROW = "/subscriptions/00000000-0000-0000-0000-00000000000a/resourceGroups/rg-narrow"
 ELSEWHERE = "/subscriptions/00000000-0000-0000-0000-00000000000b"
-LISTS = ("/jobs", "/webhooks", "/webhook-deliveries", "/api-keys", "/audit", "/vms")
+LISTS = ("/jobs", "/webhooks", "/webhook-deliveries", "/api-keys", "/audit", "/vms", "/campaigns")
 
 
 def _walk(client, path: str, headers: dict[str, str]) -> tuple[list[str], list[str]]:

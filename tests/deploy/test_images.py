@@ -24,6 +24,8 @@ BY_NAME = {stage.name: stage for stage in STAGES}
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES: dict[str, dict[str, Any]] = COMPOSE["services"]
 PRODUCTION_SERVICES = ("migrate", "api", "worker", "scheduler")
+# CI (.ci/run) sets this: without docker-compose the compose file's validity is then a failure, not a skip.
+REQUIRE_COMPOSE = os.environ.get("REPROTECT_TEST_REQUIRE_COMPOSE") == "1"
 
 
 def _lineage(stage: Stage) -> list[Stage]:
@@ -136,7 +138,10 @@ print("ok")
 
 def test_compose_file_is_valid() -> None:
     if shutil.which("docker-compose") is None:
-        pytest.skip("docker-compose is not installed (apt-get install docker-compose)")
+        message = "docker-compose is not installed (apt-get install docker-compose)"
+        if REQUIRE_COMPOSE:
+            pytest.fail(f"{message} (REPROTECT_TEST_REQUIRE_COMPOSE=1)")
+        pytest.skip(message)
     done = subprocess.run(
         ["docker-compose", "-f", "docker-compose.yml", "config", "-q"], cwd=ROOT, capture_output=True, text=True
     )
@@ -167,6 +172,15 @@ def test_each_compose_process_checks_its_own_health(service: str) -> None:
     test = SERVICES[service]["healthcheck"]["test"]
     assert test[:4] == ["CMD", "python", "-m", "cli.healthcheck"]
     assert test[4] == service
+
+
+def test_compose_workers_serve_their_metrics_on_the_port_the_kubernetes_sidecar_uses() -> None:
+    command = SERVICES["worker"]["command"]
+    port = command[command.index("--metrics-port") + 1]
+    assert [str(p) for p in SERVICES["worker"]["expose"]] == [port]
+    pod = yaml.safe_load((ROOT / "deploy/kubernetes/base/worker.yaml").read_text())["spec"]["template"]
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == port
+    assert "--no-supervise" not in command  # the supervisor serves them
 
 
 def test_migrate_runs_once_before_the_services() -> None:

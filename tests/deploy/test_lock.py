@@ -47,6 +47,18 @@ def test_locked_versions_satisfy_pyproject(lock: str, extras: tuple[str, ...]) -
     assert not outside
 
 
+@pytest.mark.parametrize("extras", [(), ("emulator",)])
+def test_what_the_images_install_is_bounded_below_its_next_major(extras: tuple[str, ...]) -> None:
+    """`make lock-upgrade` stays within releases we could have tested: every runtime and emulator requirement
+    has an upper bound (or an exact pin)."""
+    unbounded = sorted(
+        name
+        for name, requirement in declared(*extras).items()
+        if not any(spec.operator in ("<", "<=", "==", "~=") for spec in requirement.specifier)
+    )
+    assert unbounded == []
+
+
 def test_production_lock_has_no_emulator_dependency() -> None:
     runtime = read_lock(LOCK_DIR / "runtime.lock")
     assert "pyyaml" not in runtime, "PyYAML is the emulator's: keep it out of the production image"

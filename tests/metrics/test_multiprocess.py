@@ -53,11 +53,14 @@ def test_the_stand_alone_exporter_serves_the_workers_metrics_over_http(tmp_path)
 
 
 def test_several_api_workers_get_a_shared_directory_when_none_is_configured(tmp_path, monkeypatch):
-    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    # setenv first: delenv of an unset variable records nothing, and the directory made below would outlive
+    # the test (removed, but still named by the variable: later tests' prometheus_client then refuses it).
+    monkeypatch.setenv(MULTIPROC_ENV, "unset-below")
+    monkeypatch.delenv(MULTIPROC_ENV)
     assert shared_directory_for(1) is None  # one process: its own registry is the whole truth
     assert MULTIPROC_ENV not in os.environ
 
-    made = shared_directory_for(2)  # monkeypatch restores the variable afterwards (delenv above)
+    made = shared_directory_for(2)  # monkeypatch restores the variable afterwards (setenv above)
     assert made is not None
     assert os.environ[MULTIPROC_ENV] == made  # the uvicorn workers inherit it
     assert os.listdir(made) == []

@@ -155,16 +155,33 @@ def test_a_variable_and_its_file_twin_together_are_refused(monkeypatch, tmp_path
 
 def test_config_check_prints_the_effective_configuration_with_secrets_masked(tmp_path):
     (tmp_path / "keys").write_text(KEYS)
-    env = {**GOOD, "REPROTECT_SECRETS__KEYS_FILE": str(tmp_path / "keys"), "REPROTECT_ENV": "production"}
+    env = {
+        **GOOD,
+        "REPROTECT_SECRETS__KEYS_FILE": str(tmp_path / "keys"),
+        "REPROTECT_ENV": "production",
+        # Passwords in a query string, and in user-info holding an unencoded "@" and "/".
+        "REPROTECT_DATABASE__URL": "postgresql+psycopg://reprotect:hunter2@x/y@db.internal:5432/reprotect"
+        "?sslmode=verify-full&sslpassword=hunter2-ssl",
+        "REPROTECT_AUTH__RATE_LIMIT__STORAGE_URI": "redis://r/0?password=hunter2-qpw",
+        "REPROTECT_AUTH__REVOCATION_REDIS_URL": "rediss://r:6380/1?ssl_cert_reqs=required&Token=hunter2-t;pwd=hunter2-p"
+        "&access%5Fkey=hunter2-ak&sig=hunter2%2Fsas#top",
+    }
     del env["REPROTECT_SECRETS__KEYS"]
     run = _run(["config", "check", "--output", "json"], env, tmp_path)
     assert run.returncode == 0, run.stderr
     shown = json.loads(run.stdout)
     assert shown["problems"] == []
     assert shown["environment"] == "production"
-    assert shown["settings"]["database"]["url"] == "postgresql+psycopg://reprotect:********@db.internal:5432/reprotect"
+    assert shown["settings"]["database"]["url"] == (
+        "postgresql+psycopg://reprotect:********@db.internal:5432/reprotect?sslmode=verify-full&sslpassword=********"
+    )
     assert shown["settings"]["broker"]["url"] == "redis://:********@redis.internal:6379/0"
     assert shown["settings"]["secrets"]["keys"] == "********"
+    auth = shown["settings"]["auth"]
+    assert auth["rate_limit"]["storage_uri"] == "redis://r/0?password=********"
+    assert auth["revocation_redis_url"] == (  # what is not secret stays readable
+        "rediss://r:6380/1?ssl_cert_reqs=required&Token=********;pwd=********&access%5Fkey=********&sig=********#top"
+    )
     for secret in ("hunter2", KEYS.split(":", 1)[1], "local-dev-token"):
         assert secret not in run.stdout
     table = _run(["config", "check"], env, tmp_path)
