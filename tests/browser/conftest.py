@@ -122,3 +122,45 @@ def sign_in(page: Any, key: str, *, mode: str = "live") -> None:
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     page.locator(f"#stream-mode[data-mode='{mode}']").wait_for(timeout=30_000)
+
+
+# WCAG 2's contrast ratio of each visible element's text colour against its effective background: the first
+# opaque background among it and its ancestors, with the translucent ones above it composited on (the page's
+# canvas is white). Answers the elements below 4.5:1 (the AA level for normal text) with their ratio.
+_LOW_CONTRAST = """(selector) => {
+  const parse = (css) => {
+    const m = /^rgba?\\(([^)]*)\\)$/.exec(css.trim());
+    if (!m) throw new Error(`unexpected colour ${css}`);
+    const [r, g, b, a = 1] = m[1].split(/[\\s,/]+/).filter(Boolean).map(Number);
+    return { r, g, b, a };
+  };
+  const over = (top, below) => ({
+    r: top.r * top.a + below.r * (1 - top.a), g: top.g * top.a + below.g * (1 - top.a),
+    b: top.b * top.a + below.b * (1 - top.a), a: 1,
+  });
+  const background = (el) => {
+    const layers = [];
+    for (let node = el; node; node = node.parentElement) {
+      const colour = parse(getComputedStyle(node).backgroundColor);
+      if (colour.a > 0) layers.push(colour);
+      if (colour.a >= 1) break;
+    }
+    return layers.reverse().reduce((below, top) => over(top, below), { r: 255, g: 255, b: 255, a: 1 });
+  };
+  const luminance = ({ r, g, b }) => {
+    const linear = (v) => { const c = v / 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  };
+  const ratio = (x, y) => { const [hi, lo] = [luminance(x), luminance(y)].sort((p, q) => q - p); return (hi + 0.05) / (lo + 0.05); };
+  const measured = [...document.querySelectorAll(selector)].filter((el) => el.getClientRects().length).map((el) => {
+    const bg = background(el);
+    return { label: el.textContent.trim(), ratio: ratio(over(parse(getComputedStyle(el).color), bg), bg) };
+  });
+  return { count: measured.length, low: measured.filter((m) => m.ratio < 4.5) };
+}"""
+
+
+def low_contrast(page: Any, selector: str) -> tuple[int, list[dict[str, Any]]]:
+    """How many visible elements match ``selector``, and those whose text is below 4.5:1 on its background."""
+    found = page.evaluate(_LOW_CONTRAST, selector)
+    return found["count"], found["low"]

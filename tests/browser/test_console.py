@@ -1,6 +1,7 @@
 """The operator console in a real browser (headless Chromium) against a real stack: what it shows matches the
 API, a reprotect submitted from it reaches protected through the live stream, a failed job shows Azure's code
-and advice and can be retried, readers see no actions, and it is usable by keyboard with labelled fields."""
+and advice and can be retried, readers see no actions, and it is usable by keyboard with labelled fields and
+legible status labels."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 import httpx
 from playwright.sync_api import expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import low_contrast, sign_in
 
 VM_STATUSES = ("needs_reprotect", "in_progress", "protected", "failed", "not_eligible")
 
@@ -217,7 +218,7 @@ def test_keyboard_only_sign_in_and_navigation_with_labelled_fields_and_worded_st
     expect(page.get_by_role("heading", name="Jobs", exact=True)).to_be_visible()
     expect(page.locator("#jobs-table tbody tr").first).to_be_visible()
     expect(page.get_by_role("button", name="Load more")).to_be_hidden()  # fewer jobs than a page
-    for route in ("#/jobs", "#/requests", "#/reprotect", "#/overview"):
+    for route in ("#/jobs", "#/requests", "#/reprotect", "#/campaigns", "#/overview"):
         page.goto(f"/console/{route}")
         page.locator("main h1").first.wait_for()
         expect(page.locator("main [aria-busy='true']")).to_have_count(0)
@@ -233,7 +234,23 @@ def test_keyboard_only_sign_in_and_navigation_with_labelled_fields_and_worded_st
                  .map((el) => el.outerHTML)"""
         )
         assert colour_only == [], route
+        # Colour only reinforces a status, but it must not make the words hard to read (WCAG 2 AA: 4.5:1).
+        _, low = low_contrast(page, ".status, #stream-mode")
+        assert low == [], (route, low)
     assert page.locator(".status").count() > 0
+    # The pipeline badge is shown only while jobs will not move: a copy in the header, at each of its levels.
+    for level in ("degraded", "unknown", "down"):
+        page.evaluate(
+            """(level) => {
+                 const badge = document.getElementById('pipeline-badge').cloneNode();
+                 Object.assign(badge, { id: 'badge-sample', hidden: false, textContent: `⚠ Pipeline ${level}: no worker` });
+                 badge.dataset.level = level;
+                 document.getElementById('pipeline-badge').parentElement.append(badge);
+               }""",
+            level,
+        )
+        assert low_contrast(page, "#badge-sample") == (1, []), level
+        page.evaluate("() => document.getElementById('badge-sample').remove()")
 
 
 def test_the_key_lives_only_in_the_tab_session_and_a_wrong_key_is_refused(page, console_stack):
