@@ -69,6 +69,9 @@ def console_stack(tmp_path_factory) -> Iterator[Stack]:
         "REPROTECT_JOB__REDISPATCH_AFTER_SECONDS": "3",
         "REPROTECT_AZURE__REQUEST_TIMEOUT_SECONDS": "5",
         "REPROTECT_JOB__SWITCH_SETTLE_SECONDS": "8",
+        # A stopped worker shows in /status (and the console's pipeline badge) within seconds, not 35 s.
+        "REPROTECT_HEALTH__HEARTBEAT_SECONDS": "1",
+        "REPROTECT_HEALTH__STALE_AFTER_SECONDS": "6",
     }
     config = StackConfig(
         var_dir=tmp_path_factory.mktemp("console-stack"),
@@ -82,15 +85,19 @@ def console_stack(tmp_path_factory) -> Iterator[Stack]:
         yield running
 
 
-@pytest.fixture(scope="package")
-def reader_key(console_stack) -> str:
-    """A reader's key, made with the CLI as an administrator would."""
+def make_key(stack: Stack, *, name: str, role: str, scope: str) -> str:
+    """A key made with the CLI as an administrator would."""
     made = subprocess.run(
-        [sys.executable, "-m", "cli", "keys", "create", "--name", "console-reader", "--role", "reader",
-         "--scope", "*", "--plain"],
-        env=console_stack.config.env(console_stack.emulator_url), check=True, capture_output=True, text=True,
+        [sys.executable, "-m", "cli", "keys", "create", "--name", name, "--role", role, "--scope", scope, "--plain"],
+        env=stack.config.env(stack.emulator_url), check=True, capture_output=True, text=True,
     )  # fmt: skip
     return made.stdout.strip()
+
+
+@pytest.fixture(scope="package")
+def reader_key(console_stack) -> str:
+    """A reader's key of unrestricted scope."""
+    return make_key(console_stack, name="console-reader", role="reader", scope="*")
 
 
 @pytest.fixture
