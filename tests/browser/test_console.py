@@ -258,8 +258,11 @@ def test_bulk_retry_by_filter_shows_the_count_before_acting_and_a_job_is_cancell
         # Cancel one of them from its page: a confirmation first, then the stream brings the outcome.
         job_id = accepted["jobs"][0]["id"]
         page.goto(f"/console/#/jobs/{job_id}")
+        # While the worker sends the retry to Azure a cancel is refused (submission_in_progress): wait for it to run.
+        expect(page.locator("#job-state")).to_have_text(re.compile("reprotecting"), timeout=60_000)
         page.get_by_role("button", name="Cancel job…").click()
         page.get_by_role("button", name="Yes, cancel this job").click()
+        expect(page.locator("#action-result")).to_contain_text("Cancel accepted")
         expect(page.locator("#job-state")).to_have_text(re.compile("cancelled"), timeout=90_000)
     finally:
         httpx.put(clock, json={"time_scale": 5000}).raise_for_status()
