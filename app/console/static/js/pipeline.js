@@ -5,7 +5,7 @@
 // (a key of limited scope will not be given the fleet-wide view).
 
 import { api } from './api.js';
-import { fill, h, problemBox, relative, when } from './dom.js';
+import { fill, h, problemBox, when } from './dom.js';
 
 const HEALTHY_MS = 30000;
 const UNHEALTHY_MS = 10000;
@@ -108,7 +108,11 @@ function health(name, words) {
 
 const good = (yes) => (yes ? 'ok' : 'down');
 
-function ago(iso) { return iso ? [' · last seen ', when(iso), ` (${relative(iso)})`] : ' · never seen'; }
+function lastSeen(iso) {
+  if (!iso) return h('span', { class: 'hint' }, 'never seen');
+  const age = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000); // never "in 0 s": clocks differ a little
+  return h('span', { class: 'hint' }, 'last seen ', h('time', { datetime: iso, title: iso }, age < 2 ? 'just now' : `${seconds(age)} ago`));
+}
 
 function seconds(value) {
   if (value === null || value === undefined) return '—';
@@ -123,26 +127,26 @@ export function pipelinePanel() {
   return { section, dispose: onPipeline((found) => render(content, found)) };
 }
 
-const OVERALL = { ok: 'ok: jobs move', degraded: 'degraded: jobs will not move until it is fixed', down: 'down' };
+const OVERALL = { ok: 'ok: jobs move', degraded: 'degraded: jobs will not move', down: 'down' };
 
-function pair(label, attrs, ...value) {
-  return [h('dt', {}, label), h('dd', attrs, ...value)];
+/** A tile: a label and its value (and an optional line under it). */
+function tile(label, attrs, value, under) {
+  return h('div', { class: 'tile' }, h('dt', {}, label), h('dd', attrs, value), under ? h('dd', {}, under) : null);
 }
 
 function jobFigures(p) {
-  if (!p) return pair('Jobs', {}, 'unknown while the database is unreachable');
+  if (!p) return h('p', {}, 'Jobs: unknown while the database is unreachable.');
   const stuck = p.jobs_waiting_without_worker;
-  return [
-    pair('Jobs accepted, not yet picked up', { dataset: { figure: 'jobs_accepted' } }, String(p.jobs_accepted)),
-    pair('Jobs due now, held by no worker', { dataset: { figure: 'jobs_waiting' } }, String(p.jobs_waiting)),
-    pair('Oldest due job has waited', { dataset: { figure: 'oldest_due_job_age' } }, seconds(p.oldest_due_job_age_seconds)),
-    pair('Jobs waiting with no worker alive', { dataset: { figure: 'jobs_waiting_without_worker' } },
-      stuck ? health('down', `${stuck} job(s): nothing moves them`) : '0'),
-    p.workers_on_another_broker
-      ? pair('Workers on another broker', {}, health('down', `${p.workers_on_another_broker}: they take none of its jobs`)) : null,
-    p.workers_on_another_database
-      ? pair('Workers on another database', {}, health('down', `${p.workers_on_another_database}: they find none of its jobs`)) : null,
-  ];
+  return h('dl', { class: 'tiles compact', id: 'pipeline-jobs' },
+    tile('Accepted, not yet picked up', { dataset: { figure: 'jobs_accepted' } }, String(p.jobs_accepted)),
+    tile('Due now, queued for a worker', { dataset: { figure: 'jobs_waiting' } }, String(p.jobs_waiting)),
+    tile('Oldest due job has waited', { dataset: { figure: 'oldest_due_job_age' } }, seconds(p.oldest_due_job_age_seconds)),
+    tile('Waiting with no worker alive', { dataset: { figure: 'jobs_waiting_without_worker' } },
+      stuck ? health('down', `${stuck} job(s)`) : '0'),
+    p.workers_on_another_broker ? tile('Workers on another broker', {},
+      health('down', `${p.workers_on_another_broker}: they take none of its jobs`)) : null,
+    p.workers_on_another_database ? tile('Workers on another database', {},
+      health('down', `${p.workers_on_another_database}: they find none of its jobs`)) : null);
 }
 
 function render(content, { report, forbidden, error, at }) {
@@ -162,20 +166,20 @@ function render(content, { report, forbidden, error, at }) {
   const identity = report.azure_identity;
   const reach = (name) => health(good(checks[name] === 'ok'), checks[name] === 'ok' ? 'reachable' : 'unreachable');
   fill(content,
-    h('dl', { class: 'pairs', id: 'pipeline-checks' },
-      pair('Overall', { dataset: { check: 'overall' } }, health(report.status, OVERALL[report.status] || report.status)),
-      pair('Database', { dataset: { check: 'database' } }, reach('database')),
-      pair('Broker', { dataset: { check: 'broker' } }, reach('broker')),
-      pair('Workers', { dataset: { figure: 'workers_alive' } }, p
-        ? [health(good(p.workers_alive > 0), p.workers_alive > 0 ? `${p.workers_alive} alive` : 'none alive'), ago(p.worker_last_seen)]
-        : '—'),
-      pair('Scheduler', { dataset: { figure: 'scheduler_alive' } }, p
-        ? [health(good(p.scheduler_alive), p.scheduler_alive ? 'alive' : 'not alive'), ago(p.scheduler_last_seen)]
-        : '—'),
-      pair('Azure identity', { dataset: { check: 'azure_identity' } }, identity
+    h('dl', { class: 'tiles compact', id: 'pipeline-checks' },
+      tile('Overall', { dataset: { check: 'overall' } }, health(report.status, OVERALL[report.status] || report.status)),
+      tile('Database', { dataset: { check: 'database' } }, reach('database')),
+      tile('Broker', { dataset: { check: 'broker' } }, reach('broker')),
+      tile('Workers', { dataset: { figure: 'workers_alive' } }, p
+        ? health(good(p.workers_alive > 0), p.workers_alive > 0 ? `${p.workers_alive} alive` : 'none alive')
+        : '—', p ? lastSeen(p.worker_last_seen) : null),
+      tile('Scheduler', { dataset: { figure: 'scheduler_alive' } }, p
+        ? health(good(p.scheduler_alive), p.scheduler_alive ? 'alive' : 'not alive')
+        : '—', p ? lastSeen(p.scheduler_last_seen) : null),
+      tile('Azure identity', { dataset: { check: 'azure_identity' } }, identity
         ? health(good(identity.status === 'ok'), identity.status === 'ok' ? 'signs in' : `failing: ${identity.detail}`)
-        : 'not checked by this API'),
-      jobFigures(p)),
+        : 'not checked by this API')),
+    jobFigures(p),
     report.problems.length
       ? [h('h3', {}, 'Problems'), h('ul', { id: 'pipeline-problems' }, report.problems.map((text) => h('li', {}, text)))]
       : h('p', { id: 'pipeline-problems' }, 'No problem found.'),
