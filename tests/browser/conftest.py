@@ -69,6 +69,9 @@ def console_stack(tmp_path_factory) -> Iterator[Stack]:
         "REPROTECT_JOB__REDISPATCH_AFTER_SECONDS": "3",
         "REPROTECT_AZURE__REQUEST_TIMEOUT_SECONDS": "5",
         "REPROTECT_JOB__SWITCH_SETTLE_SECONDS": "8",
+        # A stopped worker shows in /status (and the console's pipeline badge) within seconds, not 35 s.
+        "REPROTECT_HEALTH__HEARTBEAT_SECONDS": "1",
+        "REPROTECT_HEALTH__STALE_AFTER_SECONDS": "6",
     }
     config = StackConfig(
         var_dir=tmp_path_factory.mktemp("console-stack"),
@@ -82,15 +85,19 @@ def console_stack(tmp_path_factory) -> Iterator[Stack]:
         yield running
 
 
-@pytest.fixture(scope="package")
-def reader_key(console_stack) -> str:
-    """A reader's key, made with the CLI as an administrator would."""
+def make_key(stack: Stack, *, name: str, role: str, scope: str) -> str:
+    """A key made with the CLI as an administrator would."""
     made = subprocess.run(
-        [sys.executable, "-m", "cli", "keys", "create", "--name", "console-reader", "--role", "reader",
-         "--scope", "*", "--plain"],
-        env=console_stack.config.env(console_stack.emulator_url), check=True, capture_output=True, text=True,
+        [sys.executable, "-m", "cli", "keys", "create", "--name", name, "--role", role, "--scope", scope, "--plain"],
+        env=stack.config.env(stack.emulator_url), check=True, capture_output=True, text=True,
     )  # fmt: skip
     return made.stdout.strip()
+
+
+@pytest.fixture(scope="package")
+def reader_key(console_stack) -> str:
+    """A reader's key of unrestricted scope."""
+    return make_key(console_stack, name="console-reader", role="reader", scope="*")
 
 
 @pytest.fixture
@@ -122,3 +129,45 @@ def sign_in(page: Any, key: str, *, mode: str = "live") -> None:
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     page.locator(f"#stream-mode[data-mode='{mode}']").wait_for(timeout=30_000)
+
+
+# WCAG 2's contrast ratio of each visible element's text colour against its effective background: the first
+# opaque background among it and its ancestors, with the translucent ones above it composited on (the page's
+# canvas is white). Answers the elements below 4.5:1 (the AA level for normal text) with their ratio.
+_LOW_CONTRAST = """(selector) => {
+  const parse = (css) => {
+    const m = /^rgba?\\(([^)]*)\\)$/.exec(css.trim());
+    if (!m) throw new Error(`unexpected colour ${css}`);
+    const [r, g, b, a = 1] = m[1].split(/[\\s,/]+/).filter(Boolean).map(Number);
+    return { r, g, b, a };
+  };
+  const over = (top, below) => ({
+    r: top.r * top.a + below.r * (1 - top.a), g: top.g * top.a + below.g * (1 - top.a),
+    b: top.b * top.a + below.b * (1 - top.a), a: 1,
+  });
+  const background = (el) => {
+    const layers = [];
+    for (let node = el; node; node = node.parentElement) {
+      const colour = parse(getComputedStyle(node).backgroundColor);
+      if (colour.a > 0) layers.push(colour);
+      if (colour.a >= 1) break;
+    }
+    return layers.reverse().reduce((below, top) => over(top, below), { r: 255, g: 255, b: 255, a: 1 });
+  };
+  const luminance = ({ r, g, b }) => {
+    const linear = (v) => { const c = v / 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  };
+  const ratio = (x, y) => { const [hi, lo] = [luminance(x), luminance(y)].sort((p, q) => q - p); return (hi + 0.05) / (lo + 0.05); };
+  const measured = [...document.querySelectorAll(selector)].filter((el) => el.getClientRects().length).map((el) => {
+    const bg = background(el);
+    return { label: el.textContent.trim(), ratio: ratio(over(parse(getComputedStyle(el).color), bg), bg) };
+  });
+  return { count: measured.length, low: measured.filter((m) => m.ratio < 4.5) };
+}"""
+
+
+def low_contrast(page: Any, selector: str) -> tuple[int, list[dict[str, Any]]]:
+    """How many visible elements match ``selector``, and those whose text is below 4.5:1 on its background."""
+    found = page.evaluate(_LOW_CONTRAST, selector)
+    return found["count"], found["low"]

@@ -4,6 +4,7 @@
 import { api, counters, session } from './api.js';
 import { fill, h, problemBox, field } from './dom.js';
 import { JobStream } from './stream.js';
+import { stopWatchingPipeline, watchPipeline } from './pipeline.js';
 import { overviewPage } from './overview.js';
 import { jobsPage } from './jobs.js';
 import { jobPage } from './job.js';
@@ -56,6 +57,7 @@ async function start() {
   for (const el of document.querySelectorAll('[data-operator]')) el.hidden = !canOperate();
   state.stream = new JobStream(onJobEvent, setMode);
   state.stream.start();
+  watchPipeline(); // the header's badge (#pipeline-badge) on every page while jobs will not move
   if (!location.hash.startsWith('#/')) location.hash = '#/overview';
   else route();
 }
@@ -63,6 +65,7 @@ async function start() {
 function signOut(message) {
   if (state.stream) state.stream.stop();
   state.stream = null;
+  stopWatchingPipeline();
   if (state.page && state.page.dispose) state.page.dispose();
   state.page = null;
   state.me = null;

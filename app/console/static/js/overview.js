@@ -1,9 +1,11 @@
-// The fleet at a glance: GET /vms/summary (VM counts by reprotect status, grouped), GET /jobs/summary
-// (job states, fleet ETA, top failures), throughput derived from successive summaries, and what is left
-// (GET /vms?status=needs_reprotect). Refreshed on job events (debounced) and once a minute when idle.
+// The fleet at a glance: the pipeline's health (GET /status, read by pipeline.js for the header badge too),
+// GET /vms/summary (VM counts by reprotect status, grouped), GET /jobs/summary (job states, fleet ETA, top
+// failures), throughput derived from successive summaries, and what is left (GET /vms?status=needs_reprotect).
+// Refreshed on job events (debounced) and once a minute when idle.
 
 import { api, query } from './api.js';
 import { fill, h, problemBox, relative, status, table, when, field } from './dom.js';
+import { pipelinePanel } from './pipeline.js';
 
 const VM_STATUSES = ['needs_reprotect', 'in_progress', 'protected', 'failed', 'not_eligible'];
 const IDLE_REFRESH_MS = 60000;
@@ -32,7 +34,8 @@ export function overviewPage(main, { canOperate }) {
   const select = h('select', { name: 'group-by' }, ['region', 'subscription', 'vault'].map((v) =>
     h('option', { value: v, selected: v === groupBy }, v)));
   select.addEventListener('change', () => { groupBy = select.value; refresh(); });
-  fill(main, h('h1', {}, 'Fleet overview'), h('div', { class: 'toolbar' }, field('Group VMs by', select)), body);
+  const pipeline = pipelinePanel();
+  fill(main, h('h1', {}, 'Fleet overview'), pipeline.section, h('div', { class: 'toolbar' }, field('Group VMs by', select)), body);
   let timer = null;
   let debounce = null;
   let disposed = false;
@@ -112,6 +115,6 @@ export function overviewPage(main, { canOperate }) {
       if (debounce) return;
       debounce = setTimeout(() => { debounce = null; if (!disposed) refresh(); }, EVENT_DEBOUNCE_MS);
     },
-    dispose() { disposed = true; clearTimeout(timer); clearTimeout(debounce); },
+    dispose() { disposed = true; clearTimeout(timer); clearTimeout(debounce); pipeline.dispose(); },
   };
 }
