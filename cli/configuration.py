@@ -187,7 +187,9 @@ def refuse_unsafe_configuration(*, uses_broker: bool = True) -> None:
 
 
 # The user-info password: up to the last "@" before the query (a password may hold an unencoded "/" or "@").
-_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/?#@\s]*:)[^?#\s]*@", re.IGNORECASE)
+# A URL's user-info password runs to the URL's last "@": drivers accept it unencoded, so it may hold "@", "/",
+# "?", "#" or a space. An "@" further on (in a query value) masks more than the password: safe for a display.
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^:/?#@\s]*:).*@", re.IGNORECASE)
 _QUERY_PARAMETER = re.compile(r"(?P<name>[^=&;#\s]+)=(?P<value>[^&;#\s]*)")
 # Query parameters that carry secrets: password=, passwd=, pwd=, secret=, client_secret=, token=, sig= (SAS),
 # signature=, access_key=, api_key=, SharedAccessKey=, credential=, auth=... Masking a harmless one costs nothing.

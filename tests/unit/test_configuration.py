@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from app.sealed.keyring import new_key_text
 from app.settings import Settings
 from app.settings_files import FileSettingsSource
-from cli.configuration import problems_of
+from cli.configuration import masked, problems_of
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES = "postgresql+psycopg://reprotect:hunter2-db@db.internal:5432/reprotect"
@@ -188,6 +188,14 @@ def test_config_check_prints_the_effective_configuration_with_secrets_masked(tmp
     assert table.returncode == 0
     assert "REPROTECT_DATABASE__URL" in table.stdout
     assert "hunter2" not in table.stdout
+
+
+@pytest.mark.parametrize("password", ["p#w", "pa?ss", "p w", "a@b?c#d e/f"])
+def test_an_unencoded_password_is_masked_whatever_it_holds(password):
+    url = f"postgresql+psycopg://reprotect:{password}@db.internal:5432/reprotect?sslmode=require"
+    assert masked({"url": url}) == {
+        "url": "postgresql+psycopg://reprotect:********@db.internal:5432/reprotect?sslmode=require"
+    }
 
 
 def test_config_check_exits_non_zero_on_a_problem(tmp_path):
