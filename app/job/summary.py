@@ -149,7 +149,8 @@ def _from_counts(
         .group_by(*live_grouping)
     )
     # One statement, so one snapshot: a job finishing meanwhile is counted once, as in flight or as finished
-    # (its count moves in the transaction that ends it), never twice or not at all.
+    # (its count moves in the transaction that ends it), never twice or not at all. (The top failure codes
+    # below are a second read: a failure landing between the two can show in one and not yet in the other.)
     for row in session.execute(union_all(finished, active)):
         tally.add(row[0] if key is not None else None, row[-3], row[-2])
         tally.later(row[-1])
