@@ -9,7 +9,9 @@ would otherwise keep counting).
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,4 +72,5 @@ def shared_directory_for(processes: int) -> str | None:
         return configured
     path = fresh_multiprocess_dir(Path(tempfile.mkdtemp(prefix="reprotect-metrics-")))
     os.environ[MULTIPROC_ENV] = str(path)
+    atexit.register(shutil.rmtree, path, ignore_errors=True)  # made by this process: gone when it ends
     return str(path)
