@@ -152,6 +152,10 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 )
 
 
+# The public cloud's sign-in origin: the default authority, issuers and keys of Entra ID tokens are on it.
+PUBLIC_CLOUD_SIGN_IN_ORIGIN = "https://login.microsoftonline.com"
+
+
 # The service's roles by name (``app.auth.principal.Role`` holds the same values; a test keeps them equal).
 RoleName = Literal["reader", "operator", "admin"]
 
@@ -189,6 +193,7 @@ class EntraConfig(BaseModel):
     console_scope: str | None = None
     # Where the console signs in; None: https://login.microsoftonline.com/<tenant_id>. Must be https, except on
     # a loopback host (tests, local stubs). Its origin is the only other one the console may connect to (CSP).
+    # On another host (a sovereign cloud) ``issuers`` and ``jwks_url`` must be set too: see _authority_cloud_complete.
     authority: str | None = None
 
     @property
@@ -203,7 +208,7 @@ class EntraConfig(BaseModel):
             return self.issuers
         return [
             f"https://sts.windows.net/{self.tenant_id}/",
-            f"https://login.microsoftonline.com/{self.tenant_id}/v2.0",
+            f"{PUBLIC_CLOUD_SIGN_IN_ORIGIN}/{self.tenant_id}/v2.0",
         ]
 
     @property
@@ -214,7 +219,7 @@ class EntraConfig(BaseModel):
     @property
     def effective_authority(self) -> str:
         """The configured authority, or the tenant's on the public cloud's sign-in host (no trailing slash)."""
-        return (self.authority or f"https://login.microsoftonline.com/{self.tenant_id}").rstrip("/")
+        return (self.authority or f"{PUBLIC_CLOUD_SIGN_IN_ORIGIN}/{self.tenant_id}").rstrip("/")
 
     @property
     def authority_origin(self) -> str:
@@ -225,7 +230,7 @@ class EntraConfig(BaseModel):
     @property
     def effective_jwks_url(self) -> str:
         """The configured JWKS address, or the tenant's v2 discovery keys."""
-        return self.jwks_url or f"https://login.microsoftonline.com/{self.tenant_id}/discovery/v2.0/keys"
+        return self.jwks_url or f"{PUBLIC_CLOUD_SIGN_IN_ORIGIN}/{self.tenant_id}/discovery/v2.0/keys"
 
     @field_validator("algorithms")
     @classmethod
@@ -263,6 +268,22 @@ class EntraConfig(BaseModel):
         # Without an audience check any token of the tenant, for any app, would be accepted.
         if self.tenant_id is not None and not self.audiences:
             raise ValueError("entra.audiences is required when entra.tenant_id is set")
+        return self
+
+    @model_validator(mode="after")
+    def _authority_cloud_complete(self) -> Self:
+        # The default issuers and keys are the public cloud's, and they cannot be derived from another authority
+        # reliably: the v1 issuer's host (sts.windows.net, sts.chinacloudapi.cn, ...) differs per cloud, and the
+        # authority's path may name the tenant by domain while tokens name it by id. Defaulting would give a
+        # sign-in button whose tokens the API refuses, so an operator states them.
+        missing = [name for name in ("issuers", "jwks_url") if getattr(self, name) is None]
+        if self.authority is not None and self.authority_origin != PUBLIC_CLOUD_SIGN_IN_ORIGIN and missing:
+            raise ValueError(
+                f"entra.authority {self.authority!r} is not on the public cloud ({PUBLIC_CLOUD_SIGN_IN_ORIGIN}), "
+                f"whose issuers and keys are the defaults: set entra.{' and entra.'.join(missing)} for its cloud too "
+                '(v2.0 tokens: issuers ["<authority>/v2.0"], jwks_url "<authority>/discovery/v2.0/keys"; '
+                "v1.0 tokens: that cloud's https://sts.<host>/<tenant_id>/ issuer)"
+            )
         return self
 
     @model_validator(mode="after")
