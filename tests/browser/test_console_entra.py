@@ -1,11 +1,12 @@
 """Sign-in with Microsoft Entra ID in a real browser: the console's own authorization code flow with PKCE against
 a fake authority on loopback (tests/fake_entra.py) and a real stack that accepts that authority's tokens. The
-token ends up where an API key would, every call carries it, it never shows in an address or the page's log,
-a tampered state or a wrong verifier signs nobody in, and the tab signs out when the token lapses. Without the
-settings the page offers no such button."""
+token ends up where an API key would, every call carries it, it never shows in an address, the page's log or a
+server's log, a tampered state or a wrong verifier signs nobody in, an answer no sign-in of the tab asked for is
+ignored, and the tab signs out when the token lapses. Without the settings the page offers no such button."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,9 +70,12 @@ def tab(browser, entra_stack, fake_entra) -> Iterator[Tab]:
     policy_reports = [text for text in opened.logged if "Content Security Policy" in text]
     assert opened.errors == [], opened.errors  # no script error
     assert policy_reports == [], policy_reports  # no Content-Security-Policy violation
-    for token in fake_entra.issued:  # never logged, never in an address
+    server_logs = {path.name: path.read_text(errors="replace") for path in entra_stack.config.var_dir.glob("*.log")}
+    assert {"api.log", "worker.log"} <= server_logs.keys(), server_logs.keys()  # the check below reads them all
+    for token in fake_entra.issued:  # never logged (by the page or any process of the stack), never in an address
         assert not any(token in text for text in opened.logged)
         assert not any(token in request.url for request in opened.requests)
+        assert [name for name, text in server_logs.items() if token in text] == []
 
 
 def _click_entra(tab: Tab) -> None:
@@ -145,12 +149,60 @@ def test_a_verifier_that_does_not_match_the_challenge_is_refused_by_the_authorit
     expect(tab.page.locator("#session")).to_be_hidden()
 
 
+def test_an_authority_answer_no_sign_in_of_this_tab_asked_for_is_ignored(tab, entra_stack, fake_entra):
+    # A link anyone can write: before, it signed the tab out and showed the writer's text as Entra's refusal.
+    crafted = "/console/#error=access_denied&error_description=Call+0800+FAKE+HELPDESK+to+sign+in+again"
+    _click_entra(tab)
+    page = tab.page
+    expect(page.locator("#who")).to_have_text("ops@example.com · operator")
+    [token] = fake_entra.issued
+    page.goto("about:blank")  # the link loads the page afresh, as from a mail or another site
+    page.goto(crafted)
+    expect(page.locator("#who")).to_have_text("ops@example.com · operator")  # still signed in
+    expect(page.get_by_role("heading", name="Fleet overview")).to_be_visible()
+    assert tab.session_item(KEY_ITEM) == token
+    assert page.url == f"{entra_stack.api_url}/console/#/overview"  # the answer is gone from the address
+    expect(page.get_by_text("FAKE HELPDESK")).to_have_count(0)
+
+    page.locator("#sign-out").click()
+    page.goto("about:blank")
+    page.goto(crafted)  # signed out: the plain sign-in form, without the text either
+    expect(page.get_by_role("button", name=ENTRA_BUTTON)).to_be_visible()
+    expect(page.get_by_text("FAKE HELPDESK")).to_have_count(0)
+    expect(page.get_by_role("alert")).to_have_count(0)
+    assert page.url == f"{entra_stack.api_url}/console/"
+    assert len(fake_entra.token_requests) == 1  # the real sign-in only: nothing redeemed for the crafted link
+
+
+def test_a_code_leaves_the_address_even_when_the_sign_in_settings_cannot_be_read(tab, entra_stack):
+    tab.page.route("**/console/config.json", lambda route: route.abort())
+    tab.page.goto("/console/#code=some-code&state=some-state")
+    expect(tab.page.get_by_label("API key")).to_be_visible()
+    assert tab.page.url == f"{entra_stack.api_url}/console/"
+
+
+def test_a_token_that_lapses_while_the_console_asks_who_it_is_still_signs_the_tab_out(tab, fake_entra):
+    # The expiry timer fires while /me is on its way (main.js ignores 'signed-out' until then): armed again after.
+    fake_entra.expires_in = 2
+
+    def slow_me(route: Any) -> None:
+        time.sleep(3)
+        route.continue_()
+
+    tab.page.route("**/me", slow_me)
+    _click_entra(tab)
+    alert = tab.page.get_by_role("alert")
+    expect(alert).to_contain_text("Your Microsoft Entra ID sign-in expired", timeout=20_000)
+    expect(tab.page.locator("#session")).to_be_hidden()
+    assert tab.session_item(KEY_ITEM) is None
+
+
 def test_the_tab_signs_out_with_a_clear_message_when_the_token_expires(tab, fake_entra):
-    fake_entra.expires_in = 4
+    fake_entra.expires_in = 10  # time enough for the sign-in on a loaded machine, short enough to wait for
     _click_entra(tab)
     expect(tab.page.locator("#who")).to_have_text("ops@example.com · operator")
     alert = tab.page.get_by_role("alert")
-    expect(alert).to_contain_text("Your Microsoft Entra ID sign-in expired", timeout=15_000)
+    expect(alert).to_contain_text("Your Microsoft Entra ID sign-in expired", timeout=30_000)
     expect(tab.page.get_by_role("button", name=ENTRA_BUTTON)).to_be_visible()
     assert tab.session_item(KEY_ITEM) is None
     tab.page.reload()  # nothing left to sign in with

@@ -107,12 +107,20 @@ async function completeSignIn() {
   if (!params) return false;
   const pending = JSON.parse(sessionStorage.getItem(PENDING) || 'null');
   sessionStorage.removeItem(PENDING); // one use, whatever happens
-  // The code must not stay in the address (history, bookmarks, a shared screen): back to the page as it was.
-  history.replaceState(null, '', `${location.pathname}${(pending && pending.hash) || ''}`);
+  // The code must not stay in the address (history, bookmarks, a shared screen): back to the page as it was
+  // (or to the route the address names, when no sign-in of this tab is pending).
+  const route = location.hash.startsWith('#/') ? location.hash : '';
+  history.replaceState(null, '', `${location.pathname}${pending ? pending.hash || '' : route}`);
+  // No sign-in of this tab is pending: a link anyone could have written (#error=…&error_description=<their text>,
+  // a stolen or stale code). It must neither sign the tab out nor put its text on the page: ignored.
+  if (!pending) return false;
+  if (!config) {
+    throw new SignInError('The console could not read its sign-in settings (config.json); nothing was accepted. Sign in again.', 'config_unavailable');
+  }
   if (params.has('error')) {
     throw new SignInError(params.get('error_description') || params.get('error'), params.get('error'));
   }
-  if (!pending || !params.get('state') || params.get('state') !== pending.state) {
+  if (!params.get('state') || params.get('state') !== pending.state) {
     throw new SignInError('The answer from the sign-in service does not match the sign-in this tab started; nothing was accepted. Sign in again.', 'state_mismatch');
   }
   const token = await redeem(params.get('code') || '', pending.verifier);
@@ -125,8 +133,12 @@ function expired() {
   return { problem: { title: 'Signed out', detail: 'Your Microsoft Entra ID sign-in expired. Sign in again.', code: 'token_expired' } };
 }
 
-/** Sign the tab out when the token's lifetime ends (main.js listens for 'signed-out'). */
-function watchExpiry() {
+/**
+ * Sign the tab out when the token's lifetime ends (main.js listens for 'signed-out', and ignores it until /me has
+ * answered: so main.js arms this once signed in, and a timer that fired before then is armed again and fires at
+ * once). Nothing for an API key, which has no lifetime here.
+ */
+export function watchExpiry() {
   clearTimeout(expiryTimer);
   const at = session.expiresAt;
   if (!at) return;
@@ -151,7 +163,7 @@ export async function startEntra() {
     config = null;
   }
   try {
-    if (config) await completeSignIn();
+    await completeSignIn(); // also without the settings: the code and state still leave the address
   } catch (error) {
     session.clear();
     return error;
@@ -160,6 +172,5 @@ export async function startEntra() {
     session.clear();
     return expired();
   }
-  watchExpiry();
   return null;
 }

@@ -13,7 +13,7 @@ import { reprotectPage } from './reprotect.js';
 import { campaignsPage } from './campaigns.js';
 import { campaignPage } from './campaign.js';
 import { campaignNewPage } from './campaign_new.js';
-import { entraSignInButton, startEntra } from './entra.js';
+import { entraSignInButton, startEntra, watchExpiry } from './entra.js';
 
 const POLL_MS = 10000;
 const main = document.getElementById('main');
@@ -50,6 +50,7 @@ async function start() {
     showSignIn(error);
     return;
   }
+  watchExpiry(); // an Entra ID token's lapse, armed now that a 'signed-out' event is no longer ignored
   document.body.dataset.role = state.me.role || 'none';
   document.getElementById('who').textContent = `${state.me.name} · ${state.me.role || 'no role'}`;
   document.getElementById('nav').hidden = false;
