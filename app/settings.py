@@ -127,11 +127,13 @@ class WebhookSettings(BaseModel):
     max_endpoints: int = 100
 
 
-def https_or_loopback(url: str) -> bool:
-    """Whether ``url`` is https to some host, or plain http to a loopback host (tests, local stubs), with no
-    query, fragment or user info (a base address that paths are appended to)."""
+def https_or_loopback(url: str, *, base_address: bool = True) -> bool:
+    """Whether ``url`` is https to some host, or plain http to a loopback host (tests, local stubs); with
+    ``base_address`` also with no query, fragment or user info (an address that paths are appended to)."""
     parts = urlsplit(url)
-    if not parts.hostname or parts.query or parts.fragment or "@" in parts.netloc:
+    if not parts.hostname:
+        return False
+    if base_address and (parts.query or parts.fragment or "@" in parts.netloc):
         return False
     return parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname))
 

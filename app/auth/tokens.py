@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import jwt
@@ -20,7 +19,7 @@ import jwt
 from app.auth.principal import Principal, PrincipalKind, Role, highest_role
 from app.errors import ServiceError
 from app.scopes import ScopeSet, parse_scope
-from app.settings import EntraConfig, is_loopback
+from app.settings import EntraConfig, https_or_loopback
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,9 @@ class KeySetUnavailable(AuthError):
 
 def https_fetcher(url: str, *, timeout_seconds: float) -> JwksFetcher:
     """A fetcher for the JWKS at ``url``: https only, except plain http to a loopback host (tests)."""
-    _require_https(url)
+    # A query is allowed: Entra serves an app's own signing keys at ``…/discovery/v2.0/keys?appid=<client id>``.
+    if not https_or_loopback(url, base_address=False):
+        raise ValueError(f"the JWKS url must be https (plain http only to a loopback host): {url!r}")
 
     def fetch() -> dict[str, Any]:
         response = httpx.get(url, timeout=timeout_seconds, follow_redirects=False)
@@ -64,15 +65,6 @@ def https_fetcher(url: str, *, timeout_seconds: float) -> JwksFetcher:
         return document
 
     return fetch
-
-
-def _require_https(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and is_loopback(parts.hostname):
-        return
-    raise ValueError(f"the JWKS url must be https (plain http only to a loopback host): {url!r}")
 
 
 class SigningKeys:

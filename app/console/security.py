@@ -43,7 +43,3 @@ def security_headers(connect_origins: Sequence[str] = ()) -> dict[str, str]:
         "Cross-Origin-Resource-Policy": "same-origin",
         "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
     }
-
-
-CONTENT_SECURITY_POLICY = content_security_policy()
-SECURITY_HEADERS = security_headers()

@@ -397,6 +397,10 @@ def test_the_jwks_url_must_be_https_unless_it_is_loopback(url):
         https_fetcher(url, timeout_seconds=1)
 
 
+def test_a_jwks_url_may_carry_a_query_as_an_apps_own_keys_do():
+    https_fetcher(f"https://login.microsoftonline.com/{TENANT}/discovery/v2.0/keys?appid=app-1", timeout_seconds=1)
+
+
 def test_a_verifier_needs_a_tenant_and_a_tenant_needs_an_audience():
     with pytest.raises(ValueError, match="disabled"):
         TokenVerifier(EntraConfig())
