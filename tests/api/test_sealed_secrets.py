@@ -365,6 +365,29 @@ def test_a_process_without_the_key_leaves_the_delivery_to_one_that_has_it(api, c
     Webhook(endpoint["secret"]).verify(sent.body, sent.headers)
 
 
+def test_a_damaged_secret_fails_its_delivery_with_the_reason_instead_of_staying_due(
+    api, container, demo, receiver, keys_a
+):
+    endpoint = _register(api, receiver.url)
+    endpoints = WebhookEndpoint.__table__
+    row = endpoints.c.id == uuid.UUID(endpoint["id"])
+    with container.engine.begin() as connection:  # cut short, inside the first nonce (a bad restore, say)
+        stored = connection.execute(endpoints.select().with_only_columns(endpoints.c.secret).where(row)).scalar_one()
+        connection.execute(update(endpoints).where(row).values(secret=stored[: len("sealed:v2:a:") + 8]))
+    api.post("/reprotect", json={"vms": [{"item_id": demo["committed"][0]["id"]}]}).raise_for_status()
+    drive(container)
+    deliver_due(container)  # returns: nothing left pending
+
+    [failed] = _deliveries(api, endpoint["id"])
+    assert failed["status"] == "failed"
+    assert failed["attempts"] == 0
+    assert failed["last_error"] == (
+        f"not sent: the secret stored in webhook_endpoints.secret of row {endpoint['id']} does not open: "
+        "it is damaged (truncated or not base64) (give the receiver a new secret)"
+    )
+    assert receiver.received == []
+
+
 def test_an_answer_needing_a_secret_this_replica_cannot_open_is_a_503_problem(api, demo, receiver, keys_a):
     endpoint = _register(api, receiver.url)
     headers = {"Idempotency-Key": "vm-0-with-callback"}

@@ -50,6 +50,32 @@ def test_an_altered_value_does_not_open_and_a_missing_key_is_named():
         envelope.unseal(NEW, sealed, place=HERE)
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda sealed: sealed[:-1], id="last character cut"),
+        pytest.param(lambda sealed: sealed[:40], id="cut inside the wrapped key"),
+        pytest.param(lambda sealed: sealed[: len("sealed:v2:old:") + 10], id="cut inside the first nonce"),
+        pytest.param(lambda sealed: "sealed:v2:old:", id="nothing after the key name"),
+        pytest.param(lambda sealed: "sealed:v2:old", id="no separator after the key name"),
+        pytest.param(lambda sealed: "sealed:v2", id="cut inside the prefix"),
+        pytest.param(lambda sealed: "sealed:v2:", id="no key name"),
+        pytest.param(lambda sealed: sealed[:20] + "!!not base64!!" + sealed[34:], id="not base64"),
+        pytest.param(lambda sealed: sealed + "=", id="padding added"),
+        pytest.param(lambda sealed: "sealed:v2:o ld:" + sealed[14:], id="a key name no key can have"),
+        pytest.param(lambda sealed: "sealed:v1:old:AAAA", id="a v1 value far too short"),
+    ],
+)
+def test_a_damaged_value_does_not_open_whatever_the_damage(damage):
+    broken = damage(envelope.seal(OLD, SECRET, place=HERE))
+    with pytest.raises(DoesNotOpen, match="the secret stored in webhook_endpoints.secret of row"):
+        envelope.unseal(OLD, broken, place=HERE)
+    try:  # a rotation re-wraps the data key only (a cut in the value itself shows when it is opened)
+        envelope.reseal(_ring(NEW, OLD), broken, place=HERE)
+    except DoesNotOpen:
+        pass
+
+
 def test_a_format_newer_than_this_release_is_refused_never_taken_for_a_clear_secret():
     # The release before v2 took any value without its one prefix for a secret stored in clear, and signed
     # with the sealed text; a v3 value meets this release the same way during a roll.
