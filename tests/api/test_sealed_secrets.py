@@ -388,6 +388,30 @@ def test_a_damaged_secret_fails_its_delivery_with_the_reason_instead_of_staying_
     assert receiver.received == []
 
 
+def test_a_previous_secret_that_does_not_open_leaves_the_current_one_to_sign_alone(
+    api, container, demo, receiver, keys_a, caplog
+):
+    endpoint = _register(api, receiver.url)
+    rotated = api.post(f"/webhooks/{endpoint['id']}/rotate-secret", json={"grace_seconds": 3600})
+    assert rotated.status_code == 200, rotated.text
+    endpoints = WebhookEndpoint.__table__
+    row = endpoints.c.id == uuid.UUID(endpoint["id"])
+    with container.engine.begin() as connection:  # the current secret's value in the other column: bound elsewhere
+        connection.execute(update(endpoints).where(row).values(previous_secret=endpoints.c.secret))
+    api.post("/reprotect", json={"vms": [{"item_id": demo["committed"][0]["id"]}]}).raise_for_status()
+    drive(container)
+    deliver_due(container)
+
+    [sent] = receiver.received
+    Webhook(rotated.json()["secret"]).verify(sent.body, sent.headers)
+    assert len(sent.headers["webhook-signature"].split(" ")) == 1
+    [delivered] = _deliveries(api, endpoint["id"])
+    assert delivered["status"] == "delivered"
+    [warning] = [r.getMessage() for r in caplog.records if "previous one does not open" in r.getMessage()]
+    assert warning.endswith("(DoesNotOpen)")  # the class, never the value
+    assert "sealed:" not in warning
+
+
 def test_an_answer_needing_a_secret_this_replica_cannot_open_is_a_503_problem(api, demo, receiver, keys_a):
     endpoint = _register(api, receiver.url)
     headers = {"Idempotency-Key": "vm-0-with-callback"}
