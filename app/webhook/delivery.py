@@ -218,8 +218,11 @@ def _settle(
 
 
 def _retry_later(delivery: WebhookDelivery, *, now: datetime, settings: WebhookSettings, reason: str) -> None:
-    """Nothing was sent: due again after the next backoff step, unless that is past the retry window."""
-    wait = retry_policy(settings).delay(delivery.attempts + 1)
+    """Nothing was sent: due again after the next backoff step, unless that is past the retry window. Each
+    skipped try grows the step (a process without the key neither retries nor warns every few seconds), but
+    is not an attempt."""
+    delivery.skipped_tries += 1
+    wait = retry_policy(settings).delay(delivery.attempts + delivery.skipped_tries)
     if now + timedelta(seconds=wait) > delivery.created_at + timedelta(seconds=settings.retry_window_seconds):
         _finish(delivery, FAILED, now=now, error=f"{reason}; retry window spent, giving up")
         return

@@ -412,6 +412,37 @@ def test_a_previous_secret_that_does_not_open_leaves_the_current_one_to_sign_alo
     assert "sealed:" not in warning
 
 
+def test_tries_skipped_for_want_of_the_key_grow_the_backoff_without_counting_as_attempts(
+    api, container, demo, receiver, keys_a
+):
+    _register(api, receiver.url)  # sealed under key a
+    api.post("/reprotect", json={"vms": [{"item_id": demo["committed"][0]["id"]}]}).raise_for_status()
+    drive(container)
+    keyring.install_keyring(KEY_B)  # a process without key a
+    [delivery_id] = webhooks.sweep(container, now=utcnow(), redispatch_after=0)
+    base, ceiling = container.settings.webhook.backoff_base_seconds, container.settings.webhook.backoff_max_seconds
+    assert 0.75 * ceiling > 2 * 1.25 * base  # the ceiling, jitter down, is well past the first step, jitter up
+    waits = []
+    for _ in range(4):
+        with container.engine.begin() as connection:  # due now (no sleeping through the backoff)
+            connection.execute(
+                update(WebhookDelivery.__table__)
+                .where(WebhookDelivery.__table__.c.id == delivery_id)
+                .values(next_attempt_at=utcnow())
+            )
+        before = utcnow()
+        assert not webhooks.deliver(container, delivery_id=delivery_id, worker="pod-with-b").ran
+        with transaction(container.sessions) as session:
+            waiting = session.get_one(WebhookDelivery, delivery_id)
+            waits.append((waiting.next_attempt_at - before).total_seconds())
+    assert waiting.status == "pending"
+    assert waiting.attempts == 0  # nothing was sent
+    assert waiting.skipped_tries == 4
+    # base · 2^(n-1), capped, with ±25 % jitter: the fourth skip waits at the ceiling, not one base as the first.
+    assert waits[3] >= 0.75 * ceiling
+    assert receiver.received == []
+
+
 def test_an_answer_needing_a_secret_this_replica_cannot_open_is_a_503_problem(api, demo, receiver, keys_a):
     endpoint = _register(api, receiver.url)
     headers = {"Idempotency-Key": "vm-0-with-callback"}
