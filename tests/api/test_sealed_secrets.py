@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, make_url, text, update
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.db import transaction, utcnow
+from app.idempotency.models import IdempotencyRecord
 from app.sealed import envelope, keyring, rotation
 from app.sealed.documents import open_secrets
 from app.sealed.envelope import Place
@@ -464,3 +465,29 @@ def test_an_answer_needing_a_secret_this_replica_cannot_open_is_a_503_problem(ap
     again = api.post("/reprotect", json=body, headers=headers)
     assert again.status_code == 202
     assert again.json()["callback_secret"] == accepted.json()["callback_secret"]
+
+
+def test_an_answer_needing_a_secret_that_does_not_open_is_a_500_problem_not_a_retry(
+    api, container, demo, receiver, keys_a, caplog
+):
+    headers = {"Idempotency-Key": "vm-0-altered"}
+    body = {"vms": [{"item_id": demo["committed"][0]["id"]}], "callback_url": receiver.url}
+    accepted = api.post("/reprotect", json=body, headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    answers = IdempotencyRecord.__table__
+    with container.engine.begin() as connection:  # the stored answer's sealed callback secret is altered
+        stored = connection.execute(answers.select().with_only_columns(answers.c.response_body)).scalar_one()
+        sealed = stored["callback_secret"]
+        altered = sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1]
+        connection.execute(update(answers).values(response_body={**stored, "callback_secret": altered}))
+
+    replayed = api.post("/reprotect", json=body, headers=headers)
+
+    assert replayed.status_code == 500, replayed.text
+    assert replayed.headers["content-type"] == "application/problem+json"
+    assert "retry-after" not in replayed.headers  # no retry opens it
+    assert replayed.json()["code"] == "internal_error"
+    assert accepted.json()["callback_secret"] not in replayed.text
+    assert "sealed:" not in replayed.text
+    [logged] = [r.getMessage() for r in caplog.records if "could not be opened" in r.getMessage()]
+    assert logged == "a stored secret could not be opened: DoesNotOpen"
