@@ -130,9 +130,9 @@ def test_deliveries_keep_signing_across_a_key_rotation(api, container, demo, rec
     # Rotation: the new key first, the old one still there; every process reads both meanwhile.
     keyring.install_keyring(B_THEN_A)
     with container.engine.begin() as connection:
-        assert rotation.reseal_all(connection, lambda: B_THEN_A) == 4  # the idempotent answer's copy too
+        assert rotation.reseal_all(connection, lambda: B_THEN_A) == rotation.Resealed(changed=4)  # answer's copy too
     with container.engine.begin() as connection:
-        assert rotation.reseal_all(connection, lambda: B_THEN_A) == 0  # nothing left under the old key
+        assert rotation.reseal_all(connection, lambda: B_THEN_A).changed == 0  # nothing left under the old key
     stored = _stored_secrets(container)
     assert {envelope.key_name_of(value) for _, value in stored} == {"b"}
     with pytest.raises(KeyringError):
@@ -188,6 +188,12 @@ def _database_at_0008_with_a_clear_secret(url: str) -> tuple[str, Config, str]:
     config.set_main_option("sqlalchemy.url", url)
     command.upgrade(config, "0008")
     clear = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    _insert_endpoint(url, ENDPOINT_ID, secret=clear)
+    return url, config, clear
+
+
+def _insert_endpoint(url: str, endpoint_id: uuid.UUID, *, secret: str) -> None:
+    """One webhook endpoint holding ``secret`` as stored, over SQL (the columns every revision since 0008 has)."""
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(
@@ -196,10 +202,9 @@ def _database_at_0008_with_a_clear_secret(url: str) -> tuple[str, Config, str]:
                 "VALUES (:id, 'https://r.example', '[]', :s, TRUE, '[\"*\"]', "
                 "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
             ),
-            {"id": ENDPOINT_ID.hex, "s": clear},
+            {"id": endpoint_id.hex, "s": secret},
         )
     engine.dispose()
-    return url, config, clear
 
 
 def _stored_endpoint_secret(url: str) -> str:
@@ -276,13 +281,64 @@ def test_secrets_rotate_reseals_under_the_first_configured_key(empty_database, k
     assert envelope.unseal(parse_keys(keys.split(",")[0]), resealed, place=ENDPOINT_SECRET) == clear
 
 
+def test_secrets_rotate_reseals_what_opens_and_names_where_the_values_are_that_do_not(empty_database, keys_a):
+    url, config, clear = _database_at_0008_with_a_clear_secret(empty_database)
+    command.upgrade(config, "head")
+    damaged_id = uuid.UUID(int=7)
+    damaged = _stored_endpoint_secret(url)[:40]  # cut short
+    _insert_endpoint(url, damaged_id, secret=damaged)
+    keys = f"{keyring.new_key_text('c')},{_key_text(KEY_A)}"
+    env = {**os.environ, "REPROTECT_ENV": "dev", "REPROTECT_DATABASE__URL": url, "REPROTECT_SECRETS__KEYS": keys}
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "secrets", "rotate"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    assert "1 stored secret(s) re-sealed under key 'c'" in run.stdout  # the one that opens, all the same
+    assert f"  webhook_endpoints.secret of row {damaged_id} (DoesNotOpen)\n" in run.stdout
+    assert "sealed:" not in run.stdout + run.stderr
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        stored = dict(connection.execute(text("SELECT id, secret FROM webhook_endpoints")).all())
+    engine.dispose()
+    by_id = {uuid.UUID(str(row_id)): value for row_id, value in stored.items()}
+    assert by_id[damaged_id] == damaged  # left as it was
+    assert by_id[ENDPOINT_ID].startswith("sealed:v2:c:")
+    assert envelope.unseal(parse_keys(keys.split(",")[0]), by_id[ENDPOINT_ID], place=ENDPOINT_SECRET) == clear
+
+
+def test_secrets_rotate_leaves_an_answer_claimed_again_meanwhile_as_its_new_claim_stored_it(empty_database, keys_a):
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", empty_database)
+    command.upgrade(config, "head")
+    answers = IdempotencyRecord.__table__
+    place = Place("idempotency_keys", "response_body", ("key:abc", "k"))
+    first = {"request_id": "r1", "callback_secret": envelope.seal(KEY_A, "whsec_first", place=place), "jobs": []}
+    second = {"request_id": "r2", "callback_secret": envelope.seal(KEY_A, "whsec_second", place=place), "jobs": []}
+    at = utcnow()
+    row = {"owner": "key:abc", "key": "k", "fingerprint": "f", "status": "completed", "response_status": 202}
+    row |= {"created_at": at, "locked_until": at, "expires_at": at}
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(answers.insert().values(**row, claim_token="first-claim", response_body=first))
+
+        def keys_once_the_answer_is_read() -> Keyring:  # meanwhile, the key expired and was claimed and answered again
+            connection.execute(update(answers).values(claim_token="second-claim", response_body=second))
+            return B_THEN_A
+
+        assert rotation.reseal_all(connection, keys_once_the_answer_is_read) == rotation.Resealed(changed=0)
+    with engine.connect() as connection:
+        body = connection.execute(answers.select().with_only_columns(answers.c.response_body)).scalar_one()
+    engine.dispose()
+    assert body == second  # not the first answer, re-sealed over it
+
+
 def test_secrets_rotate_turns_v1_values_left_by_a_downgrade_into_v2(empty_database, keys_a):
     url, config, clear = _database_at_0008_with_a_clear_secret(empty_database)
     command.upgrade(config, "0015")
     assert _stored_endpoint_secret(url).startswith("sealed:v1:a:")
     engine = create_engine(url)
     with engine.begin() as connection:
-        assert rotation.reseal_all(connection, lambda: KEY_A) == 1  # same key: only the format changes
+        assert rotation.reseal_all(connection, lambda: KEY_A).changed == 1  # same key: only the format changes
     engine.dispose()
     v2 = _stored_endpoint_secret(url)
     assert v2.startswith("sealed:v2:a:")
