@@ -53,7 +53,9 @@ class Place:
     row: tuple[object, ...]
 
     def associated_data(self) -> bytes:
-        """What the value is bound to (a UUID as its canonical text, so every database driver agrees)."""
+        """What the value is bound to: each key value as text, a UUID as its canonical text (lowercase, hyphens),
+        so every database driver agrees. A UUID column's value held as a string is made a UUID first
+        (:meth:`app.sealed.column.Sealed.place`); a text key is bound as it is, whatever it looks like."""
         return json.dumps([_V2_CONTEXT, self.table, self.column, *map(str, self.row)]).encode()
 
     def __str__(self) -> str:

@@ -153,3 +153,20 @@ def test_a_models_secret_is_sealed_for_its_row_and_needs_the_row_id_first(old_ke
         WebhookEndpoint(secret=SECRET)
     endpoint.previous_secret = None
     assert endpoint.sealed_previous_secret is None
+
+
+def test_a_uuid_key_held_as_text_seals_as_the_uuid_it_is_read_back_as(old_key):
+    row_id = HERE.row[0]
+    assert isinstance(row_id, uuid.UUID)
+    for spelling in (row_id.hex, row_id.hex.upper(), str(row_id).upper(), str(row_id)):
+        endpoint = WebhookEndpoint(id=spelling, secret=SECRET)  # before a flush makes it a UUID
+        assert envelope.unseal(OLD, endpoint.sealed_secret, place=HERE) == SECRET, spelling
+        assert WebhookEndpoint(id=row_id, sealed_secret=endpoint.sealed_secret).secret == SECRET
+
+
+def test_a_text_key_is_bound_as_it_is_even_when_it_reads_as_a_uuid():
+    # An idempotency key is the caller's text: "ABC…" and "abc…" are two keys, each answer bound to its own.
+    key = str(uuid.UUID("0123456789abcdef0123456789abcdef"))
+    sealed = envelope.seal(OLD, SECRET, place=Place("idempotency_keys", "response_body", ("key:abc", key.upper())))
+    with pytest.raises(DoesNotOpen):
+        envelope.unseal(OLD, sealed, place=Place("idempotency_keys", "response_body", ("key:abc", key)))
