@@ -20,7 +20,7 @@ console = Console()
 @app.command()
 def rotate() -> None:
     """Re-seal every stored secret (as sealed:v2) under the first key of REPROTECT_SECRETS__KEYS (safe while the
-    service runs)."""
+    service runs); exits 1 naming the places of values that do not open (the others are re-sealed)."""
     from app.db import build_engine
     from app.sealed import keyring, rotation
     from cli.configuration import load_settings
@@ -30,10 +30,22 @@ def rotate() -> None:
     engine = build_engine(settings.database.url)
     try:
         with engine.begin() as connection:
-            changed = rotation.reseal_all(connection, lambda: ring)
+            done = rotation.reseal_all(connection, lambda: ring)
     finally:
         engine.dispose()
-    console.print(f"{changed} stored secret(s) re-sealed under key {ring.primary[0]!r}", highlight=False)
+    console.print(f"{done.changed} stored secret(s) re-sealed under key {ring.primary[0]!r}", highlight=False)
+    if done.unopened:
+        # Where, never what: a value that does not open is left as it was; the others are re-sealed all the same.
+        console.print(f"{len(done.unopened)} stored secret(s) do not open and were left as they are:", highlight=False)
+        for place, error in done.unopened:  # one line each, however narrow the terminal
+            console.print(f"  {place} ({error})", highlight=False, soft_wrap=True)
+        console.print(
+            "UnknownKey: sealed under a key not configured here; add it after the first key and run again before "
+            "dropping any key. DoesNotOpen: altered or damaged, it opens with no key (dropping the old one loses "
+            "nothing more); give such a webhook endpoint a new secret (POST /webhooks/{id}/rotate-secret).",
+            highlight=False,
+        )
+        raise typer.Exit(1)
 
 
 @app.command("new-key")

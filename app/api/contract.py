@@ -120,8 +120,10 @@ def _complete_errors(operation: dict[str, Any]) -> None:
             answer["content"] = {"application/json": {"schema": own}}
         if status[:1] not in ("4", "5") or PROBLEM_JSON not in answer.get("content", {}):
             continue
-        named = {**examples.PROBLEMS.get(int(status), {})}
-        named |= examples.OPERATION_PROBLEMS.get(operation_id, {}).get(int(status), {})
+        named = examples.OPERATION_ONLY_PROBLEMS.get(operation_id, {}).get(int(status))
+        if named is None:
+            named = {**examples.PROBLEMS.get(int(status), {})}
+            named |= examples.OPERATION_PROBLEMS.get(operation_id, {}).get(int(status), {})
         if named:
             answer["content"][PROBLEM_JSON].setdefault("examples", _example_objects(named))
 

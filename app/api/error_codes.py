@@ -116,8 +116,9 @@ CATALOGUE: tuple[ErrorCode, ...] = (
     _p(
         "secret_unavailable",
         503,
-        "This replica cannot open a stored secret the answer needs (a key missing during a rolling key change); "
-        "nothing was changed. Retry shortly.",
+        "This replica cannot open a stored secret the answer needs (it lacks the key during a rolling key change, "
+        "or reads an older format during an upgrade); nothing was changed. Retry shortly. A stored secret that "
+        "does not open at all (altered, damaged) is a 500 internal_error.",
     ),
     _p("internal_error", 500, "An unexpected error; the X-Request-Id header identifies it in the logs."),
     _p("azure_throttled", 503, "Azure Resource Manager is throttling the service; retry after Retry-After."),

@@ -409,12 +409,42 @@ PROBLEMS: dict[int, Named] = {
     },
 }
 
+SECRET_UNAVAILABLE: Named = {
+    "secret_unavailable": (
+        "This replica lacks the key a stored secret is sealed under (a rolling key change)",
+        _p(
+            "secret_unavailable",
+            503,
+            "Service unavailable",
+            "This replica cannot open a stored secret the answer needs (it lacks the key it was sealed with, or "
+            "reads an older format); nothing was changed. Retry shortly: another replica may answer.",
+        ),
+    )
+}
+DATABASE_UNAVAILABLE: Named = {
+    "database_unavailable": (
+        "The database is not reachable",
+        _p(
+            "database_unavailable",
+            503,
+            "Service unavailable",
+            "The job database is not reachable; nothing was recorded. Retry shortly.",
+        ),
+    )
+}
+
 # Extra problem examples for one operation, by operationId and status.
 OPERATION_PROBLEMS: dict[str, dict[int, Named]] = {
     "reprotect": {
         422: {"prerequisites_failed": ("Some VMs cannot be reprotected: each with its code", PREREQUISITES_FAILED)},
         409: {"vm_has_active_job": ("A VM is already being reprotected", ACTIVE_JOB)},
+        503: SECRET_UNAVAILABLE,
     },
+}
+# Problem examples for one operation that replace the generic ones of their status (which cannot happen there:
+# rotating a secret never calls Azure).
+OPERATION_ONLY_PROBLEMS: dict[str, dict[int, Named]] = {
+    "rotateWebhookSecret": {503: {**SECRET_UNAVAILABLE, **DATABASE_UNAVAILABLE}},
 }
 
 _PAGE = {"next_cursor": CURSOR}

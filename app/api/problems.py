@@ -32,7 +32,8 @@ from app.errors import (
     ServiceError,
 )
 from app.events.hub import StreamsExhausted
-from app.sealed.keyring import KeyringError
+from app.sealed.envelope import NewerFormat
+from app.sealed.keyring import KeyringError, UnknownKey
 
 PROBLEM_JSON = "application/problem+json"
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -184,16 +185,26 @@ def _out_of_range(_: Request, exc: Exception) -> JSONResponse:
 
 
 def _secret_unavailable(_: Request, exc: Exception) -> JSONResponse:
-    # Only the error's class: a stored secret this process cannot open (a key missing during a rolling key
-    # change, or a value altered in the database) is the deployment's problem, not the caller's.
+    # Only the error's class: the message names no secret, but a stored secret not opening is the deployment's
+    # problem, never the caller's. A key this replica lacks (a rolling key change) or a newer format (a rolling
+    # upgrade) passes: another replica may answer, 503 + Retry-After. A value that does not open (altered,
+    # damaged, moved) or keys this process cannot use do not pass with a retry: 500.
     log.error("a stored secret could not be opened: %s", type(exc).__name__)
+    if isinstance(exc, UnknownKey | NewerFormat):
+        return problem(
+            503,
+            code="secret_unavailable",
+            title="Service unavailable",
+            detail="This replica cannot open a stored secret the answer needs (it lacks the key it was sealed "
+            "with, or reads an older format); nothing was changed. Retry shortly: another replica may answer.",
+            headers={"Retry-After": "5"},
+        )
     return problem(
-        503,
-        code="secret_unavailable",
-        title="Service unavailable",
-        detail="This replica cannot open a stored secret the answer needs (its keys do not match the one it was "
-        "sealed with); nothing was changed. Retry shortly: another replica may answer.",
-        headers={"Retry-After": "5"},
+        500,
+        code="internal_error",
+        title="Internal error",
+        detail="A stored secret the answer needs does not open (altered or damaged in the database, or the "
+        "service's keys cannot be used); nothing was changed. The X-Request-Id header identifies it in the logs.",
     )
 
 
@@ -236,11 +247,19 @@ _HEADERS: dict[int, dict[str, Any]] = {
 }
 
 
-def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` entries for problem answers: the Problem schema, with their headers."""
+# How a route that needs a stored secret answers when this replica cannot open it (a rolling key change).
+REPLICA_WITHOUT_KEY = (
+    "This replica cannot open a stored secret the answer needs (secret_unavailable: it lacks the key, during a "
+    "rolling key change or upgrade), or the database is not reachable: retry after Retry-After seconds"
+)
+
+
+def documented(*statuses: int, answers: dict[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for problem answers: the Problem schema, with their headers; ``answers``
+    describes a status the route's own way."""
     return {
         s: {
-            "description": _ANSWERS.get(s, "Problem"),
+            "description": (answers or {}).get(s) or _ANSWERS.get(s, "Problem"),
             "content": {PROBLEM_JSON: {"schema": PROBLEM_SCHEMA}},
             **({"headers": _HEADERS[s]} if s in _HEADERS else {}),
         }

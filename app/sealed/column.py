@@ -9,9 +9,10 @@ The value is bound to the row's primary key, so the key must be set before the s
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Generic, TypeVar, overload
 
-from sqlalchemy import inspect
+from sqlalchemy import Column, Uuid, inspect
 
 from app.sealed import envelope, keyring
 
@@ -47,8 +48,21 @@ class Sealed(Generic[T]):
     def place(self, row: object) -> envelope.Place:
         """Where ``row``'s value is stored: its table, the stored attribute's column, its primary key."""
         mapper = inspect(type(row))
-        key = tuple(mapper.primary_key_from_instance(row))
+        values = mapper.primary_key_from_instance(row)
+        key = tuple(_canonical(value, column) for value, column in zip(values, mapper.primary_key, strict=True))
         if any(part is None for part in key):
             raise ValueError(f"set {mapper.class_.__name__}'s primary key before its sealed secret: it is bound to it")
         column = mapper.get_property(self.stored).columns[0]
         return envelope.Place(table=mapper.local_table.name, column=column.name, row=key)
+
+
+def _canonical(value: object, column: Column[Any]) -> object:
+    """A UUID key the instance holds as text (hex, any case, with or without hyphens) as the UUID the database
+    gives back, so it seals as it will open. Only for UUID columns: a text key (an idempotency key that happens
+    to read as a UUID) is bound as it is."""
+    if isinstance(value, str) and isinstance(column.type, Uuid):
+        try:
+            return uuid.UUID(value)
+        except ValueError:
+            return value  # not a UUID: the database refuses the row anyway
+    return value

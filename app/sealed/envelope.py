@@ -13,14 +13,16 @@ never taken for a clear secret.
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
+import re
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from app.sealed.keyring import KEY_BYTES, Keyring, KeyringError
+from app.sealed.keyring import KEY_BYTES, KEY_NAME, Keyring, KeyringError
 
 SEALED = "sealed:"
 V1, V2 = "sealed:v1:", "sealed:v2:"
@@ -29,11 +31,13 @@ _NONCE = 12
 _WRAPPED = KEY_BYTES + 16  # the data key and its GCM tag
 _V1_CONTEXT = b"reprotect-secret-v1"
 _V2_CONTEXT = "reprotect-secret-v2"
+_SHORTEST = _NONCE + _WRAPPED + _NONCE + 16  # both nonces, the wrapped key, an empty value's GCM tag
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]*$")
 
 
 class DoesNotOpen(KeyringError):
-    """A sealed value fails its integrity check: altered, copied from another row or column, or sealed under
-    another key of the same name."""
+    """A sealed value fails its integrity check: altered, damaged (truncated, not base64), copied from another
+    row or column, or sealed under another key of the same name."""
 
 
 class NewerFormat(KeyringError):
@@ -49,7 +53,9 @@ class Place:
     row: tuple[object, ...]
 
     def associated_data(self) -> bytes:
-        """What the value is bound to (a UUID as its canonical text, so every database driver agrees)."""
+        """What the value is bound to: each key value as text, a UUID as its canonical text (lowercase, hyphens),
+        so every database driver agrees. A UUID column's value held as a string is made a UUID first
+        (:meth:`app.sealed.column.Sealed.place`); a text key is bound as it is, whatever it looks like."""
         return json.dumps([_V2_CONTEXT, self.table, self.column, *map(str, self.row)]).encode()
 
     def __str__(self) -> str:
@@ -81,7 +87,7 @@ def unseal(keyring: Keyring, stored: str, *, place: Place) -> str:
     is); :class:`DoesNotOpen` if it was sealed for another place or altered."""
     if not is_sealed(stored):
         return stored
-    version, name, envelope, body = _parse(stored)
+    version, name, envelope, body = _parse(stored, place)
     data_key = _data_key(keyring, name, envelope, place)
     context = _V1_CONTEXT if version == V1 else place.associated_data()
     try:
@@ -97,7 +103,7 @@ def reseal(keyring: Keyring, stored: str, *, place: Place) -> str:
     re-wrapped, a v1 value (or a clear one) is sealed afresh; a v2 value under the first key is unchanged."""
     if not is_sealed(stored):
         return seal(keyring, stored, place=place)
-    version, name, envelope, body = _parse(stored)
+    version, name, envelope, body = _parse(stored, place)
     if version == V1:
         return seal(keyring, unseal(keyring, stored, place=place), place=place)
     primary, kek = keyring.primary
@@ -119,11 +125,23 @@ def _render(version: str, name: str, envelope: bytes, body: bytes) -> str:
     return f"{version}{name}:{base64.urlsafe_b64encode(envelope + body).decode().rstrip('=')}"
 
 
-def _parse(stored: str) -> tuple[str, str, bytes, bytes]:
+def _parse(stored: str, place: Place) -> tuple[str, str, bytes, bytes]:
+    # A damaged value (cut short, garbled) does not open, like an altered one: never a ValueError from base64
+    # or AES-GCM that a caller would take for a bug, nor a key name that no process could have.
+    damaged = DoesNotOpen(f"the secret stored in {place} does not open: it is damaged (truncated or not base64)")
     version = stored[: len(V2)]
     if version not in (V1, V2):
+        if V1.startswith(stored) or V2.startswith(stored):
+            raise damaged
         raise NewerFormat(f"a secret is sealed as {stored.split(':', 2)[1][:8]!r}, a format this release does not read")
-    name, _, encoded = stored[len(V2) :].partition(":")
-    raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    name, colon, encoded = stored[len(V2) :].partition(":")
+    if not colon or not KEY_NAME.match(name) or not _BASE64URL.match(encoded):
+        raise damaged
+    try:
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
+    except (binascii.Error, ValueError):  # a length no base64 text has
+        raise damaged from None
+    if len(raw) < _SHORTEST:
+        raise damaged
     split = _NONCE + _WRAPPED
     return version, name, raw[:split], raw[split:]

@@ -18,7 +18,7 @@ from pathlib import Path
 from app.settings import SecretsSettings, get_settings
 
 KEY_BYTES = 32  # AES-256
-_KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 
 
 class KeyringError(ValueError):
@@ -55,7 +55,7 @@ def parse_keys(text: str) -> Keyring:
     keys: list[tuple[str, bytes]] = []
     for pair in re.split(r"[\s,]+", text.strip()):
         name, colon, encoded = pair.partition(":")
-        if not colon or not _KEY_NAME.match(name):
+        if not colon or not KEY_NAME.match(name):
             raise KeyringError("each key must read name:base64 (name: letters, digits, '_.-', at most 32)")
         try:
             key = base64.b64decode(encoded, validate=True)

@@ -136,8 +136,10 @@ def _receiver(
     if endpoint is not None:
         secrets = [endpoint.secret]
         expires = endpoint.previous_secret_expires_at
-        if expires is not None and expires > now and endpoint.previous_secret:
-            secrets.append(endpoint.previous_secret)  # rotation grace: receivers may still hold the old one
+        if expires is not None and expires > now:
+            previous = _previous_secret(endpoint, delivery_id=delivery.id)
+            if previous:
+                secrets.append(previous)  # rotation grace: receivers may still hold the old one
         return endpoint.url, secrets
     if delivery.request_id is None:  # a campaign's event goes to endpoints only
         return None, []
@@ -145,6 +147,20 @@ def _receiver(
     if not request.callback_url or not request.callback_secret:
         return None, []
     return request.callback_url, [request.callback_secret]
+
+
+def _previous_secret(endpoint: WebhookEndpoint, *, delivery_id: uuid.UUID) -> str | None:
+    """The secret before the last rotation; None if it does not open: the current one (which opened) signs alone,
+    and receivers have had it since the rotation."""
+    try:
+        return endpoint.previous_secret
+    except DoesNotOpen as exc:  # only the class: the message names no secret, but a log is no place to dig
+        log.error(
+            "webhook delivery %s signed with the current secret only: the previous one does not open (%s)",
+            delivery_id,
+            type(exc).__name__,
+        )
+        return None
 
 
 def record(
@@ -202,8 +218,11 @@ def _settle(
 
 
 def _retry_later(delivery: WebhookDelivery, *, now: datetime, settings: WebhookSettings, reason: str) -> None:
-    """Nothing was sent: due again after the next backoff step, unless that is past the retry window."""
-    wait = retry_policy(settings).delay(delivery.attempts + 1)
+    """Nothing was sent: due again after the next backoff step, unless that is past the retry window. Each
+    skipped try grows the step (a process without the key neither retries nor warns every few seconds), but
+    is not an attempt."""
+    delivery.skipped_tries += 1
+    wait = retry_policy(settings).delay(delivery.attempts + delivery.skipped_tries)
     if now + timedelta(seconds=wait) > delivery.created_at + timedelta(seconds=settings.retry_window_seconds):
         _finish(delivery, FAILED, now=now, error=f"{reason}; retry window spent, giving up")
         return

@@ -81,6 +81,9 @@ class WebhookDelivery(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     unanswered_rings: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Tries left to another process that can open the receiver's secret (not attempts: nothing was sent); they
+    # grow the backoff all the same (migration 0018).
+    skipped_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

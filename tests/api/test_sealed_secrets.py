@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, make_url, text, update
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from app.db import transaction, utcnow
+from app.idempotency.models import IdempotencyRecord
 from app.sealed import envelope, keyring, rotation
 from app.sealed.documents import open_secrets
 from app.sealed.envelope import Place
@@ -129,9 +130,9 @@ def test_deliveries_keep_signing_across_a_key_rotation(api, container, demo, rec
     # Rotation: the new key first, the old one still there; every process reads both meanwhile.
     keyring.install_keyring(B_THEN_A)
     with container.engine.begin() as connection:
-        assert rotation.reseal_all(connection, lambda: B_THEN_A) == 4  # the idempotent answer's copy too
+        assert rotation.reseal_all(connection, lambda: B_THEN_A) == rotation.Resealed(changed=4)  # answer's copy too
     with container.engine.begin() as connection:
-        assert rotation.reseal_all(connection, lambda: B_THEN_A) == 0  # nothing left under the old key
+        assert rotation.reseal_all(connection, lambda: B_THEN_A).changed == 0  # nothing left under the old key
     stored = _stored_secrets(container)
     assert {envelope.key_name_of(value) for _, value in stored} == {"b"}
     with pytest.raises(KeyringError):
@@ -187,6 +188,12 @@ def _database_at_0008_with_a_clear_secret(url: str) -> tuple[str, Config, str]:
     config.set_main_option("sqlalchemy.url", url)
     command.upgrade(config, "0008")
     clear = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    _insert_endpoint(url, ENDPOINT_ID, secret=clear)
+    return url, config, clear
+
+
+def _insert_endpoint(url: str, endpoint_id: uuid.UUID, *, secret: str) -> None:
+    """One webhook endpoint holding ``secret`` as stored, over SQL (the columns every revision since 0008 has)."""
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(
@@ -195,10 +202,9 @@ def _database_at_0008_with_a_clear_secret(url: str) -> tuple[str, Config, str]:
                 "VALUES (:id, 'https://r.example', '[]', :s, TRUE, '[\"*\"]', "
                 "'2026-01-01 00:00:00', '2026-01-01 00:00:00')"
             ),
-            {"id": ENDPOINT_ID.hex, "s": clear},
+            {"id": endpoint_id.hex, "s": secret},
         )
     engine.dispose()
-    return url, config, clear
 
 
 def _stored_endpoint_secret(url: str) -> str:
@@ -275,13 +281,64 @@ def test_secrets_rotate_reseals_under_the_first_configured_key(empty_database, k
     assert envelope.unseal(parse_keys(keys.split(",")[0]), resealed, place=ENDPOINT_SECRET) == clear
 
 
+def test_secrets_rotate_reseals_what_opens_and_names_where_the_values_are_that_do_not(empty_database, keys_a):
+    url, config, clear = _database_at_0008_with_a_clear_secret(empty_database)
+    command.upgrade(config, "head")
+    damaged_id = uuid.UUID(int=7)
+    damaged = _stored_endpoint_secret(url)[:40]  # cut short
+    _insert_endpoint(url, damaged_id, secret=damaged)
+    keys = f"{keyring.new_key_text('c')},{_key_text(KEY_A)}"
+    env = {**os.environ, "REPROTECT_ENV": "dev", "REPROTECT_DATABASE__URL": url, "REPROTECT_SECRETS__KEYS": keys}
+    run = subprocess.run(
+        [sys.executable, "-m", "cli", "secrets", "rotate"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    assert "1 stored secret(s) re-sealed under key 'c'" in run.stdout  # the one that opens, all the same
+    assert f"  webhook_endpoints.secret of row {damaged_id} (DoesNotOpen)\n" in run.stdout
+    assert "sealed:" not in run.stdout + run.stderr
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        stored = dict(connection.execute(text("SELECT id, secret FROM webhook_endpoints")).all())
+    engine.dispose()
+    by_id = {uuid.UUID(str(row_id)): value for row_id, value in stored.items()}
+    assert by_id[damaged_id] == damaged  # left as it was
+    assert by_id[ENDPOINT_ID].startswith("sealed:v2:c:")
+    assert envelope.unseal(parse_keys(keys.split(",")[0]), by_id[ENDPOINT_ID], place=ENDPOINT_SECRET) == clear
+
+
+def test_secrets_rotate_leaves_an_answer_claimed_again_meanwhile_as_its_new_claim_stored_it(empty_database, keys_a):
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", empty_database)
+    command.upgrade(config, "head")
+    answers = IdempotencyRecord.__table__
+    place = Place("idempotency_keys", "response_body", ("key:abc", "k"))
+    first = {"request_id": "r1", "callback_secret": envelope.seal(KEY_A, "whsec_first", place=place), "jobs": []}
+    second = {"request_id": "r2", "callback_secret": envelope.seal(KEY_A, "whsec_second", place=place), "jobs": []}
+    at = utcnow()
+    row = {"owner": "key:abc", "key": "k", "fingerprint": "f", "status": "completed", "response_status": 202}
+    row |= {"created_at": at, "locked_until": at, "expires_at": at}
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        connection.execute(answers.insert().values(**row, claim_token="first-claim", response_body=first))
+
+        def keys_once_the_answer_is_read() -> Keyring:  # meanwhile, the key expired and was claimed and answered again
+            connection.execute(update(answers).values(claim_token="second-claim", response_body=second))
+            return B_THEN_A
+
+        assert rotation.reseal_all(connection, keys_once_the_answer_is_read) == rotation.Resealed(changed=0)
+    with engine.connect() as connection:
+        body = connection.execute(answers.select().with_only_columns(answers.c.response_body)).scalar_one()
+    engine.dispose()
+    assert body == second  # not the first answer, re-sealed over it
+
+
 def test_secrets_rotate_turns_v1_values_left_by_a_downgrade_into_v2(empty_database, keys_a):
     url, config, clear = _database_at_0008_with_a_clear_secret(empty_database)
     command.upgrade(config, "0015")
     assert _stored_endpoint_secret(url).startswith("sealed:v1:a:")
     engine = create_engine(url)
     with engine.begin() as connection:
-        assert rotation.reseal_all(connection, lambda: KEY_A) == 1  # same key: only the format changes
+        assert rotation.reseal_all(connection, lambda: KEY_A).changed == 1  # same key: only the format changes
     engine.dispose()
     v2 = _stored_endpoint_secret(url)
     assert v2.startswith("sealed:v2:a:")
@@ -365,6 +422,84 @@ def test_a_process_without_the_key_leaves_the_delivery_to_one_that_has_it(api, c
     Webhook(endpoint["secret"]).verify(sent.body, sent.headers)
 
 
+def test_a_damaged_secret_fails_its_delivery_with_the_reason_instead_of_staying_due(
+    api, container, demo, receiver, keys_a
+):
+    endpoint = _register(api, receiver.url)
+    endpoints = WebhookEndpoint.__table__
+    row = endpoints.c.id == uuid.UUID(endpoint["id"])
+    with container.engine.begin() as connection:  # cut short, inside the first nonce (a bad restore, say)
+        stored = connection.execute(endpoints.select().with_only_columns(endpoints.c.secret).where(row)).scalar_one()
+        connection.execute(update(endpoints).where(row).values(secret=stored[: len("sealed:v2:a:") + 8]))
+    api.post("/reprotect", json={"vms": [{"item_id": demo["committed"][0]["id"]}]}).raise_for_status()
+    drive(container)
+    deliver_due(container)  # returns: nothing left pending
+
+    [failed] = _deliveries(api, endpoint["id"])
+    assert failed["status"] == "failed"
+    assert failed["attempts"] == 0
+    assert failed["last_error"] == (
+        f"not sent: the secret stored in webhook_endpoints.secret of row {endpoint['id']} does not open: "
+        "it is damaged (truncated or not base64) (give the receiver a new secret)"
+    )
+    assert receiver.received == []
+
+
+def test_a_previous_secret_that_does_not_open_leaves_the_current_one_to_sign_alone(
+    api, container, demo, receiver, keys_a, caplog
+):
+    endpoint = _register(api, receiver.url)
+    rotated = api.post(f"/webhooks/{endpoint['id']}/rotate-secret", json={"grace_seconds": 3600})
+    assert rotated.status_code == 200, rotated.text
+    endpoints = WebhookEndpoint.__table__
+    row = endpoints.c.id == uuid.UUID(endpoint["id"])
+    with container.engine.begin() as connection:  # the current secret's value in the other column: bound elsewhere
+        connection.execute(update(endpoints).where(row).values(previous_secret=endpoints.c.secret))
+    api.post("/reprotect", json={"vms": [{"item_id": demo["committed"][0]["id"]}]}).raise_for_status()
+    drive(container)
+    deliver_due(container)
+
+    [sent] = receiver.received
+    Webhook(rotated.json()["secret"]).verify(sent.body, sent.headers)
+    assert len(sent.headers["webhook-signature"].split(" ")) == 1
+    [delivered] = _deliveries(api, endpoint["id"])
+    assert delivered["status"] == "delivered"
+    [warning] = [r.getMessage() for r in caplog.records if "previous one does not open" in r.getMessage()]
+    assert warning.endswith("(DoesNotOpen)")  # the class, never the value
+    assert "sealed:" not in warning
+
+
+def test_tries_skipped_for_want_of_the_key_grow_the_backoff_without_counting_as_attempts(
+    api, container, demo, receiver, keys_a
+):
+    _register(api, receiver.url)  # sealed under key a
+    api.post("/reprotect", json={"vms": [{"item_id": demo["committed"][0]["id"]}]}).raise_for_status()
+    drive(container)
+    keyring.install_keyring(KEY_B)  # a process without key a
+    [delivery_id] = webhooks.sweep(container, now=utcnow(), redispatch_after=0)
+    base, ceiling = container.settings.webhook.backoff_base_seconds, container.settings.webhook.backoff_max_seconds
+    assert 0.75 * ceiling > 2 * 1.25 * base  # the ceiling, jitter down, is well past the first step, jitter up
+    waits = []
+    for _ in range(4):
+        with container.engine.begin() as connection:  # due now (no sleeping through the backoff)
+            connection.execute(
+                update(WebhookDelivery.__table__)
+                .where(WebhookDelivery.__table__.c.id == delivery_id)
+                .values(next_attempt_at=utcnow())
+            )
+        before = utcnow()
+        assert not webhooks.deliver(container, delivery_id=delivery_id, worker="pod-with-b").ran
+        with transaction(container.sessions) as session:
+            waiting = session.get_one(WebhookDelivery, delivery_id)
+            waits.append((waiting.next_attempt_at - before).total_seconds())
+    assert waiting.status == "pending"
+    assert waiting.attempts == 0  # nothing was sent
+    assert waiting.skipped_tries == 4
+    # base · 2^(n-1), capped, with ±25 % jitter: the fourth skip waits at the ceiling, not one base as the first.
+    assert waits[3] >= 0.75 * ceiling
+    assert receiver.received == []
+
+
 def test_an_answer_needing_a_secret_this_replica_cannot_open_is_a_503_problem(api, demo, receiver, keys_a):
     endpoint = _register(api, receiver.url)
     headers = {"Idempotency-Key": "vm-0-with-callback"}
@@ -386,3 +521,29 @@ def test_an_answer_needing_a_secret_this_replica_cannot_open_is_a_503_problem(ap
     again = api.post("/reprotect", json=body, headers=headers)
     assert again.status_code == 202
     assert again.json()["callback_secret"] == accepted.json()["callback_secret"]
+
+
+def test_an_answer_needing_a_secret_that_does_not_open_is_a_500_problem_not_a_retry(
+    api, container, demo, receiver, keys_a, caplog
+):
+    headers = {"Idempotency-Key": "vm-0-altered"}
+    body = {"vms": [{"item_id": demo["committed"][0]["id"]}], "callback_url": receiver.url}
+    accepted = api.post("/reprotect", json=body, headers=headers)
+    assert accepted.status_code == 202, accepted.text
+    answers = IdempotencyRecord.__table__
+    with container.engine.begin() as connection:  # the stored answer's sealed callback secret is altered
+        stored = connection.execute(answers.select().with_only_columns(answers.c.response_body)).scalar_one()
+        sealed = stored["callback_secret"]
+        altered = sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1]
+        connection.execute(update(answers).values(response_body={**stored, "callback_secret": altered}))
+
+    replayed = api.post("/reprotect", json=body, headers=headers)
+
+    assert replayed.status_code == 500, replayed.text
+    assert replayed.headers["content-type"] == "application/problem+json"
+    assert "retry-after" not in replayed.headers  # no retry opens it
+    assert replayed.json()["code"] == "internal_error"
+    assert accepted.json()["callback_secret"] not in replayed.text
+    assert "sealed:" not in replayed.text
+    [logged] = [r.getMessage() for r in caplog.records if "could not be opened" in r.getMessage()]
+    assert logged == "a stored secret could not be opened: DoesNotOpen"

@@ -4,6 +4,7 @@ unable to open what another one sealed."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import uuid
 from collections.abc import Iterator
@@ -48,6 +49,31 @@ def test_an_altered_value_does_not_open_and_a_missing_key_is_named():
         envelope.unseal(OLD, flipped, place=HERE)
     with pytest.raises(UnknownKey, match="no key named 'old'"):
         envelope.unseal(NEW, sealed, place=HERE)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda sealed: sealed[:-1], id="last character cut"),
+        pytest.param(lambda sealed: sealed[:40], id="cut inside the wrapped key"),
+        pytest.param(lambda sealed: sealed[: len("sealed:v2:old:") + 10], id="cut inside the first nonce"),
+        pytest.param(lambda sealed: "sealed:v2:old:", id="nothing after the key name"),
+        pytest.param(lambda sealed: "sealed:v2:old", id="no separator after the key name"),
+        pytest.param(lambda sealed: "sealed:v2", id="cut inside the prefix"),
+        pytest.param(lambda sealed: "sealed:v2:", id="no key name"),
+        pytest.param(lambda sealed: sealed[:20] + "!!not base64!!" + sealed[34:], id="not base64"),
+        pytest.param(lambda sealed: sealed + "=", id="padding added"),
+        pytest.param(lambda sealed: "sealed:v2:o ld:" + sealed[14:], id="a key name no key can have"),
+        pytest.param(lambda sealed: "sealed:v1:old:AAAA", id="a v1 value far too short"),
+    ],
+)
+def test_a_damaged_value_does_not_open_whatever_the_damage(damage):
+    broken = damage(envelope.seal(OLD, SECRET, place=HERE))
+    with pytest.raises(DoesNotOpen, match=r"the secret stored in webhook_endpoints\.secret of row"):
+        envelope.unseal(OLD, broken, place=HERE)
+    # A rotation re-wraps the data key only (a cut in the value itself shows when it is opened): never a ValueError.
+    with contextlib.suppress(DoesNotOpen):
+        envelope.reseal(_ring(NEW, OLD), broken, place=HERE)
 
 
 def test_a_format_newer_than_this_release_is_refused_never_taken_for_a_clear_secret():
@@ -127,3 +153,20 @@ def test_a_models_secret_is_sealed_for_its_row_and_needs_the_row_id_first(old_ke
         WebhookEndpoint(secret=SECRET)
     endpoint.previous_secret = None
     assert endpoint.sealed_previous_secret is None
+
+
+def test_a_uuid_key_held_as_text_seals_as_the_uuid_it_is_read_back_as(old_key):
+    row_id = HERE.row[0]
+    assert isinstance(row_id, uuid.UUID)
+    for spelling in (row_id.hex, row_id.hex.upper(), str(row_id).upper(), str(row_id)):
+        endpoint = WebhookEndpoint(id=spelling, secret=SECRET)  # before a flush makes it a UUID
+        assert envelope.unseal(OLD, endpoint.sealed_secret, place=HERE) == SECRET, spelling
+        assert WebhookEndpoint(id=row_id, sealed_secret=endpoint.sealed_secret).secret == SECRET
+
+
+def test_a_text_key_is_bound_as_it_is_even_when_it_reads_as_a_uuid():
+    # An idempotency key is the caller's text: "ABC…" and "abc…" are two keys, each answer bound to its own.
+    key = str(uuid.UUID("0123456789abcdef0123456789abcdef"))
+    sealed = envelope.seal(OLD, SECRET, place=Place("idempotency_keys", "response_body", ("key:abc", key.upper())))
+    with pytest.raises(DoesNotOpen):
+        envelope.unseal(OLD, sealed, place=Place("idempotency_keys", "response_body", ("key:abc", key)))

@@ -32,7 +32,22 @@ router = APIRouter(tags=["reprotect"])
             "model": DryRunOut | SelectorOut,
             "description": "Dry run: the plan per VM (a selector's: the resolved set); a selector matching nothing",
         },
-        **documented(400, 401, 403, 409, 413, 422, 429, 502, 503),
+        **documented(
+            400,
+            401,
+            403,
+            409,
+            413,
+            422,
+            429,
+            502,
+            503,
+            answers={
+                503: "Azure is throttling or down, the database is not reachable, or this replica cannot open the "
+                "callback secret an idempotent replay's answer holds (secret_unavailable: it lacks the key, during a "
+                "rolling key change): retry after Retry-After seconds"
+            },
+        ),
     },
 )
 def reprotect(

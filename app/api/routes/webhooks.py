@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from app.api.deps import ContainerDep
-from app.api.problems import documented
+from app.api.problems import REPLICA_WITHOUT_KEY, documented
 from app.api.security import Admin
 from app.webhook import service
 from app.webhook.events import EventType
@@ -78,7 +78,7 @@ def update_webhook(webhook_id: uuid.UUID, body: WebhookPatch, container: Contain
     "/webhooks/{webhook_id}/rotate-secret",
     operation_id="rotateWebhookSecret",
     response_model=SecretRotated,
-    responses=documented(400, 401, 403, 404, 413, 422, 429),
+    responses=documented(400, 401, 403, 404, 413, 422, 429, 503, answers={503: REPLICA_WITHOUT_KEY}),
 )
 def rotate_secret(
     webhook_id: uuid.UUID, body: RotateSecretIn, container: ContainerDep, principal: Admin
