@@ -34,7 +34,7 @@ from app.job import history
 from app.job.kinds import JobKind
 from app.job.models import Job, ReprotectRequest
 from app.job.plan import ReprotectPlan
-from app.job.prerequisites import CONFLICT_CODES, VmCheckFailed, resolve_plan
+from app.job.prerequisites import CONFLICT_CODES, ITEM_STATE_CODES, VmCheckFailed, resolve_plan
 from app.job.schemas import VmTarget
 from app.job.states import ACTIVE_STATES, JobState
 from app.leases import Backoff
@@ -52,21 +52,17 @@ def check_all(*, cloud: Cloud, targets: list[VmTarget], concurrency: int) -> lis
     Items, VMs and Resource Health come from the shared list snapshots (``app.cloud.snapshots``): a batch of
     100 VMs of one vault costs a few list pages, not five reads per VM; refusals are confirmed per item.
     """
-    cloud = listing(cloud)
-    if isinstance(cloud, SnapshotCloud):  # the batch's lists, loaded side by side before the checks ask
-        _prefetch(cloud, targets)
+    lists = listing(cloud)
+    if isinstance(lists, SnapshotCloud):  # the batch's lists, loaded side by side before the checks ask
+        _prefetch(lists, targets)
 
     def check(target: VmTarget) -> ReprotectPlan | VmProblem:
-        try:
-            return _patiently(lambda: resolve_plan(cloud, target))
-        except VmCheckFailed as failed:
-            return failed.problem
-        except CloudAuthFailed:
-            raise  # no VM can be checked: the whole request fails with the identity's problem
-        except CloudForbidden as exc:  # roles may differ per VM (its resource group, its subscription)
-            return VmProblem(vm=target.label, code=exc.code, message=exc.message, asr_error=exc.details)
-        except CloudPermanent as exc:
-            return VmProblem(vm=target.label, code="azure_refused", message=exc.message, asr_error=exc.details)
+        answer = _checked(lists, target)
+        if lists is not cloud and isinstance(answer, VmProblem) and answer.code in ITEM_STATE_CODES:
+            # Judged from an item in a list snapshot, which may predate an operation of ours that just ended (a
+            # commit a moment ago still looks uncommitted there): a refusal is confirmed with the item itself.
+            answer = _checked(cloud, target)
+        return answer
 
     # Throttling and transient errors propagate: the caller cannot decide, and answers 503.
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(targets)))) as pool:
@@ -77,6 +73,20 @@ def check_all(*, cloud: Cloud, targets: list[VmTarget], concurrency: int) -> lis
     plans = [r for r in results if isinstance(r, ReprotectPlan)]
     _refuse_duplicates(targets, plans)
     return plans
+
+
+def _checked(cloud: Cloud, target: VmTarget) -> ReprotectPlan | VmProblem:
+    """One VM's plan, or why it cannot be reprotected."""
+    try:
+        return _patiently(lambda: resolve_plan(cloud, target))
+    except VmCheckFailed as failed:
+        return failed.problem
+    except CloudAuthFailed:
+        raise  # no VM can be checked: the whole request fails with the identity's problem
+    except CloudForbidden as exc:  # roles may differ per VM (its resource group, its subscription)
+        return VmProblem(vm=target.label, code=exc.code, message=exc.message, asr_error=exc.details)
+    except CloudPermanent as exc:
+        return VmProblem(vm=target.label, code="azure_refused", message=exc.message, asr_error=exc.details)
 
 
 def _prefetch(cloud: SnapshotCloud, targets: list[VmTarget]) -> None:

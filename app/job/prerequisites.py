@@ -105,6 +105,19 @@ def resolve_plan(cloud: Cloud, target: VmTarget, *, patient: bool = False) -> Re
     )
 
 
+# Refusals judged from the replicated item's own state (``check_state``): a list snapshot of the vault may show
+# the item as it was before an operation of ours ended, so intake confirms these with the item itself.
+ITEM_STATE_CODES = frozenset(
+    {
+        "operation_in_progress",
+        "not_failed_over",
+        "failover_not_committed",
+        "invalid_protection_state",
+        "reprotect_not_allowed",
+    }
+)
+
+
 def restores_original_direction(item: ReplicatedItem) -> bool:
     """Whether reprotecting ``item`` now replicates the way it was first enabled: the VM runs (failed over home)
     in the region replication was first enabled from (A2A ``initialPrimaryFabricLocation``, which switch

@@ -17,7 +17,7 @@ from app.cloud.types import AsrJob, AsrTask, Cloud, DiskKeys, DiskReplication, R
 from app.errors import CloudPermanent, CloudThrottled
 from app.job.cache_accounts import LOOK_AGAIN_SECONDS, ClaimStore, LocalClaims, ensure
 from app.job.plan import PlannedDisk, PlannedResource, ReprotectPlan
-from app.job.prerequisites import VmCheckFailed, recheck, resolve_plan
+from app.job.prerequisites import ITEM_STATE_CODES, VmCheckFailed, recheck, resolve_plan
 from app.job.schemas import VmTarget
 from app.job.states import JobState
 
@@ -126,7 +126,7 @@ def _validate(cloud: Cloud, job: JobView) -> StepResult:
         if job.plan_age_seconds is not None and job.plan_age_seconds < FRESH_PLAN_SECONDS:
             # The light re-check reads the shared lists (the item is read itself just before sending); a stale
             # plan is resolved again against Azure itself, as a new request would be checked.
-            recheck(listing(cloud), target_of(job))
+            _recheck_confirmed(cloud, target_of(job))
             return StepResult(
                 to_state=JobState.SUBMITTING, reason="item state and target region re-checked", poll=False
             )
@@ -139,6 +139,17 @@ def _validate(cloud: Cloud, job: JobView) -> StepResult:
         learned=Learned(plan=plan),
         poll=False,
     )
+
+
+def _recheck_confirmed(cloud: Cloud, target: VmTarget) -> None:
+    """The light re-check from the shared lists; a refusal judged from the item's state there is confirmed with
+    the item itself (the list may predate an operation of ours that just ended, e.g. the commit before it)."""
+    try:
+        recheck(listing(cloud), target)
+    except VmCheckFailed as failed:
+        if failed.problem.code not in ITEM_STATE_CODES or listing(cloud) is cloud:
+            raise
+        recheck(cloud, target)
 
 
 def _submit(cloud: Cloud, job: JobView, guard: SendGuard, claims: ClaimStore) -> StepResult:

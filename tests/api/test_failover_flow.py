@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import uuid
 
+from app.cloud.ids import parse_item_id
+from app.cloud.snapshots import listing
+from app.job import service as jobs
 from app.job.states import JobState
 from tests.drive import drive
 
@@ -59,6 +62,47 @@ def _failed_over(api, container, demo, item) -> tuple[str, dict]:
     accepted = api.post("/failovers", json={"vms": [_vm_ref(demo, item)]})
     job = _done(api, container, accepted)
     return accepted.json()["request_id"], job
+
+
+def test_a_reprotect_right_after_the_commit_is_accepted_though_the_list_snapshot_still_shows_it_uncommitted(
+    api, container, emulator, demo
+):
+    """A vault list read while our commit ran still shows the failover uncommitted (Commit allowed); the intake
+    confirms such a refusal with the item itself instead of refusing with failover_not_committed."""
+    item = demo["committed"][0]
+    _reprotected(api, container, demo, item)
+    failover_request, _ = _failed_over(api, container, demo, item)
+    snapshots = listing(container.cloud)
+    snapshots.snapshots.ttl = 600.0  # type: ignore[attr-defined]  # the snapshot outlives the whole test
+    assert api.post(f"/failovers/{failover_request}/commit").status_code == 202
+    snapshots.snapshots.clear()  # type: ignore[attr-defined]
+    stale = snapshots.get_item(parse_item_id(_item_id_now(emulator, demo, item)))  # kept 600 s, pre-commit
+    assert stale is not None
+    assert "Commit" in stale.allowed_operations
+    drive(container)
+    assert _item_state(emulator, item)["protection_state"] == "UnplannedFailoverCommitted"
+
+    accepted = api.post("/reprotect", json={"vms": [_vm_ref(demo, item)]})  # intake: judged from the stale list
+    assert accepted.status_code == 202, accepted.text
+    job_id = uuid.UUID(accepted.json()["jobs"][0]["id"])
+    for _ in range(3):  # accepted -> validating -> the worker's re-check, from the same stale list
+        jobs.advance(container, job_id=job_id, worker="test-worker")
+        if api.get(f"/jobs/{job_id}").json()["state"] not in ("accepted", "validating"):
+            break
+    assert api.get(f"/jobs/{job_id}").json()["state"] == "submitting"
+    snapshots.snapshots.ttl = 0.5  # type: ignore[attr-defined]  # as the other tests: the ASR job lists move on
+    drive(container)
+    back = api.get(f"/jobs/{job_id}").json()
+    assert (back["kind"], back["state"]) == ("reprotect_back", "protected")
+
+
+def _item_id_now(emulator, demo, item) -> str:
+    """The item's ARM id where it lives now (a reprotect moves it under the other region's container)."""
+    state = _item_state(emulator, item)
+    return (
+        f"{demo['vault_id']}/replicationFabrics/{state['fabric']}/replicationProtectionContainers/"
+        f"{state['container']}/replicationProtectedItems/{item['name']}"
+    )
 
 
 def test_the_whole_way_home_ends_protected_in_the_original_direction(api, container, emulator, demo):
