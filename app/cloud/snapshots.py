@@ -15,7 +15,9 @@ What may be a few seconds old, and what is not:
   moment after intake, which no check can prevent.
 - A *negative* answer (no such item, VM or ASR job in the list, or an ASR job that failed or was cancelled)
   is confirmed with a direct read before anything is refused or failed for it: refusals stay exact
-  (``vm_not_found``, ``source_vm_deleted``, ...) and a job restarted moments ago is seen running.
+  (``vm_not_found``, ``source_vm_deleted``, ...) and a job restarted moments ago is seen running. So is a
+  refusal judged from an item's state in a list (``ITEM_STATE_CODES``: the list may predate an operation of
+  ours that just ended, e.g. a commit that still looks pending), at intake and in the worker's re-check.
 
 Everything else goes to the wrapped ``Cloud`` unchanged.
 """
