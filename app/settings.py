@@ -158,6 +158,12 @@ ASYMMETRIC_ALGORITHMS = frozenset(
 PUBLIC_CLOUD_SIGN_IN_ORIGIN = "https://login.microsoftonline.com"
 
 
+def _on_public_cloud(url: str) -> bool:
+    """Whether ``url`` is on the public cloud's sign-in host (any letter case, default port)."""
+    parts, public = urlsplit(url), urlsplit(PUBLIC_CLOUD_SIGN_IN_ORIGIN)
+    return parts.scheme.lower() == "https" and parts.hostname == public.hostname and parts.port in (None, 443)
+
+
 # The service's roles by name (``app.auth.principal.Role`` holds the same values; a test keeps them equal).
 RoleName = Literal["reader", "operator", "admin"]
 
@@ -279,7 +285,7 @@ class EntraConfig(BaseModel):
         # authority's path may name the tenant by domain while tokens name it by id. Defaulting would give a
         # sign-in button whose tokens the API refuses, so an operator states them.
         missing = [name for name in ("issuers", "jwks_url") if getattr(self, name) is None]
-        if self.authority is not None and self.authority_origin != PUBLIC_CLOUD_SIGN_IN_ORIGIN and missing:
+        if self.authority is not None and not _on_public_cloud(self.authority) and missing:
             raise ValueError(
                 f"entra.authority {self.authority!r} is not on the public cloud ({PUBLIC_CLOUD_SIGN_IN_ORIGIN}), "
                 f"whose issuers and keys are the defaults: set entra.{' and entra.'.join(missing)} for its cloud too "

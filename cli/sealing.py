@@ -38,7 +38,7 @@ def rotate() -> None:
         # Where, never what: a value that does not open is left as it was; the others are re-sealed all the same.
         console.print(f"{len(done.unopened)} stored secret(s) do not open and were left as they are:", highlight=False)
         for place, error in done.unopened:  # one line each, however narrow the terminal
-            console.print(f"  {place} ({error})", highlight=False, soft_wrap=True)
+            console.print(f"  {place} ({error})", highlight=False, markup=False, soft_wrap=True)  # keys hold "["
         console.print(
             "UnknownKey: sealed under a key not configured here; add it after the first key and run again before "
             "dropping any key. DoesNotOpen: altered or damaged, it opens with no key (dropping the old one loses "

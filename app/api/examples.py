@@ -433,6 +433,18 @@ DATABASE_UNAVAILABLE: Named = {
     )
 }
 
+JWKS_UNAVAILABLE: Named = {
+    "jwks_unavailable": (
+        "An Entra ID token whose tenant's signing keys cannot be fetched",
+        _p(
+            "jwks_unavailable",
+            503,
+            "Service unavailable",
+            "The identity provider's signing keys cannot be fetched; retry later.",
+        ),
+    )
+}
+
 # Extra problem examples for one operation, by operationId and status.
 OPERATION_PROBLEMS: dict[str, dict[int, Named]] = {
     "reprotect": {
@@ -444,7 +456,7 @@ OPERATION_PROBLEMS: dict[str, dict[int, Named]] = {
 # Problem examples for one operation that replace the generic ones of their status (which cannot happen there:
 # rotating a secret never calls Azure).
 OPERATION_ONLY_PROBLEMS: dict[str, dict[int, Named]] = {
-    "rotateWebhookSecret": {503: {**SECRET_UNAVAILABLE, **DATABASE_UNAVAILABLE}},
+    "rotateWebhookSecret": {503: {**SECRET_UNAVAILABLE, **DATABASE_UNAVAILABLE, **JWKS_UNAVAILABLE}},
 }
 
 _PAGE = {"next_cursor": CURSOR}

@@ -250,7 +250,8 @@ _HEADERS: dict[int, dict[str, Any]] = {
 # How a route that needs a stored secret answers when this replica cannot open it (a rolling key change).
 REPLICA_WITHOUT_KEY = (
     "This replica cannot open a stored secret the answer needs (secret_unavailable: it lacks the key, during a "
-    "rolling key change or upgrade), or the database is not reachable: retry after Retry-After seconds"
+    "rolling key change or upgrade), the database is not reachable, or an Entra ID token's signing keys cannot "
+    "be fetched (jwks_unavailable): retry after Retry-After seconds"
 )
 
 

@@ -33,6 +33,7 @@ _V1_CONTEXT = b"reprotect-secret-v1"
 _V2_CONTEXT = "reprotect-secret-v2"
 _SHORTEST = _NONCE + _WRAPPED + _NONCE + 16  # both nonces, the wrapped key, an empty value's GCM tag
 _BASE64URL = re.compile(r"^[A-Za-z0-9_-]*$")
+_LATER_VERSION = re.compile(r"^sealed:v[0-9]+:")  # a format a later release may write
 
 
 class DoesNotOpen(KeyringError):
@@ -131,7 +132,7 @@ def _parse(stored: str, place: Place) -> tuple[str, str, bytes, bytes]:
     damaged = DoesNotOpen(f"the secret stored in {place} does not open: it is damaged (truncated or not base64)")
     version = stored[: len(V2)]
     if version not in (V1, V2):
-        if V1.startswith(stored) or V2.startswith(stored):
+        if not _LATER_VERSION.match(stored):  # "sealed:" then anything but a version: damaged, not newer
             raise damaged
         raise NewerFormat(f"a secret is sealed as {stored.split(':', 2)[1][:8]!r}, a format this release does not read")
     name, colon, encoded = stored[len(V2) :].partition(":")

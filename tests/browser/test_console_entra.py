@@ -171,7 +171,17 @@ def test_an_authority_answer_no_sign_in_of_this_tab_asked_for_is_ignored(tab, en
     expect(page.get_by_text("FAKE HELPDESK")).to_have_count(0)
     expect(page.get_by_role("alert")).to_have_count(0)
     assert page.url == f"{entra_stack.api_url}/console/"
-    assert len(fake_entra.token_requests) == 1  # the real sign-in only: nothing redeemed for the crafted link
+
+    # A sign-in of this tab left pending (abandoned with Back): the crafted answer does not carry its state.
+    page.evaluate(
+        "(item) => sessionStorage.setItem(item, JSON.stringify({state: 'ours', verifier: 'v', hash: ''}))",
+        "reprotect.console.entra.pending",
+    )
+    page.goto("about:blank")
+    page.goto(crafted + "&state=theirs")
+    expect(page.get_by_role("alert")).to_contain_text("state_mismatch")
+    expect(page.get_by_text("FAKE HELPDESK")).to_have_count(0)
+    assert len(fake_entra.token_requests) == 1  # the real sign-in only: nothing redeemed for the crafted links
 
 
 def test_a_code_leaves_the_address_even_when_the_sign_in_settings_cannot_be_read(tab, entra_stack):

@@ -1,10 +1,13 @@
 """Prerequisite checks and the resolved plan, against the recorded item and an injected fake cloud."""
 
+import inspect
 import json
+import re
 
 import pytest
 
 from app.cloud.types import Fabric
+from app.job import prerequisites
 from app.job.cache_accounts import candidate_name
 from app.job.prerequisites import VmCheckFailed, resolve_plan
 from app.job.schemas import VmTarget
@@ -176,3 +179,11 @@ def test_a_vm_in_another_subscription_keeps_its_group_there(item):
     assert problem.code == "target_resource_group_not_changeable"
     named = f"/subscriptions/{OTHER}/resourceGroups/vijami-alertrg"
     assert resolve_plan(cloud, _target(item, target_resource_group_id=named)).target_resource_group.status == "existing"
+
+
+def test_every_refusal_of_the_item_state_check_is_confirmed_with_the_item_itself():
+    # The codes intake and the worker confirm with a direct read are exactly those check_state can raise: a new
+    # code there must be added to ITEM_STATE_CODES, or a list snapshot's stale state could refuse a VM.
+    source = inspect.getsource(prerequisites.check_state)
+    raised = set(re.findall(r'_fail\(\s*target,\s*"([a-z_]+)"', source))
+    assert raised == prerequisites.ITEM_STATE_CODES

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.idempotency.models import IdempotencyRecord
 from app.sealed import envelope, keyring
+from app.sealed.column import _canonical
 from app.sealed.envelope import DoesNotOpen, NewerFormat, Place
 from app.sealed.keyring import Keyring, UnknownKey, parse_keys
 from app.settings import get_settings
@@ -74,6 +76,12 @@ def test_a_damaged_value_does_not_open_whatever_the_damage(damage):
     # A rotation re-wraps the data key only (a cut in the value itself shows when it is opened): never a ValueError.
     with contextlib.suppress(DoesNotOpen):
         envelope.reseal(_ring(NEW, OLD), broken, place=HERE)
+
+
+@pytest.mark.parametrize("stored", ["sealed:xyz:abc", "sealed:v1x:abc", "sealed:v:abc", "sealed:vv2:a:b"])
+def test_a_sealed_prefix_without_a_version_is_damaged_not_newer(stored):
+    with pytest.raises(DoesNotOpen, match="damaged"):
+        envelope.unseal(OLD, stored, place=HERE)
 
 
 def test_a_format_newer_than_this_release_is_refused_never_taken_for_a_clear_secret():
@@ -170,3 +178,5 @@ def test_a_text_key_is_bound_as_it_is_even_when_it_reads_as_a_uuid():
     sealed = envelope.seal(OLD, SECRET, place=Place("idempotency_keys", "response_body", ("key:abc", key.upper())))
     with pytest.raises(DoesNotOpen):
         envelope.unseal(OLD, sealed, place=Place("idempotency_keys", "response_body", ("key:abc", key)))
+    key_column = IdempotencyRecord.__table__.c.key  # the text column the answer's place names
+    assert _canonical(key.upper(), key_column) == key.upper()  # not turned into the UUID it reads as

@@ -67,8 +67,11 @@ def test_an_authority_off_the_public_cloud_needs_its_issuers_and_keys_stated(aut
     )
 
 
-def test_an_authority_on_the_public_cloud_keeps_the_default_issuers_and_keys():
-    entra = EntraConfig(**API, **SIGN_IN, authority="https://login.microsoftonline.com/contoso.onmicrosoft.com/")
+@pytest.mark.parametrize(
+    "host", ["login.microsoftonline.com", "LOGIN.MicrosoftOnline.com", "login.microsoftonline.com:443"]
+)
+def test_an_authority_on_the_public_cloud_keeps_the_default_issuers_and_keys(host):
+    entra = EntraConfig(**API, **SIGN_IN, authority=f"https://{host}/contoso.onmicrosoft.com/")
     assert entra.effective_issuers == [
         f"https://sts.windows.net/{TENANT}/",
         f"https://login.microsoftonline.com/{TENANT}/v2.0",

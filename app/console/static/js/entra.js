@@ -117,11 +117,13 @@ async function completeSignIn() {
   if (!config) {
     throw new SignInError('The console could not read its sign-in settings (config.json); nothing was accepted. Sign in again.', 'config_unavailable');
   }
-  if (params.has('error')) {
-    throw new SignInError(params.get('error_description') || params.get('error'), params.get('error'));
-  }
+  // The state first, for an error answer too (the authority echoes it): a link of someone else's, met while a
+  // sign-in of this tab was left pending, never puts its text on the page.
   if (!params.get('state') || params.get('state') !== pending.state) {
     throw new SignInError('The answer from the sign-in service does not match the sign-in this tab started; nothing was accepted. Sign in again.', 'state_mismatch');
+  }
+  if (params.has('error')) {
+    throw new SignInError(params.get('error_description') || params.get('error'), params.get('error'));
   }
   const token = await redeem(params.get('code') || '', pending.verifier);
   session.key = token.access_token;
