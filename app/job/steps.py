@@ -144,10 +144,11 @@ def _validate(cloud: Cloud, job: JobView) -> StepResult:
 def _recheck_confirmed(cloud: Cloud, target: VmTarget) -> None:
     """The light re-check from the shared lists; a refusal judged from the item's state there is confirmed with
     the item itself (the list may predate an operation of ours that just ended, e.g. the commit before it)."""
+    lists = listing(cloud)
     try:
-        recheck(listing(cloud), target)
+        recheck(lists, target)
     except VmCheckFailed as failed:
-        if failed.problem.code not in ITEM_STATE_CODES or listing(cloud) is cloud:
+        if failed.problem.code not in ITEM_STATE_CODES or lists is cloud:
             raise
         recheck(cloud, target)
 

@@ -208,13 +208,7 @@ def _settle(
             disable_endpoint(session, delivery.endpoint, now=now, reason="the receiver answered 410 Gone")
         _finish(delivery, FAILED, now=now, error="the receiver answered 410 Gone: no further attempts")
         return None
-    wait = retry_policy(settings).delay(delivery.attempts)
-    if now + timedelta(seconds=wait) > delivery.created_at + timedelta(seconds=settings.retry_window_seconds):
-        _finish(delivery, FAILED, now=now, error=f"{_describe(result)}; retry window spent, giving up")
-        return None
-    delivery.next_attempt_at = now + timedelta(seconds=wait)
-    DELIVERIES.let_go(delivery)
-    return wait
+    return _due_again(delivery, step=delivery.attempts, now=now, settings=settings, failure=_describe(result))
 
 
 def _retry_later(delivery: WebhookDelivery, *, now: datetime, settings: WebhookSettings, reason: str) -> None:
@@ -222,13 +216,22 @@ def _retry_later(delivery: WebhookDelivery, *, now: datetime, settings: WebhookS
     skipped try grows the step (a process without the key neither retries nor warns every few seconds), but
     is not an attempt."""
     delivery.skipped_tries += 1
-    wait = retry_policy(settings).delay(delivery.attempts + delivery.skipped_tries)
-    if now + timedelta(seconds=wait) > delivery.created_at + timedelta(seconds=settings.retry_window_seconds):
-        _finish(delivery, FAILED, now=now, error=f"{reason}; retry window spent, giving up")
-        return
     delivery.last_error = reason
+    _due_again(delivery, step=delivery.attempts + delivery.skipped_tries, now=now, settings=settings, failure=reason)
+
+
+def _due_again(
+    delivery: WebhookDelivery, *, step: int, now: datetime, settings: WebhookSettings, failure: str
+) -> float | None:
+    """Due again after the backoff's ``step``-th wait (returned), or failed with ``failure`` once that wait
+    would end past the retry window (None)."""
+    wait = retry_policy(settings).delay(step)
+    if now + timedelta(seconds=wait) > delivery.created_at + timedelta(seconds=settings.retry_window_seconds):
+        _finish(delivery, FAILED, now=now, error=f"{failure}; retry window spent, giving up")
+        return None
     delivery.next_attempt_at = now + timedelta(seconds=wait)
     DELIVERIES.let_go(delivery)
+    return wait
 
 
 def disable_endpoint(session: Session, endpoint: WebhookEndpoint, *, now: datetime, reason: str) -> None:
