@@ -27,8 +27,14 @@ EAST_ASIA_FLEET = {"source_region": "southeastasia", "target_region": "eastasia"
 
 @pytest.fixture
 def box(database_url, fleet_url) -> Iterator[Container]:  # noqa: F811 - uses the shared emulator fixture
+    # One pass of the drive below advances 250 jobs; with the tests' 0.5-s list snapshots most advances would
+    # re-list the vault (250 items deserialised by the SDK each time), so the snapshots live about one pass, as
+    # production's 30-s snapshots live about one 30-s poll.
     container = boxed(
-        database_url, fleet_url, FleetSettings(discover_in_subscriptions=SUBSCRIPTIONS, max_selector_vms=300)
+        database_url,
+        fleet_url,
+        FleetSettings(discover_in_subscriptions=SUBSCRIPTIONS, max_selector_vms=300),
+        snapshot_ttl_seconds=3.0,
     )
     yield container
     container.close()
