@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import contract, docs_pages, openapi_links, problems, query_params
+from app.api.coalesce import Coalescer
 from app.api.context import RequestContext
 from app.api.limits import BodySizeLimit
 from app.api.routes import admin, bulk, fleet, health, jobs, reprotect, webhooks
@@ -44,6 +45,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         app.state.container = built
         database = built.settings.database
         app.state.read_pool = await AsyncReadPool.open(database.url, size=database.pool_size)
+        app.state.coalescer = Coalescer()  # identical reads arriving together share one run
         try:
             async with event_stream.running(app, built.sessions, built.settings.events):
                 yield

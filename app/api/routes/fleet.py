@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
+from app.api.coalesce import shared
 from app.api.deps import ContainerDep
 from app.api.problems import documented
 from app.api.security import Reader
@@ -55,7 +57,8 @@ FilterDep = Annotated[VmFilter, Depends(_filter)]
     response_model=VmPage,
     responses=documented(401, 403, 422, 429, 502, 503),
 )
-def list_vms(
+async def list_vms(
+    request: Request,
     container: ContainerDep,
     principal: Reader,
     where: FilterDep,
@@ -63,7 +66,13 @@ def list_vms(
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
 ) -> Response:
     """Replicated VMs of the watched vaults in your scopes with their reprotect status, by vault then name."""
-    body = service.list_vms(container, principal=principal, where=where, limit=limit, cursor=cursor)
+    body = await shared(
+        request.app.state,
+        ("vms", principal.scopes, where, limit, cursor),
+        lambda: run_in_threadpool(
+            service.list_vms, container, principal=principal, where=where, limit=limit, cursor=cursor
+        ),
+    )
     return Response(body, media_type="application/json")  # serialised once (a Response: not validated again)
 
 
@@ -73,9 +82,13 @@ def list_vms(
     response_model=VmSummary,
     responses=documented(401, 403, 422, 429, 502, 503),
 )
-def summarize_vms(
-    container: ContainerDep, principal: Reader, where: FilterDep, group_by: GroupBy = "vault"
+async def summarize_vms(
+    request: Request, container: ContainerDep, principal: Reader, where: FilterDep, group_by: GroupBy = "vault"
 ) -> Response:
     """Counts by reprotect status per vault, subscription or region (source->target), same filters as /vms."""
-    body = service.summarize(container, principal=principal, where=where, group_by=group_by)
+    body = await shared(
+        request.app.state,
+        ("vms/summary", principal.scopes, where, group_by),
+        lambda: run_in_threadpool(service.summarize, container, principal=principal, where=where, group_by=group_by),
+    )
     return Response(body, media_type="application/json")

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 
 from app.api import offload
+from app.api.coalesce import shared
 from app.api.deps import ContainerDep, IsoDateTime
 from app.api.problems import documented
 from app.api.security import Operator, Reader
@@ -31,6 +32,7 @@ router = APIRouter(tags=["jobs"])
     responses=documented(401, 403, 422, 429),
 )
 async def summarise_jobs(
+    request: Request,
     container: ContainerDep,
     principal: Reader,
     group_by: Annotated[
@@ -44,8 +46,12 @@ async def summarise_jobs(
 ) -> Response:
     """Counts per job state (grouped as asked), the fleet's ETA and the top failure codes, in your scopes."""
     where = SummaryFilter(request_ids=tuple(request_id or ()), vault_id=vault_id, subscription_id=subscription_id)
-    body = await offload.read(
-        container, summary.summarise, container.sessions, principal=principal, where=where, group_by=group_by
+    body = await shared(
+        request.app.state,
+        ("jobs/summary", principal.scopes, where, group_by),
+        lambda: offload.read(
+            container, summary.summarise, container.sessions, principal=principal, where=where, group_by=group_by
+        ),
     )
     return Response(body, media_type="application/json")  # serialised once (a Response: not validated again)
 
@@ -89,6 +95,7 @@ async def get_job(
 
 @router.get("/jobs", operation_id="listJobs", response_model=JobPage, responses=documented(401, 403, 422, 429))
 async def list_jobs(
+    request: Request,
     container: ContainerDep,
     principal: Reader,
     state: JobState | None = None,
@@ -118,15 +125,19 @@ async def list_jobs(
         created_after=created_after,
         created_before=created_before,
     )
-    body = await offload.read(
-        container,
-        reads.list_page,
-        container.sessions,
-        principal=principal,
-        where=where,
-        limit=limit,
-        cursor=cursor,
-        view=view,
+    body = await shared(
+        request.app.state,
+        ("jobs", principal.scopes, where, limit, cursor, view),
+        lambda: offload.read(
+            container,
+            reads.list_page,
+            container.sessions,
+            principal=principal,
+            where=where,
+            limit=limit,
+            cursor=cursor,
+            view=view,
+        ),
     )
     return Response(body, media_type="application/json")
 

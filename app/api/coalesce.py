@@ -1,0 +1,69 @@
+"""Identical reads arriving together share one run: dashboards polling the same list cost one read at a time.
+
+A request joins a run only while that run has not started, so every answer comes from a read that began after
+the request arrived: coalescing never serves anything older than the request's own read would have (a client
+that changed a job and then lists sees its change). While a run for a key is in flight, requests for the same
+key gather in the next run, which starts the moment the current one ends. Sixty-four dashboards asking for the
+same page at once thus cost two reads, not sixty-four; one asking alone costs exactly its own read.
+
+A key must hold everything the answer depends on: the route, its parameters and the caller's scopes (never
+the caller's identity, so callers of the same scopes share). An error is every joined request's answer, as each
+would have had it on its own. A caller that goes away does not cancel the run the others wait for.
+
+Per event loop (one per API process); created at startup, so a run never straddles two loops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class Coalescer:
+    """Runs ``compute`` once for every request of a key that arrived before the run started."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[Hashable, asyncio.Future[Any]] = {}  # runs not started yet, joinable
+        self._running: dict[Hashable, asyncio.Future[Any]] = {}  # runs started, no longer joinable
+        self.runs = 0  # how many runs were made (for tests and the benchmark)
+        self.joined = 0  # how many requests were answered by a run another request began
+
+    async def run(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        """``compute()``'s answer from a run that starts no earlier than this call."""
+        waiting = self._waiting.get(key)
+        if waiting is None:
+            waiting = self._waiting[key] = asyncio.ensure_future(self._next_run(key, compute))
+            waiting.add_done_callback(_retrieved)  # every caller may have gone: no "never retrieved" warning
+        else:
+            self.joined += 1
+        answer: T = await asyncio.shield(waiting)
+        return answer
+
+    async def _next_run(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        current = self._running.get(key)
+        if current is not None:  # the run in flight began before some of our requests: wait, then read anew
+            await asyncio.wait([current])
+        this = self._waiting.pop(key)
+        self._running[key] = this
+        self.runs += 1
+        try:
+            return await compute()
+        finally:
+            if self._running.get(key) is this:
+                del self._running[key]
+
+
+def _retrieved(run: asyncio.Future[Any]) -> None:
+    if not run.cancelled():
+        run.exception()
+
+
+async def shared(state: Any, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+    """``compute()`` through the app's coalescer (``state.coalescer``, made at startup), or alone without one."""
+    coalescer: Coalescer | None = getattr(state, "coalescer", None)
+    if coalescer is None:
+        return await compute()
+    return await coalescer.run(key, compute)
