@@ -52,7 +52,14 @@ class Statement:
 def compiled(statement: Select[Any]) -> Statement:
     """``statement`` compiled once for psycopg, with its rows' named tuple (fields named as selected)."""
     names = [str(column.key) for column in statement.selected_columns]
-    return Statement(sql=str(statement.compile(dialect=_DIALECT)), row=namedtuple("Row", names))
+    plain = statement.compile(dialect=_DIALECT)
+    if plain.literal_execute_params:  # values SQL must hold inline (a restricted caller's scope prefixes)
+        # Rendering them asks a value of every parameter; only the inline ones are rendered, the rest stay
+        # ``%(name)s`` placeholders whatever stands in for them.
+        standing_in = {bind.key: None for bind in plain.binds.values() if bind not in plain.literal_execute_params}
+        inline = statement.params(**standing_in).compile(dialect=_DIALECT, compile_kwargs={"render_postcompile": True})
+        return Statement(sql=str(inline), row=namedtuple("Row", names))
+    return Statement(sql=str(plain), row=namedtuple("Row", names))
 
 
 async def _json_as_text(connection: psycopg.AsyncConnection[Any]) -> None:

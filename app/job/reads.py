@@ -211,6 +211,35 @@ def list_page(
     return present.to_json({"items": items, "next_cursor": next_cursor})
 
 
+async def list_page_async(
+    pool: AsyncReadPool,
+    *,
+    principal: Principal,
+    where: JobFilter,
+    limit: int,
+    cursor: str | None,
+    view: View = "compact",
+) -> bytes | None:
+    """:func:`list_page` of the compact view on the event loop; ``None`` when the pool could not answer or the
+    full view is asked for (read it the threaded way)."""
+    if view != "compact":
+        return None
+    statement, params = statements.job_page(where, scopes=principal.scopes, full=False, limit=limit, cursor=cursor)
+    rows = await pool.rows(statements.for_pool(statement), params)
+    if rows is None:
+        return None
+    shown, next_cursor = rows[:limit], None
+    if len(rows) > limit:
+        next_cursor = encode_cursor(shown[-1].created_at, shown[-1].id)
+    items = [
+        present.item_document(
+            row if row.error_details is None else row._replace(error_details=_parsed(row.error_details))
+        )
+        for row in shown
+    ]
+    return present.to_json({"items": items, "next_cursor": next_cursor})
+
+
 def _histories(session: Connection, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
     if not job_ids:
         return {}

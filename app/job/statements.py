@@ -20,10 +20,12 @@ from app.job import present
 from app.job.models import Job, JobTransition
 from app.job.queries import JobFilter
 from app.pagination import decode_cursor
+from app.read_pool import Statement, compiled
 from app.scopes import ScopeSet
 
 _MAX_SHAPES = 512
 _SHAPES: dict[tuple[Any, ...], Select[Any]] = {}
+_COMPILED: dict[int, Statement] = {}  # by the id of a statement in _SHAPES, for the async pool (app.read_pool)
 _FILTERS = (
     "state",
     "kind",
@@ -63,6 +65,7 @@ def job_page(
     if statement is None:
         if len(_SHAPES) >= _MAX_SHAPES:
             _SHAPES.clear()
+            _COMPILED.clear()
         statement = _SHAPES[shape] = _build(present_filters, scopes=scopes, full=full, after=cursor is not None)
     params: dict[str, Any] = {"limit": limit + 1}
     for name in present_filters:
@@ -75,6 +78,14 @@ def job_page(
     if cursor is not None:
         params["after_at"], params["after_id"] = _after(cursor)
     return statement, params
+
+
+def for_pool(statement: Select[Any]) -> Statement:
+    """A statement from :func:`job_page` as the async pool runs it, compiled once per shape."""
+    found = _COMPILED.get(id(statement))
+    if found is None:
+        found = _COMPILED[id(statement)] = compiled(statement)
+    return found
 
 
 def _after(cursor: str) -> tuple[Any, uuid.UUID]:
