@@ -125,20 +125,28 @@ async def list_jobs(
         created_after=created_after,
         created_before=created_before,
     )
-    body = await shared(
-        request.app.state,
-        ("jobs", principal.scopes, where, limit, cursor, view),
-        lambda: offload.read(
-            container,
-            reads.list_page,
-            container.sessions,
-            principal=principal,
-            where=where,
-            limit=limit,
-            cursor=cursor,
-            view=view,
-        ),
-    )
+    pool: AsyncReadPool | None = request.app.state.read_pool
+
+    async def read() -> bytes:
+        body = None
+        if pool is not None:
+            body = await reads.list_page_async(
+                pool, principal=principal, where=where, limit=limit, cursor=cursor, view=view
+            )
+        if body is None:  # SQLite, the full view, or the pool's connection broke: the threaded read
+            body = await offload.read(
+                container,
+                reads.list_page,
+                container.sessions,
+                principal=principal,
+                where=where,
+                limit=limit,
+                cursor=cursor,
+                view=view,
+            )
+        return body
+
+    body = await shared(request.app.state, ("jobs", principal.scopes, where, limit, cursor, view), read)
     return Response(body, media_type="application/json")
 
 
