@@ -1,5 +1,6 @@
 """What a worker or scheduler process does beside its tasks: its logging (``app.logs``), the request id of
-each task, and its heartbeat (``app.health``), hooked onto Celery's signals."""
+each task, its heartbeat (``app.health``) and its started heap frozen (``app.heap``), hooked onto Celery's
+signals."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, Literal
 from celery import signals
 
 from app.health.heartbeat import Heartbeat
+from app.heap import freeze_started_heap
 from app.logs import setup as log_setup
 from app.logs import task_context
 from app.settings import get_settings
@@ -45,6 +47,7 @@ def serve_as(role: Role) -> list[str]:
 
 def _start_heartbeat(kind: str) -> Any:
     def start(**_: Any) -> None:
+        freeze_started_heap()  # started: the SDK's and our modules' objects out of every full collection
         settings = get_settings()
         heartbeat = Heartbeat(
             settings.database.url,

@@ -23,6 +23,7 @@ from app.api.routes import status as status_routes
 from app.bootstrap import Container, bootstrap
 from app.console import routes as console_routes
 from app.events import lifecycle as event_stream
+from app.heap import freeze_started_heap
 from app.read_pool import AsyncReadPool
 from app.settings import get_settings
 
@@ -46,6 +47,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         database = built.settings.database
         app.state.read_pool = await AsyncReadPool.open(database.url, size=database.pool_size)
         app.state.coalescer = Coalescer()  # identical reads arriving together share one run
+        freeze_started_heap()  # the SDK's and our modules' objects out of every full collection
         try:
             async with event_stream.running(app, built.sessions, built.settings.events):
                 yield

@@ -22,11 +22,8 @@ LAYERS: list[tuple[int, str]] = [
     (9, "workers"),  # Celery edge
     (8, "app.bootstrap"),  # composition root: builds and wires everything below
     (8, "app.metrics.fleet"),  # scrape-time gauges read from the job and webhook tables
-    (8, "app.console"),
-    (
-        8,
-        "app.campaign",
-    ),  # campaigns: chain the job kinds, read the inventory, announce through the webhooks  # the operator console's files, mounted by the HTTP edge at /console
+    (8, "app.console"),  # the operator console's files, mounted by the HTTP edge at /console
+    (8, "app.campaign"),  # campaigns: chain the job kinds, read the inventory, announce through the webhooks
     (7, "app.webhook"),  # domains, in the order they lean on each other
     (7, "app.events"),  # the job event stream: reads the job domain's transition log
     (7, "app.fleet"),  # the inventory and selectors: read jobs and Azure, submit through app.job
@@ -51,6 +48,7 @@ LAYERS: list[tuple[int, str]] = [
     (1, "app.errors"),
     (1, "app.db"),
     (1, "app.read_pool"),  # the API's async Postgres pool for the hottest reads
+    (1, "app.heap"),  # a started process's heap kept out of the collector's full passes
 ]
 SEPARATE = "emulator"  # never imported by the service, never importing it
 SERVICE = ("app", "workers")
