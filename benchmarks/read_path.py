@@ -439,11 +439,6 @@ def main() -> None:
     api = serve("app.api.app:create_app", api_port, env, work / "api.log")
     one = pick["job"][0]
     print("sample:", httpx.get(f"http://127.0.0.1:{api_port}{one}", headers={"Authorization": f"Bearer {key}"}))
-    # The inventory's first read lists every vault from Azure (a dashboard polling it keeps it warm).
-    print(
-        "inventory:",
-        httpx.get(f"http://127.0.0.1:{api_port}/vms", headers={"Authorization": f"Bearer {key}"}, timeout=120),
-    )
     runs: list[tuple[str, int, list[str]] | tuple[str, int, list[str], str]] = [
         ("bare FastAPI GET /hello", bare_port, ["/hello"]),
         ("GET /jobs/{id} (random ids)", api_port, pick["job"]),
@@ -474,6 +469,11 @@ def main() -> None:
     try:
         for name, port, lines, *caller in [run for i, run in enumerate(runs) if i == 0 or args.only in run[0]]:
             server = bare.pid if port == bare_port else api.pid
+            if name.startswith("inventory:"):  # as a dashboard polling it keeps it: read within its max age
+                warm = httpx.get(
+                    f"http://127.0.0.1:{api_port}/vms", headers={"Authorization": f"Bearer {key}"}, timeout=120
+                )
+                warm.raise_for_status()
             result = wrk(f"http://127.0.0.1:{port}", lines, caller[0] if caller else key, work, args, server)
             results.append((name, result))
             print(
