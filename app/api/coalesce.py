@@ -19,6 +19,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
+from app.metrics import definitions as m
+
 T = TypeVar("T")
 
 
@@ -31,14 +33,17 @@ class Coalescer:
         self.runs = 0  # how many runs were made (for tests and the benchmark)
         self.joined = 0  # how many requests were answered by a run another request began
 
-    async def run(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
-        """``compute()``'s answer from a run that starts no earlier than this call."""
-        waiting = self._waiting.get(key)
+    async def run(self, route: str, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+        """``compute()``'s answer from a run that starts no earlier than this call; ``route`` (a route
+        template) is part of the key and labels the shared answers' metric."""
+        full_key = (route, key)
+        waiting = self._waiting.get(full_key)
         if waiting is None:
-            waiting = self._waiting[key] = asyncio.ensure_future(self._next_run(key, compute))
+            waiting = self._waiting[full_key] = asyncio.ensure_future(self._next_run(full_key, compute))
             waiting.add_done_callback(_retrieved)  # every caller may have gone: no "never retrieved" warning
         else:
             self.joined += 1
+            m.HTTP_READS_SHARED.labels(route).inc()
         answer: T = await asyncio.shield(waiting)
         return answer
 
@@ -61,9 +66,9 @@ def _retrieved(run: asyncio.Future[Any]) -> None:
         run.exception()
 
 
-async def shared(state: Any, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
+async def shared(state: Any, route: str, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
     """``compute()`` through the app's coalescer (``state.coalescer``, made at startup), or alone without one."""
     coalescer: Coalescer | None = getattr(state, "coalescer", None)
     if coalescer is None:
         return await compute()
-    return await coalescer.run(key, compute)
+    return await coalescer.run(route, key, compute)

@@ -94,3 +94,8 @@ HTTP_REQUEST_DURATION = Histogram(
     ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+HTTP_READS_SHARED = Counter(
+    "reprotect_http_reads_shared",
+    "API reads answered by a run an identical request had begun (app.api.coalesce), by route template.",
+    ["route"],
+)

@@ -68,7 +68,8 @@ async def list_vms(
     """Replicated VMs of the watched vaults in your scopes with their reprotect status, by vault then name."""
     body = await shared(
         request.app.state,
-        ("vms", principal.scopes, where, limit, cursor),
+        "/vms",
+        (principal.scopes, where, limit, cursor),
         lambda: run_in_threadpool(
             service.list_vms, container, principal=principal, where=where, limit=limit, cursor=cursor
         ),
@@ -88,7 +89,8 @@ async def summarize_vms(
     """Counts by reprotect status per vault, subscription or region (source->target), same filters as /vms."""
     body = await shared(
         request.app.state,
-        ("vms/summary", principal.scopes, where, group_by),
+        "/vms/summary",
+        (principal.scopes, where, group_by),
         lambda: run_in_threadpool(service.summarize, container, principal=principal, where=where, group_by=group_by),
     )
     return Response(body, media_type="application/json")

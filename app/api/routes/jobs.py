@@ -48,7 +48,8 @@ async def summarise_jobs(
     where = SummaryFilter(request_ids=tuple(request_id or ()), vault_id=vault_id, subscription_id=subscription_id)
     body = await shared(
         request.app.state,
-        ("jobs/summary", principal.scopes, where, group_by),
+        "/jobs/summary",
+        (principal.scopes, where, group_by),
         lambda: offload.read(
             container, summary.summarise, container.sessions, principal=principal, where=where, group_by=group_by
         ),
@@ -146,7 +147,7 @@ async def list_jobs(
             )
         return body
 
-    body = await shared(request.app.state, ("jobs", principal.scopes, where, limit, cursor, view), read)
+    body = await shared(request.app.state, "/jobs", (principal.scopes, where, limit, cursor, view), read)
     return Response(body, media_type="application/json")
 
 
