@@ -116,3 +116,87 @@ def test_an_afresh_view_reads_the_list_once_from_now_on_and_shares_it_while_othe
     assert fake.item_lists == 2  # once for the view, however many VMs it checks
     assert cloud.get_item(ref).protection_state == "Protected"  # the new answer is shared from then on
     assert fake.item_lists == 2
+
+
+class Renewals:
+    """Background loads kept until the test runs them (deterministic, unlike a thread)."""
+
+    def __init__(self) -> None:
+        self.pending: list = []
+
+    def start(self, work) -> None:
+        self.pending.append(work)
+
+    def run_all(self) -> None:
+        while self.pending:
+            self.pending.pop(0)()
+
+
+def test_a_list_asked_for_past_half_its_ttl_is_served_and_renewed_once_in_the_background():
+    now, renewals = [0.0], Renewals()
+    store = Snapshots(10.0, clock=lambda: now[0], renew_after=0.5, start=renewals.start)
+    loads: list[float] = []
+
+    def load() -> int:
+        loads.append(now[0])
+        return len(loads)
+
+    assert store.get(("items", "v"), load) == 1
+    now[0] = 4.9
+    assert store.get(("items", "v"), load) == 1
+    assert renewals.pending == []  # young: nothing renewed
+    now[0] = 5.0
+    assert [store.get(("items", "v"), load) for _ in range(3)] == [1, 1, 1]  # served at once, not waited for
+    assert len(renewals.pending) == 1  # one renewal however many callers asked
+    renewals.run_all()
+    assert loads == [0.0, 5.0]
+    now[0] = 14.0  # past the first load's TTL: the renewed answer is served, nobody waits for a load
+    assert store.get(("items", "v"), load) == 2
+    assert len(loads) == 2
+
+
+def test_a_failed_renewal_leaves_the_kept_answer_until_its_ttl_and_then_a_caller_loads_it():
+    now, renewals = [0.0], Renewals()
+    store = Snapshots(10.0, clock=lambda: now[0], renew_after=0.5, start=renewals.start)
+    answers = iter([1, RuntimeError("ARM 503"), 3])
+
+    def load() -> int:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert store.get(("items", "v"), load) == 1
+    now[0] = 6.0
+    assert store.get(("items", "v"), load) == 1
+    renewals.run_all()  # fails: logged, not raised into anyone
+    assert store.get(("items", "v"), load) == 1  # kept until its TTL; and renewed again (third answer)
+    now[0] = 10.5
+    renewals.pending.clear()
+    assert store.get(("items", "v"), load) == 3  # lapsed: this caller loads it
+
+
+def test_without_renew_after_a_list_is_loaded_only_when_it_lapses():
+    now, renewals = [0.0], Renewals()
+    store = Snapshots(10.0, clock=lambda: now[0], start=renewals.start)
+    counter = iter(range(1, 10))
+    assert store.get(("items", "v"), lambda: next(counter)) == 1
+    now[0] = 9.9
+    assert store.get(("items", "v"), lambda: next(counter)) == 1
+    assert renewals.pending == []
+    now[0] = 10.0
+    assert store.get(("items", "v"), lambda: next(counter)) == 2
+
+
+def test_a_renewal_in_a_thread_replaces_the_answer_for_the_callers_after():
+    store = Snapshots(0.4, renew_after=0.25)
+    value = [1]
+    assert store.get(("items", "v"), lambda: value[0]) == 1
+    time.sleep(0.15)
+    value[0] = 2
+    assert store.get(("items", "v"), lambda: value[0]) == 1  # served, a thread renews it
+    deadline = time.monotonic() + 5
+    while store.loads < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert store.loads == 2
+    assert store.get(("items", "v"), lambda: value[0]) == 2
