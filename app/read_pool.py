@@ -87,7 +87,8 @@ class AsyncReadPool:
             max_size=size,
             kwargs={
                 "autocommit": True,
-                "options": "-c TimeZone=UTC",
+                # UTC times; and quotes as SQLAlchemy renders inline literals (``compiled``): backslashes plain
+                "options": "-c TimeZone=UTC -c standard_conforming_strings=on",
                 "prepare_threshold": 0,
                 "application_name": APPLICATION_NAME,
             },
@@ -100,14 +101,17 @@ class AsyncReadPool:
 
     async def rows(self, statement: Statement, params: dict[str, Any]) -> list[Any] | None:
         """All rows of ``statement`` as its named tuples; ``None`` when the database could not answer (the
-        pool drops the broken connection; the caller then reads the slow way, which reconnects)."""
+        pool drops a broken connection; the caller then reads the slow way, which reconnects or fails as the
+        threaded path always did)."""
         try:
             async with self._pool.connection(timeout=CHECKOUT_TIMEOUT_SECONDS) as connection:
                 cursor = connection.cursor(row_factory=statement.row_maker)
                 await cursor.execute(statement.sql, params)
                 found: list[Any] = await cursor.fetchall()
                 return found
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except (psycopg.Error, PoolTimeout) as exc:
+            # A broken connection, or anything else the database refused: the threaded read runs it again
+            # and answers as it always has (reconnecting, or the problem its error maps to).
             log.warning("async read failed (%s); reading through the threaded pool", type(exc).__name__)
             return None
 

@@ -37,6 +37,8 @@ def serve_as(role: Role) -> list[str]:
     # Any receiver of setup_logging stops Celery from configuring logging itself.
     signals.setup_logging.connect(configure_logging, weak=False, dispatch_uid="reprotect.setup_logging")
     if role == "worker":
+        # A prefork pool's children start after ``worker_ready``: each freezes its own started heap.
+        signals.worker_process_init.connect(_freeze, weak=False, dispatch_uid="reprotect.freeze.child")
         signals.worker_ready.connect(_start_heartbeat("worker"), weak=False, dispatch_uid="reprotect.beat.worker")
         signals.worker_shutdown.connect(_stop_heartbeats, weak=False, dispatch_uid="reprotect.unbeat.worker")
     else:
@@ -60,6 +62,10 @@ def _start_heartbeat(kind: str) -> Any:
         _beating.append(heartbeat)
 
     return start
+
+
+def _freeze(**_: Any) -> None:
+    freeze_started_heap()
 
 
 def _stop_heartbeats(**_: Any) -> None:

@@ -44,14 +44,18 @@ class Coalescer:
         else:
             self.joined += 1
             m.HTTP_READS_SHARED.labels(route).inc()
-        answer: T = await asyncio.shield(waiting)
+        try:
+            answer: T = await asyncio.shield(waiting)
+        finally:
+            if waiting.done() and self._waiting.get(full_key) is waiting:  # cancelled before it began (shutdown)
+                del self._waiting[full_key]
         return answer
 
     async def _next_run(self, key: Hashable, compute: Callable[[], Awaitable[T]]) -> T:
         current = self._running.get(key)
         if current is not None:  # the run in flight began before some of our requests: wait, then read anew
             await asyncio.wait([current])
-        this = self._waiting.pop(key)
+        this = self._waiting.pop(key)  # from here on not joinable (a run cancelled before this point: see run)
         self._running[key] = this
         self.runs += 1
         try:

@@ -8,7 +8,9 @@ The values never enter the cache key; the scopes do (a restricted caller's prefi
 
 from __future__ import annotations
 
+import threading
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, func, or_, select, type_coerce
@@ -25,7 +27,10 @@ from app.scopes import ScopeSet
 
 _MAX_SHAPES = 512
 _SHAPES: dict[tuple[Any, ...], Select[Any]] = {}
-_COMPILED: dict[int, Statement] = {}  # by the id of a statement in _SHAPES, for the async pool (app.read_pool)
+# The same statements as the async pool runs them (``app.read_pool``), keyed by the statement object itself (a
+# strong reference: never an id a freed statement's successor could reuse, with another caller's scopes inline).
+_COMPILED: dict[Select[Any], Statement] = {}
+_SHAPES_LOCK = threading.Lock()  # read threads and the event loop build shapes concurrently
 _FILTERS = (
     "state",
     "kind",
@@ -63,10 +68,13 @@ def job_page(
     shape = (present_filters, full, cursor is not None, scope_key)
     statement = _SHAPES.get(shape)
     if statement is None:
-        if len(_SHAPES) >= _MAX_SHAPES:
-            _SHAPES.clear()
-            _COMPILED.clear()
-        statement = _SHAPES[shape] = _build(present_filters, scopes=scopes, full=full, after=cursor is not None)
+        with _SHAPES_LOCK:
+            statement = _SHAPES.get(shape)
+            if statement is None:
+                if len(_SHAPES) >= _MAX_SHAPES:
+                    _SHAPES.clear()
+                    _COMPILED.clear()
+                statement = _SHAPES[shape] = _build(present_filters, scopes=scopes, full=full, after=cursor is not None)
     params: dict[str, Any] = {"limit": limit + 1}
     for name in present_filters:
         value = getattr(where, name)
@@ -77,14 +85,25 @@ def job_page(
         params["kind"] = where.kind.value
     if cursor is not None:
         params["after_at"], params["after_id"] = _after(cursor)
+    for name in ("created_after", "created_before", "after_at"):
+        if name in params:  # in UTC, as ``UtcDateTime`` binds them on the threaded path: the same 422 on both
+            params[name] = _in_utc(params[name])
     return statement, params
+
+
+def _in_utc(at: datetime) -> datetime:
+    try:
+        return at.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidRequest("A value is out of the range stored.", code="value_out_of_range") from exc
 
 
 def for_pool(statement: Select[Any]) -> Statement:
     """A statement from :func:`job_page` as the async pool runs it, compiled once per shape."""
-    found = _COMPILED.get(id(statement))
+    found = _COMPILED.get(statement)
     if found is None:
-        found = _COMPILED[id(statement)] = compiled(statement)
+        with _SHAPES_LOCK:
+            found = _COMPILED[statement] = compiled(statement)
     return found
 
 

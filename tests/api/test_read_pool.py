@@ -8,13 +8,15 @@ import asyncio
 import itertools
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
 from app.auth.principal import Principal, PrincipalKind, Role
+from app.errors import InvalidRequest
+from app.job.kinds import JobKind
 from app.job.models import Job
 from app.job.queries import JobFilter
 from app.job.reads import list_page, list_page_async
@@ -65,7 +67,7 @@ def test_a_job_reads_the_same_through_the_pool_and_after_its_connections_were_cu
     assert api.get(f"/jobs/{job_id}", headers={"If-None-Match": first.headers["ETag"]}).status_code == 304
 
 
-OTHER_VAULT = VAULT.replace("vijami-alertrg", "other-rg").replace("vijamireprotecttest", "elsewhere")
+OTHER_VAULT = VAULT.replace("vijami-alertrg", "other_rg").replace("vijamireprotecttest", "elsewhere")  # '_' escaped
 
 
 def _reader(*scopes: str) -> Principal:
@@ -106,8 +108,15 @@ def test_every_list_filter_reads_the_same_through_the_pool_and_through_threads(d
             JobFilter(request_id=request_id),
             JobFilter(error_code="151195"),
             JobFilter(created_after=NOW + timedelta(seconds=3), created_before=NOW + timedelta(seconds=9)),
+            JobFilter(kind=JobKind.REPROTECT, state=JobState.FAILED),
         ]
-        principals = [_reader("*"), _reader(VAULT.split("/providers/")[0]), _reader(OTHER_VAULT)]
+        principals = [
+            _reader("*"),
+            _reader(VAULT.split("/providers/")[0]),  # a resource group: a LIKE on the prefix
+            _reader(OTHER_VAULT),  # a vault, in a resource group whose name holds '_'
+            _reader(VAULT, OTHER_VAULT.split("/resourceGroups/")[0]),  # a vault and a subscription: an OR
+            _reader(),  # no scope: sees nothing
+        ]
 
         async def compare() -> int:
             pool = await AsyncReadPool.open(database_url, size=2)
@@ -134,3 +143,8 @@ def test_every_list_filter_reads_the_same_through_the_pool_and_through_threads(d
 
         pages = asyncio.run(compare())
         assert pages > len(principals) * len(filters)  # some filters had more than one page
+        # A time Postgres cannot hold once in UTC is refused alike (the statement's parameters are shared).
+        too_early = JobFilter(created_after=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))))
+        with pytest.raises(InvalidRequest) as refused:
+            list_page(sessions, principal=principals[0], where=too_early, limit=2, cursor=None)
+        assert refused.value.code == "value_out_of_range"
