@@ -102,6 +102,5 @@ def build_sender(settings: WebhookSettings) -> WebhookSender:
 def _azure(settings: Settings, retries: int) -> Cloud:
     inner = AzureCloud(settings.azure, retry_total=retries)
     ttl = settings.azure.snapshot_ttl_seconds
-    renew_after = settings.azure.snapshot_renew_after
-    snapshots = Snapshots(ttl, renew_after=renew_after) if ttl > 0 else None  # shared list reads for checks and polls
+    snapshots = Snapshots(ttl) if ttl > 0 else None  # shared list reads for checks and polls
     return CachedCloud(inner, ttl_seconds=settings.azure.cache_ttl_seconds, snapshots=snapshots)

@@ -68,9 +68,6 @@ class AzureSettings(BaseModel):
     # Whole-list reads (a vault's items and ASR jobs, a subscription's VMs and Resource Health statuses) are
     # shared by every check and poll for this long (``app.cloud.snapshots``); 0 reads per item instead.
     snapshot_ttl_seconds: float = Field(default=30.0, ge=0)
-    # A list asked for past this share of its TTL is still served and reloaded in the background, so callers
-    # wait for a list only when nobody asked for it for a whole TTL; None: reloaded only once it lapses.
-    snapshot_renew_after: float | None = Field(default=0.5, gt=0, lt=1)
     # The share of a subscription's ARM read budget the service may use (``app.cloud.budget``), and ARM's
     # documented bucket (250 reads, refilled at 25 per second) it is a share of.
     read_budget_share: float = Field(default=0.5, gt=0, le=1)

@@ -146,11 +146,7 @@ def service_settings(database_url: str, emulator_url: str, broker_url: str | Non
         database=DatabaseSettings(url=database_url),
         broker=BrokerSettings(url=broker_url or "memory://", sweep_interval_seconds=0.5),
         azure=AzureSettings(
-            endpoint=emulator_url,
-            cache_ttl_seconds=0.5,
-            snapshot_ttl_seconds=0.5,
-            snapshot_renew_after=None,  # no background loads racing a test's emulator changes (tests/unit/test_snapshots.py)
-            request_timeout_seconds=10,
+            endpoint=emulator_url, cache_ttl_seconds=0.5, snapshot_ttl_seconds=0.5, request_timeout_seconds=10
         ),
         job=JobSettings(
             poll_interval_seconds=0.2,

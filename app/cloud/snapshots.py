@@ -24,7 +24,6 @@ Everything else goes to the wrapped ``Cloud`` unchanged.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -45,7 +44,6 @@ from app.cloud.types import (
 )
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 # ASR jobs are listed from this long ago (rounded down to the hour, so every poll of a day shares a list).
 JOB_LOOKBACK = timedelta(hours=48)
 # A listed ASR job in one of these states is read again by itself before a job is failed or cancelled for it.
@@ -59,33 +57,14 @@ class _Entry:
     started: float = 0.0  # when its load began: Azure's answer is no older than this
 
 
-def _in_a_thread(work: Callable[[], None]) -> None:
-    threading.Thread(target=work, name="snapshot-renewal", daemon=True).start()
-
-
 class Snapshots:
-    """Short-lived answers of list reads, each loaded once however many callers ask (per process).
+    """Short-lived answers of list reads, each loaded once however many callers ask (per process)."""
 
-    With ``renew_after`` (a share of the TTL), an answer asked for past that age is still served, and one
-    background load replaces it for the callers after: a caller then waits for a list only when nobody asked
-    for it for a whole TTL (a 100-VM ``POST /reprotect`` meeting the lapse of its vault's and subscription's
-    lists waited ~8 s for them under the read budget in the 2,000-VM fleet benchmark)."""
-
-    def __init__(
-        self,
-        ttl_seconds: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        renew_after: float | None = None,
-        start: Callable[[Callable[[], None]], None] = _in_a_thread,
-    ):
+    def __init__(self, ttl_seconds: float, *, clock: Callable[[], float] = time.monotonic):
         self.ttl = ttl_seconds
-        self.renew_after = renew_after
         self._clock = clock
-        self._start = start
         self._entries: dict[tuple[str, ...], _Entry] = {}
         self._locks: dict[tuple[str, ...], threading.Lock] = {}
-        self._renewing: set[tuple[str, ...]] = set()
         self._guard = threading.Lock()
         self.loads = 0  # how many list loads went to Azure (for tests and the benchmark)
         self.longest_load = 0.0  # seconds, the slowest load so far
@@ -97,60 +76,24 @@ class Snapshots:
     def get(self, key: tuple[str, ...], load: Callable[[], T], *, not_before: float | None = None) -> T:
         """The value under ``key`` if younger than the TTL (and, with ``not_before``, loaded from then on), else
         ``load()`` once for every waiting caller."""
-        entry = self._entries.get(key)
-        if entry is not None and self._usable(entry, not_before):
-            if self.renew_after is not None and self._clock() - entry.at >= self.ttl * self.renew_after:
-                self._renew(key, load)
-            value: T = entry.value
-            return value
-        with self._lock(key):
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
             entry = self._entries.get(key)
-            if entry is not None and self._usable(entry, not_before):
-                kept: T = entry.value
-                return kept
-            return self._load(key, load)
-
-    def _usable(self, entry: _Entry, not_before: float | None) -> bool:
-        fresh_enough = not_before is None or entry.started >= not_before
-        return self._clock() - entry.at < self.ttl and fresh_enough
-
-    def _lock(self, key: tuple[str, ...]) -> threading.Lock:
-        with self._guard:
-            return self._locks.setdefault(key, threading.Lock())
-
-    def _load(self, key: tuple[str, ...], load: Callable[[], T]) -> T:
-        """``load()`` under ``key``'s lock, kept from now on."""
-        started = self._clock()
-        value = load()
-        ended = self._clock()
-        with self._guard:
-            self.loads += 1
-            self.longest_load = max(self.longest_load, ended - started)
-        # Kept a full TTL from the end of the load: stamping it at the start would let a slow load (a large
-        # vault's pages behind the read budget) expire as it lands and be read again at once, over and over.
-        self._entries[key] = _Entry(ended, value, started)
-        return value
-
-    def _renew(self, key: tuple[str, ...], load: Callable[[], Any]) -> None:
-        """One background load of ``key`` at a time; a failure leaves the answer kept until its TTL ends."""
-        with self._guard:
-            if key in self._renewing:
-                return
-            self._renewing.add(key)
-        asked = self._entries.get(key)
-
-        def renew() -> None:
-            try:
-                with self._lock(key):
-                    if self._entries.get(key) is asked:  # nobody loaded it meanwhile
-                        self._load(key, load)
-            except Exception:  # the callers after it load it themselves once the kept answer lapses
-                log.warning("renewing the %s list in the background failed", key[0], exc_info=True)
-            finally:
-                with self._guard:
-                    self._renewing.discard(key)
-
-        self._start(renew)
+            fresh_enough = not_before is None or (entry is not None and entry.started >= not_before)
+            if entry is not None and self._clock() - entry.at < self.ttl and fresh_enough:
+                value: T = entry.value
+                return value
+            started = self._clock()
+            value = load()
+            ended = self._clock()
+            with self._guard:
+                self.loads += 1
+                self.longest_load = max(self.longest_load, ended - started)
+            # Kept a full TTL from the end of the load: stamping it at the start would let a slow load (a large
+            # vault's pages behind the read budget) expire as it lands and be read again at once, over and over.
+            self._entries[key] = _Entry(ended, value, started)
+            return value
 
     def oldest_answer_seconds(self) -> float:
         """How old an answer may be when served: the TTL plus the longest load seen (its first page was read
