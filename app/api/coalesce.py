@@ -8,7 +8,8 @@ same page at once thus cost two reads, not sixty-four; one asking alone costs ex
 
 A key must hold everything the answer depends on: the route, its parameters and the caller's scopes (never
 the caller's identity, so callers of the same scopes share). An error is every joined request's answer, as each
-would have had it on its own. A caller that goes away does not cancel the run the others wait for.
+would have had it on its own (the same exception object, raised in each). A caller that goes away does not
+cancel the run the others wait for. A run's own log lines carry the request id of the request that began it.
 
 Per event loop (one per API process); created at startup, so a run never straddles two loops.
 """
