@@ -4,13 +4,16 @@ callers of other scopes, other filters or other pages never receive each other's
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
+from sqlalchemy import text
 
 from app.api.app import create_app
 from app.bootstrap import Container, bootstrap
@@ -67,14 +70,33 @@ def test_concurrent_identical_reads_share_runs_and_each_caller_gets_only_its_own
         # Each caller's own answer to each question, asked alone.
         alone = {(who, path): ask(who, path)[3] for who, path in itertools.product(keys, asks)}
         assert len({alone[("ours", p)] for p in asks} & {alone[("theirs", p)] for p in asks}) == 0
-        before = _shared()
-        for _ in range(5):  # crowds until some requests shared a run (on Postgres the pooled reads may be too quick)
-            with ThreadPoolExecutor(max_workers=24) as pool:
-                crowd = list(pool.map(lambda pair: ask(*pair), list(itertools.product(keys, asks)) * 8))
-            for who, path, status, body in crowd:
-                assert status == 200
-                assert body == alone[(who, path)], (who, path)  # never another scope's, filter's or page's answer
-            if _shared() > before:
-                break
-    if container.settings.database.url.startswith("sqlite"):  # threaded reads: slow enough to overlap, always
-        assert _shared() > before
+        coalescer = api.app.state.coalescer
+        before = (_shared(), coalescer.joined)
+        crowd_asks = list(itertools.product(keys, asks)) * 8
+        with _jobs_locked(container), ThreadPoolExecutor(max_workers=len(crowd_asks)) as pool:  # all at once
+            # On Postgres the jobs table is locked while the crowd arrives: every run waits, so the requests
+            # of each question certainly gather in one; on SQLite they share when they happen to overlap.
+            pending = [pool.submit(ask, who, path) for who, path in crowd_asks]
+        crowd = [future.result() for future in pending]
+    for who, path, status, body in crowd:
+        assert status == 200
+        assert body == alone[(who, path)], (who, path)  # never another scope's, filter's or page's answer
+    if container.settings.database.url.startswith("postgresql"):
+        assert coalescer.joined - before[1] >= len(crowd) - 2 * len(alone)  # at most two runs per question
+        assert _shared() - before[0] == coalescer.joined - before[1]  # and the metric says so
+
+
+@contextmanager
+def _jobs_locked(container: Container) -> Iterator[None]:
+    """On Postgres: the jobs table locked against reads for a second and a half while the caller sends requests."""
+    if not container.settings.database.url.startswith("postgresql"):
+        yield
+        return
+    with container.engine.connect() as connection:
+        connection.execute(text("LOCK TABLE jobs IN ACCESS EXCLUSIVE MODE"))
+        released = threading.Timer(1.5, connection.rollback)
+        released.start()
+        try:
+            yield
+        finally:
+            released.join()
