@@ -57,6 +57,9 @@ def test_a_dry_run_lists_the_resolved_set_and_submits_nothing(api, box):
         assert session.scalar(select(func.count()).select_from(Job)) == 0
 
 
+# Driving 250 jobs home takes 34 s alone on Postgres but 165-243 s in CI beside the fault trials: the deadline
+# only guards against a hang, so it is generous (tests check behaviour, never timings).
+@pytest.mark.timeout(900)
 def test_a_selector_of_250_vms_becomes_three_requests_of_at_most_100(api, box):
     answer = api.post("/reprotect", json={"selector": EAST_ASIA_FLEET})
     assert answer.status_code == 202, answer.text
@@ -78,7 +81,7 @@ def test_a_selector_of_250_vms_becomes_three_requests_of_at_most_100(api, box):
     # calls), against the emulator through the SDK: the proof that a selector's requests all complete.
     owner = {job["id"]: created["request_id"] for created in body["requests"] for job in _jobs_of(api, created)}
     assert len(owner) == 250
-    _drive_only(box, {uuid.UUID(job_id) for job_id in owner}, timeout=240.0)
+    _drive_only(box, {uuid.UUID(job_id) for job_id in owner}, timeout=720.0)
     for created in body["requests"]:
         request = api.get(created["href"]).json()
         assert request["counts"]["protected"] == created["vm_count"], request["counts"]
