@@ -200,9 +200,7 @@ def list_page(
     )
     with reading(sessions) as session:
         rows = session.execute(statement, params).all()
-        shown, next_cursor = rows[:limit], None
-        if len(rows) > limit:
-            next_cursor = encode_cursor(shown[-1].created_at, shown[-1].id)
+        shown, next_cursor = _page(rows, limit)
         if view == "compact":
             items = [present.item_document(row) for row in shown]
         else:
@@ -228,9 +226,7 @@ async def list_page_async(
     rows = await pool.rows(statements.for_pool(statement), params)
     if rows is None:
         return None
-    shown, next_cursor = rows[:limit], None
-    if len(rows) > limit:
-        next_cursor = encode_cursor(shown[-1].created_at, shown[-1].id)
+    shown, next_cursor = _page(rows, limit)
     items = [
         present.item_document(
             row if row.error_details is None else row._replace(error_details=_parsed(row.error_details))
@@ -238,6 +234,12 @@ async def list_page_async(
         for row in shown
     ]
     return present.to_json({"items": items, "next_cursor": next_cursor})
+
+
+def _page(rows: Any, limit: int) -> tuple[Any, str | None]:
+    """The ``limit`` rows shown of the ``limit`` + 1 read, and the cursor after them if there is more."""
+    shown = rows[:limit]
+    return shown, encode_cursor(shown[-1].created_at, shown[-1].id) if len(rows) > limit else None
 
 
 def _histories(session: Connection, job_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
